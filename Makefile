@@ -1,0 +1,43 @@
+# The two commands a new user runs: `make simulate` and `make test`. Both set up .venv first.
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: test simulate bench soak deploy format lint clean setup
+
+$(VENV)/.installed: requirements.txt tools/bootstrap.sh
+	./tools/bootstrap.sh
+
+setup: $(VENV)/.installed
+
+## test: compile the board files for the ESP32, run the unit tests under micropython, then pytest
+test: $(VENV)/.installed
+	$(PY) -m tools.mpy
+	$(BIN)/micropython host_tests/upy_runner.py
+	$(PY) -m pytest -q host_tests
+
+## simulate: the demo, a real day of sun and load replayed through the real firmware
+simulate: $(VENV)/.installed
+	$(PY) -m tools.simulate $(ARGS)
+
+## bench: poll benchmark (keep-alive vs a new connection per poll) and the replay of every traced day
+bench: $(VENV)/.installed
+	$(PY) -m tools.bench_poll
+	$(PY) -m tools.replay --traces $(or $(TRACES),../shared/traces)
+
+## soak: 24 simulated hours of the firmware under a small heap
+soak: $(VENV)/.installed
+	$(PY) -m tools.soak
+
+## deploy: copy the firmware and config.json to a board, e.g. make deploy PORT=/dev/ttyUSB0
+deploy: $(VENV)/.installed
+	$(PY) -m tools.deploy --port $(PORT) $(ARGS)
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format firmware tools host_tests boot.py main.py
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check firmware tools host_tests boot.py main.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,35 @@
+# What the app needs from the hardware: the relay pin, watchdog, Wi-Fi, NTP, time and safe mode.
+# An ESP32 gets board_esp32; the unix port and CPython get the simulated board (board_sim).
+# Both offer the same Board class:
+#   Board(relay_pin, active_high)    the relay is driven OFF when the pin is claimed
+#   relay(on), relay_on              switch the relay, and its state
+#   now()                            Unix seconds (UTC); below clock.VALID_AFTER until NTP has run
+#   uptime()                         monotonic seconds since boot, float, never wraps
+#   sleep_ms(ms)
+#   wifi_connect(ssid, password), wifi_up(), wifi_problem()
+#   sync_clock()                     NTP; True when the clock is now set
+#   wdt_start(timeout_s), wdt_feed(), wdt_relax()
+#   safe_mode()                      why the app must not start, or None
+#   reset()
+import sys
+
+if sys.platform == "esp32":
+    from firmware.board_esp32 import Board, claim_relay_pin
+else:
+    from firmware.board_sim import Board, claim_relay_pin
+
+
+def relay_off_at_boot(path="config.json"):
+    """Drive the relay pin to its OFF level as early as possible (boot.py). A soft reset keeps
+    GPIO levels, so without this a relay that was on would stay on until the app starts."""
+    import json
+
+    from firmware import pins
+
+    with open(path) as f:
+        heater = json.load(f)["heater"]
+    pin, active_high = heater["relay_pin"], heater.get("active_high", True)
+    why = pins.problem(pin)
+    if why:
+        raise ValueError("heater.relay_pin: " + why)
+    claim_relay_pin(pin, active_high is not False)

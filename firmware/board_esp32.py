@@ -1,0 +1,116 @@
+# The real board: ESP32 with MicroPython 1.23 or newer. See board.py for the interface.
+import os
+import time
+
+import machine
+import network
+
+from firmware.compat import EPOCH_OFFSET, const
+
+BOOT_BUTTON = const(0)  # the BOOT key of ESP32 dev boards pulls GPIO0 low while held
+REPL_WATCHDOG_S = const(3600)
+WIFI_TIMEOUT_MS = const(20000)
+
+
+def claim_relay_pin(pin, active_high):
+    # value= sets the level as the pin becomes an output: no glitch to ON.
+    return machine.Pin(pin, machine.Pin.OUT, value=0 if active_high else 1)
+
+
+class Board:
+    name = "esp32"
+
+    def __init__(self, relay_pin, active_high=True):
+        self._on_level = 1 if active_high else 0
+        self._pin = claim_relay_pin(relay_pin, active_high)
+        self.relay_pin = relay_pin
+        self.relay_on = False
+        self._wlan = network.WLAN(network.STA_IF)
+        self._wdt = None
+        self._last = time.ticks_ms()
+        self._up_ms = 0
+
+    def relay(self, on):
+        self._pin.value(self._on_level if on else 1 - self._on_level)
+        self.relay_on = bool(on)
+
+    def now(self):
+        return int(time.time()) + EPOCH_OFFSET
+
+    def uptime(self):
+        # ticks_ms wraps after about 12 days; accumulate the differences instead.
+        t = time.ticks_ms()
+        self._up_ms += time.ticks_diff(t, self._last)
+        self._last = t
+        return self._up_ms / 1000
+
+    def sleep_ms(self, ms):
+        time.sleep_ms(int(ms))
+
+    def wifi_up(self):
+        return self._wlan.isconnected()
+
+    def wifi_connect(self, ssid, password):
+        self._wlan.active(True)
+        if self._wlan.isconnected():
+            return True
+        self._wlan.connect(ssid, password)
+        start = time.ticks_ms()
+        while time.ticks_diff(time.ticks_ms(), start) < WIFI_TIMEOUT_MS:
+            if self._wlan.isconnected():
+                return True
+            # A negative-ish status (below STAT_IDLE) is a definite failure; stop waiting.
+            # Wait a second first: status() reports stale errors right after connect().
+            if time.ticks_diff(time.ticks_ms(), start) > 1000 and self._wlan.status() < 1000:
+                break
+            self.wdt_feed()
+            time.sleep_ms(250)
+        self._wlan.disconnect()
+        return False
+
+    def wifi_problem(self):
+        s = self._wlan.status()
+        return {
+            200: "beacon timeout",
+            201: "network not found (check wifi.ssid; the ESP32 needs 2.4 GHz)",
+            202: "wrong Wi-Fi password",
+            203: "association failed",
+            204: "handshake timeout (often a wrong password)",
+        }.get(s, "status %d" % s)
+
+    def sync_clock(self):
+        import ntptime
+
+        ntptime.timeout = 2
+        try:
+            ntptime.settime()  # sets the RTC in UTC
+        except (OSError, OverflowError):
+            return False
+        return self.now() >= 1704067200
+
+    def wdt_start(self, timeout_s):
+        self._wdt = machine.WDT(timeout=int(timeout_s * 1000))
+
+    def wdt_feed(self):
+        if self._wdt:
+            self._wdt.feed()
+
+    def wdt_relax(self):
+        # The WDT cannot be stopped and survives a soft reset. At the REPL give the user an hour;
+        # if they walk away, the board resets and the diverter comes back on its own.
+        if self._wdt:
+            self._wdt = machine.WDT(timeout=REPL_WATCHDOG_S * 1000)
+            self._wdt.feed()
+
+    def safe_mode(self):
+        try:
+            os.stat("safemode")
+            return "the file /safemode exists (delete it to start the diverter)"
+        except OSError:
+            pass
+        if machine.Pin(BOOT_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0:
+            return "the BOOT button is held"
+        return None
+
+    def reset(self):
+        machine.reset()

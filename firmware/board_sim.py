@@ -1,0 +1,114 @@
+# The simulated board, for the unix port and CPython. Wi-Fi is up, the relay's level changes are
+# printed, time comes from the host and storage is the current folder.
+#
+# DIVERTER_SIM (optional) = "speed=720,start=<unix>,anchor=<unix>,dir=<folder>" makes the clock run
+# fast: simulated time = start + (host time - anchor) * speed. The simulated Envoy uses the same
+# numbers, so both agree on the time. Flag files in <folder> inject faults: wifi_down, clock_unset;
+# the board writes the relay state ("1"/"0") to <folder>/relay for the simulated house.
+import os
+import time
+
+_params = {}
+for _item in (os.getenv("DIVERTER_SIM") or "").split(","):
+    if "=" in _item:
+        _k, _v = _item.split("=", 1)
+        _params[_k.strip()] = _v.strip()
+
+SPEED = float(_params.get("speed", 1))
+_ANCHOR = float(_params.get("anchor", 0)) or time.time()
+_START = float(_params.get("start", 0)) or _ANCHOR
+SIM_DIR = _params.get("dir")
+_BOOT = time.time()
+
+
+def _flag(name):
+    if not SIM_DIR:
+        return False
+    try:
+        os.stat(SIM_DIR + "/" + name)
+        return True
+    except OSError:
+        return False
+
+
+def claim_relay_pin(pin, active_high):
+    print("board: relay GPIO%d set to its OFF level (%d)" % (pin, 0 if active_high else 1))
+
+
+class Board:
+    name = "simulated"
+
+    def __init__(self, relay_pin, active_high=True):
+        self.relay_pin = relay_pin
+        self._on_level = 1 if active_high else 0
+        self.relay_on = False
+        self._clock_set = False
+        self._wdt_timeout = None
+        self._wdt_fed = 0
+        self.watchdog_fired = False
+        claim_relay_pin(relay_pin, active_high)
+        self._publish()
+
+    def relay(self, on):
+        on = bool(on)
+        if on != self.relay_on:
+            level = self._on_level if on else 1 - self._on_level
+            print("board: relay GPIO%d level %d (%s)" % (self.relay_pin, level, "on" if on else "off"))
+        self.relay_on = on
+        self._publish()
+
+    def _publish(self):
+        if SIM_DIR:
+            with open(SIM_DIR + "/relay.tmp", "w") as f:
+                f.write("1" if self.relay_on else "0")
+            os.rename(SIM_DIR + "/relay.tmp", SIM_DIR + "/relay")
+
+    def now(self):
+        if not self._clock_set:
+            return 946684800 + int(self.uptime())  # an ESP32 wakes up in 2000
+        return int(_START + (time.time() - _ANCHOR) * SPEED)
+
+    def uptime(self):
+        return (time.time() - _BOOT) * SPEED
+
+    def sleep_ms(self, ms):
+        time.sleep(ms / 1000 / SPEED)
+
+    def wifi_up(self):
+        return not _flag("wifi_down")
+
+    def wifi_connect(self, ssid, password):
+        return self.wifi_up()
+
+    def wifi_problem(self):
+        return "simulated Wi-Fi drop"
+
+    def sync_clock(self):
+        self._clock_set = not _flag("clock_unset")
+        return self._clock_set
+
+    def wdt_start(self, timeout_s):
+        self._wdt_timeout = timeout_s
+        self._wdt_fed = self.uptime()
+
+    def wdt_feed(self):
+        if self._wdt_timeout is None:
+            return
+        t = self.uptime()
+        if t - self._wdt_fed > self._wdt_timeout and not self.watchdog_fired:
+            self.watchdog_fired = True
+            print("board: watchdog expired (%ds without a feed): a real board would reset" % (t - self._wdt_fed))
+        self._wdt_fed = t
+
+    def wdt_relax(self):
+        self._wdt_timeout = None
+
+    def safe_mode(self):
+        try:
+            os.stat("safemode")
+            return "the file safemode exists (delete it to start the diverter)"
+        except OSError:
+            return None
+
+    def reset(self):
+        raise SystemExit("board: reset")

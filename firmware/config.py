@@ -1,0 +1,256 @@
+# config.json: defaults, types and ranges. One dict of defaults that the user's file overrides
+# (the mqtt_as way); every problem is reported as one line naming the key.
+from firmware import pins
+
+REQUIRED = object()
+DAY = 86400
+
+# section -> key -> (kind, default, low, high). Kinds: "str", "int", "num", "bool", or a tuple
+# of allowed strings. Keys starting with "_" are comments (see config.example.json).
+SCHEMA = {
+    "wifi": {
+        "ssid": ("str", REQUIRED, 1, 32),
+        "password": ("str", "", 0, 64),
+    },
+    "enlighten": {
+        "email": ("str", "", 0, 254),
+        "password": ("str", "", 0, 256),
+        "login_url": ("url", "https://enlighten.enphaseenergy.com/login/login.json", 0, 0),
+        "token_url": ("url", "https://entrez.enphaseenergy.com/tokens", 0, 0),
+        "ca_file": ("str", "", 0, 128),
+    },
+    "envoy": {
+        "host": ("host", REQUIRED, 0, 0),
+        "serial": ("str", "", 0, 32),
+        "token": ("token", "", 0, 0),
+        "pin": ("pin", "tofu", 0, 0),
+    },
+    "heater": {
+        "power_w": ("int", REQUIRED, 100, 12000),
+        "relay_pin": ("gpio", REQUIRED, 0, 39),
+        "active_high": ("bool", True, 0, 0),
+    },
+    "control": {
+        "poll_s": ("num", 1, 0.2, 60),
+        "start_margin_w": ("int", 100, 0, 5000),
+        "max_import_w": ("int", 200, 0, 10000),
+        "start_delay_s": ("num", 30, 0, DAY),
+        "stop_delay_s": ("num", 60, 0, DAY),
+        "min_on_s": ("num", 300, 0, DAY),
+        "min_off_s": ("num", 300, 0, DAY),
+        "stale_s": ("num", 30, 1, DAY),
+    },
+    "clock": {
+        "utc_offset_min": ("int", 0, -720, 840),
+        "dst": (("eu", "us", "none"), "none", 0, 0),
+    },
+    "boost": {
+        "min_kwh": ("num", 0, 0, 100),
+        "window": ("window", "", 0, 0),
+    },
+}
+
+_TYPE_NAMES = {"str": "text", "int": "a whole number", "num": "a number", "bool": "true or false"}
+
+
+def _json_type(v):
+    if type(v) is bool:
+        return "true/false"
+    if type(v) is int or type(v) is float:
+        return "a number"
+    if type(v) is str:
+        return "text"
+    if v is None:
+        return "null"
+    return "a list" if type(v) is list else "an object"
+
+
+def parse_window(text):
+    """'HH:MM-HH:MM' -> (start_minute, end_minute); raises ValueError. Windows may cross midnight."""
+    parts = text.split("-")
+    if len(parts) != 2:
+        raise ValueError("expected HH:MM-HH:MM, for example 02:00-05:00")
+    out = []
+    for p in parts:
+        hm = p.strip().split(":")
+        if len(hm) != 2 or not hm[0].isdigit() or not hm[1].isdigit():
+            raise ValueError("expected HH:MM-HH:MM, for example 02:00-05:00")
+        h, m = int(hm[0]), int(hm[1])
+        if h > 23 or m > 59:
+            raise ValueError("%s is not a time of day" % p.strip())
+        out.append(h * 60 + m)
+    if out[0] == out[1]:
+        raise ValueError("the window starts and ends at the same time")
+    return out[0], out[1]
+
+
+def split_host(text):
+    """'192.168.1.50' or 'host:port' -> (host, port or None); raises ValueError."""
+    host, port = text, None
+    if text.count(":") == 1:
+        host, p = text.split(":")
+        if not p.isdigit() or not 0 < int(p) < 65536:
+            raise ValueError("the port in %r is not a number from 1 to 65535" % text)
+        port = int(p)
+    if not host or " " in host or "/" in host:
+        raise ValueError("expected an address like 192.168.1.50 or envoy.local, no http://")
+    return host, port
+
+
+def split_url(url):
+    """'https://host[:port]/path' -> (host, port, path); raises ValueError."""
+    if not url.startswith("https://"):
+        raise ValueError("must start with https://")
+    rest = url[8:]
+    i = rest.find("/")
+    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    host, port = split_host(hostport)
+    return host, port or 443, path
+
+
+def _check_special(kind, value):
+    # -> error text or None, for the kinds with their own grammar
+    try:
+        if kind == "host":
+            split_host(value)
+        elif kind == "url":
+            split_url(value)
+        elif kind == "window":
+            if value:
+                parse_window(value)
+        elif kind == "pin":
+            if value not in ("tofu", "off"):
+                v = value.replace(":", "").lower()
+                if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+                    raise ValueError('expected "tofu", "off" or the 64 hex digits of a SHA-256')
+        elif kind == "token":
+            if value:
+                from firmware import jwt
+
+                jwt.decode(value)
+        elif kind == "gpio":
+            p = pins.problem(value)
+            if p:
+                raise ValueError(p)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def _check(section, key, spec, value, errors, warnings):
+    kind, _, lo, hi = spec
+    name = "%s.%s" % (section, key)
+    if type(kind) is tuple:
+        if value not in kind:
+            errors.append("%s: %r is not one of %s" % (name, value, ", ".join(kind)))
+        return value
+    want_str = kind in ("str", "host", "url", "window", "pin", "token")
+    if want_str:
+        if type(value) is not str:
+            errors.append("%s: expected text, got %s" % (name, _json_type(value)))
+            return value
+        if kind == "str" and not lo <= len(value) <= hi:
+            errors.append("%s: length %d is out of range (%d to %d)" % (name, len(value), lo, hi))
+        elif kind != "str":
+            problem = _check_special(kind, value)
+            if problem:
+                errors.append("%s: %s" % (name, problem))
+        return value
+    if kind == "bool":
+        if type(value) is not bool:
+            errors.append("%s: expected true or false, got %s" % (name, _json_type(value)))
+        return value
+    is_int = type(value) is int
+    if not (is_int or (kind == "num" and type(value) is float)):
+        want = "a whole number" if kind in ("int", "gpio") else "a number"
+        errors.append("%s: expected %s, got %s" % (name, want, _json_type(value)))
+        return value
+    if kind == "gpio":
+        problem = _check_special(kind, value)
+        if problem:
+            errors.append("%s: %s" % (name, problem))
+        else:
+            caution = pins.caution(value)
+            if caution:
+                warnings.append("%s: %s" % (name, caution))
+        return value
+    if not lo <= value <= hi:
+        errors.append("%s: %s is out of range (%s to %s)" % (name, value, lo, hi))
+    return value
+
+
+def validate(raw):
+    """raw: the parsed JSON. Returns (config with defaults applied, errors, warnings)."""
+    errors, warnings = [], []
+    if type(raw) is not dict:
+        return None, ["config.json: expected an object {...} at the top level"], warnings
+    cfg = {}
+    for section in sorted(raw):
+        if section[:1] != "_" and section not in SCHEMA:
+            errors.append("%s: unknown section (a typo?)" % section)
+    for section in sorted(SCHEMA):
+        keys = SCHEMA[section]
+        given = raw.get(section, {})
+        if type(given) is not dict:
+            errors.append("%s: expected an object {...}, got %s" % (section, _json_type(given)))
+            given = {}
+        for key in sorted(given):
+            if key[:1] != "_" and key not in keys:
+                errors.append("%s.%s: unknown key (a typo?)" % (section, key))
+        out = {}
+        for key in sorted(keys):
+            spec = keys[key]
+            if key in given:
+                out[key] = _check(section, key, spec, given[key], errors, warnings)
+            elif spec[1] is REQUIRED:
+                errors.append("%s.%s: missing, and it has no default" % (section, key))
+            else:
+                out[key] = spec[1]
+        cfg[section] = out
+    _check_credentials(cfg, errors)
+    _check_control(cfg, warnings)
+    return cfg, errors, warnings
+
+
+def _check_credentials(cfg, errors):
+    cloud, envoy = cfg["enlighten"], cfg["envoy"]
+    email, password = cloud.get("email"), cloud.get("password")
+    if envoy.get("token"):
+        return  # a pasted token: the cloud is never contacted
+    if email and not password:
+        errors.append("enlighten.password: missing; the board needs it to get the Envoy token")
+    elif password and not email:
+        errors.append("enlighten.email: missing; the board needs it to get the Envoy token")
+    elif not email:
+        errors.append(
+            "enlighten.email and enlighten.password: missing; give your Enlighten login "
+            "(or paste a token in envoy.token) so the board can talk to the Envoy"
+        )
+    elif "@" not in email:
+        errors.append("enlighten.email: %r is not an e-mail address" % email)
+
+
+def _check_control(cfg, warnings):
+    c = cfg["control"]
+    if type(c.get("stale_s")) in (int, float) and type(c.get("poll_s")) in (int, float):
+        if c["stale_s"] < 2 * c["poll_s"]:
+            warnings.append(
+                "control.stale_s: %s s is under two polls (%s s each); one slow reply will "
+                "switch the relay off" % (c["stale_s"], c["poll_s"])
+            )
+
+
+def load(path="config.json"):
+    """Read and check config.json. Returns (config or None, errors, warnings)."""
+    import json
+
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None, ["%s: not found; copy config.example.json to %s and fill it in" % (path, path)], []
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        return None, ["%s: not valid JSON (%s)" % (path, e)], []
+    return validate(raw)

@@ -1,0 +1,32 @@
+# The serial console: one line per event, "HH:MM:SS message" with key=value fields so lines can be
+# grepped. Secrets never reach this module: callers pass only what may be shown.
+from firmware.compat import ticks_ms
+
+_clock = None  # set by the app: returns "HH:MM:SS" local time, or None while the time is unknown
+_boot = ticks_ms()
+recent = []  # the last problems, for diag.status()
+_RECENT = 8
+
+
+def set_clock(fn):
+    global _clock
+    _clock = fn
+
+
+def stamp():
+    t = _clock() if _clock else None
+    if t:
+        return t
+    return "+%ds" % ((ticks_ms() - _boot) // 1000)
+
+
+def log(msg):
+    print(stamp(), msg)
+
+
+def problem(msg):
+    line = "%s %s" % (stamp(), msg)
+    print(line)
+    recent.append(line)
+    if len(recent) > _RECENT:
+        recent.pop(0)

@@ -1,0 +1,46 @@
+# Helpers for the unit tests, which run under pytest (CPython) and under the `micropython` binary
+# (host_tests/upy_runner.py). Plain functions and asserts only: MicroPython has no pytest.
+import os
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+ROOT = _here + "/../.."
+FIXTURES = ROOT + "/tools/fixtures/envoy"
+
+
+def raises(exc, fn, *args, **kwargs):
+    """Call fn and return the exception it raised; fail if it raised nothing or something else."""
+    try:
+        fn(*args, **kwargs)
+    except exc as e:
+        return e
+    raise AssertionError("%s did not raise %s" % (getattr(fn, "__name__", fn), exc.__name__))
+
+
+def fixture(folder, name):
+    """The bytes of one captured Envoy response, or None when the folder has no such file."""
+    try:
+        with open("%s/%s/%s" % (FIXTURES, folder, name), "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def fixture_folders():
+    return sorted(d for d in os.listdir(FIXTURES) if d[0].isdigit())
+
+
+_count = [0]
+
+
+def tmpdir():
+    """A new empty folder under /tmp."""
+    import binascii
+
+    _count[0] += 1
+    path = "/tmp/ed-%s-%d" % (str(binascii.hexlify(os.urandom(4)), "ascii"), _count[0])
+    os.mkdir(path)
+    return path
+
+
+def contains(haystack, needle):
+    assert needle in haystack, "%r not found in %r" % (needle, haystack)

@@ -1,0 +1,211 @@
+# config.py: defaults, and one clear message per problem (runs under CPython and MicroPython).
+import json
+
+from support import ROOT, contains, tmpdir
+
+from firmware import config
+
+
+def good():
+    return {
+        "wifi": {"ssid": "home", "password": "pw"},
+        "enlighten": {"email": "me@example.com", "password": "secret"},
+        "envoy": {"host": "192.168.1.50"},
+        "heater": {"power_w": 2000, "relay_pin": 23},
+    }
+
+
+def only_error(raw):
+    cfg, errors, warnings = config.validate(raw)
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def test_defaults_fill_in_what_is_missing():
+    cfg, errors, warnings = config.validate(good())
+    assert errors == [] and warnings == [], (errors, warnings)
+    assert cfg["control"]["start_delay_s"] == 30
+    assert cfg["control"]["min_on_s"] == 300
+    assert cfg["control"]["stale_s"] == 30
+    assert cfg["envoy"]["pin"] == "tofu"
+    assert cfg["heater"]["active_high"] is True
+    assert cfg["enlighten"]["login_url"] == "https://enlighten.enphaseenergy.com/login/login.json"
+    assert cfg["clock"]["dst"] == "none"
+
+
+def test_zero_delays_are_allowed():
+    raw = good()
+    raw["control"] = {"start_delay_s": 0, "stop_delay_s": 0, "min_on_s": 0, "min_off_s": 0}
+    cfg, errors, _ = config.validate(raw)
+    assert errors == [], errors
+    assert cfg["control"]["min_off_s"] == 0
+
+
+def test_missing_file():
+    cfg, errors, _ = config.load(tmpdir() + "/config.json")
+    assert cfg is None
+    contains(errors[0], "not found")
+    contains(errors[0], "config.example.json")
+
+
+def test_invalid_json():
+    path = tmpdir() + "/config.json"
+    with open(path, "w") as f:
+        f.write('{"wifi": {"ssid": "home",}')
+    cfg, errors, _ = config.load(path)
+    assert cfg is None
+    contains(errors[0], "not valid JSON")
+
+
+def test_top_level_must_be_an_object():
+    contains(only_error([1, 2]), "expected an object")
+
+
+def test_wrong_type_names_key_and_type():
+    raw = good()
+    raw["control"] = {"poll_s": "5"}
+    e = only_error(raw)
+    contains(e, "control.poll_s")
+    contains(e, "expected a number, got text")
+
+
+def test_bool_is_not_a_number_and_a_number_is_not_a_bool():
+    raw = good()
+    raw["heater"]["power_w"] = True
+    raw["heater"]["active_high"] = 1
+    cfg, errors, _ = config.validate(raw)
+    assert len(errors) == 2, errors
+    contains(errors[0], "heater.active_high: expected true or false, got a number")
+    contains(errors[1], "heater.power_w: expected a whole number, got true/false")
+
+
+def test_out_of_range():
+    raw = good()
+    raw["control"] = {"min_on_s": -5}
+    e = only_error(raw)
+    contains(e, "control.min_on_s")
+    contains(e, "out of range")
+
+
+def test_unknown_key_and_section_are_reported_as_typos():
+    raw = good()
+    raw["control"] = {"pol_s": 2}
+    raw["heatr"] = {}
+    cfg, errors, _ = config.validate(raw)
+    assert len(errors) == 2, errors
+    contains(" ".join(errors), "control.pol_s: unknown key (a typo?)")
+    contains(" ".join(errors), "heatr: unknown section")
+
+
+def test_comment_keys_are_ignored():
+    raw = good()
+    raw["_readme"] = "hello"
+    raw["wifi"]["_ssid"] = "the network"
+    assert config.validate(raw)[1] == []
+
+
+def test_missing_required_key():
+    raw = good()
+    del raw["envoy"]["host"]
+    contains(only_error(raw), "envoy.host: missing")
+
+
+def test_missing_credentials():
+    raw = good()
+    del raw["enlighten"]["password"]
+    contains(only_error(raw), "enlighten.password: missing")
+    raw = good()
+    del raw["enlighten"]
+    contains(only_error(raw), "enlighten.email and enlighten.password: missing")
+
+
+def test_a_pasted_token_replaces_credentials():
+    raw = good()
+    del raw["enlighten"]
+    raw["envoy"]["token"] = (
+        "eyJraWQiOiJ4IiwidHlwIjoiSldUIiwiYWxnIjoiRVMyNTYifQ."
+        "eyJhdWQiOiIxMjIiLCJleHAiOjIwMDAwMDAwMDAsImlhdCI6MTcwMDAwMDAwMH0.c2ln"
+    )
+    assert config.validate(raw)[1] == []
+
+
+def test_a_pasted_token_must_be_a_jwt():
+    raw = good()
+    raw["envoy"]["token"] = "not-a-token"
+    contains(only_error(raw), "envoy.token: a token has 3 parts")
+
+
+def test_flash_and_input_only_pins_are_refused():
+    for pin, why in ((6, "flash"), (11, "flash"), (34, "input-only"), (1, "serial console"),
+                     (40, "does not exist")):
+        raw = good()
+        raw["heater"]["relay_pin"] = pin
+        e = only_error(raw)
+        contains(e, "heater.relay_pin")
+        contains(e, why)
+
+
+def test_strapping_pins_warn():
+    for pin in (0, 2, 12, 15):
+        raw = good()
+        raw["heater"]["relay_pin"] = pin
+        cfg, errors, warnings = config.validate(raw)
+        assert errors == [], errors
+        contains(warnings[0], "strapping pin")
+
+
+def test_choices_and_grammars():
+    raw = good()
+    raw["clock"] = {"dst": "summer"}
+    raw["boost"] = {"window": "25:00-03:00"}
+    raw["envoy"]["pin"] = "abc"
+    raw["enlighten"]["login_url"] = "http://insecure.example/login"
+    cfg, errors, _ = config.validate(raw)
+    text = " ".join(errors)
+    assert len(errors) == 4, errors
+    contains(text, "clock.dst: 'summer' is not one of")
+    contains(text, "boost.window: 25:00 is not a time of day")
+    contains(text, "envoy.pin: expected")
+    contains(text, "enlighten.login_url: must start with https://")
+
+
+def test_host_forms():
+    assert config.split_host("192.168.1.50") == ("192.168.1.50", None)
+    assert config.split_host("127.0.0.1:8443") == ("127.0.0.1", 8443)
+    raw = good()
+    raw["envoy"]["host"] = "https://192.168.1.50"
+    contains(only_error(raw), "envoy.host")
+
+
+def test_url_split():
+    assert config.split_url("https://a.example/login/login.json") == ("a.example", 443, "/login/login.json")
+    assert config.split_url("https://127.0.0.1:9443/tokens") == ("127.0.0.1", 9443, "/tokens")
+
+
+def test_window_parse():
+    assert config.parse_window("22:30-06:00") == (22 * 60 + 30, 360)
+    e = None
+    try:
+        config.parse_window("10:00-10:00")
+    except ValueError as x:
+        e = x
+    contains(str(e), "same time")
+
+
+def test_stale_shorter_than_two_polls_warns():
+    raw = good()
+    raw["control"] = {"poll_s": 5, "stale_s": 6}
+    cfg, errors, warnings = config.validate(raw)
+    assert errors == []
+    contains(warnings[0], "control.stale_s")
+
+
+def test_example_config_is_valid_and_documents_every_key():
+    with open(ROOT + "/config.example.json") as f:
+        raw = json.load(f)
+    cfg, errors, warnings = config.validate(raw)
+    assert errors == [] and warnings == [], (errors, warnings)
+    for section in config.SCHEMA:
+        for key in config.SCHEMA[section]:
+            assert key in raw[section], "%s.%s not in config.example.json" % (section, key)
+            assert "_" + key in raw[section], "%s.%s has no comment" % (section, key)
