@@ -1,0 +1,243 @@
+# The local Envoy / IQ Gateway over one kept-alive connection: firmware probe, token session,
+# meter discovery, then net power every poll. Parsing and quirks live in envoy_parse.py.
+import binascii
+
+from firmware import console, store
+from firmware import envoy_parse as ep
+from firmware.compat import NET_ERRORS
+from firmware.http import Connection, HTTPError
+
+INFO = "/info"  # XML, no auth: firmware version and serial
+CHECK_JWT = "/auth/check_jwt"  # "Valid token." and a sessionId cookie
+METERS = "/ivp/meters"  # which CT measures what, by eid
+READINGS = "/ivp/meters/readings"  # all meters; /ivp/meters/readings/<eid> for one
+PRODUCTION_JSON = "/production.json"  # fallback for firmware without /ivp/meters; chunked
+PIN_FILE = "envoy_pin.json"
+REPIN_HINT = "re-pin at the REPL: from firmware import diag; diag.repin()"
+
+NoNetPower = ep.NoNetPower
+
+
+class EnvoyError(Exception):
+    """A transient problem: retry later."""
+
+
+class AuthError(EnvoyError):
+    """The Envoy refused the token: a 401/403, or a redirect to its login page."""
+
+
+class PinMismatch(EnvoyError):
+    """The Envoy showed another certificate than the pinned one; nothing was sent."""
+
+
+class Envoy:
+    def __init__(self, host, port=None, pin="tofu", timeout_s=10):
+        self.host = host
+        self.port = port
+        self.pin = pin
+        self.timeout = timeout_s
+        self.software = self.version = self.serial = None
+        self.https = True
+        self.plan = None  # see envoy_parse.plan_from_meters, or ("production",)
+        self.per_meter = False  # /ivp/meters/readings/<eid> works
+        self.session = None  # "sessionId=..." from check_jwt
+        self.conn = None
+        self._polls = None  # prepared request bytes, one per request of a poll
+        self._headers = [("Accept", "application/json")]
+
+    # -- connection and certificate ----------------------------------------------------------
+
+    def pinned(self):
+        """The expected certificate SHA-256 (hex), or None before the first use."""
+        if self.pin not in ("tofu", "off"):
+            return self.pin.replace(":", "").lower()
+        saved = store.load(PIN_FILE)
+        return saved.get("sha256") if type(saved) is dict else None
+
+    def _check_peer(self, digest):
+        if digest is None:
+            raise EnvoyError("this runtime cannot show the Envoy's certificate; set envoy.pin to off")
+        seen = str(binascii.hexlify(digest), "ascii")
+        want = self.pinned()
+        if want is None:
+            store.save(PIN_FILE, {"sha256": seen})
+            console.log("envoy: certificate pinned on first use sha256=%s" % seen)
+            return
+        if seen != want:
+            how = REPIN_HINT if self.pin == "tofu" else "update envoy.pin (python -m tools.envoy_pin)"
+            raise PinMismatch(
+                "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
+                "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], how)
+            )
+
+    def _connection(self, https):
+        port = self.port or (443 if https else 80)
+        check = self._check_peer if https and self.pin != "off" else None
+        return Connection(self.host, port, tls=https, check_peer=check, timeout_s=self.timeout)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+    def reset(self):
+        """Forget the session and the meters: the next connect starts from /info."""
+        self.close()
+        self.conn = None
+        self.version = None
+        self.plan = None
+        self.session = None
+        self._polls = None
+
+    def handshakes(self):
+        return self.conn.handshakes if self.conn else 0
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _get(self, what, head=None):
+        r = self.conn.send(head or self.conn.head("GET", what, self._headers))
+        s = r.status
+        if s == 200:
+            return r
+        if s in (401, 403):
+            raise AuthError("the Envoy answered %d to %s" % (s, what))
+        if 300 <= s < 400:
+            # Firmware 7/8 redirects to /home, and 8.3.5289+ to /login.html, when not authorised.
+            where = r.location or "?"
+            if "home" in where or "login" in where:
+                raise AuthError("the Envoy sent %s to its login page" % what)
+            raise EnvoyError("the Envoy redirected %s to %s" % (what, where))
+        if s == 503:
+            raise EnvoyError("the Envoy is not ready (503), as after a reboot")
+        raise EnvoyError("the Envoy answered %d to %s" % (s, what))
+
+    def _json(self, r, what):
+        if r.looks_like_html():
+            raise EnvoyError("the Envoy sent an HTML page where JSON was expected (%s)" % what)
+        try:
+            return r.json()
+        except ValueError:
+            raise EnvoyError("the Envoy's reply to %s is not valid JSON" % what)
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def probe(self):
+        """Read /info (no auth): firmware version and serial. HTTPS first; firmware before 7
+        only speaks plain HTTP."""
+        failure = None
+        for https in (True, False):
+            self.close()
+            self.conn = self._connection(https)
+            try:
+                r = self.conn.send(self.conn.head("GET", INFO, ()))
+            except PinMismatch:
+                raise
+            except NET_ERRORS + (HTTPError, EnvoyError) as e:
+                failure = failure or e
+                continue
+            if r.status != 200:
+                failure = failure or EnvoyError("the Envoy answered %d to %s" % (r.status, INFO))
+                continue
+            self.software, self.version, serial = ep.parse_info(r.body)
+            if not https and ep.needs_token(self.version):
+                break  # firmware 7+ over plain HTTP: something in between; trust only HTTPS
+            self.serial = serial
+            self.https = https
+            return
+        self.close()
+        raise failure or EnvoyError("the Envoy at %s does not answer" % self.host)
+
+    def needs_token(self):
+        return ep.needs_token(self.version)
+
+    def login(self, token):
+        """check_jwt: the Envoy checks the token and opens a session (sessionId cookie).
+        Both the Bearer token and the cookie go on every later request: some 7.x firmware
+        wants the cookie, pyenphase sends the Bearer header."""
+        self.session = None
+        bearer = ("Authorization", "Bearer " + token)
+        r = self.conn.send(self.conn.head("GET", CHECK_JWT, [bearer]))
+        if r.status != 200 or b"Valid token" not in bytes(r.body):
+            raise AuthError("the Envoy did not accept the token (check_jwt answered %d)" % r.status)
+        for c in r.cookies:
+            if c.startswith("sessionId="):
+                self.session = c
+        self._headers = [bearer, ("Accept", "application/json")]
+        if self.session:
+            self._headers.append(("Cookie", self.session))
+        self._polls = None
+
+    def discover(self):
+        """How to get net power: /ivp/meters at start and after an error streak.
+        Raises NoNetPower when the Envoy has no consumption CT."""
+        self.per_meter = False
+        r = self.conn.send(self.conn.head("GET", METERS, self._headers))
+        meters = None
+        if r.status == 200 and not r.looks_like_html():
+            try:
+                meters = r.json()
+            except ValueError:
+                meters = None
+        elif r.status in (401, 403) and self.needs_token():
+            raise AuthError("the Envoy answered %d to %s" % (r.status, METERS))
+        try:
+            self.plan = ep.plan_from_meters(meters)
+        except ValueError:
+            # No usable /ivp/meters (old firmware: 404, or 401 asking for digest auth).
+            self.plan = ("production",)
+            r = self._get(PRODUCTION_JSON)
+            if r.looks_like_html():
+                raise NoNetPower(ep.NO_CT + " (production.json is an HTML page on this firmware)")
+            ep.net_from_production(self._json(r, PRODUCTION_JSON))
+        else:
+            self._try_per_meter()
+        self._prepare()
+        return self.plan
+
+    def _try_per_meter(self):
+        # /ivp/meters/readings/<eid> is a few hundred bytes instead of up to 18 KB for all meters.
+        eid = self.plan[1]
+        r = self.conn.send(self.conn.head("GET", "%s/%d" % (READINGS, eid), self._headers))
+        if r.status == 200 and not r.looks_like_html():
+            try:
+                one = r.json()
+            except ValueError:
+                return
+            self.per_meter = type(one) is dict and one.get("eid") == eid
+
+    def _prepare(self):
+        if self.plan[0] == "production":
+            paths = [PRODUCTION_JSON]
+        elif self.per_meter:
+            paths = ["%s/%d" % (READINGS, eid) for eid in ep.eids(self.plan)]
+        else:
+            paths = [READINGS]
+        self._polls = [(p, self.conn.head("GET", p, self._headers)) for p in paths]
+
+    def describe(self):
+        if self.plan is None:
+            return "unknown"
+        if self.plan[0] == "production":
+            return "production.json net-consumption"
+        how = "per-meter" if self.per_meter else "all-meter"
+        if self.plan[0] == "net":
+            return "net-consumption CT eid %d (%s readings)" % (self.plan[1], how)
+        return "total-consumption CT eid %d minus production eid %d (%s readings)" % (
+            self.plan[1], self.plan[2], how)
+
+    def ready(self):
+        return self._polls is not None and self.conn is not None
+
+    # -- the poll ----------------------------------------------------------------------------
+
+    def read(self):
+        """One reading: (net watts, + import; the Envoy's timestamp or None)."""
+        polls = self._polls
+        path, head = polls[0]
+        first = self._json(self._get(path, head), path)
+        if self.plan[0] == "production":
+            return ep.net_from_production(first)
+        second = None
+        if len(polls) > 1:
+            path, head = polls[1]
+            second = self._json(self._get(path, head), path)
+        return ep.net_from_readings(self.plan, first, second)

@@ -1,0 +1,241 @@
+# A small HTTP/1.1 client over socket + tls: one kept-alive connection per host, Content-Length and
+# chunked bodies read into one reusable buffer with a size cap, Set-Cookie captured, redirects
+# returned (not followed), timeouts on connect and read. After any error the connection is closed:
+# a TLS socket is dead after a timeout (mbedtls keeps the error). micropython-lib `requests` is not
+# used: it never verifies certificates, and has no keep-alive and no cookies.
+import socket
+
+from firmware.compat import const, json_loads, peer_sha256, stream, tls_context
+
+CAP = const(16384)
+_LINE = const(1024)  # the longest status or header line we accept
+
+
+class HTTPError(Exception):
+    """The server's reply broke HTTP or our limits (not a network error: those are OSError)."""
+
+
+class Response:
+    def __init__(self, status, body, cookies, location, content_type):
+        self.status = status
+        self.body = body  # a memoryview into the connection's buffer: valid until its next request
+        self.cookies = cookies  # ["name=value", ...]
+        self.location = location
+        self.content_type = content_type
+
+    def text(self):
+        return str(self.body, "utf-8")
+
+    def json(self):
+        return json_loads(self.body)
+
+    def looks_like_html(self):
+        b = bytes(self.body[:64]).lstrip()
+        return b[:1] == b"<"
+
+
+class Connection:
+    def __init__(self, host, port, tls=True, cadata=None, check_peer=None, timeout_s=10, cap=CAP):
+        """tls: use TLS. cadata: DER CA certificates to verify the server against (and its name).
+        check_peer(sha256 bytes or None): called after the handshake, before anything is sent;
+        it raises to refuse the server (certificate pinning)."""
+        self.host = host
+        self.port = port
+        self.host_header = host if port in (80, 443) else "%s:%d" % (host, port)
+        self.timeout = timeout_s
+        self.cap = cap
+        self.handshakes = 0
+        self._tls = tls
+        self._cadata = cadata
+        self._check_peer = check_peer
+        self._ctx = None
+        self._seen = None
+        self.sock = None
+        self._body = None
+
+    def connected(self):
+        return self.sock is not None
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    def _connect(self):
+        addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
+        raw = socket.socket()
+        try:
+            raw.settimeout(self.timeout)  # covers connect, handshake and every read
+            raw.connect(addr)
+            sock = raw
+            if self._tls:
+                if self._ctx is None:
+                    self._ctx, self._seen = tls_context(self._cadata, self._check_peer is not None)
+                self._seen[0] = None
+                if self._cadata:
+                    sock = self._ctx.wrap_socket(raw, server_hostname=self.host)
+                else:
+                    sock = self._ctx.wrap_socket(raw)
+                self.handshakes += 1
+                if self._check_peer is not None:
+                    self._check_peer(peer_sha256(sock, self._seen))
+            self.sock = stream(sock)
+        except BaseException:
+            raw.close()
+            raise
+
+    def head(self, method, path, headers=(), body=None):
+        """The request line and headers as bytes; build once and reuse for repeated requests."""
+        parts = ["%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self.host_header)]
+        for name, value in headers:
+            parts.append("%s: %s\r\n" % (name, value))
+        if body is not None:
+            parts.append("Content-Length: %d\r\n" % len(body))
+        parts.append("\r\n")
+        return "".join(parts).encode()
+
+    def request(self, method, path, headers=(), body=None):
+        if type(body) is str:
+            body = body.encode()
+        return self.send(self.head(method, path, headers, body), body)
+
+    def send(self, head, body=None):
+        """Send a prepared request and read the reply. A kept-alive connection that the server
+        closed while idle is reopened once, for requests without a body."""
+        reused = self.sock is not None
+        if not reused:
+            self._connect()
+        try:
+            self.sock.write(head + body if body else head)  # one segment: no Nagle stall
+            return self._response()
+        except (OSError, _Closed) as e:
+            self.close()
+            if reused and body is None:
+                return self.send(head)
+            if isinstance(e, _Closed):
+                raise HTTPError("the server closed the connection without replying")
+            raise
+        except BaseException:
+            self.close()
+            raise
+
+    # -- reading ------------------------------------------------------------------------------
+    # MicroPython's blocking read/readinto keep reading until the buffer is full, so never ask
+    # for more than the protocol promises: readline() for the status, headers and chunk sizes,
+    # exact lengths for bodies.
+
+    def _readline(self):
+        # One line without its CRLF; None at the end of the stream.
+        line = self.sock.readline(_LINE)
+        if not line:
+            return None
+        if line[-1:] != b"\n":
+            if len(line) >= _LINE:
+                raise HTTPError("a header line is longer than %d bytes" % _LINE)
+            raise HTTPError("the reply ended inside a line")
+        return line[:-2] if line[-2:] == b"\r\n" else line[:-1]
+
+    def _readinto(self, mv, what):
+        got = 0
+        while got < len(mv):
+            n = self.sock.readinto(mv[got:])
+            if not n:
+                raise HTTPError("truncated %s: got %d of %d bytes" % (what, got, len(mv)))
+            got += n
+
+    def _room(self, n, keep=0):
+        # The body buffer, grown to hold n bytes; its first `keep` bytes survive the growth.
+        if n > self.cap:
+            raise HTTPError("reply of more than %d bytes is over the cap" % self.cap)
+        old = self._body
+        if old is None or len(old) < n:
+            self._body = bytearray(min(self.cap, max(n, 2048 if old is None else 2 * len(old))))
+            if keep:
+                self._body[:keep] = old[:keep]
+        return memoryview(self._body)
+
+    def _response(self):
+        line = self._readline()
+        if line is None:
+            raise _Closed()
+        parts = line.split(None, 2)
+        if len(parts) < 2 or parts[0][:7] != b"HTTP/1." or not parts[1].isdigit():
+            raise HTTPError("not an HTTP reply: %r" % line[:40])
+        status = int(parts[1])
+        close = parts[0] == b"HTTP/1.0"
+        length = None
+        chunked = False
+        cookies = []
+        location = ctype = None
+        while True:
+            line = self._readline()
+            if line is None:
+                raise HTTPError("truncated headers")
+            if not line:
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            value = value.strip()
+            if name == b"content-length":
+                if not value.isdigit():
+                    raise HTTPError("bad Content-Length %r" % value[:20])
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = value.lower() == b"close"
+            elif name == b"set-cookie":
+                cookies.append(str(value.split(b";", 1)[0].strip(), "utf-8"))
+            elif name == b"location":
+                location = str(value, "utf-8")
+            elif name == b"content-type":
+                ctype = str(value, "utf-8")
+        if status < 200 or status in (204, 304):
+            n = 0
+        elif chunked:
+            n = self._chunked()
+        elif length is not None:
+            self._readinto(self._room(length)[:length], "body")
+            n = length
+        else:
+            n = self._to_eof()
+            close = True
+        body = memoryview(self._body)[:n] if n else memoryview(b"")
+        if close:
+            self.close()
+        return Response(status, body, cookies, location, ctype)
+
+    def _chunked(self):
+        total = 0
+        while True:
+            line = self._readline()
+            if line is None:
+                raise HTTPError("truncated body: the chunked reply ended early")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise HTTPError("bad chunk size %r" % line[:20])
+            if size == 0:
+                while self._readline():  # trailers, up to the empty line
+                    pass
+                return total
+            self._readinto(self._room(total + size, total)[total : total + size], "body")
+            total += size
+            if self._readline() != b"":
+                raise HTTPError("a chunk is not followed by CRLF")
+
+    def _to_eof(self):
+        # HTTP/1.0-style reply without a length: the body ends when the server closes.
+        total = 0
+        while True:
+            n = self.sock.readinto(self._room(total + 256, total)[total : total + 256])
+            if not n:
+                return total
+            total += n
+
+
+class _Closed(Exception):
+    pass

@@ -1,0 +1,215 @@
+# firmware/envoy.py and firmware/http.py under CPython against the simulated Envoy (real TLS).
+import json
+import os
+
+import pytest
+from conftest import token_for
+from envoy_cases import EXPECTED
+
+from firmware import envoy_parse
+from firmware.envoy import AuthError, Envoy, EnvoyError, PinMismatch
+from firmware.http import HTTPError
+from tools.sim import FIXTURES
+
+
+def connect(sim_envoy, sim, pin="off", timeout_s=10):
+    e = Envoy("127.0.0.1", sim_envoy.port, pin, timeout_s)
+    e.probe()
+    if e.needs_token():
+        e.login(token_for(sim_envoy, sim))
+    e.discover()
+    return e
+
+
+FOLDERS = sorted(d for d in os.listdir(FIXTURES) if d[0].isdigit())
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_every_captured_envoy(folder, sim, envoy_for):
+    served = envoy_for(folder)
+    want = EXPECTED[folder]
+    if isinstance(want, int):
+        e = connect(served, sim)
+        assert e.read()[0] == want
+        assert e.read()[0] == want  # and again on the kept-alive connection
+    else:
+        with pytest.raises(envoy_parse.NoNetPower) as err:
+            connect(served, sim)
+        assert envoy_parse.NO_CT in str(err.value) and want in str(err.value)
+
+
+def test_old_firmware_speaks_plain_http_and_needs_no_token(sim, envoy_for):
+    served = envoy_for("4.10.35")
+    assert not served.tls
+    e = Envoy("127.0.0.1", served.port, "tofu")
+    e.probe()
+    assert (e.https, e.needs_token()) == (False, False)
+    e.discover()
+    assert e.read()[0] == 567
+    assert not os.path.exists("envoy_pin.json")  # nothing to pin over plain HTTP
+
+
+def test_keep_alive_one_handshake_for_many_polls(sim):
+    e = connect(sim.envoy, sim)
+    before = sim.envoy.handshakes
+    for _ in range(50):
+        e.read()
+    assert sim.envoy.handshakes == before == 1
+    assert e.handshakes() == 1
+
+
+def test_bearer_and_session_cookie_on_every_data_request(sim):
+    e = connect(sim.envoy, sim)
+    e.read()
+    data = [r for r in sim.envoy.requests if r[1].startswith("/ivp/")]
+    assert data and all(bearer and cookie for _, _, bearer, cookie in data)
+    assert e.session.startswith("sessionId=")
+
+
+def test_per_meter_readings_when_available_else_all_meters(sim):
+    e = connect(sim.envoy, sim)
+    assert e.per_meter and sim.envoy.requests[-1][1] == "/ivp/meters/readings/704643584"
+    sim.envoy.per_meter = False
+    e = connect(sim.envoy, sim)
+    e.read()
+    assert not e.per_meter and sim.envoy.requests[-1][1] == "/ivp/meters/readings"
+    assert e.read()[0] == 199
+
+
+def test_production_json_is_chunked_and_read(sim, envoy_for):
+    served = envoy_for("7.3.517")
+    e = connect(served, sim)
+    assert e.plan == ("production",)
+    assert e.read()[0] == -765
+
+
+def test_live_value_replaces_the_grid_figure(sim):
+    sim.envoy.live = lambda t: (3000.0, -1234.4)
+    e = connect(sim.envoy, sim)
+    net, stamp = e.read()
+    assert net == -1234 and abs(stamp - sim.clock.now()) < 5
+
+
+def test_401_html_page_is_an_auth_error(sim):
+    e = connect(sim.envoy, sim)
+    sim.authority.revoke_all()
+    with pytest.raises(AuthError) as err:
+        e.read()
+    assert "401" in str(err.value)
+
+
+def test_unknown_token_is_refused_by_check_jwt(sim):
+    e = Envoy("127.0.0.1", sim.envoy.port, "off")
+    e.probe()
+    with pytest.raises(AuthError):
+        e.login("eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.c2ln")
+
+
+def test_html_where_json_was_expected(sim):
+    e = connect(sim.envoy, sim)
+    sim.envoy.fault = "html"
+    with pytest.raises(EnvoyError) as err:
+        e.read()
+    assert "HTML" in str(err.value)
+
+
+def test_truncated_body(sim):
+    e = connect(sim.envoy, sim)
+    sim.envoy.fault = "truncate"
+    with pytest.raises(HTTPError) as err:
+        e.read()
+    assert "truncated" in str(err.value)
+    sim.envoy.fault = None
+    assert e.read()[0] == 199  # a new connection, and all is well again
+
+
+def test_oversize_body_is_refused(sim):
+    e = connect(sim.envoy, sim)
+    sim.envoy.fault = "oversize"
+    with pytest.raises(HTTPError) as err:
+        e.read()
+    assert "over the cap" in str(err.value)
+
+
+def test_slow_server_times_out(sim):
+    e = connect(sim.envoy, sim, timeout_s=0.5)
+    sim.envoy.slow_s = 1.5
+    with pytest.raises(OSError):
+        e.read()
+    sim.envoy.slow_s = 0
+    assert e.read()[0] == 199
+
+
+def test_connection_reset_mid_body(sim):
+    e = connect(sim.envoy, sim)
+    sim.envoy.fault = "reset"
+    with pytest.raises((OSError, HTTPError)):
+        e.read()
+    sim.envoy.fault = None
+    assert e.read()[0] == 199
+
+
+def test_503_after_a_reboot_is_transient(sim):
+    e = connect(sim.envoy, sim)
+    sim.envoy.fault = "503"
+    with pytest.raises(EnvoyError) as err:
+        e.read()
+    assert "503" in str(err.value)
+
+
+def test_redirect_to_the_login_page_means_not_authorised(sim, envoy_for):
+    # 8.3.5289 and later: the 401 page points at /login.html; a 302 there is "not authorised".
+    e = connect(sim.envoy, sim)
+
+    class Redirect:
+        status, location = 302, "/login.html"
+
+    e.conn.send = lambda head, body=None: Redirect
+    with pytest.raises(AuthError):
+        e._get("/ivp/meters/readings")
+
+
+def test_certificate_pinned_on_first_use_and_a_new_one_refused(sim):
+    e = Envoy("127.0.0.1", sim.envoy.port, "tofu")
+    e.probe()
+    with open("envoy_pin.json") as f:
+        pinned = json.load(f)["sha256"]
+    from tools.certs import sha256_of_pem
+
+    assert pinned == sha256_of_pem(sim.pki["envoy_pem"])
+    e.login(token_for(sim.envoy, sim))
+    e.discover()
+    e.read()
+    requests = len(sim.envoy.requests)
+    sim.envoy.cert = "envoy2"  # an impostor, or a replaced Envoy
+    e.close()
+    with pytest.raises(PinMismatch) as err:
+        e.read()
+    assert "diag.repin()" in str(err.value)
+    assert len(sim.envoy.requests) == requests  # the token never reached the new certificate
+
+
+def test_explicit_pin(sim):
+    from tools.certs import sha256_of_pem
+
+    good = sha256_of_pem(sim.pki["envoy_pem"])
+    e = Envoy("127.0.0.1", sim.envoy.port, good)
+    e.probe()
+    bad = Envoy("127.0.0.1", sim.envoy.port, "00" * 32)
+    with pytest.raises(PinMismatch) as err:
+        bad.probe()
+    assert "envoy.pin" in str(err.value)
+    assert not os.path.exists("envoy_pin.json")
+
+
+def test_pin_off_accepts_any_certificate(sim):
+    Envoy("127.0.0.1", sim.envoy.port, "off").probe()
+    sim.envoy.cert = "envoy2"
+    Envoy("127.0.0.1", sim.envoy.port, "off").probe()
+
+
+def test_nothing_listening(sim):
+    port = sim.envoy.port
+    sim.envoy.stop()
+    with pytest.raises(Exception):
+        Envoy("127.0.0.1", port, "off", timeout_s=1).probe()

@@ -1,0 +1,113 @@
+"""The real firmware on the host: a folder laid out like the board's flash (boot.py, main.py,
+firmware/, config.json) and the `micropython` binary running main.py in it, on the simulated
+board. Its console is collected line by line so tests and the demo can follow it."""
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOARD_FILES = ["boot.py", "main.py", "firmware"]
+
+
+def micropython_binary():
+    here = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return here if os.path.exists(here) else shutil.which("micropython") or "micropython"
+
+
+def lay_out(folder, config=None):
+    """Copy the board files into folder (like a deploy) and write config.json."""
+    os.makedirs(folder, exist_ok=True)
+    for name in BOARD_FILES:
+        src = os.path.join(ROOT, name)
+        dst = os.path.join(folder, name)
+        if os.path.isdir(src):
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy(src, dst)
+    if config is not None:
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+    return folder
+
+
+class HostBoard:
+    """`micropython main.py` in folder. sim_env: the DIVERTER_SIM value (clock, fault folder)."""
+
+    def __init__(self, folder, sim_env=None, heapsize=None, echo=False, script="main.py"):
+        self.folder = folder
+        self.lines = []
+        self._queue = queue.Queue()
+        self.echo = echo
+        env = dict(os.environ)
+        if sim_env:
+            env["DIVERTER_SIM"] = sim_env
+        cmd = [micropython_binary()]
+        if heapsize:
+            cmd += ["-X", "heapsize=%s" % heapsize]
+        cmd.append(script)
+        self.proc = subprocess.Popen(
+            cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            self._queue.put(line)
+            if self.echo:
+                print(line, flush=True)
+        self._queue.put(None)
+
+    def wait_for(self, text, timeout=20, after=0):
+        """The first console line (from index `after`) containing text; AssertionError if none
+        arrives in time."""
+        deadline = time.time() + timeout
+        seen = after
+        while True:
+            while seen < len(self.lines):
+                if text in self.lines[seen]:
+                    return self.lines[seen]
+                seen += 1
+            left = deadline - time.time()
+            if left <= 0 or (self.proc.poll() is not None and self._queue.empty() and seen >= len(self.lines)):
+                raise AssertionError("no line with %r in %.0f s; console:\n%s" % (
+                    text, timeout, "\n".join(self.lines[-40:])))
+            try:
+                self._queue.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                pass
+
+    def count(self, text):
+        return sum(1 for line in self.lines if text in line)
+
+    def output(self):
+        return "\n".join(self.lines)
+
+    def interrupt(self):
+        """Ctrl-C, as at the serial console."""
+        self.proc.send_signal(signal.SIGINT)
+
+    def kill(self):
+        """Power cut: no cleanup at all."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self, timeout=5):
+        if self.proc.poll() is None:
+            self.interrupt()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode

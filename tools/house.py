@@ -1,0 +1,91 @@
+"""A house replaying a measured day: PV and load from a trace, plus the heater when its relay is
+on and the tank still takes heat. Used by the simulated Envoy (demo, tests) and the replay bench.
+
+Trace files: `t_s,pv_w,load_w` at 1- or 2-minute steps, seconds since local midnight
+(see ../shared/traces/README.md). PV-only days have an empty load column: a base load is added.
+"""
+
+import csv
+
+
+def load_trace(path, base_load_w=300.0):
+    """-> (times, pv, load) lists; load = base_load_w where the trace has none."""
+    times, pv, load = [], [], []
+    pv_only = True
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            times.append(float(row["t_s"]))
+            pv.append(max(0.0, float(row["pv_w"])))
+            if row.get("load_w"):
+                pv_only = False
+                load.append(float(row["load_w"]))
+            else:
+                load.append(None)
+    if pv_only:
+        load = [base_load_w] * len(times)
+    else:
+        # A few rows of the Swiss days go negative where the PV series lags: not a real load.
+        load = [max(0.0, x) if x is not None else base_load_w for x in load]
+    return times, pv, load, pv_only
+
+
+class Tank:
+    """A hot-water tank: it takes heat until full, then its thermostat opens. It cools slowly
+    and water is drawn in the evening, so the thermostat closes again."""
+
+    def __init__(self, capacity_wh=9000.0, start_wh=3000.0, loss_w=80.0):
+        self.capacity_wh = capacity_wh
+        self.stored_wh = start_wh
+        self.loss_w = loss_w
+
+    def thermostat_closed(self):
+        return self.stored_wh < self.capacity_wh
+
+    def advance(self, seconds, heater_w, tod_s):
+        draw_w = 1500.0 if 18 * 3600 <= tod_s < 20 * 3600 else 0.0  # showers and dishes
+        self.stored_wh += (heater_w - self.loss_w - draw_w) * seconds / 3600
+        self.stored_wh = max(0.0, min(self.capacity_wh, self.stored_wh))
+
+
+class House:
+    """Net grid power (+ import) at a time of day, with the heater when relay_on() is true."""
+
+    def __init__(self, trace_path, heater_w=2000.0, base_load_w=300.0, tank=None):
+        self.times, self.pv, self.load, self.pv_only = load_trace(trace_path, base_load_w)
+        self.heater_w = heater_w
+        self.tank = tank or Tank()
+        self.heater_draw_w = 0.0
+
+    def _at(self, series, tod_s):
+        t = self.times
+        if tod_s <= t[0]:
+            return series[0] if tod_s > t[0] - 120 else (0.0 if series is self.pv else series[0])
+        if tod_s >= t[-1]:
+            return series[-1] if tod_s < t[-1] + 120 else (0.0 if series is self.pv else series[-1])
+        lo, hi = 0, len(t) - 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if t[mid] <= tod_s:
+                lo = mid
+            else:
+                hi = mid
+        if t[hi] - t[lo] > 600:  # a gap in the trace: hold the last value
+            return series[lo]
+        f = (tod_s - t[lo]) / (t[hi] - t[lo])
+        return series[lo] + f * (series[hi] - series[lo])
+
+    def pv_w(self, tod_s):
+        return self._at(self.pv, tod_s)
+
+    def load_w(self, tod_s):
+        return self._at(self.load, tod_s)
+
+    def step(self, seconds, tod_s, relay_on):
+        """Advance the tank by seconds; returns the heater's draw now."""
+        draw = self.heater_w if relay_on and self.tank.thermostat_closed() else 0.0
+        self.tank.advance(seconds, draw, tod_s)
+        self.heater_draw_w = draw
+        return draw
+
+    def net_w(self, tod_s):
+        return self.load_w(tod_s) + self.heater_draw_w - self.pv_w(tod_s)
