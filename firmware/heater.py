@@ -1,0 +1,70 @@
+# Knowing the heater from the grid meter alone. When the relay closes, net power should rise by
+# the heater's power. If it barely moves, the tank's thermostat is open: the tank is hot. A step
+# seen twice alike becomes the learned power that the start rule uses. Pure logic, time passed in.
+# Limit: a household load of the same size switching at the same moment can fool it.
+
+SETTLE_S = 5  # the Envoy's CT readings follow a step within a couple of seconds
+HOT_BELOW = 0.5  # a step under half the rated power: the thermostat is open
+SAME_WITHIN = 0.15  # two steps this close are "consistent"
+THERMOSTAT = 0.6  # a jump this big (of the learned power) while on: the thermostat switched
+
+
+class Heater:
+    def __init__(self, rated_w, learned_w=None):
+        self.rated_w = rated_w
+        self.learned_w = learned_w
+        self.drawing = None  # True: heating; False: thermostat open (tank hot); None: unknown
+        self.last_step = None
+        self._baseline = None
+        self._on_at = None
+        self._level = None
+
+    @property
+    def power_w(self):
+        return self.learned_w or self.rated_w
+
+    def switched(self, now, on, net_before):
+        self.drawing = None
+        self._baseline = net_before if on else None
+        self._on_at = now if on else None
+        self._level = None
+
+    def observe(self, now, net_w, relay_on):
+        """Feed each fresh reading. Returns "heating", "tank-hot", "learned" or None."""
+        if not relay_on or net_w is None:
+            return None
+        if self.drawing is None:
+            if now - self._on_at < SETTLE_S:
+                return None
+            self._level = net_w
+            if self._baseline is None:  # no reading before the switch: trust the label
+                self.drawing = True
+                return "heating"
+            step = net_w - self._baseline
+            prev, self.last_step = self.last_step, step
+            if step < HOT_BELOW * self.rated_w:
+                self.drawing = False
+                return "tank-hot"
+            self.drawing = True
+            return "learned" if self._learn(step, prev) else "heating"
+        # While on, a sudden jump of about the heater's power is its thermostat switching.
+        jump = net_w - self._level
+        self._level += (net_w - self._level) * 0.3
+        if self.drawing and jump <= -THERMOSTAT * self.power_w:
+            self.drawing = False
+            self._level = net_w
+            return "tank-hot"
+        if not self.drawing and jump >= THERMOSTAT * self.power_w:
+            self.drawing = True
+            self._level = net_w
+            return "heating"
+        return None
+
+    def _learn(self, step, prev):
+        if step > 1.5 * self.rated_w:
+            return False  # something else switched on at the same moment
+        if prev is None or abs(step - prev) > SAME_WITHIN * prev:
+            return False
+        new = (prev + step) / 2 if self.learned_w is None else (3 * self.learned_w + step) / 4
+        self.learned_w = int(round(new))
+        return True

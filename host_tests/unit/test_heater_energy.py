@@ -1,0 +1,86 @@
+# heater.py (learning, thermostat) and energy.py (runs under CPython and MicroPython).
+from firmware.energy import Energy
+from firmware.heater import SETTLE_S, Heater
+
+
+def switch_on(h, t, before, after):
+    h.switched(t, True, before)
+    assert h.observe(t + 1, after, True) is None  # still settling
+    return h.observe(t + SETTLE_S, after, True)
+
+
+def test_a_step_like_the_label_means_heating():
+    h = Heater(2000)
+    assert switch_on(h, 0, -2500, -560) == "heating"
+    assert h.drawing is True and h.last_step == 1940
+    assert h.power_w == 2000  # one step is not yet "consistent"
+
+
+def test_two_consistent_steps_teach_the_power():
+    h = Heater(2000)
+    switch_on(h, 0, -2500, -560)  # 1940
+    assert switch_on(h, 100, -2600, -700) == "learned"  # 1900
+    assert h.learned_w == 1920 and h.power_w == 1920
+    assert switch_on(h, 200, -2600, -680) == "learned"  # 1920 -> (3*1920+1920)/4
+    assert h.learned_w == 1920
+
+
+def test_inconsistent_or_outsized_steps_teach_nothing():
+    h = Heater(2000)
+    switch_on(h, 0, -2500, -560)
+    assert switch_on(h, 100, -3000, -1500) == "heating"  # 1500: 23 % off the last one
+    assert switch_on(h, 200, -4000, 0) == "heating"  # 4000: a kettle switched on too
+    assert h.learned_w is None
+
+
+def test_no_step_means_the_thermostat_is_open():
+    h = Heater(2000)
+    assert switch_on(h, 0, -2500, -2450) == "tank-hot"
+    assert h.drawing is False and h.learned_w is None
+
+
+def test_thermostat_opening_and_closing_while_on():
+    h = Heater(2000)
+    switch_on(h, 0, -2500, -500)
+    t = 10
+    for net in (-520, -480, -510):  # ordinary noise
+        assert h.observe(t, net, True) is None
+        t += 1
+    assert h.observe(t, -2490, True) == "tank-hot"
+    assert h.observe(t + 1, -2500, True) is None
+    assert h.observe(t + 2, -480, True) == "heating"
+
+
+def test_thermostat_step_spread_over_two_readings():
+    h = Heater(2000)
+    switch_on(h, 0, -2500, -500)
+    assert h.observe(10, -1500, True) is None
+    assert h.observe(11, -2500, True) == "tank-hot"
+
+
+def test_energy_splits_surplus_and_grid():
+    e = Energy(day=100)
+    e.add(3600, 2000, -500)  # all from surplus
+    e.add(1800, 2000, 800)  # 800 W of the 2000 W from the grid for half an hour
+    e.add(1800, 2000, 5000)  # the whole heater from the grid
+    assert e.today_wh == 4000 and e.total_wh == 4000
+    assert e.today_grid_wh == 400 + 1000
+
+
+def test_energy_day_change_keeps_totals_and_yesterday():
+    e = Energy(day=100)
+    e.add(3600, 2000, -3000)
+    assert e.new_day(100) is False
+    assert e.new_day(101) is True
+    assert e.today_wh == 0 and e.yesterday_wh == 2000 and e.total_wh == 2000
+    e.new_day(105)  # the board was off for days
+    assert e.yesterday_wh == 0 and e.total_wh == 2000
+
+
+def test_energy_state_round_trip():
+    e = Energy(day=100)
+    e.add(3600, 1234.56, 100)
+    again = Energy(e.state(), day=100)
+    assert again.state() == e.state()
+    assert again.total_wh == 1234.5 and again.today_grid_wh == 100.0
+    assert Energy("garbage", day=3).today_wh == 0
