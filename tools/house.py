@@ -30,16 +30,23 @@ def load_trace(path, base_load_w=300.0):
 
 
 class Tank:
-    """A hot-water tank: it takes heat until full, then its thermostat opens. It cools slowly
-    and water is drawn in the evening, so the thermostat closes again."""
+    """A hot-water tank: it takes heat until full, then its thermostat opens; it closes again
+    once the tank has cooled by the thermostat's hysteresis (about 5 K in 200 litres). It loses
+    a little heat all day and water is drawn in the evening."""
 
-    def __init__(self, capacity_wh=9000.0, start_wh=3000.0, loss_w=80.0):
+    def __init__(self, capacity_wh=9000.0, start_wh=3000.0, loss_w=80.0, hysteresis_wh=1200.0):
         self.capacity_wh = capacity_wh
         self.stored_wh = start_wh
         self.loss_w = loss_w
+        self.hysteresis_wh = hysteresis_wh
+        self.closed = True
 
     def thermostat_closed(self):
-        return self.stored_wh < self.capacity_wh
+        if self.stored_wh >= self.capacity_wh:
+            self.closed = False
+        elif self.stored_wh <= self.capacity_wh - self.hysteresis_wh:
+            self.closed = True
+        return self.closed
 
     def advance(self, seconds, heater_w, tod_s):
         draw_w = 1500.0 if 18 * 3600 <= tod_s < 20 * 3600 else 0.0  # showers and dishes
