@@ -232,6 +232,11 @@ class Envoy:
     def read(self):
         """One reading: (net watts, + import; the Envoy's timestamp or None)."""
         polls = self._polls
+        if self.per_meter:
+            p, stamp = self._reading(polls[0], self.plan[1])
+            if self.plan[0] == "total-production":
+                p -= self._reading(polls[1], self.plan[2])[0]
+            return int(round(p)), stamp
         path, head = polls[0]
         first = self._json(self._get(path, head), path)
         if self.plan[0] == "production":
@@ -241,3 +246,9 @@ class Envoy:
             path, head = polls[1]
             second = self._json(self._get(path, head), path)
         return ep.net_from_readings(self.plan, first, second)
+
+    def _reading(self, poll, eid):
+        path, head = poll
+        r = self._get(path, head)
+        fast = ep.scan_reading(r.raw, r.length, eid)
+        return fast if fast is not None else ep.reading(self._json(r, path), eid)

@@ -9,6 +9,9 @@ from firmware.compat import const, json_loads, peer_sha256, stream, tls_context
 
 CAP = const(16384)
 _LINE = const(1024)  # the longest status or header line we accept
+_WANTED = (b"content-length", b"transfer-encoding", b"connection", b"set-cookie", b"location",
+           b"content-type")
+_WANTED_LENGTHS = (14, 17, 10, 8, 12)
 
 
 class HTTPError(Exception):
@@ -16,9 +19,13 @@ class HTTPError(Exception):
 
 
 class Response:
-    def __init__(self, status, body, cookies, location, content_type):
+    def __init__(self, status, raw, length, cookies, location, content_type):
         self.status = status
-        self.body = body  # a memoryview into the connection's buffer: valid until its next request
+        # The body lives in the connection's buffer, valid until its next request: raw is that
+        # bytearray (for find() without copies), length the body's size, body a memoryview.
+        self.raw = raw
+        self.length = length
+        self.body = memoryview(raw)[:length] if length else memoryview(b"")
         self.cookies = cookies  # ["name=value", ...]
         self.location = location
         self.content_type = content_type
@@ -30,8 +37,11 @@ class Response:
         return json_loads(self.body)
 
     def looks_like_html(self):
-        b = bytes(self.body[:64]).lstrip()
-        return b[:1] == b"<"
+        for i in range(min(64, self.length)):
+            c = self.raw[i]
+            if c not in b" \t\r\n":
+                return c == 60  # "<"
+        return False
 
 
 class Connection:
@@ -128,15 +138,15 @@ class Connection:
     # exact lengths for bodies.
 
     def _readline(self):
-        # One line without its CRLF; None at the end of the stream.
+        # One line, its CRLF included (no copy to strip it); None at the end of the stream.
         line = self.sock.readline(_LINE)
         if not line:
             return None
-        if line[-1:] != b"\n":
+        if line[-1] != 10:  # "\n"
             if len(line) >= _LINE:
                 raise HTTPError("a header line is longer than %d bytes" % _LINE)
             raise HTTPError("the reply ended inside a line")
-        return line[:-2] if line[-2:] == b"\r\n" else line[:-1]
+        return line
 
     def _readinto(self, mv, what):
         got = 0
@@ -163,7 +173,7 @@ class Connection:
             raise _Closed()
         parts = line.split(None, 2)
         if len(parts) < 2 or parts[0][:7] != b"HTTP/1." or not parts[1].isdigit():
-            raise HTTPError("not an HTTP reply: %r" % line[:40])
+            raise HTTPError("not an HTTP reply: %r" % line[:40].strip())
         status = int(parts[1])
         close = parts[0] == b"HTTP/1.0"
         length = None
@@ -174,11 +184,15 @@ class Connection:
             line = self._readline()
             if line is None:
                 raise HTTPError("truncated headers")
-            if not line:
+            if len(line) <= 2:  # the empty line
                 break
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            value = value.strip()
+            colon = line.find(b":")
+            if colon not in _WANTED_LENGTHS:  # Server, Date...: skip without copying
+                continue
+            name = line[:colon].lower()
+            if name not in _WANTED:
+                continue
+            value = line[colon + 1 :].strip()
             if name == b"content-length":
                 if not value.isdigit():
                     raise HTTPError("bad Content-Length %r" % value[:20])
@@ -203,10 +217,9 @@ class Connection:
         else:
             n = self._to_eof()
             close = True
-        body = memoryview(self._body)[:n] if n else memoryview(b"")
         if close:
             self.close()
-        return Response(status, body, cookies, location, ctype)
+        return Response(status, self._body if n else b"", n, cookies, location, ctype)
 
     def _chunked(self):
         total = 0
@@ -219,12 +232,14 @@ class Connection:
             except ValueError:
                 raise HTTPError("bad chunk size %r" % line[:20])
             if size == 0:
-                while self._readline():  # trailers, up to the empty line
-                    pass
-                return total
+                while True:  # trailers, up to the empty line
+                    line = self._readline()
+                    if line is None or len(line) <= 2:
+                        return total
             self._readinto(self._room(total + size, total)[total : total + size], "body")
             total += size
-            if self._readline() != b"":
+            line = self._readline()
+            if line is None or len(line) > 2:
                 raise HTTPError("a chunk is not followed by CRLF")
 
     def _to_eof(self):

@@ -108,3 +108,30 @@ def test_malformed_replies():
 def test_sign_is_import_positive():
     assert ep.net_from_production(load("8.1.41", "production.json"))[0] < 0  # exporting
     assert net_of("8.2.4345_with_device_data") > 0  # importing
+
+
+def test_scan_reading_agrees_with_the_full_parse_for_every_captured_meter():
+    # Scan each meter's entry in the captured bytes as the Envoy laid them out.
+    checked = 0
+    for folder in fixture_folders():
+        raw = fixture(folder, "ivp_meters_readings")
+        readings = load(folder, "ivp_meters_readings")
+        if type(readings) is not list:
+            continue
+        for entry in readings:
+            at = raw.find(b'"eid": %d' % entry["eid"])
+            start = raw.rfind(b"{", 0, at)
+            buf = bytearray(raw[start:])
+            got = ep.scan_reading(buf, len(buf), entry["eid"])
+            assert got == (entry["activePower"], entry["timestamp"]), (folder, entry["eid"], got)
+            checked += 1
+    assert checked > 60, checked
+
+
+def test_scan_reading_falls_back_when_the_layout_differs():
+    assert ep.scan_reading(bytearray(b'{"eid": 5, "activePower": 1.5}'), 30, 6) is None  # other meter
+    assert ep.scan_reading(bytearray(b'[{"eid": 5, "activePower": 1.5}]'), 32, 5) == (1.5, None)
+    odd = b'{"channels": [{"activePower": 9}], "eid": 5, "activePower": 1.5}'
+    assert ep.scan_reading(bytearray(odd), len(odd), 5) is None  # channels first: parse fully
+    assert ep.scan_reading(bytearray(b'<html>401</html>'), 16, 5) is None
+    assert ep.scan_reading(bytearray(b'{"eid": 5, "activePower": null}'), 31, 5) is None
