@@ -39,9 +39,10 @@ def lay_out(folder, config=None):
 
 
 class HostBoard:
-    """`micropython main.py` in folder. sim_env: the DIVERTER_SIM value (clock, fault folder)."""
+    """micropython in folder, running boot.py then main.py as a board does after a reset.
+    sim_env: the DIVERTER_SIM value (clock, fault folder)."""
 
-    def __init__(self, folder, sim_env=None, heapsize=None, echo=False, script="main.py"):
+    def __init__(self, folder, sim_env=None, heapsize=None, echo=False):
         self.folder = folder
         self.lines = []
         self._queue = queue.Queue()
@@ -52,7 +53,7 @@ class HostBoard:
         cmd = [micropython_binary()]
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
-        cmd.append(script)
+        cmd += ["-c", "import boot\nimport main"]
         self.proc = subprocess.Popen(
             cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True,

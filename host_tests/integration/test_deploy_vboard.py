@@ -1,0 +1,113 @@
+# tools.deploy into a virtual board (the micropython REPL behind a pseudo-terminal, driven by real
+# mpremote), then the deployed tree boots against the simulator; and the REPL helpers, typed at
+# that REPL as a user would. Nothing is mocked between the deploy tool and the board.
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from tools.hostboard import HostBoard
+from tools.vboard import VirtualBoard
+
+SIM_SPEED = 10
+
+
+def deploy(*args, cwd):
+    r = subprocess.run([sys.executable, "-m", "tools.deploy", *args], cwd=cwd, capture_output=True,
+                       text=True, timeout=180, env=dict(os.environ, PYTHONPATH=ROOT))
+    return r.returncode, r.stdout + r.stderr
+
+
+@pytest.fixture
+def vboard(tmp_path, sim):
+    folder = tmp_path / "flash"
+    folder.mkdir()
+    simdir = tmp_path / "simdir"
+    simdir.mkdir()
+    sim.relay_file = str(simdir / "relay")
+    env = dict(os.environ, DIVERTER_SIM=sim.clock.env(str(simdir)))
+    vb = VirtualBoard(str(folder), env)
+    vb.simdir = str(simdir)
+    yield vb
+    vb.close()
+
+
+def test_dry_run_lists_and_touches_nothing(sim, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(sim.config()))
+    code, out = deploy("--port", "/dev/nonexistent", "--config", str(cfg), "--dry-run", cwd=tmp_path)
+    assert code == 0, out
+    assert "would copy build/deploy/firmware/app.mpy -> :firmware/app.mpy" in out
+    assert "would copy firmware/certs/isrg_root_x1.der -> :firmware/certs/isrg_root_x1.der" in out
+    assert "-> :config.json" in out and "would soft-reset the board" in out
+
+
+def test_a_bad_config_stops_the_deploy(sim, tmp_path):
+    bad = sim.config()
+    bad["heater"]["relay_pin"] = 9
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(bad))
+    code, out = deploy("--port", "/dev/nonexistent", "--config", str(cfg), cwd=tmp_path)
+    assert code == 2
+    assert "heater.relay_pin: GPIO 9 is wired to the flash chip" in out and "nothing was copied" in out
+
+
+def test_deploy_into_a_virtual_board_then_boot_it(sim, vboard, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(sim.config()))
+    flash = tmp_path / "flash"
+    (flash / "firmware").mkdir()
+    (flash / "firmware" / "app.py").write_text("raise RuntimeError('a stale source')")
+    code, out = deploy("--port", vboard.path, "--config", str(cfg), "--no-reset", cwd=tmp_path)
+    assert code == 0, out
+    assert "unchanged" in out and "0 unchanged" in out
+    assert (flash / "firmware" / "app.mpy").exists() and (flash / "firmware" / "http.mpy").exists()
+    assert not (flash / "firmware" / "app.py").exists(), "a .py would shadow the new .mpy"
+    assert (flash / "boot.py").exists() and (flash / "main.py").exists()
+    assert len(list((flash / "firmware" / "certs").glob("*.der"))) >= 5
+    assert json.loads((flash / "config.json").read_text()) == json.loads(cfg.read_text())
+
+    code, out = deploy("--port", vboard.path, "--config", str(cfg), "--no-reset", cwd=tmp_path)
+    assert code == 0 and " 0 copied" in out, out  # incremental: nothing changed
+    vboard.close()
+
+    sim.envoy.live = sim.steady(3000, -2600)
+    board = HostBoard(str(flash), sim.clock.env(vboard.simdir))
+    try:
+        board.wait_for("relay=on reason=surplus", 40)
+    finally:
+        board.kill()
+
+
+def test_repl_status_and_manual_override(sim, vboard, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(sim.config()))
+    code, out = deploy("--port", vboard.path, "--config", str(cfg), "--no-reset", cwd=tmp_path)
+    assert code == 0, out
+    sim.envoy.live = sim.steady(0, 400)  # no sun: automatic control keeps the relay off
+    vboard.type("import boot\rimport main\r")
+    at = vboard.wait_for("relay OFF", 20)
+    at = vboard.wait_for("summary", 30, at)
+    vboard.type("\x03")  # Ctrl-C at the serial console
+    at = vboard.wait_for("stopped: relay OFF", 10, at)
+    at = vboard.wait_for(">>> ", 10, at)
+    vboard.type("from firmware import diag\rdiag.status()\r")
+    at = vboard.wait_for("token: owner, ", 10, at)
+    status = vboard.output[at - 2000 :].decode(errors="replace")
+    vboard.type("diag.force_on(2)\r")
+    at = vboard.wait_for("relay=on reason=manual-on", 10, at)
+    vboard.type("\x03")
+    at = vboard.wait_for(">>> ", 10, at)
+    vboard.type("diag.auto()\r")
+    at = vboard.wait_for("manual: back to automatic", 10, at)
+    at = vboard.wait_for("summary net_w=400 relay=off reason=low-export", 30, at)
+    vboard.type("\x03")
+    vboard.wait_for(">>> ", 10, at)
+    out = vboard.output.decode(errors="replace")
+    assert "relay=off reason=low-export" in out or "relay=off" in out
+    for secret in [sim.cloud.password, *sim.cloud.issued, *sim.cloud.sessions]:
+        assert secret not in out
+    assert "envoy: 127.0.0.1" in status and "pinned certificate sha256=" in status

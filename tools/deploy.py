@@ -1,0 +1,137 @@
+"""Deploy the firmware and your config.json to a board with mpremote.
+
+    python -m tools.deploy --port PORT [--config FILE] [--no-reset] [--py] [--dry-run]
+    make deploy PORT=/dev/ttyUSB0
+
+1. Checks the config with the firmware's own validator, and stops on any problem.
+2. Precompiles the board files to .mpy with mpy-cross (--py copies the sources instead; boot.py
+   and main.py always stay .py).
+3. Copies them, the cloud root CAs and the config with mpremote. mpremote skips files whose
+   content is already on the board, so a second deploy copies only what changed. A module's
+   other form (.py beside a new .mpy, or the reverse) is removed: a .py shadows an .mpy.
+4. Soft-resets the board so the new firmware starts (--no-reset skips that, for boards and
+   virtual boards where it does not apply).
+With --dry-run it only lists what it would do.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+from firmware import config as fwconfig
+from tools import mpy
+
+ROOT = mpy.ROOT
+BUILD = os.path.join(ROOT, "build", "deploy")
+
+
+def mpremote():
+    here = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    return here if os.path.exists(here) else "mpremote"
+
+
+def check_config(path):
+    cfg, errors, warnings = fwconfig.load(path)
+    for w in warnings:
+        print("config: warning: " + w)
+    for e in errors:
+        print("config: " + e)
+    return not errors
+
+
+def stage(py=False, build=BUILD):
+    """Lay out what goes on the board in build/: {remote folder: [local files]}."""
+    shutil.rmtree(build, ignore_errors=True)
+    groups = {"": [], "firmware": [], "firmware/certs": []}
+    for src in mpy.board_files():
+        folder = os.path.dirname(src)
+        if folder == "" or py:
+            dst = os.path.join(build, src)
+        else:
+            dst = os.path.join(build, src[:-3] + ".mpy")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if dst.endswith(".mpy"):
+            err = mpy.compile_file(src, dst)
+            if err:
+                raise SystemExit("mpy-cross failed on %s: %s" % (src, err))
+        else:
+            shutil.copy(os.path.join(ROOT, src), dst)
+        groups.setdefault(folder, []).append(dst)
+    certs = os.path.join(ROOT, "firmware", "certs")
+    for name in sorted(os.listdir(certs)):
+        if name.endswith(".der"):
+            groups["firmware/certs"].append(os.path.join(certs, name))
+    return groups
+
+
+def prepare_code(groups):
+    """Python run on the board first: make the folders, remove the other form of each module."""
+    stale = []
+    for folder, files in groups.items():
+        for f in files:
+            name = os.path.basename(f)
+            if folder and name.endswith((".py", ".mpy")):
+                other = name[:-3] + ".mpy" if name.endswith(".py") else name[:-4] + ".py"
+                stale.append("%s/%s" % (folder, other))
+    return ("import os\n"
+            "for d in ('firmware', 'firmware/certs'):\n"
+            "    try:\n        os.mkdir(d)\n    except OSError:\n        pass\n"
+            "for f in %r:\n"
+            "    try:\n        os.remove(f)\n    except OSError:\n        pass\n" % (stale,))
+
+
+def commands(port, groups, config_path, reset=True):
+    """One mpremote invocation: connect, prepare, copy each folder, then soft-reset."""
+    cmd = [mpremote(), "connect", port, "resume", "exec", prepare_code(groups)]
+    for folder, files in groups.items():
+        if folder:
+            cmd += ["+", "fs", "cp", *files, ":%s/" % folder]
+        else:  # the top folder by name: ":" alone is not a path on every port
+            for f in files:
+                cmd += ["+", "fs", "cp", f, ":" + os.path.basename(f)]
+    cmd += ["+", "fs", "cp", config_path, ":config.json"]
+    if reset:
+        cmd += ["+", "soft-reset"]
+    return cmd
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0, COM3")
+    p.add_argument("--config", default="config.json")
+    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the board afterwards")
+    p.add_argument("--py", action="store_true", help="copy .py sources instead of compiled .mpy")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be done")
+    args = p.parse_args(argv)
+    if not check_config(args.config):
+        print("deploy: fix %s first; nothing was copied" % args.config)
+        return 2
+    groups = stage(args.py)
+    cmd = commands(args.port, groups, args.config, reset=not args.no_reset)
+    n = sum(len(f) for f in groups.values())
+    print("deploy: %d files (%s) and %s to %s" % (n, "sources" if args.py else "compiled .mpy",
+                                                 args.config, args.port))
+    if args.dry_run:
+        for folder, files in groups.items():
+            for f in files:
+                print("  would copy %s -> :%s" % (os.path.relpath(f, ROOT), folder + "/" + os.path.basename(f) if folder else os.path.basename(f)))
+        print("  would copy %s -> :config.json" % args.config)
+        print("  would remove the other form (.py/.mpy) of each module, if present")
+        print("  would %s" % ("not reset the board (--no-reset)" if args.no_reset else "soft-reset the board"))
+        return 0
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    skipped = out.count("Up to date:")
+    if r.returncode:
+        print(out)
+        print("deploy: mpremote failed (exit %d); is the port right and the board connected?" % r.returncode)
+        return 1
+    print("deploy: done; %d copied, %d unchanged%s" % (n + 1 - skipped, skipped,
+                                                      "" if args.no_reset else "; the board was reset"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
