@@ -122,6 +122,7 @@ class TokenKeeper:
             self._log["next"] = now + min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (n - 1))
         store.save(CLOUD_FILE, self._log)
 
+
     def renew(self, now, serial, fetch):
         """One cloud attempt, if allowed. fetch(serial) returns a token or raises
         enlighten.CloudError. Returns a line for the console; self.problem is set on failure,
@@ -129,19 +130,20 @@ class TokenKeeper:
         wait = self.login_wait(now)
         if wait:
             return None
+        # On flash before the cloud is contacted, counted as a failure until it succeeds: a
+        # board that crashes or loses power mid-login cannot log in again at every boot.
+        self._record(now, False)
         try:
             token = fetch(serial)
         except Exception as e:  # enlighten.CloudError; its message holds no secret
-            self._record(now, False)
             self.problem = "token: %s" % e
             return self.problem + self._retry_note(now)
         try:
             claims = jwt.decode(token)
         except ValueError as e:
-            self._record(now, False)
             self.problem = "token: the cloud sent an unusable token (%s)" % e
             return self.problem + self._retry_note(now)
-        self._record(now, True)
+        self._record(now, True, attempt=False)  # it was not a failure after all
         store.save(TOKEN_FILE, {"token": token})
         self._use(token, "new")
         self.unproven = True

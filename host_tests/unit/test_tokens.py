@@ -173,3 +173,19 @@ def test_no_secret_in_the_login_record():
     with open(CLOUD_FILE) as f:
         text = f.read()
     assert "hunter2" not in text and k.token not in text
+
+
+def test_an_attempt_is_on_flash_before_the_cloud_is_asked():
+    # A power cut mid-login must still count: the next boot waits instead of logging in again.
+    k = keeper()
+    seen = []
+
+    def fetch(serial):
+        with open(CLOUD_FILE) as f:
+            seen.append(json.load(f))
+        raise Exception("power cut")
+
+    k.renew(NOW, "1", fetch)
+    assert seen[0]["attempts"] == [NOW] and seen[0]["next"] == NOW + 300
+    rebooted = TokenKeeper({"token": ""}, {"email": "me@example.com", "password": "pw"})
+    assert rebooted.login_wait(NOW + 1) == 299
