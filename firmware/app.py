@@ -21,6 +21,8 @@ NO_CT_RETRY_S = 3600
 PIN_RETRY_S = 300
 RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
 CRASH_PAUSE_S = 30
+ENVOY_TIMEOUT_S = 10  # connect and read; never more than a third of stale_s (see __init__)
+CLOUD_TIMEOUT_S = 15
 
 # Reasons beyond control.py's, for the relay lines and the summary.
 MANUAL_ON = "manual-on"
@@ -52,7 +54,9 @@ class Diverter:
         self.boost = Boost(b["min_kwh"], config.parse_window(b["window"]) if b["window"] else None)
         self.tokens = TokenKeeper(cfg["envoy"], cfg["enlighten"])
         host, port = config.split_host(cfg["envoy"]["host"])
-        self.envoy = Envoy(host, port, cfg["envoy"]["pin"])
+        # A blocked request holds the loop, and with it the relay: keep it well under stale_s.
+        timeout = min(ENVOY_TIMEOUT_S, max(2, c["stale_s"] / 3))
+        self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout))
         self.serial = cfg["envoy"]["serial"] or None
         self.net = None  # last net power, W, + import
         self.stamp = None  # the Envoy's timestamp of that reading
@@ -182,8 +186,9 @@ class Diverter:
         from firmware import enlighten
 
         cloud = self.cfg["enlighten"]
-        line = self.tokens.renew(now, self.serial or self.envoy.serial,
-                                 lambda serial: enlighten.get_token(cloud, serial, self.board.wdt_feed))
+        timeout = self.board.timeout(CLOUD_TIMEOUT_S)
+        line = self.tokens.renew(now, self.serial or self.envoy.serial, lambda serial: enlighten.get_token(
+            cloud, serial, self.board.wdt_feed, timeout))
         self.board.wdt_feed()
         if self.tokens.problem:
             self._problem(NO_TOKEN if self.tokens.token is None or self.tokens.rejected else None, line)
@@ -344,11 +349,20 @@ class Diverter:
         if up >= self.next_save:
             self.next_save = up + SAVE_S
             self._save()
+            console.log(self.health(up))
         self._show_token_days()
         self._token_housekeeping(up)
         if up >= self.next_summary:
             self.next_summary = up + SUMMARY_S
             console.log(self.summary(up))
+
+    def health(self, up):
+        """Hourly: is the board itself well? The heap in use right after a full collection must
+        not grow from hour to hour."""
+        gc.collect()
+        return "health uptime_h=%d heap_used=%d heap_free=%d envoy_handshakes=%d poll_alloc=%s" % (
+            up // 3600, mem_alloc(), gc.mem_free() if hasattr(gc, "mem_free") else -1,
+            self.envoy.handshakes(), self.poll_alloc)
 
     def summary(self, up):
         age = self.age(up)

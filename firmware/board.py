@@ -6,6 +6,7 @@
 #   now()                            Unix seconds (UTC); below clock.VALID_AFTER until NTP has run
 #   uptime()                         monotonic seconds since boot, float, never wraps
 #   sleep_ms(ms)
+#   timeout(seconds)                 a network timeout, in the seconds the sockets count
 #   wifi_connect(ssid, password), wifi_up(), wifi_problem()
 #   sync_clock()                     NTP; True when the clock is now set
 #   wdt_start(timeout_s), wdt_feed(), wdt_relax()

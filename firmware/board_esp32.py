@@ -47,6 +47,9 @@ class Board:
     def sleep_ms(self, ms):
         time.sleep_ms(int(ms))
 
+    def timeout(self, seconds):
+        return seconds
+
     def wifi_up(self):
         return self._wlan.isconnected()
 

@@ -48,9 +48,9 @@ def form(fields):
     return "&".join("%s=%s" % (_quote(k), _quote(v)) for k, v in fields)
 
 
-def _post(url, body, content_type, cadata, what):
+def _post(url, body, content_type, cadata, what, timeout_s):
     host, port, path = split_url(url)
-    conn = Connection(host, port, tls=True, cadata=cadata, timeout_s=TIMEOUT_S)
+    conn = Connection(host, port, tls=True, cadata=cadata, timeout_s=timeout_s or TIMEOUT_S)
     headers = [("Content-Type", content_type), ("Accept", "application/json"), ("Connection", "close")]
     try:
         r = conn.request("POST", path, headers, body)
@@ -78,11 +78,11 @@ def _status_error(status, what):
     return CloudError("server", "%s: unexpected answer %d" % (what, status))
 
 
-def login(url, email, password, cadata):
+def login(url, email, password, cadata, timeout_s=None):
     """Enlighten login -> session id."""
     what = "Enlighten login"
     body = form((("user[email]", email), ("user[password]", password)))
-    status, reply, html = _post(url, body, "application/x-www-form-urlencoded", cadata, what)
+    status, reply, html = _post(url, body, "application/x-www-form-urlencoded", cadata, what, timeout_s)
     if status != 200:
         raise _status_error(status, what)
     if html:
@@ -101,12 +101,12 @@ def login(url, email, password, cadata):
                             "Turn it off, or paste a token in envoy.token" % what)
 
 
-def fetch_token(url, session_id, serial, email, cadata):
+def fetch_token(url, session_id, serial, email, cadata, timeout_s=None):
     """Entrez: a token for this Envoy serial. The reply is the raw JWT (or JSON with "token",
     or a legacy HTML page with the JWT in a textarea)."""
     what = "Entrez token"
     body = json.dumps({"session_id": session_id, "serial_num": serial, "username": email})
-    status, reply, _ = _post(url, body, "application/json", cadata, what)
+    status, reply, _ = _post(url, body, "application/json", cadata, what, timeout_s)
     if status != 200:
         raise _status_error(status, what)
     try:
@@ -115,10 +115,10 @@ def fetch_token(url, session_id, serial, email, cadata):
         raise CloudError("reply", "%s: %s" % (what, e))
 
 
-def get_token(cloud_cfg, serial, feed=None):
+def get_token(cloud_cfg, serial, feed=None, timeout_s=None):
     """Log in and fetch a token; feed() is called between the two steps (the watchdog)."""
     cas = ca_certificates(cloud_cfg["ca_file"])
-    session = login(cloud_cfg["login_url"], cloud_cfg["email"], cloud_cfg["password"], cas)
+    session = login(cloud_cfg["login_url"], cloud_cfg["email"], cloud_cfg["password"], cas, timeout_s)
     if feed:
         feed()
-    return fetch_token(cloud_cfg["token_url"], session, serial, cloud_cfg["email"], cas)
+    return fetch_token(cloud_cfg["token_url"], session, serial, cloud_cfg["email"], cas, timeout_s)

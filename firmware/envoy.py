@@ -42,6 +42,7 @@ class Envoy:
         self.per_meter = False  # /ivp/meters/readings/<eid> works
         self.session = None  # "sessionId=..." from check_jwt
         self.conn = None
+        self._past_handshakes = 0  # of connections already replaced
         self._polls = None  # prepared request bytes, one per request of a poll
         self._headers = [("Accept", "application/json")]
 
@@ -79,17 +80,23 @@ class Envoy:
         if self.conn is not None:
             self.conn.close()
 
+    def _retire(self):
+        if self.conn is not None:
+            self.conn.close()
+            self._past_handshakes += self.conn.handshakes
+            self.conn = None
+
     def reset(self):
         """Forget the session and the meters: the next connect starts from /info."""
-        self.close()
-        self.conn = None
+        self._retire()
         self.version = None
         self.plan = None
         self.session = None
         self._polls = None
 
     def handshakes(self):
-        return self.conn.handshakes if self.conn else 0
+        """TLS handshakes so far, all connections included."""
+        return self._past_handshakes + (self.conn.handshakes if self.conn else 0)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -125,7 +132,7 @@ class Envoy:
         only speaks plain HTTP."""
         failure = None
         for https in (True, False):
-            self.close()
+            self._retire()
             self.conn = self._connection(https)
             try:
                 r = self.conn.send(self.conn.head("GET", INFO, ()))

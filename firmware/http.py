@@ -123,7 +123,9 @@ class Connection:
             return self._response()
         except (OSError, _Closed) as e:
             self.close()
-            if reused and body is None:
+            # A kept-alive connection the server dropped while idle: try once on a new one.
+            # Never after a timeout: a slow server must not cost twice the time.
+            if reused and body is None and not _timed_out(e):
                 return self.send(head)
             if isinstance(e, _Closed):
                 raise HTTPError("the server closed the connection without replying")
@@ -254,3 +256,11 @@ class Connection:
 
 class _Closed(Exception):
     pass
+
+
+def _timed_out(e):
+    import errno
+
+    # MicroPython: OSError(ETIMEDOUT); CPython: TimeoutError, whose errno is None.
+    return isinstance(e, OSError) and (
+        (e.args and e.args[0] == errno.ETIMEDOUT) or type(e).__name__ in ("TimeoutError", "timeout"))

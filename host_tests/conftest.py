@@ -5,3 +5,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "host_tests", "unit"))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _keep_cwd():
+    # Unit tests shared with MicroPython change into scratch folders with os.chdir.
+    here = os.getcwd()
+    yield
+    os.chdir(here)

@@ -9,6 +9,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE + "/unit")
 
 only = sys.argv[1:]  # optional module names to run
+home = os.getcwd()  # tests that work in a scratch folder must not move the import paths
 passed = failed = 0
 for filename in sorted(os.listdir(HERE + "/unit")):
     if not (filename.startswith("test_") and filename.endswith(".py")):
@@ -27,5 +28,6 @@ for filename in sorted(os.listdir(HERE + "/unit")):
             failed += 1
             print("FAIL %s.%s" % (name, attr))
             sys.print_exception(e)
+        os.chdir(home)
 print("micropython: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

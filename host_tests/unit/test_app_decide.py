@@ -1,0 +1,144 @@
+# The supervisor's relay decisions (manual override, boost, problems) on a fake board, with time
+# scripted (runs under CPython and MicroPython).
+import os
+
+from support import tmpdir
+
+from firmware import app
+
+DAY = 86400
+MIDNIGHT = 20418 * DAY  # 2025-11-25 00:00 UTC
+
+
+class FakeBoard:
+    name = "fake"
+
+    def __init__(self):
+        self.up = 0.0
+        self.wall = MIDNIGHT + 12 * 3600
+        self.relay_on = False
+        self.switches = []
+
+    def uptime(self):
+        return self.up
+
+    def now(self):
+        return int(self.wall)
+
+    def relay(self, on):
+        if on != self.relay_on:
+            self.switches.append((self.up, on))
+        self.relay_on = on
+
+    def wdt_feed(self):
+        pass
+
+    def timeout(self, seconds):
+        return seconds
+
+
+def diverter(boost=None):
+    os.chdir(tmpdir())
+    cfg = {
+        "wifi": {"ssid": "x", "password": ""},
+        "enlighten": {"email": "a@b.c", "password": "p", "login_url": "https://127.0.0.1/l",
+                      "token_url": "https://127.0.0.1/t", "ca_file": ""},
+        "envoy": {"host": "127.0.0.1:1", "serial": "", "token": "", "pin": "off"},
+        "heater": {"power_w": 2000, "relay_pin": 23, "active_high": True},
+        "control": {"poll_s": 1, "start_margin_w": 100, "max_import_w": 200, "start_delay_s": 0,
+                    "stop_delay_s": 0, "min_on_s": 0, "min_off_s": 0, "stale_s": 30},
+        "clock": {"utc_offset_min": 0, "dst": "none"},
+        "boost": {"min_kwh": 0, "window": ""},
+    }
+    if boost:
+        cfg["boost"] = boost
+    board = FakeBoard()
+    d = app.Diverter(cfg, board)
+    d.clock_ok = True
+    return d, board
+
+
+def reading(d, board, net):
+    d.net = net
+    d.fresh_at = board.up
+
+
+def apply(d):
+    on, reason, detail = d._decide(d.board.up)
+    d.set_relay(on, reason, detail)
+    return on, reason
+
+
+def test_force_on_holds_for_its_minutes_then_auto_returns():
+    d, board = diverter()
+    reading(d, board, 400)  # importing: auto would keep the relay off
+    d.override, d.override_until = app.MANUAL_ON, board.up + 120
+    assert apply(d) == (True, app.MANUAL_ON)
+    board.up += 119
+    reading(d, board, 2400)
+    assert apply(d) == (True, app.MANUAL_ON)
+    board.up += 2
+    assert apply(d) == (False, "import")
+    assert d.override is None
+
+
+def test_force_on_ignores_missing_data_but_auto_does_not():
+    d, board = diverter()
+    d.override, d.override_until = app.MANUAL_ON, board.up + 600
+    assert apply(d) == (True, app.MANUAL_ON)  # the user asked, for a limited time
+    d.override = None
+    assert apply(d) == (False, "no-data")
+
+
+def test_force_off_wins_over_surplus_until_auto():
+    d, board = diverter()
+    reading(d, board, -3000)
+    d.override = app.MANUAL_OFF
+    assert apply(d) == (False, app.MANUAL_OFF)
+    board.up += 3600
+    reading(d, board, -3000)
+    assert apply(d) == (False, app.MANUAL_OFF)
+    d.override = None
+    assert apply(d) == (True, "surplus")
+
+
+def test_a_problem_names_the_reason_for_off():
+    d, board = diverter()
+    reading(d, board, -3000)
+    assert apply(d) == (True, "surplus")
+    d._problem(app.ENVOY_DOWN, "envoy: timed out")
+    assert apply(d) == (False, app.ENVOY_DOWN)
+    assert board.switches[-1] == (0.0, False)
+
+
+def test_stale_data_switches_off_after_stale_s():
+    d, board = diverter()
+    reading(d, board, -3000)
+    assert apply(d)[0]
+    board.up += 30
+    assert apply(d)[0]
+    board.up += 1
+    assert apply(d) == (False, "stale")
+
+
+def test_boost_heats_in_the_window_from_the_grid():
+    d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"})
+    board.wall = MIDNIGHT + 2 * 3600 + 60
+    reading(d, board, 300)  # night: importing, auto would never start
+    assert apply(d) == (True, app.BOOST)
+    d.heater.drawing = True
+    d.last_account = board.up
+    board.up += 1800
+    reading(d, board, 2300)  # the heater runs from the grid
+    d._account(board.up)
+    assert abs(d.energy.today_wh - 1000) < 1 and abs(d.energy.today_grid_wh - 1000) < 1
+    assert apply(d)[1] != app.BOOST  # target reached: back to auto
+    assert not board.relay_on
+
+
+def test_boost_needs_the_clock():
+    d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"})
+    d.clock_ok = False
+    board.wall = MIDNIGHT + 3 * 3600
+    reading(d, board, 300)
+    assert apply(d) == (False, "low-export")
