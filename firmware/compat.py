@@ -145,6 +145,16 @@ def stream(sock):
     return sock if MICROPYTHON else _CPythonStream(sock)
 
 
+def unload(*names):
+    """Forget modules no longer needed (config.py after boot, enlighten.py after a login):
+    bytecode loaded from .mpy lives in the heap until its module is dropped."""
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, attr = name.rpartition(".")
+        if package in sys.modules and hasattr(sys.modules[package], attr):
+            delattr(sys.modules[package], attr)
+
+
 def json_loads(data):
     import json
 

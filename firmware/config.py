@@ -1,6 +1,8 @@
 # config.json: defaults, types and ranges. One dict of defaults that the user's file overrides
 # (the mqtt_as way); every problem is reported as one line naming the key.
 from firmware import pins
+from firmware.clock import parse_window
+from firmware.urls import split_host, split_url
 
 REQUIRED = object()
 DAY = 86400
@@ -63,49 +65,6 @@ def _json_type(v):
     if v is None:
         return "null"
     return "a list" if type(v) is list else "an object"
-
-
-def parse_window(text):
-    """'HH:MM-HH:MM' -> (start_minute, end_minute); raises ValueError. Windows may cross midnight."""
-    parts = text.split("-")
-    if len(parts) != 2:
-        raise ValueError("expected HH:MM-HH:MM, for example 02:00-05:00")
-    out = []
-    for p in parts:
-        hm = p.strip().split(":")
-        if len(hm) != 2 or not hm[0].isdigit() or not hm[1].isdigit():
-            raise ValueError("expected HH:MM-HH:MM, for example 02:00-05:00")
-        h, m = int(hm[0]), int(hm[1])
-        if h > 23 or m > 59:
-            raise ValueError("%s is not a time of day" % p.strip())
-        out.append(h * 60 + m)
-    if out[0] == out[1]:
-        raise ValueError("the window starts and ends at the same time")
-    return out[0], out[1]
-
-
-def split_host(text):
-    """'192.168.1.50' or 'host:port' -> (host, port or None); raises ValueError."""
-    host, port = text, None
-    if text.count(":") == 1:
-        host, p = text.split(":")
-        if not p.isdigit() or not 0 < int(p) < 65536:
-            raise ValueError("the port in %r is not a number from 1 to 65535" % text)
-        port = int(p)
-    if not host or " " in host or "/" in host:
-        raise ValueError("expected an address like 192.168.1.50 or envoy.local, no http://")
-    return host, port
-
-
-def split_url(url):
-    """'https://host[:port]/path' -> (host, port, path); raises ValueError."""
-    if not url.startswith("https://"):
-        raise ValueError("must start with https://")
-    rest = url[8:]
-    i = rest.find("/")
-    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
-    host, port = split_host(hostport)
-    return host, port or 443, path
 
 
 def _check_special(kind, value):

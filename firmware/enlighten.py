@@ -5,7 +5,7 @@
 import json
 
 from firmware import jwt
-from firmware.config import split_url
+from firmware.urls import split_url
 from firmware.http import Connection, HTTPError
 
 TIMEOUT_S = 15

@@ -11,7 +11,7 @@ import argparse
 import binascii
 import sys
 
-from firmware import config as fwconfig
+from firmware import urls
 from firmware.http import Connection
 
 
@@ -30,7 +30,7 @@ def main(argv=None):
     p.add_argument("--host", required=True, help="192.168.1.50 or host:port")
     args = p.parse_args(argv)
     try:
-        name, port = fwconfig.split_host(args.host)
+        name, port = urls.split_host(args.host)
         digest = fingerprint(name, port or 443)
     except Exception as e:
         print("could not read the certificate of %s: %s" % (args.host, str(e) or type(e).__name__))

@@ -11,7 +11,7 @@ The Envoy's certificate is not pinned here (nothing is written); see tools.envoy
 import argparse
 import sys
 
-from firmware import config as fwconfig
+from firmware import urls
 from firmware import enlighten
 from firmware.envoy import AuthError, Envoy, NoNetPower
 
@@ -33,7 +33,7 @@ def main(argv=None):
     if not host:
         p.error("give --host or --config")
     try:
-        name, port = fwconfig.split_host(host)
+        name, port = urls.split_host(host)
     except ValueError as e:
         p.error(str(e))
     e = Envoy(name, port, "off", timeout_s=15)

@@ -14,6 +14,7 @@ import sys
 import time
 
 from firmware import config as fwconfig
+from firmware import urls
 from firmware import enlighten, jwt
 
 
@@ -41,7 +42,7 @@ def describe(token, now=None):
 def serial_from_envoy(cfg):
     from firmware.envoy import Envoy
 
-    host, port = fwconfig.split_host(cfg["envoy"]["host"])
+    host, port = urls.split_host(cfg["envoy"]["host"])
     e = Envoy(host, port, "off", timeout_s=10)
     try:
         e.probe()

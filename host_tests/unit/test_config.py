@@ -3,7 +3,7 @@ import json
 
 from support import ROOT, contains, tmpdir
 
-from firmware import config
+from firmware import clock, config, urls
 
 
 def good():
@@ -170,23 +170,23 @@ def test_choices_and_grammars():
 
 
 def test_host_forms():
-    assert config.split_host("192.168.1.50") == ("192.168.1.50", None)
-    assert config.split_host("127.0.0.1:8443") == ("127.0.0.1", 8443)
+    assert urls.split_host("192.168.1.50") == ("192.168.1.50", None)
+    assert urls.split_host("127.0.0.1:8443") == ("127.0.0.1", 8443)
     raw = good()
     raw["envoy"]["host"] = "https://192.168.1.50"
     contains(only_error(raw), "envoy.host")
 
 
 def test_url_split():
-    assert config.split_url("https://a.example/login/login.json") == ("a.example", 443, "/login/login.json")
-    assert config.split_url("https://127.0.0.1:9443/tokens") == ("127.0.0.1", 9443, "/tokens")
+    assert urls.split_url("https://a.example/login/login.json") == ("a.example", 443, "/login/login.json")
+    assert urls.split_url("https://127.0.0.1:9443/tokens") == ("127.0.0.1", 9443, "/tokens")
 
 
 def test_window_parse():
-    assert config.parse_window("22:30-06:00") == (22 * 60 + 30, 360)
+    assert clock.parse_window("22:30-06:00") == (22 * 60 + 30, 360)
     e = None
     try:
-        config.parse_window("10:00-10:00")
+        clock.parse_window("10:00-10:00")
     except ValueError as x:
         e = x
     contains(str(e), "same time")
