@@ -3,10 +3,10 @@
 # never exits on an exception: it logs it, switches the relay OFF and retries with back-off.
 import gc
 
-from firmware import clock, config, console, store
+from firmware import clock, console, store
 from firmware import control as ctl
 from firmware.boost import Boost
-from firmware.compat import mem_alloc, print_exception
+from firmware.compat import mem_alloc, print_exception, unload
 from firmware.energy import Energy
 from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
 from firmware.heater import Heater
@@ -51,9 +51,11 @@ class Diverter:
         self.heater = Heater(cfg["heater"]["power_w"], saved.get("learned_w"))
         self.energy = Energy(saved.get("energy"))
         b = cfg["boost"]
-        self.boost = Boost(b["min_kwh"], config.parse_window(b["window"]) if b["window"] else None)
+        self.boost = Boost(b["min_kwh"], clock.parse_window(b["window"]) if b["window"] else None)
         self.tokens = TokenKeeper(cfg["envoy"], cfg["enlighten"])
-        host, port = config.split_host(cfg["envoy"]["host"])
+        from firmware.urls import split_host
+
+        host, port = split_host(cfg["envoy"]["host"])
         # A blocked request holds the loop, and with it the relay: keep it well under stale_s.
         timeout = min(ENVOY_TIMEOUT_S, max(2, c["stale_s"] / 3))
         self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout))
@@ -190,6 +192,7 @@ class Diverter:
         line = self.tokens.renew(now, self.serial or self.envoy.serial, lambda serial: enlighten.get_token(
             cloud, serial, self.board.wdt_feed, timeout))
         self.board.wdt_feed()
+        unload("firmware.enlighten")  # back in a year or so; its RAM is better used until then
         if self.tokens.problem:
             self._problem(NO_TOKEN if self.tokens.token is None or self.tokens.rejected else None, line)
             return False
@@ -212,7 +215,7 @@ class Diverter:
         # Renew ahead of time, while the heater is off (a login blocks the loop for seconds).
         if up < self.next_token_check:
             return
-        self.next_token_check = up + 600
+        self.next_token_check = up + 60  # only arithmetic; logins themselves are rate-limited
         if not self.clock_ok or self.board.relay_on or self.tokens.token is None:
             return
         why = self.tokens.renewal_due(self.board.now())
@@ -456,7 +459,10 @@ def _why(err):
 
 def start(path="config.json"):
     """Check the config and build the Diverter, or return None (the problems are printed)."""
+    from firmware import config
+
     cfg, errors, warnings = config.load(path)
+    unload("firmware.config", "firmware.pins")  # checked once; their RAM serves the loop
     for w in warnings:
         console.log("config: warning: " + w)
     if errors:

@@ -80,7 +80,7 @@ class Board:
 
     def timeout(self, seconds):
         # Sockets count host seconds: shrink with the clock, but leave a TLS handshake time.
-        return max(0.5, seconds / SPEED)
+        return max(0.25, seconds / SPEED)
 
     def wifi_up(self):
         return not _flag("wifi_down")

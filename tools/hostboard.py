@@ -21,8 +21,9 @@ def micropython_binary():
     return here if os.path.exists(here) else shutil.which("micropython") or "micropython"
 
 
-def lay_out(folder, config=None):
-    """Copy the board files into folder (like a deploy) and write config.json."""
+def lay_out(folder, config=None, compiled=False):
+    """Copy the board files into folder and write config.json. compiled: firmware/ as .mpy, as
+    tools.deploy puts it on a board (compiling sources costs heap a board never spends)."""
     os.makedirs(folder, exist_ok=True)
     for name in BOARD_FILES:
         src = os.path.join(ROOT, name)
@@ -32,6 +33,15 @@ def lay_out(folder, config=None):
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy(src, dst)
+    if compiled:
+        from tools import mpy
+
+        for src in mpy.board_files():
+            if src.startswith("firmware/"):
+                err = mpy.compile_file(src, os.path.join(folder, src[:-3] + ".mpy"))
+                if err:
+                    raise RuntimeError(err)
+                os.remove(os.path.join(folder, src))
     if config is not None:
         with open(os.path.join(folder, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
@@ -42,9 +52,10 @@ class HostBoard:
     """micropython in folder, running boot.py then main.py as a board does after a reset.
     sim_env: the DIVERTER_SIM value (clock, fault folder)."""
 
-    def __init__(self, folder, sim_env=None, heapsize=None, echo=False):
+    def __init__(self, folder, sim_env=None, heapsize=None, echo=False, preexec_fn=None):
         self.folder = folder
         self.lines = []
+        self.times = []  # host time at which each line arrived
         self._queue = queue.Queue()
         self.echo = echo
         env = dict(os.environ)
@@ -57,12 +68,14 @@ class HostBoard:
         self.proc = subprocess.Popen(
             cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True,
+            preexec_fn=preexec_fn,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
             line = line.rstrip("\n")
+            self.times.append(time.time())
             self.lines.append(line)
             self._queue.put(line)
             if self.echo:
@@ -87,6 +100,13 @@ class HostBoard:
                 self._queue.get(timeout=min(left, 0.2))
             except queue.Empty:
                 pass
+
+    def find(self, text, after=0):
+        """Index of the first line from `after` containing text, or None."""
+        for i in range(after, len(self.lines)):
+            if text in self.lines[i]:
+                return i
+        return None
 
     def count(self, text):
         return sum(1 for line in self.lines if text in line)

@@ -213,6 +213,7 @@ class SimEnvoy:
         self.handshake_failures = 0
         self.connections = set()
         self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
+        self.frozen_at = None  # a stuck meter: live values keep this timestamp
         self.fault = None
         self.slow_s = 0
         self.port = port
@@ -256,6 +257,7 @@ class SimEnvoy:
             self._server = None
         for c in list(self.connections):
             try:
+                c.shutdown(socket.SHUT_RDWR)  # close() alone leaves it open while a file uses it
                 c.close()
             except OSError:
                 pass
@@ -293,7 +295,7 @@ class SimEnvoy:
 
     def _live_readings(self, readings):
         pv, net = self.live(self.clock.now())
-        now = int(self.clock.now())
+        now = int(self.clock.now()) if self.frozen_at is None else self.frozen_at
         eids = self._meters()
         for r in readings:
             if r["eid"] == eids.get("net-consumption"):

@@ -1,0 +1,29 @@
+# The fault suite: the real firmware under `micropython -X heapsize=...` against the simulator,
+# one fault at a time (scenarios in tools/faults.py). Each must switch the relay OFF within
+# stale_s plus one poll where the data stops, say why on the console, keep the files on flash
+# valid, and recover on its own once the fault clears.
+import pytest
+
+from tools import faults
+
+HEAP = faults.HEAP
+STALE_S = faults.CONTROL["stale_s"]
+POLL_S = faults.CONTROL["poll_s"]
+JITTER_S = 2  # the host's scheduling, in simulated seconds at 20x
+
+
+@pytest.mark.parametrize("scenario", faults.SCENARIOS, ids=lambda s: s.name)
+def test_fault(scenario, pki_dir, tmp_path):
+    res = faults.run(scenario, pki_dir, str(tmp_path), HEAP)
+    if "safe_s" in res:
+        assert res["safe_s"] <= STALE_S + POLL_S + JITTER_S, res
+    if scenario.reason:
+        assert not res["relay_on_during_fault"], "the relay came on while the fault lasted"
+    assert "token" in res["kept"], res
+    assert res["watchdog"] == 0
+
+
+def test_power_cuts_during_writes(pki_dir, tmp_path):
+    res = faults.power_cuts(pki_dir, str(tmp_path), cuts=8)
+    assert "token" in res["kept"]
+    assert res["logins"] <= 6, "%d cloud logins after %d power cuts" % (res["logins"], res["cuts"])

@@ -1,0 +1,423 @@
+"""Fault injection: the real firmware (main.py under `micropython -X heapsize=...`) against the
+simulated Envoy and cloud, one fault at a time.
+
+    python -m tools.faults [--heapsize 64K] [--only NAME] [--echo]
+
+For each fault: start with the relay on (sun to spare), inject the fault, measure the simulated
+seconds until the relay is OFF and the reason it gives, hold the fault, clear it, and measure
+the seconds until the firmware is back on its own. Then the files on "flash" (token.json,
+state.json, cloud.json, envoy_pin.json) must still be valid. The tests in
+host_tests/integration/test_faults.py run the same scenarios and assert on them; this command
+prints the table for the README.
+"""
+
+import argparse
+import json
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+
+from firmware import jwt
+from tools.hostboard import HostBoard, lay_out
+from tools.sim import ROOT, Simulation
+
+CONTROL = {"poll_s": 1, "start_delay_s": 5, "stop_delay_s": 5, "min_on_s": 10, "min_off_s": 10,
+           "stale_s": 10}
+FILES = ("token.json", "state.json", "cloud.json", "envoy_pin.json")
+HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/soak.py)
+
+
+class Run:
+    """One scenario's world: the simulation, the board folder and the running firmware."""
+
+    def __init__(self, sim, folder, simdir):
+        self.sim, self.folder, self.simdir = sim, folder, simdir
+        self.board = None
+
+    def now(self):
+        return self.sim.clock.now()
+
+    def line_time(self, i):
+        c = self.sim.clock
+        return c.start + (self.board.times[i] - c.anchor) * c.speed
+
+    def sleep_sim(self, seconds):
+        time.sleep(seconds / self.sim.clock.speed)
+
+    def flag(self, name, on):
+        path = os.path.join(self.simdir, name)
+        if on:
+            open(path, "w").close()
+        elif os.path.exists(path):
+            os.remove(path)
+
+    def wait_line(self, text, after_time, timeout_sim):
+        """The first console line containing text that arrived after after_time (simulated)."""
+        deadline = time.time() + max(2.0, timeout_sim / self.sim.clock.speed)
+        while time.time() < deadline:
+            for i in range(len(self.board.lines)):
+                line = self.board.lines[i]
+                if text in line and " summary " not in line and self.line_time(i) >= after_time:
+                    return i
+            if self.board.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError("no console line with %r in %.0f simulated s; console:\n%s" % (
+            text, timeout_sim, "\n".join(self.board.lines[-30:])))
+
+    def file_checks(self):
+        """What survived on flash: each file is absent or valid; token.json holds a JWT."""
+        kept = []
+        for name in FILES:
+            path = os.path.join(self.folder, name)
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                data = json.load(f)  # raises if damaged
+            if name == "token.json":
+                jwt.decode(data["token"])
+            kept.append(name.split(".")[0])
+        return kept
+
+
+class Scenario:
+    name = ""
+    what = ""
+    speed = 20
+    reason = "envoy-down"  # the reason on the relay=off line; None: the relay must stay as it is
+    words = ""  # a console line must contain these
+    hold_s = 60  # simulated seconds the fault lasts
+    recovery = "relay=on"
+    live = (3000.0, -2600.0)  # PV and house net: export covers the heater
+
+    def setup(self, r):
+        """Before boot."""
+
+    def inject(self, r):
+        raise NotImplementedError
+
+    def clear(self, r):
+        raise NotImplementedError
+
+
+class EnvoyDown(Scenario):
+    name, what, speed, hold_s = "envoy-down", "the Envoy down for 10 minutes", 120, 600
+    words = "envoy: connection refused"
+
+    def inject(self, r):
+        r.sim.envoy.stop()
+
+    def clear(self, r):
+        r.sim.envoy.start()
+
+
+class EnvoyReboot(Scenario):
+    name, what, hold_s = "envoy-reboot", "an Envoy reboot: 503, then refused, then a new session", 90
+    words = "503"
+
+    def inject(self, r):
+        r.sim.envoy.fault = "503"
+        r.sleep_sim(30)
+        r.sim.envoy.reboot()  # stops listening, forgets the sessions
+        r.sim.envoy.fault = None
+        self.checks_before = sum(1 for q in r.sim.envoy.requests if q[1] == "/auth/check_jwt")
+
+    def clear(self, r):
+        r.sim.envoy.start()
+
+    def verify(self, r):
+        after = sum(1 for q in r.sim.envoy.requests if q[1] == "/auth/check_jwt")
+        assert after > self.checks_before, "no new check_jwt session after the reboot"
+
+
+class TokenRevoked(Scenario):
+    name, what = "token-revoked", "a 401 mid-run (token revoked)"
+    reason, words, hold_s = "no-token", "the token was refused", 0
+
+    def inject(self, r):
+        r.sim.authority.revoke_all()
+
+    def clear(self, r):
+        pass  # the firmware gets a new token by itself
+
+    def verify(self, r):
+        assert r.sim.cloud.logins == 2, "expected exactly one new login, saw %d" % (r.sim.cloud.logins - 1)
+
+
+class EnvoyFault(Scenario):
+    def __init__(self, fault, what, words):
+        self.fault, self.name, self.what, self.words = fault, "envoy-" + fault, what, words
+
+    def inject(self, r):
+        r.sim.envoy.fault = self.fault
+
+    def clear(self, r):
+        r.sim.envoy.fault = None
+
+
+class Slow(Scenario):
+    name, what, words = "envoy-slow", "replies slower than the timeout", "timed out"
+
+    def inject(self, r):
+        r.sim.envoy.slow_s = 3.0  # host seconds: far beyond the firmware's timeout here
+
+    def clear(self, r):
+        r.sim.envoy.slow_s = 0
+
+
+class Frozen(Scenario):
+    name, what, reason, words = "meter-frozen", "the meter's timestamp stops moving", "stale", "reason=stale"
+
+    def inject(self, r):
+        r.sim.envoy.frozen_at = int(r.now())
+
+    def clear(self, r):
+        r.sim.envoy.frozen_at = None
+
+
+class CertChanged(Scenario):
+    name, what, speed = "cert-changed", "the Envoy's certificate changes under tofu", 60
+    reason, words, hold_s = "pin-mismatch", "certificate changed", 60
+
+    def inject(self, r):
+        r.sim.envoy.reboot()
+        r.sim.envoy.cert = "envoy2"
+        self.requests_before = len(r.sim.envoy.requests)
+        r.sim.envoy.start()
+
+    def clear(self, r):
+        self.requests_during = len(r.sim.envoy.requests) - self.requests_before
+        r.sim.envoy.reboot()
+        r.sim.envoy.cert = "envoy"
+        r.sim.envoy.start()
+
+    def verify(self, r):
+        assert self.requests_during == 0, "%d requests reached the new certificate" % self.requests_during
+
+
+class CloudAtRenewal(Scenario):
+    """The token is due for renewal while the cloud fails: the old token must keep working."""
+
+    speed, reason, hold_s, recovery = 120, None, 60, "token: new owner token"
+    live = (0.0, 400.0)  # no sun: the relay stays off, so the renewal is not deferred
+
+    def __init__(self, behaviour, what, words):
+        self.behaviour, self.what, self.words = behaviour, what, words
+        self.name = "cloud-" + behaviour
+
+    def setup(self, r):
+        r.sim.cloud.token_lifetime_s = 30 * 86400 + 120  # due 2 simulated minutes after boot
+
+    def inject(self, r):
+        r.sim.cloud.behaviour = self.behaviour
+
+    def clear(self, r):
+        r.sim.cloud.behaviour = None
+
+    def verify(self, r):
+        assert r.board.count("relay=off reason=no-token") == 0, "the old token stopped working"
+        assert r.sim.cloud.logins <= 3, "%d logins: a retry loop" % r.sim.cloud.logins
+
+
+class ClockUnset(Scenario):
+    name, what, reason = "clock-unset", "the clock is not set (NTP fails) at boot", "no-token"
+    words, speed, hold_s = "not logging in", 120, 60
+
+    def setup(self, r):
+        r.flag("clock_unset", True)  # from the first boot: no token yet
+
+    def inject(self, r):
+        pass
+
+    def clear(self, r):
+        r.flag("clock_unset", False)
+
+
+class WifiDrop(Scenario):
+    name, what, reason, words = "wifi-drop", "a Wi-Fi drop", "wifi-down", "wifi: down"
+
+    def inject(self, r):
+        r.flag("wifi_down", True)
+
+    def clear(self, r):
+        r.flag("wifi_down", False)
+
+
+class FlashFull(Scenario):
+    """The flash fills up while a renewed token is saved: the write fails cleanly, the token is
+    used from RAM, and the old token.json stays valid. Once there is room, the next renewal is
+    saved again."""
+
+    name, what, speed, reason = "flash-full", "a full filesystem while saving the token", 120, None
+    words, hold_s, recovery = "could not save token.json", 60, "token: new owner token"
+    live = (0.0, 400.0)
+
+    def setup(self, r):
+        r.sim.cloud.token_lifetime_s = 30 * 86400 + 120  # due 2 simulated minutes after boot
+
+    def inject(self, r):
+        with open(os.path.join(r.folder, "token.json")) as f:
+            self.old = json.load(f)["token"]
+        resource.prlimit(r.board.proc.pid, resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+    def clear(self, r):
+        with open(os.path.join(r.folder, "token.json")) as f:
+            self.during = json.load(f)["token"]
+        r.sim.cloud.token_lifetime_s = 365 * 86400
+        resource.prlimit(r.board.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+
+    def verify(self, r):
+        assert self.during == self.old, "token.json changed although the write failed"
+        assert len(r.sim.cloud.issued) >= 3, "the unsaved token was not used, or not renewed"
+        with open(os.path.join(r.folder, "token.json")) as f:
+            assert json.load(f)["token"] == r.sim.cloud.issued[-1], "the next renewal was not saved"
+
+
+SCENARIOS = [
+    EnvoyDown(),
+    EnvoyReboot(),
+    TokenRevoked(),
+    EnvoyFault("html", "HTML where JSON was expected", "HTML page where JSON was expected"),
+    EnvoyFault("truncate", "a truncated body", "truncated body"),
+    EnvoyFault("oversize", "an oversize body", "over the cap"),
+    Slow(),
+    Frozen(),
+    CertChanged(),
+    CloudAtRenewal("5xx", "Enlighten down (503) at renewal time", "server failed (503)"),
+    CloudAtRenewal("bad-credentials", "Enlighten says 401 at renewal time", "wrong e-mail or password"),
+    CloudAtRenewal("locked", "a lockout page at renewal time", "account may be locked"),
+    CloudAtRenewal("mfa", "a multi-factor reply at renewal time", "multi-factor"),
+    ClockUnset(),
+    WifiDrop(),
+    FlashFull(),
+]
+
+
+def _ignore_sigxfsz():
+    # A write over RLIMIT_FSIZE must fail with EFBIG, as a full flash fails, not kill the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
+    """Run one scenario; returns its measurements (simulated seconds). Raises on a failure."""
+    sim = Simulation(pki_dir=pki_dir, speed=scenario.speed).start()
+    folder = os.path.join(workdir, scenario.name, "board")
+    simdir = os.path.join(workdir, scenario.name, "sim")
+    os.makedirs(simdir)
+    r = Run(sim, folder, simdir)
+    sim.relay_file = os.path.join(simdir, "relay")
+    sim.envoy.live = sim.steady(*scenario.live)
+    try:
+        scenario.setup(r)
+        lay_out(folder, sim.config(control=CONTROL), compiled=True)
+        r.board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo,
+                            preexec_fn=_ignore_sigxfsz)
+        ready = "relay=on reason=surplus" if scenario.live[1] < 0 else "envoy: net power from"
+        if isinstance(scenario, ClockUnset):
+            ready = "clock: not set"
+        r.wait_line(ready, 0, 120)
+        t_fault = r.now()
+        scenario.inject(r)
+        result = {"name": scenario.name, "what": scenario.what}
+        if scenario.words:
+            r.wait_line(scenario.words, t_fault, 600)
+        if isinstance(scenario, ClockUnset):
+            result["off_from_boot"] = True
+        elif scenario.reason:
+            i = r.wait_line("relay=off reason=" + scenario.reason, t_fault, 600)
+            result["safe_s"] = max(0.0, r.line_time(i) - t_fault)
+        end = t_fault + scenario.hold_s
+        while r.now() < end:
+            time.sleep(0.05)
+        t_clear = r.now()
+        scenario.clear(r)
+        i = r.wait_line(scenario.recovery, t_clear, 1200)
+        result["recovery_s"] = r.line_time(i) - t_clear
+        if hasattr(scenario, "verify"):
+            scenario.verify(r)
+        result["kept"] = r.file_checks()
+        result["logins"] = sim.cloud.logins
+        result["relay_on_during_fault"] = any(
+            " relay=on " in r.board.lines[i] and t_fault < r.line_time(i) < t_clear
+            for i in range(len(r.board.lines)))
+        result["watchdog"] = r.board.count("board: watchdog expired")
+        return result
+    finally:
+        if r.board:
+            r.board.kill()
+        sim.stop()
+
+
+def power_cuts(pki_dir, workdir, cuts=12, heapsize=HEAP, seed=1):
+    """kill -9 at random moments while the firmware boots and writes its files (token, login
+    record, pin), then restart: every file must stay valid and the logins must stay bounded."""
+    import random
+
+    rnd = random.Random(seed)
+    sim = Simulation(pki_dir=pki_dir, speed=60).start()
+    folder = os.path.join(workdir, "power-cut", "board")
+    simdir = os.path.join(workdir, "power-cut", "sim")
+    os.makedirs(simdir)
+    r = Run(sim, folder, simdir)
+    sim.relay_file = os.path.join(simdir, "relay")
+    sim.envoy.live = sim.steady(3000.0, -2600.0)
+    lay_out(folder, sim.config(control=CONTROL), compiled=True)
+    try:
+        for _ in range(cuts):
+            r.board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize)
+            time.sleep(rnd.uniform(0.05, 1.2))
+            r.board.kill()
+            r.file_checks()
+        r.board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize)
+        t = r.now()
+        r.wait_line("relay=on", 0, 1200)
+        r.board.kill()
+        return {"cuts": cuts, "logins": sim.cloud.logins, "kept": r.file_checks(),
+                "recovery_s": r.line_time(r.board.find("relay=on")) - t}
+    finally:
+        if r.board:
+            r.board.kill()
+        sim.stop()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--heapsize", default=HEAP)
+    p.add_argument("--only", help="run one scenario by name")
+    p.add_argument("--echo", action="store_true", help="show the firmware's console")
+    args = p.parse_args(argv)
+    pki = os.path.join(ROOT, "build", "pki")
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for s in SCENARIOS:
+            if args.only and s.name != args.only:
+                continue
+            res = run(s, pki, work, args.heapsize, args.echo)
+            rows.append(res)
+            print("%-16s ok" % s.name, flush=True)
+        if not args.only or args.only == "power-cut":
+            pc = power_cuts(pki, work, heapsize=args.heapsize)
+    print("\nUnder micropython -X heapsize=%s; times in simulated seconds (stale_s=10, poll_s=1):\n"
+          % args.heapsize)
+    print("| fault | relay OFF after | back on its own after | kept on flash |")
+    print("|---|---|---|---|")
+    for res in rows:
+        reason = [s for s in SCENARIOS if s.name == res["name"]][0].reason
+        if "safe_s" in res:
+            safe = "%.0f s (%s)" % (res["safe_s"], reason)
+        elif res.get("off_from_boot"):
+            safe = "OFF from boot (%s)" % reason
+        else:
+            safe = "unaffected: the data keeps coming"
+        print("| %s | %s | %.0f s | %s |" % (res["what"], safe, res["recovery_s"], ", ".join(res["kept"]) or "-"))
+    if not args.only or args.only == "power-cut":
+        print("| power cut (kill -9) at %d random moments of boot and login | OFF (no power) | %.0f s, "
+              "%d cloud login(s) in all | %s |" % (pc["cuts"], pc["recovery_s"], pc["logins"], ", ".join(pc["kept"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
