@@ -5,9 +5,10 @@ import time
 import machine
 import network
 
-from firmware.compat import EPOCH_OFFSET, const
+from firmware.compat import EPOCH_OFFSET, const, sleep_ms, ticks_diff, ticks_ms
 
 BOOT_BUTTON = const(0)  # the BOOT key of ESP32 dev boards pulls GPIO0 low while held
+SAFE_MODE_WINDOW_MS = const(1500)
 REPL_WATCHDOG_S = const(3600)
 WIFI_TIMEOUT_MS = const(20000)
 
@@ -27,7 +28,7 @@ class Board:
         self.relay_on = False
         self._wlan = network.WLAN(network.STA_IF)
         self._wdt = None
-        self._last = time.ticks_ms()
+        self._last = ticks_ms()
         self._up_ms = 0
 
     def relay(self, on):
@@ -39,13 +40,13 @@ class Board:
 
     def uptime(self):
         # ticks_ms wraps after about 12 days; accumulate the differences instead.
-        t = time.ticks_ms()
-        self._up_ms += time.ticks_diff(t, self._last)
+        t = ticks_ms()
+        self._up_ms += ticks_diff(t, self._last)
         self._last = t
         return self._up_ms / 1000
 
     def sleep_ms(self, ms):
-        time.sleep_ms(int(ms))
+        sleep_ms(int(ms))
 
     def timeout(self, seconds):
         return seconds
@@ -58,16 +59,16 @@ class Board:
         if self._wlan.isconnected():
             return True
         self._wlan.connect(ssid, password)
-        start = time.ticks_ms()
-        while time.ticks_diff(time.ticks_ms(), start) < WIFI_TIMEOUT_MS:
+        start = ticks_ms()
+        while ticks_diff(ticks_ms(), start) < WIFI_TIMEOUT_MS:
             if self._wlan.isconnected():
                 return True
             # A negative-ish status (below STAT_IDLE) is a definite failure; stop waiting.
             # Wait a second first: status() reports stale errors right after connect().
-            if time.ticks_diff(time.ticks_ms(), start) > 1000 and self._wlan.status() < 1000:
+            if ticks_diff(ticks_ms(), start) > 1000 and self._wlan.status() < 1000:
                 break
             self.wdt_feed()
-            time.sleep_ms(250)
+            sleep_ms(250)
         self._wlan.disconnect()
         return False
 
@@ -111,8 +112,14 @@ class Board:
             return "the file /safemode exists (delete it to start the diverter)"
         except OSError:
             pass
-        if machine.Pin(BOOT_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0:
-            return "the BOOT button is held"
+        # BOOT held *during* reset starts the ROM bootloader instead, so watch for it for a
+        # moment after boot: press it right after releasing EN/RST.
+        button = machine.Pin(BOOT_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP)
+        print("board: hold BOOT now for safe mode")
+        for _ in range(SAFE_MODE_WINDOW_MS // 100):
+            if button.value() == 0:
+                return "the BOOT button was held"
+            sleep_ms(100)
         return None
 
     def reset(self):

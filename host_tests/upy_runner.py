@@ -4,6 +4,8 @@ import os
 import sys
 
 HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+if HERE[0] != "/":  # absolute: tests change folders, and the firmware imports some modules late
+    HERE = os.getcwd() + "/" + HERE
 ROOT = HERE + "/.."
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE + "/unit")

@@ -1,0 +1,75 @@
+# board_esp32.py with stand-ins for machine, network and ntptime (host_tests/fakes, never
+# deployed): relay levels, the safe-mode window, the Wi-Fi wait and the watchdog at the REPL.
+import sys
+
+from support import ROOT
+
+sys.path.insert(0, ROOT + "/host_tests/fakes")  # before the unix port's own machine module
+import machine  # noqa: E402
+import network  # noqa: E402
+
+from firmware import board_esp32  # noqa: E402
+
+
+def fresh():
+    board_esp32.sleep_ms = lambda ms: None  # the waits are real on a board, not in a test
+    machine.log[:] = []
+    machine.Pin.levels = {}
+    machine.Pin.reads = 0
+    machine.button_held_after = None
+
+
+def test_relay_levels_active_high_and_low():
+    fresh()
+    b = board_esp32.Board(23, active_high=True)
+    assert machine.log[0] == ("init", 23, "out", 0)  # OFF from the moment the pin is an output
+    b.relay(True)
+    assert machine.Pin.levels[23] == 1 and b.relay_on
+    fresh()
+    b = board_esp32.Board(22, active_high=False)  # low-trigger relay module
+    assert machine.log[0] == ("init", 22, "out", 1)
+    b.relay(True)
+    assert machine.Pin.levels[22] == 0
+    b.relay(False)
+    assert machine.Pin.levels[22] == 1
+
+
+def test_safe_mode_button_pressed_after_reset():
+    fresh()
+    b = board_esp32.Board(23)
+    assert b.safe_mode() is None  # nobody pressed it during the window
+    assert machine.Pin.reads == board_esp32.SAFE_MODE_WINDOW_MS // 100
+    fresh()
+    machine.button_held_after = 5  # pressed half a second in
+    assert "BOOT button" in b.safe_mode()
+
+
+def test_wifi_gives_up_early_on_a_definite_failure():
+    fresh()
+    b = board_esp32.Board(23)
+    network.script[:] = [1001] * 6 + [202]  # connecting..., then STAT_WRONG_PASSWORD
+    assert b.wifi_connect("home", "bad") is False
+    assert b._wlan.calls[-1] == ("disconnect",)
+    assert b.wifi_problem() == "status 1001"  # the script ran out: still "connecting"
+    network.script[:] = [1001, "up"]
+    assert b.wifi_connect("home", "good") is True
+
+
+def test_watchdog_is_relaxed_for_the_repl():
+    fresh()
+    b = board_esp32.Board(23)
+    b.wdt_start(120)
+    b.wdt_feed()
+    b.wdt_relax()
+    assert ("wdt", 120000) in machine.log and ("wdt", board_esp32.REPL_WATCHDOG_S * 1000) in machine.log
+
+
+def test_clock_from_ntp():
+    import ntptime
+
+    fresh()
+    b = board_esp32.Board(23)
+    ntptime.fail = True
+    assert b.sync_clock() is False
+    ntptime.fail = False
+    assert b.sync_clock() is True  # the host's clock is set
