@@ -1,0 +1,12 @@
+# The short soak (the full 24 hours is `make soak`): three simulated hours of the real firmware
+# from 08:00 of the demo's real day, under the heap the fault suite uses, with a token renewal
+# at 08:30 (before the sun: renewals wait while the heater runs). Nothing may fail and the heap
+# in use may not grow from hour to hour.
+from tools import faults, soak
+
+
+def test_three_hours_without_a_leak(tmp_path):
+    res = soak.soak(3, faults.HEAP, 720, str(tmp_path / "soak"), start_hour=8, renew_after_h=0.5)
+    assert soak.verdict(res) == [], res
+    assert res["handshakes"] <= 4, "keep-alive: a handshake per login, not per poll"
+    assert res["polls"] > 2000

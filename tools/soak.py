@@ -1,0 +1,139 @@
+"""Soak: 24 simulated hours of the real firmware under `micropython -X heapsize=...`.
+
+    python -m tools.soak [--hours 24] [--heapsize SIZE] [--speed 720]
+    make soak
+
+The simulated Envoy follows the demo's real day (tools/data) with the heater's load when the
+relay is on; the Enphase cloud hands out tokens that come due for renewal halfway through, so
+a renewal happens mid-run. Without --heapsize it first finds the smallest heap (from a list of
+sizes) that survives a short run with a login and a renewal, then soaks at that size.
+
+The firmware prints a health line every simulated hour with the heap in use right after a full
+collection. The soak passes when nothing failed (no MemoryError, no crash, no watchdog), the
+relay followed the sun, the token was renewed, and the heap did not grow from hour to hour.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+from firmware import clock
+from tools.hostboard import HostBoard, lay_out
+from tools.house import House
+from tools.sim import ROOT, Simulation
+from tools.simulate import DEFAULT_TRACE, Recorder, trace_date_and_zone
+
+SIZES = ["96K", "112K", "128K", "144K", "160K", "176K", "192K", "256K"]
+GROWTH_LIMIT = 1024  # bytes the heap in use may differ by between hours (noise, not a trend)
+HEALTH = re.compile(r"health uptime_h=(\d+) heap_used=(\d+)")
+CONTROL = {"poll_s": 2, "stale_s": 60}  # the defaults otherwise; see tools/simulate.py
+
+
+def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_h=None):
+    """Run the firmware for `hours` simulated hours from start_hour (local) of the demo day;
+    tokens fall due renew_after_h hours after they are issued (default: halfway). The firmware
+    renews ahead of time only while the relay is off, so a sunny noon defers it. Returns a dict
+    of findings."""
+    house = House(DEFAULT_TRACE)
+    (y, mo, d), (offset, dst) = trace_date_and_zone(DEFAULT_TRACE)
+    day_start = clock.days_from_civil(y, mo, d) * 86400 - offset * 60
+    shutil.rmtree(workdir, ignore_errors=True)
+    simdir = os.path.join(workdir, "sim")
+    os.makedirs(simdir)
+    begin = day_start + start_hour * 3600
+    sim = Simulation(pki_dir=os.path.join(ROOT, "build", "pki"), speed=speed, start=begin)
+    sim.relay_file = os.path.join(simdir, "relay")
+    # Tokens fall due for renewal (30 days left) this long after they are issued.
+    due_h = hours / 2 if renew_after_h is None else renew_after_h
+    sim.cloud.token_lifetime_s = 30 * 86400 + int(due_h * 3600)
+    rec = Recorder(sim, house, day_start, offset)
+    sim.envoy.live = rec.live
+    sim.start()
+    folder = lay_out(os.path.join(workdir, "board"), sim.config(
+        control=CONTROL, clock={"utc_offset_min": offset, "dst": dst}), compiled=True)
+    threading.Thread(target=rec.run, daemon=True).start()
+    board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo)
+    end = begin + hours * 3600 + 60
+    try:
+        while sim.clock.now() < end and board.proc.poll() is None:
+            time.sleep(0.2)
+    finally:
+        board.stop(10)
+        rec.stop = True
+        sim.stop()
+    heap = [(int(m.group(1)), int(m.group(2))) for m in map(HEALTH.search, board.lines) if m]
+    text = board.output()
+    failures = [line for line in board.lines if "MemoryError" in line or "memory allocation failed" in line
+                or "fatal:" in line or "error:" in line or "watchdog expired" in line]
+    return {
+        "hours": hours, "heapsize": heapsize, "heap": heap, "failures": failures,
+        "renewals": text.count("token: new owner token") - 1,
+        "logins": sim.cloud.logins, "switches": sum(1 for line in board.lines if re.match(r"\S+ relay=on reason=", line)),
+        "diverted_kwh": rec.heater_wh / 1000, "handshakes": sim.envoy.handshakes,
+        "polls": sum(1 for q in sim.envoy.requests if q[1].startswith("/ivp/meters/readings")),
+        "exited": board.proc.returncode,
+    }
+
+
+def verdict(res):
+    """Problems with a soak's result, as text; empty when it passed."""
+    problems = list(res["failures"][:5])
+    if len(res["heap"]) < res["hours"] - 1:
+        problems.append("only %d hourly health lines in %d hours" % (len(res["heap"]), res["hours"]))
+    if res["renewals"] < 1:
+        problems.append("no token renewal")
+    if res["switches"] < 1:
+        problems.append("the relay never came on")
+    used = [h for _, h in res["heap"][1:]]  # hour 1 onwards: after the first login settled
+    if used and max(used) - used[0] > GROWTH_LIMIT:
+        problems.append("the heap grew from %d to %d bytes" % (used[0], max(used)))
+    return problems
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hours", type=int, default=24)
+    p.add_argument("--heapsize", help="skip the search and soak at this size, e.g. 160K")
+    p.add_argument("--speed", type=float, default=720, help="simulated seconds per host second")
+    p.add_argument("--probe-hours", type=int, default=3, help="the length of each search run")
+    p.add_argument("--echo", action="store_true")
+    args = p.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="soak-")
+    try:
+        size = args.heapsize
+        if not size:
+            for size in SIZES:
+                # From 08:00: a renewal at 08:30, then the sun comes and the relay works.
+                res = soak(args.probe_hours, size, args.speed, os.path.join(work, size), start_hour=8,
+                           renew_after_h=0.5)
+                problems = verdict(res)
+                print("heap %-5s %d h: %s" % (size, args.probe_hours, "ok" if not problems else problems[0]),
+                      flush=True)
+                if not problems:
+                    break
+            else:
+                print("no size in %s passed" % SIZES)
+                return 1
+        res = soak(args.hours, size, args.speed, os.path.join(work, "soak"), args.echo)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    problems = verdict(res)
+    used = [h for _, h in res["heap"]]
+    print("\nsoak: %d simulated hours under micropython -X heapsize=%s (64-bit unix port)" % (res["hours"], size))
+    print("  Envoy readings %d, TLS handshakes %d, cloud logins %d (token renewals %d), relay switched on %d times,"
+          " %.2f kWh diverted" % (res["polls"], res["handshakes"], res["logins"], res["renewals"],
+                                   res["switches"], res["diverted_kwh"]))
+    if used:
+        print("  heap in use after a full collection, hourly: first %d, last %d, min %d, max %d bytes"
+              % (used[0], used[-1], min(used), max(used)))
+    print("  %s" % ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
