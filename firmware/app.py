@@ -122,7 +122,7 @@ class Diverter:
 
     def _clear_problem(self):
         if self.problem is not None:
-            console.log("ok: %s is over" % self.problem[1].split(":")[0])
+            console.log("ok: recovered (%s)" % (self.problem[0] or self.problem[1].split(":")[0]))
             self.problem = None
 
     def set_relay(self, on, reason, detail=""):
@@ -383,15 +383,20 @@ class Diverter:
             if self.problem and self.problem[0] == WIFI_DOWN:
                 self._clear_problem()
             return True
-        self._problem(WIFI_DOWN, "wifi: down (%s); relay OFF, reconnecting" % self.board.wifi_problem())
+        # No data can come: OFF now, before a reconnect that may block for seconds.
+        self.fresh_at = None
+        if self.board.relay_on:
+            self.set_relay(False, WIFI_DOWN)
         self.envoy.close()
         if up >= self.next_wifi:
             w = self.cfg["wifi"]
             if self.board.wifi_connect(w["ssid"], w["password"]):
                 console.log("wifi: connected")
-                self._clear_problem()
+                if self.problem and self.problem[0] == WIFI_DOWN:
+                    self._clear_problem()
                 return True
             self.next_wifi = up + 30
+        self._problem(WIFI_DOWN, "wifi: down (%s); relay OFF, reconnecting" % self.board.wifi_problem())
         return False
 
     def step(self):
