@@ -338,6 +338,7 @@ def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
         result["recovery_s"] = r.line_time(i) - t_clear
         if hasattr(scenario, "verify"):
             scenario.verify(r)
+        r.board.stop(10)  # Ctrl-C: the firmware saves its counters (state.json) on the way out
         result["kept"] = r.file_checks()
         result["logins"] = sim.cloud.logins
         result["relay_on_during_fault"] = any(
