@@ -98,7 +98,9 @@ class Diverter:
         if ok:
             if not self.clock_ok:
                 local = self.local()
-                console.log("clock: set by NTP, %s %s local" % (clock.date(local), clock.hms(local)))
+                console.log(
+                    "clock: set by NTP, %s %s local" % (clock.date(local), clock.hms(local))
+                )
             self.clock_ok = True
             self.next_clock = up + 86400
             self.energy.new_day(clock.day_number(self.local()))
@@ -106,8 +108,11 @@ class Diverter:
             if self.clock_ok:
                 self.next_clock = up + 300
                 return  # keep the time we have; the RTC runs on
-            self._problem(None, "clock: not set (NTP failed); no cloud login and no boost "
-                                "until it is; retrying in 5 min")
+            self._problem(
+                None,
+                "clock: not set (NTP failed); no cloud login and no boost "
+                "until it is; retrying in 5 min",
+            )
             self.next_clock = up + 300
 
     # -- problems and the relay ----------------------------------------------------------------
@@ -133,8 +138,10 @@ class Diverter:
             self.control.switched(up)
             self.heater.switched(up, on, before)
             net = "" if self.net is None else " net_w=%d" % self.net
-            console.log("relay=%s reason=%s%s%s" % ("on" if on else "off", reason,
-                                                   " " + detail if detail else "", net))
+            console.log(
+                "relay=%s reason=%s%s%s"
+                % ("on" if on else "off", reason, " " + detail if detail else "", net)
+            )
         self.reason = reason
 
     def age(self, up):
@@ -151,8 +158,11 @@ class Diverter:
             self.override = None
             console.log("manual: the forced ON time is over; back to auto")
         fresh = self.net is not None and age is not None and age <= self.control.stale_s
-        self.boosting = fresh and self.clock_ok and self.boost.active(
-            self.local(), self.energy.today_wh, self.energy.yesterday_wh)
+        self.boosting = (
+            fresh
+            and self.clock_ok
+            and self.boost.active(self.local(), self.energy.today_wh, self.energy.yesterday_wh)
+        )
         if self.boost.note:
             console.log(self.boost.note)
             self.boost.note = None
@@ -172,14 +182,20 @@ class Diverter:
         """Try a cloud login now if the account allows it. True when a new token arrived."""
         now = self.board.now()
         if not clock.is_set(now):
-            self._problem(NO_TOKEN, "token: needed (%s) but the clock is not set, so the cloud's "
-                                    "certificate cannot be checked; not logging in" % why)
+            self._problem(
+                NO_TOKEN,
+                "token: needed (%s) but the clock is not set, so the cloud's "
+                "certificate cannot be checked; not logging in" % why,
+            )
             return False
         wait = self.tokens.login_wait(now)
         if wait:
             if self.tokens.token is None or self.tokens.rejected:
-                self._problem(NO_TOKEN, "token: needed (%s); next cloud login allowed in %d min "
-                                        "(protecting the account)" % (why, (wait + 59) // 60))
+                self._problem(
+                    NO_TOKEN,
+                    "token: needed (%s); next cloud login allowed in %d min "
+                    "(protecting the account)" % (why, (wait + 59) // 60),
+                )
             return False
         console.log("token: logging in to Enlighten (%s)" % why)
         self.envoy.close()  # one TLS connection at a time
@@ -189,12 +205,17 @@ class Diverter:
 
         cloud = self.cfg["enlighten"]
         timeout = self.board.timeout(CLOUD_TIMEOUT_S)
-        line = self.tokens.renew(now, self.serial or self.envoy.serial, lambda serial: enlighten.get_token(
-            cloud, serial, self.board.wdt_feed, timeout))
+        line = self.tokens.renew(
+            now,
+            self.serial or self.envoy.serial,
+            lambda serial: enlighten.get_token(cloud, serial, self.board.wdt_feed, timeout),
+        )
         self.board.wdt_feed()
         unload("firmware.enlighten")  # back in a year or so; its RAM is better used until then
         if self.tokens.problem:
-            self._problem(NO_TOKEN if self.tokens.token is None or self.tokens.rejected else None, line)
+            self._problem(
+                NO_TOKEN if self.tokens.token is None or self.tokens.rejected else None, line
+            )
             return False
         console.log(line)
         self.token_day = None  # show the days left again
@@ -230,9 +251,15 @@ class Diverter:
             return
         self.token_day = day
         exp = self.tokens.claims["exp"]
-        console.log("token: %s, %.0f days left (expires %s)%s" % (
-            self.tokens.kind(), self.tokens.days_left(self.board.now()), clock.date(exp),
-            ", pasted" if self.tokens.pasted else ""))
+        console.log(
+            "token: %s, %.0f days left (expires %s)%s"
+            % (
+                self.tokens.kind(),
+                self.tokens.days_left(self.board.now()),
+                clock.date(exp),
+                ", pasted" if self.tokens.pasted else "",
+            )
+        )
 
     # -- the Envoy -----------------------------------------------------------------------------
 
@@ -240,10 +267,14 @@ class Diverter:
         e = self.envoy
         if e.version is None:
             e.probe()
-            console.log("envoy: firmware %s serial %s, %s" % (
-                e.software, e.serial, "token needed" if e.needs_token() else "no token needed"))
+            console.log(
+                "envoy: firmware %s serial %s, %s"
+                % (e.software, e.serial, "token needed" if e.needs_token() else "no token needed")
+            )
             if self.serial and e.serial and self.serial != e.serial:
-                console.problem("envoy: config says serial %s but the Envoy says %s" % (self.serial, e.serial))
+                console.problem(
+                    "envoy: config says serial %s but the Envoy says %s" % (self.serial, e.serial)
+                )
         if e.needs_token():
             e.login(self._token_for_envoy(up))
             self.tokens.unproven = False
@@ -319,14 +350,18 @@ class Diverter:
     def _heater_event(self, event):
         h = self.heater
         if event == "tank-hot":
-            console.log("heater: tank hot (thermostat open): step_w=%s of %d W; no energy counted"
-                        % ("?" if h.last_step is None else "%d" % h.last_step, h.power_w))
+            console.log(
+                "heater: tank hot (thermostat open): step_w=%s of %d W; no energy counted"
+                % ("?" if h.last_step is None else "%d" % h.last_step, h.power_w)
+            )
             if self.boosting:
                 self.boost.tank_hot()
         elif event == "learned":
             console.log("heater: learned power_w=%d from two consistent steps" % h.learned_w)
         else:
-            console.log("heater: heating step_w=%s" % ("?" if h.last_step is None else "%d" % h.last_step))
+            console.log(
+                "heater: heating step_w=%s" % ("?" if h.last_step is None else "%d" % h.last_step)
+            )
 
     # -- accounting and reports ----------------------------------------------------------------
 
@@ -364,17 +399,29 @@ class Diverter:
         not grow from hour to hour."""
         gc.collect()
         return "health uptime_h=%d heap_used=%d heap_free=%d envoy_handshakes=%d poll_alloc=%s" % (
-            up // 3600, mem_alloc(), gc.mem_free() if hasattr(gc, "mem_free") else -1,
-            self.envoy.handshakes(), self.poll_alloc)
+            up // 3600,
+            mem_alloc(),
+            gc.mem_free() if hasattr(gc, "mem_free") else -1,
+            self.envoy.handshakes(),
+            self.poll_alloc,
+        )
 
     def summary(self, up):
         age = self.age(up)
         days = self.tokens.days_left(self.board.now()) if self.clock_ok else None
-        return "summary net_w=%s relay=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s" % (
-            "-" if self.net is None or age is None else "%d" % self.net,
-            "on" if self.board.relay_on else "off", self.reason,
-            self.energy.today_wh / 1000, self.energy.today_grid_wh / 1000,
-            "-" if days is None else "%.0f" % days, "-" if age is None else "%d" % age)
+        return (
+            "summary net_w=%s relay=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s"
+            " age_s=%s"
+            % (
+                "-" if self.net is None or age is None else "%d" % self.net,
+                "on" if self.board.relay_on else "off",
+                self.reason,
+                self.energy.today_wh / 1000,
+                self.energy.today_grid_wh / 1000,
+                "-" if days is None else "%.0f" % days,
+                "-" if age is None else "%d" % age,
+            )
+        )
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -396,7 +443,9 @@ class Diverter:
                     self._clear_problem()
                 return True
             self.next_wifi = up + 30
-        self._problem(WIFI_DOWN, "wifi: down (%s); relay OFF, reconnecting" % self.board.wifi_problem())
+        self._problem(
+            WIFI_DOWN, "wifi: down (%s); relay OFF, reconnecting" % self.board.wifi_problem()
+        )
         return False
 
     def step(self):
@@ -455,8 +504,12 @@ def _why(err):
 
     if isinstance(err, OSError) and err.args and type(err.args[0]) is int:
         code = err.args[0]
-        names = {errno.ECONNREFUSED: "connection refused", errno.ETIMEDOUT: "timed out",
-                 errno.ECONNRESET: "connection reset", errno.EHOSTUNREACH: "host unreachable"}
+        names = {
+            errno.ECONNREFUSED: "connection refused",
+            errno.ETIMEDOUT: "timed out",
+            errno.ECONNRESET: "connection reset",
+            errno.EHOSTUNREACH: "host unreachable",
+        }
         return names.get(code, "network error %s" % (err.args,))
     text = str(err)
     return text if text else type(err).__name__
@@ -473,8 +526,10 @@ def start(path="config.json"):
     if errors:
         for e in errors:
             console.problem("config: " + e)
-        console.log("config: %d problem(s): relay stays OFF and the cloud is not contacted. "
-                    "Fix config.json, then reset." % len(errors))
+        console.log(
+            "config: %d problem(s): relay stays OFF and the cloud is not contacted. "
+            "Fix config.json, then reset." % len(errors)
+        )
         return None
     from firmware.board import Board
 
@@ -484,8 +539,10 @@ def start(path="config.json"):
         console.log("safe mode: %s; the diverter is not started, the REPL is yours" % why)
         return None
     d = Diverter(cfg, board)
-    console.log("diverter: heater %d W on GPIO%d, envoy %s, relay OFF" % (
-        cfg["heater"]["power_w"], cfg["heater"]["relay_pin"], cfg["envoy"]["host"]))
+    console.log(
+        "diverter: heater %d W on GPIO%d, envoy %s, relay OFF"
+        % (cfg["heater"]["power_w"], cfg["heater"]["relay_pin"], cfg["envoy"]["host"])
+    )
     console.log(d.tokens.load())
     return d
 
@@ -505,7 +562,8 @@ def resume():
 
 
 def run(path="config.json"):
-    """main.py: start and loop; on an unexpected crash, pause (Ctrl-C reaches the REPL) and reset."""
+    """main.py: start and loop; after an unexpected crash, pause (so Ctrl-C reaches the REPL)
+    and reset."""
     global current
     try:
         current = start(path)
@@ -513,7 +571,9 @@ def run(path="config.json"):
             resume()
     except Exception as e:
         print_exception(e)
-        console.problem("fatal: %r; relay OFF, restarting in %d s (Ctrl-C for the REPL)" % (e, CRASH_PAUSE_S))
+        console.problem(
+            "fatal: %r; relay OFF, restarting in %d s (Ctrl-C for the REPL)" % (e, CRASH_PAUSE_S)
+        )
         board = current.board if current else None
         if board:
             board.relay(False)

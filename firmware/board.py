@@ -14,6 +14,8 @@
 #   reset()
 import sys
 
+__all__ = ("Board", "claim_relay_pin", "relay_off_at_boot")
+
 if sys.platform == "esp32":
     from firmware.board_esp32 import Board, claim_relay_pin
 else:

@@ -53,7 +53,10 @@ class Board:
         on = bool(on)
         if on != self.relay_on:
             level = self._on_level if on else 1 - self._on_level
-            print("board: relay GPIO%d level %d (%s)" % (self.relay_pin, level, "on" if on else "off"))
+            print(
+                "board: relay GPIO%d level %d (%s)"
+                % (self.relay_pin, level, "on" if on else "off")
+            )
         self.relay_on = on
         self._publish()
 
@@ -65,7 +68,6 @@ class Board:
                 os.rename(SIM_DIR + "/relay.tmp", SIM_DIR + "/relay")
             except OSError:
                 pass  # a fault test filling the "flash" must not stop the simulated relay
-
 
     def now(self):
         if not self._clock_set:
@@ -106,8 +108,10 @@ class Board:
         t = time.time()
         if t - self._wdt_fed > self._wdt_timeout and not self.watchdog_fired:
             self.watchdog_fired = True
-            print("board: watchdog expired (%ds without a feed): a real board would reset"
-                  % (t - self._wdt_fed))
+            print(
+                "board: watchdog expired (%ds without a feed): a real board would reset"
+                % (t - self._wdt_fed)
+            )
         self._wdt_fed = t
 
     def wdt_relax(self):

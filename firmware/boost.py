@@ -22,7 +22,9 @@ class Boost:
         minute = clock.minute_of_day(local_s)
         if not clock.in_window(minute, self.window):
             if self._instance is not None and self.remaining_wh > 0:
-                self.note = "boost: window closed with %.1f kWh still to go" % (self.remaining_wh / 1000)
+                self.note = "boost: window closed with %.1f kWh still to go" % (
+                    self.remaining_wh / 1000
+                )
             self._instance = None
             self.remaining_wh = 0.0
             return False
@@ -34,10 +36,14 @@ class Boost:
             diverted = today_wh if opened == today else yesterday_wh
             self.remaining_wh = max(0.0, self.target_wh - diverted)
             if self.remaining_wh > 0:
-                self.note = "boost: %.1f kWh diverted by the window, target %.1f: heating %.1f kWh" % (
-                    diverted / 1000, self.target_wh / 1000, self.remaining_wh / 1000)
+                self.note = (
+                    "boost: %.1f kWh diverted by the window, target %.1f: heating %.1f kWh"
+                    % (diverted / 1000, self.target_wh / 1000, self.remaining_wh / 1000)
+                )
             else:
-                self.note = "boost: %.1f kWh already diverted, no top-up needed" % (diverted / 1000)
+                self.note = "boost: %.1f kWh already diverted, no top-up needed" % (
+                    diverted / 1000
+                )
         return self.remaining_wh > 0
 
     def delivered(self, wh):

@@ -77,7 +77,7 @@ def date(local_s):
 
 
 def parse_window(text):
-    """'HH:MM-HH:MM' -> (start_minute, end_minute); raises ValueError. Windows may cross midnight."""
+    """'HH:MM-HH:MM' -> (start_minute, end_minute); raises ValueError. May cross midnight."""
     parts = text.split("-")
     if len(parts) != 2:
         raise ValueError("expected HH:MM-HH:MM, for example 02:00-05:00")

@@ -207,7 +207,11 @@ def load(path="config.json"):
         with open(path) as f:
             text = f.read()
     except OSError:
-        return None, ["%s: not found; copy config.example.json to %s and fill it in" % (path, path)], []
+        return (
+            None,
+            ["%s: not found; copy config.example.json to %s and fill it in" % (path, path)],
+            [],
+        )
     try:
         raw = json.loads(text)
     except ValueError as e:

@@ -78,14 +78,22 @@ class Control:
             return "export_w=%d need_w=%d" % (-net_w, need)
         if reason == WAIT_START:
             return "export_w=%d need_w=%d held_s=%d/%d" % (
-                -net_w, need, now - self._export_since, self.start_delay)
+                -net_w,
+                need,
+                now - self._export_since,
+                self.start_delay,
+            )
         if reason == MIN_OFF:
             return "export_w=%d left_s=%d" % (-net_w, self.min_off - (now - self.changed_at))
         if reason == IMPORT:
             return "import_w=%d max_w=%d" % (net_w, self.max_import)
         if reason == WAIT_STOP:
             return "import_w=%d max_w=%d held_s=%d/%d" % (
-                net_w, self.max_import, now - self._import_since, self.stop_delay)
+                net_w,
+                self.max_import,
+                now - self._import_since,
+                self.stop_delay,
+            )
         if reason == MIN_ON:
             return "import_w=%d left_s=%d" % (net_w, self.min_on - (now - self.changed_at))
         return "net_w=%d" % net_w

@@ -25,10 +25,15 @@ def status():
     b, e, t, h, c = d.board, d.envoy, d.tokens, d.heater, d.control
     up = b.uptime()
     now = b.now()
-    print("relay=%s reason=%s override=%s" % ("on" if b.relay_on else "off", d.reason, d.override or "none"))
+    print(
+        "relay=%s reason=%s override=%s"
+        % ("on" if b.relay_on else "off", d.reason, d.override or "none")
+    )
     print("grid: %s" % d.summary(up))
-    print("envoy: %s firmware=%s serial=%s source=%s tls_handshakes=%d pin=%s" % (
-        d.cfg["envoy"]["host"], e.software, e.serial, e.describe(), e.handshakes(), e.pin))
+    print(
+        "envoy: %s firmware=%s serial=%s source=%s tls_handshakes=%d pin=%s"
+        % (d.cfg["envoy"]["host"], e.software, e.serial, e.describe(), e.handshakes(), e.pin)
+    )
     pinned = e.pinned()
     if pinned:
         print("  pinned certificate sha256=%s" % pinned)
@@ -36,27 +41,74 @@ def status():
         print("token: none (%s)" % (t.problem or "not fetched yet"))
     else:
         days = t.days_left(now) if d.clock_ok else None
-        print("token: %s%s, %s days left, renewal: %s; cloud logins in 24 h: %d, failures in a row: %d" % (
-            t.kind(), " (pasted)" if t.pasted else "", "?" if days is None else "%.1f" % days,
-            (t.renewal_due(now) or "not due") if d.clock_ok else "needs the clock",
-            len(t._log.get("attempts", [])), t.failures()))
-    print("heater: rated_w=%d learned_w=%s drawing=%s last_step_w=%s" % (
-        h.rated_w, h.learned_w, {True: "yes", False: "no (tank hot)", None: "unknown"}[h.drawing],
-        h.last_step))
-    print("energy: today_kwh=%.2f grid_kwh=%.2f yesterday_kwh=%.2f total_kwh=%.1f total_grid_kwh=%.1f" % (
-        d.energy.today_wh / 1000, d.energy.today_grid_wh / 1000, d.energy.yesterday_wh / 1000,
-        d.energy.total_wh / 1000, d.energy.total_grid_wh / 1000))
+        print(
+            "token: %s%s, %s days left, renewal: %s; cloud logins in 24 h: %d,"
+            " failures in a row: %d"
+            % (
+                t.kind(),
+                " (pasted)" if t.pasted else "",
+                "?" if days is None else "%.1f" % days,
+                (t.renewal_due(now) or "not due") if d.clock_ok else "needs the clock",
+                len(t._log.get("attempts", [])),
+                t.failures(),
+            )
+        )
+    print(
+        "heater: rated_w=%d learned_w=%s drawing=%s last_step_w=%s"
+        % (
+            h.rated_w,
+            h.learned_w,
+            {True: "yes", False: "no (tank hot)", None: "unknown"}[h.drawing],
+            h.last_step,
+        )
+    )
+    print(
+        "energy: today_kwh=%.2f grid_kwh=%.2f yesterday_kwh=%.2f total_kwh=%.1f"
+        " total_grid_kwh=%.1f"
+        % (
+            d.energy.today_wh / 1000,
+            d.energy.today_grid_wh / 1000,
+            d.energy.yesterday_wh / 1000,
+            d.energy.total_wh / 1000,
+            d.energy.total_grid_wh / 1000,
+        )
+    )
     if d.boost.enabled():
-        print("boost: min_kwh=%.1f window=%s active=%s to_go_kwh=%.2f" % (
-            d.boost.target_wh / 1000, d.cfg["boost"]["window"], d.boosting, d.boost.remaining_wh / 1000))
-    print("control: margin_w=%d max_import_w=%d start_delay_s=%s stop_delay_s=%s min_on_s=%s "
-          "min_off_s=%s stale_s=%s poll_s=%s" % (c.margin, c.max_import, c.start_delay, c.stop_delay,
-                                                 c.min_on, c.min_off, c.stale_s, d.poll_s))
+        print(
+            "boost: min_kwh=%.1f window=%s active=%s to_go_kwh=%.2f"
+            % (
+                d.boost.target_wh / 1000,
+                d.cfg["boost"]["window"],
+                d.boosting,
+                d.boost.remaining_wh / 1000,
+            )
+        )
+    print(
+        "control: margin_w=%d max_import_w=%d start_delay_s=%s stop_delay_s=%s min_on_s=%s "
+        "min_off_s=%s stale_s=%s poll_s=%s"
+        % (
+            c.margin,
+            c.max_import,
+            c.start_delay,
+            c.stop_delay,
+            c.min_on,
+            c.min_off,
+            c.stale_s,
+            d.poll_s,
+        )
+    )
     local = d.local()
-    print("board: %s wifi=%s clock=%s uptime_s=%d heap_free=%d poll_alloc_bytes=%s" % (
-        b.name, "up" if b.wifi_up() else "down",
-        "%s %s" % (clock.date(local), clock.hms(local)) if d.clock_ok else "not set",
-        up, gc.mem_free() if hasattr(gc, "mem_free") else -1, d.poll_alloc))
+    print(
+        "board: %s wifi=%s clock=%s uptime_s=%d heap_free=%d poll_alloc_bytes=%s"
+        % (
+            b.name,
+            "up" if b.wifi_up() else "down",
+            "%s %s" % (clock.date(local), clock.hms(local)) if d.clock_ok else "not set",
+            up,
+            gc.mem_free() if hasattr(gc, "mem_free") else -1,
+            d.poll_alloc,
+        )
+    )
     if d.problem:
         print("problem now: %s" % d.problem[1])
     for line in console.recent:

@@ -51,15 +51,22 @@ def form(fields):
 def _post(url, body, content_type, cadata, what, timeout_s):
     host, port, path = split_url(url)
     conn = Connection(host, port, tls=True, cadata=cadata, timeout_s=timeout_s or TIMEOUT_S)
-    headers = [("Content-Type", content_type), ("Accept", "application/json"), ("Connection", "close")]
+    headers = [
+        ("Content-Type", content_type),
+        ("Accept", "application/json"),
+        ("Connection", "close"),
+    ]
     try:
         r = conn.request("POST", path, headers, body)
         return r.status, bytes(r.body), r.looks_like_html()
     except ValueError as e:
         # MicroPython raises ValueError for an untrusted or mismatched certificate (CPython's
         # SSLCertVerificationError is a ValueError too).
-        raise CloudError("certificate", "%s: the server's certificate is not trusted (%s)" % (
-            what, str(e).strip() or type(e).__name__))
+        raise CloudError(
+            "certificate",
+            "%s: the server's certificate is not trusted (%s)"
+            % (what, str(e).strip() or type(e).__name__),
+        )
     except HTTPError as e:
         raise CloudError("reply", "%s: broken reply (%s)" % (what, e))
     except OSError as e:
@@ -72,7 +79,10 @@ def _status_error(status, what):
     if status == 401:
         return CloudError("credentials", "%s: wrong e-mail or password (401)" % what)
     if status in (403, 429):
-        return CloudError("locked", "%s: refused (%d); the account may be locked after too many logins" % (what, status))
+        return CloudError(
+            "locked",
+            "%s: refused (%d); the account may be locked after too many logins" % (what, status),
+        )
     if status >= 500:
         return CloudError("server", "%s: Enphase's server failed (%d)" % (what, status))
     return CloudError("server", "%s: unexpected answer %d" % (what, status))
@@ -82,12 +92,17 @@ def login(url, email, password, cadata, timeout_s=None):
     """Enlighten login -> session id."""
     what = "Enlighten login"
     body = form((("user[email]", email), ("user[password]", password)))
-    status, reply, html = _post(url, body, "application/x-www-form-urlencoded", cadata, what, timeout_s)
+    status, reply, html = _post(
+        url, body, "application/x-www-form-urlencoded", cadata, what, timeout_s
+    )
     if status != 200:
         raise _status_error(status, what)
     if html:
-        raise CloudError("locked", "%s: answered with a web page instead of data; the account may "
-                                   "be locked after too many logins (wait, then it retries)" % what)
+        raise CloudError(
+            "locked",
+            "%s: answered with a web page instead of data; the account may "
+            "be locked after too many logins (wait, then it retries)" % what,
+        )
     try:
         obj = json.loads(reply)
     except ValueError:
@@ -97,8 +112,11 @@ def login(url, email, password, cadata, timeout_s=None):
         return session
     if type(obj) is dict and obj.get("isBlocked"):
         raise CloudError("locked", "%s: Enphase says the account is blocked" % what)
-    raise CloudError("mfa", "%s: no session id in the reply; multi-factor login is probably on. "
-                            "Turn it off, or paste a token in envoy.token" % what)
+    raise CloudError(
+        "mfa",
+        "%s: no session id in the reply; multi-factor login is probably on. "
+        "Turn it off, or paste a token in envoy.token" % what,
+    )
 
 
 def fetch_token(url, session_id, serial, email, cadata, timeout_s=None):
@@ -118,7 +136,9 @@ def fetch_token(url, session_id, serial, email, cadata, timeout_s=None):
 def get_token(cloud_cfg, serial, feed=None, timeout_s=None):
     """Log in and fetch a token; feed() is called between the two steps (the watchdog)."""
     cas = ca_certificates(cloud_cfg["ca_file"])
-    session = login(cloud_cfg["login_url"], cloud_cfg["email"], cloud_cfg["password"], cas, timeout_s)
+    session = login(
+        cloud_cfg["login_url"], cloud_cfg["email"], cloud_cfg["password"], cas, timeout_s
+    )
     if feed:
         feed()
     return fetch_token(cloud_cfg["token_url"], session, serial, cloud_cfg["email"], cas, timeout_s)

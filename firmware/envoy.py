@@ -57,7 +57,9 @@ class Envoy:
 
     def _check_peer(self, digest):
         if digest is None:
-            raise EnvoyError("this runtime cannot show the Envoy's certificate; set envoy.pin to off")
+            raise EnvoyError(
+                "this runtime cannot show the Envoy's certificate; set envoy.pin to off"
+            )
         seen = str(binascii.hexlify(digest), "ascii")
         want = self.pinned()
         if want is None:
@@ -65,7 +67,11 @@ class Envoy:
             console.log("envoy: certificate pinned on first use sha256=%s" % seen)
             return
         if seen != want:
-            how = REPIN_HINT if self.pin == "tofu" else "update envoy.pin (python -m tools.envoy_pin)"
+            how = (
+                REPIN_HINT
+                if self.pin == "tofu"
+                else "update envoy.pin (python -m tools.envoy_pin)"
+            )
             raise PinMismatch(
                 "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
                 "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], how)
@@ -164,7 +170,9 @@ class Envoy:
         bearer = ("Authorization", "Bearer " + token)
         r = self.conn.send(self.conn.head("GET", CHECK_JWT, [bearer]))
         if r.status != 200 or b"Valid token" not in bytes(r.body):
-            raise AuthError("the Envoy did not accept the token (check_jwt answered %d)" % r.status)
+            raise AuthError(
+                "the Envoy did not accept the token (check_jwt answered %d)" % r.status
+            )
         for c in r.cookies:
             if c.startswith("sessionId="):
                 self.session = c
@@ -229,7 +237,10 @@ class Envoy:
         if self.plan[0] == "net":
             return "net-consumption CT eid %d (%s readings)" % (self.plan[1], how)
         return "total-consumption CT eid %d minus production eid %d (%s readings)" % (
-            self.plan[1], self.plan[2], how)
+            self.plan[1],
+            self.plan[2],
+            how,
+        )
 
     def ready(self):
         return self._polls is not None and self.conn is not None

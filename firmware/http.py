@@ -9,8 +9,14 @@ from firmware.compat import const, json_loads, peer_sha256, stream, tls_context
 
 CAP = const(16384)
 _LINE = const(1024)  # the longest status or header line we accept
-_WANTED = (b"content-length", b"transfer-encoding", b"connection", b"set-cookie", b"location",
-           b"content-type")
+_WANTED = (
+    b"content-length",
+    b"transfer-encoding",
+    b"connection",
+    b"set-cookie",
+    b"location",
+    b"content-type",
+)
 _WANTED_LENGTHS = (14, 17, 10, 8, 12)
 
 
@@ -263,4 +269,6 @@ def _timed_out(e):
 
     # MicroPython: OSError(ETIMEDOUT); CPython: TimeoutError, whose errno is None.
     return isinstance(e, OSError) and (
-        (e.args and e.args[0] == errno.ETIMEDOUT) or type(e).__name__ in ("TimeoutError", "timeout"))
+        (e.args and e.args[0] == errno.ETIMEDOUT)
+        or type(e).__name__ in ("TimeoutError", "timeout")
+    )

@@ -122,7 +122,6 @@ class TokenKeeper:
             self._log["next"] = now + min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (n - 1))
         store.save(CLOUD_FILE, self._log)
 
-
     def renew(self, now, serial, fetch):
         """One cloud attempt, if allowed. fetch(serial) returns a token or raises
         enlighten.CloudError. Returns a line for the console; self.problem is set on failure,

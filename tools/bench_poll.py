@@ -26,8 +26,13 @@ def measure(sim, token, mode, polls, tmp):
     with open(job, "w") as f:
         json.dump({"mode": mode, "polls": polls, "port": sim.envoy.port, "token": token}, f)
     before = sim.envoy.handshakes
-    r = subprocess.run([micropython_binary(), os.path.join(ROOT, "tools", "upy_poll_bench.py"), job, ROOT],
-                       cwd=tmp, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [micropython_binary(), os.path.join(ROOT, "tools", "upy_poll_bench.py"), job, ROOT],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if r.returncode:
         raise SystemExit("benchmark failed (%s):\n%s%s" % (mode, r.stdout, r.stderr))
     result = json.loads(r.stdout.strip().splitlines()[-1])
@@ -44,18 +49,38 @@ def main(argv=None):
         try:
             token = make_jwt(sim.envoy.serial, "bench@example.com", sim.clock.now())
             sim.authority.add(token)
-            rows = [measure(sim, token, m, args.polls, tmp) for m in ("keepalive", "reconnect", "requests")]
+            rows = [
+                measure(sim, token, m, args.polls, tmp)
+                for m in ("keepalive", "reconnect", "requests")
+            ]
         finally:
             sim.stop()
-    names = {"keepalive": "keep-alive (the firmware)", "reconnect": "new connection per poll",
-             "requests": "micropython-lib requests"}
-    print("Envoy poll, %d polls of /ivp/meters/readings/<eid> under the micropython binary:" % args.polls)
-    print("| client | TLS handshakes | median poll | heap allocated per poll | peak heap during a poll |")
+    names = {
+        "keepalive": "keep-alive (the firmware)",
+        "reconnect": "new connection per poll",
+        "requests": "micropython-lib requests",
+    }
+    print(
+        "Envoy poll, %d polls of /ivp/meters/readings/<eid> under the micropython binary:"
+        % args.polls
+    )
+    print(
+        "| client | TLS handshakes | median poll | heap allocated per poll"
+        " | peak heap during a poll |"
+    )
     print("|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %d | %.2f ms | %d B (max %d B) | %d B |" % (
-            names[r["mode"]], r["handshakes"], r["median_ms"], r["alloc_median"], r["alloc_max"],
-            r["peak_over_idle"]))
+        print(
+            "| %s | %d | %.2f ms | %d B (max %d B) | %d B |"
+            % (
+                names[r["mode"]],
+                r["handshakes"],
+                r["median_ms"],
+                r["alloc_median"],
+                r["alloc_max"],
+                r["peak_over_idle"],
+            )
+        )
     return 0
 
 

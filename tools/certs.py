@@ -31,7 +31,9 @@ def _write(folder, stem, cert, key):
     with open(os.path.join(folder, stem + ".der"), "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.DER))
     with open(os.path.join(folder, stem + ".key"), "wb") as f:
-        f.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        f.write(
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        )
 
 
 def _self_signed_envoy(serial, not_after):

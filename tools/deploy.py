@@ -75,11 +75,13 @@ def prepare_code(groups):
             if folder and name.endswith((".py", ".mpy")):
                 other = name[:-3] + ".mpy" if name.endswith(".py") else name[:-4] + ".py"
                 stale.append("%s/%s" % (folder, other))
-    return ("import os\n"
-            "for d in ('firmware', 'firmware/certs'):\n"
-            "    try:\n        os.mkdir(d)\n    except OSError:\n        pass\n"
-            "for f in %r:\n"
-            "    try:\n        os.remove(f)\n    except OSError:\n        pass\n" % (stale,))
+    return (
+        "import os\n"
+        "for d in ('firmware', 'firmware/certs'):\n"
+        "    try:\n        os.mkdir(d)\n    except OSError:\n        pass\n"
+        "for f in %r:\n"
+        "    try:\n        os.remove(f)\n    except OSError:\n        pass\n" % (stale,)
+    )
 
 
 def commands(port, groups, config_path, reset=True):
@@ -101,7 +103,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0, COM3")
     p.add_argument("--config", default="config.json")
-    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the board afterwards")
+    p.add_argument(
+        "--no-reset", action="store_true", help="do not soft-reset the board afterwards"
+    )
     p.add_argument("--py", action="store_true", help="copy .py sources instead of compiled .mpy")
     p.add_argument("--dry-run", action="store_true", help="only list what would be done")
     args = p.parse_args(argv)
@@ -111,25 +115,41 @@ def main(argv=None):
     groups = stage(args.py)
     cmd = commands(args.port, groups, args.config, reset=not args.no_reset)
     n = sum(len(f) for f in groups.values())
-    print("deploy: %d files (%s) and %s to %s" % (n, "sources" if args.py else "compiled .mpy",
-                                                 args.config, args.port))
+    print(
+        "deploy: %d files (%s) and %s to %s"
+        % (n, "sources" if args.py else "compiled .mpy", args.config, args.port)
+    )
     if args.dry_run:
         for folder, files in groups.items():
             for f in files:
-                print("  would copy %s -> :%s" % (os.path.relpath(f, ROOT), folder + "/" + os.path.basename(f) if folder else os.path.basename(f)))
+                print(
+                    "  would copy %s -> :%s"
+                    % (
+                        os.path.relpath(f, ROOT),
+                        folder + "/" + os.path.basename(f) if folder else os.path.basename(f),
+                    )
+                )
         print("  would copy %s -> :config.json" % args.config)
         print("  would remove the other form (.py/.mpy) of each module, if present")
-        print("  would %s" % ("not reset the board (--no-reset)" if args.no_reset else "soft-reset the board"))
+        print(
+            "  would %s"
+            % ("not reset the board (--no-reset)" if args.no_reset else "soft-reset the board")
+        )
         return 0
     r = subprocess.run(cmd, capture_output=True, text=True)
     out = r.stdout + r.stderr
     skipped = out.count("Up to date:")
     if r.returncode:
         print(out)
-        print("deploy: mpremote failed (exit %d); is the port right and the board connected?" % r.returncode)
+        print(
+            "deploy: mpremote failed (exit %d); is the port right and the board connected?"
+            % r.returncode
+        )
         return 1
-    print("deploy: done; %d copied, %d unchanged%s" % (n + 1 - skipped, skipped,
-                                                      "" if args.no_reset else "; the board was reset"))
+    print(
+        "deploy: done; %d copied, %d unchanged%s"
+        % (n + 1 - skipped, skipped, "" if args.no_reset else "; the board was reset")
+    )
     return 0
 
 

@@ -20,7 +20,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--host", help="192.168.1.50 or host:port (default: envoy.host from --config)")
     p.add_argument("--token", help="an Envoy token (JWT)")
-    p.add_argument("--config", help="config.json: the host, and envoy.token or your Enlighten login")
+    p.add_argument(
+        "--config", help="config.json: the host, and envoy.token or your Enlighten login"
+    )
     args = p.parse_args(argv)
     cfg = None
     if args.config:
@@ -39,15 +41,24 @@ def main(argv=None):
     e = Envoy(name, port, "off", timeout_s=15)
     try:
         e.probe()
-        print("firmware %s, serial %s, %s" % (e.software, e.serial,
-                                            "HTTPS with a token" if e.needs_token() else "plain HTTP, no token"))
+        print(
+            "firmware %s, serial %s, %s"
+            % (
+                e.software,
+                e.serial,
+                "HTTPS with a token" if e.needs_token() else "plain HTTP, no token",
+            )
+        )
         if e.needs_token():
             token = args.token or (cfg and cfg["envoy"]["token"])
             if not token and cfg:
                 token = enlighten.get_token(cfg["enlighten"], cfg["envoy"]["serial"] or e.serial)
                 print("token: fetched from Enlighten")
             if not token:
-                print("this firmware needs a token: give --token, or --config with your Enlighten login")
+                print(
+                    "this firmware needs a token: give --token, or --config with your"
+                    " Enlighten login"
+                )
                 return 1
             e.login(token)
             print("token accepted (check_jwt)%s" % (", session cookie set" if e.session else ""))

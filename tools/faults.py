@@ -24,8 +24,14 @@ from firmware import jwt
 from tools.hostboard import HostBoard, lay_out
 from tools.sim import ROOT, Simulation
 
-CONTROL = {"poll_s": 1, "start_delay_s": 5, "stop_delay_s": 5, "min_on_s": 10, "min_off_s": 10,
-           "stale_s": 10}
+CONTROL = {
+    "poll_s": 1,
+    "start_delay_s": 5,
+    "stop_delay_s": 5,
+    "min_on_s": 10,
+    "min_off_s": 10,
+    "stale_s": 10,
+}
 FILES = ("token.json", "state.json", "cloud.json", "envoy_pin.json")
 HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/soak.py)
 
@@ -65,8 +71,10 @@ class Run:
             if self.board.proc.poll() is not None:
                 break
             time.sleep(0.02)
-        raise AssertionError("no console line with %r in %.0f simulated s; console:\n%s" % (
-            text, timeout_sim, "\n".join(self.board.lines[-30:])))
+        raise AssertionError(
+            "no console line with %r in %.0f simulated s; console:\n%s"
+            % (text, timeout_sim, "\n".join(self.board.lines[-30:]))
+        )
 
     def file_checks(self):
         """What survived on flash: each file is absent or valid; token.json holds a JWT."""
@@ -115,7 +123,11 @@ class EnvoyDown(Scenario):
 
 
 class EnvoyReboot(Scenario):
-    name, what, hold_s = "envoy-reboot", "an Envoy reboot: 503, then refused, then a new session", 90
+    name, what, hold_s = (
+        "envoy-reboot",
+        "an Envoy reboot: 503, then refused, then a new session",
+        90,
+    )
     words = "503"
 
     def inject(self, r):
@@ -144,7 +156,9 @@ class TokenRevoked(Scenario):
         pass  # the firmware gets a new token by itself
 
     def verify(self, r):
-        assert r.sim.cloud.logins == 2, "expected exactly one new login, saw %d" % (r.sim.cloud.logins - 1)
+        assert r.sim.cloud.logins == 2, "expected exactly one new login, saw %d" % (
+            r.sim.cloud.logins - 1
+        )
 
 
 class EnvoyFault(Scenario):
@@ -169,7 +183,12 @@ class Slow(Scenario):
 
 
 class Frozen(Scenario):
-    name, what, reason, words = "meter-frozen", "the meter's timestamp stops moving", "stale", "reason=stale"
+    name, what, reason, words = (
+        "meter-frozen",
+        "the meter's timestamp stops moving",
+        "stale",
+        "reason=stale",
+    )
 
     def inject(self, r):
         r.sim.envoy.frozen_at = int(r.now())
@@ -195,7 +214,9 @@ class CertChanged(Scenario):
         r.sim.envoy.start()
 
     def verify(self, r):
-        assert self.requests_during == 0, "%d requests reached the new certificate" % self.requests_during
+        assert self.requests_during == 0, (
+            "%d requests reached the new certificate" % self.requests_during
+        )
 
 
 class CloudAtRenewal(Scenario):
@@ -273,7 +294,9 @@ class FlashFull(Scenario):
         assert self.during == self.old, "token.json changed although the write failed"
         assert len(r.sim.cloud.issued) >= 3, "the unsaved token was not used, or not renewed"
         with open(os.path.join(r.folder, "token.json")) as f:
-            assert json.load(f)["token"] == r.sim.cloud.issued[-1], "the next renewal was not saved"
+            assert json.load(f)["token"] == r.sim.cloud.issued[-1], (
+                "the next renewal was not saved"
+            )
 
 
 SCENARIOS = [
@@ -287,7 +310,9 @@ SCENARIOS = [
     Frozen(),
     CertChanged(),
     CloudAtRenewal("5xx", "Enlighten down (503) at renewal time", "server failed (503)"),
-    CloudAtRenewal("bad-credentials", "Enlighten says 401 at renewal time", "wrong e-mail or password"),
+    CloudAtRenewal(
+        "bad-credentials", "Enlighten says 401 at renewal time", "wrong e-mail or password"
+    ),
     CloudAtRenewal("locked", "a lockout page at renewal time", "account may be locked"),
     CloudAtRenewal("mfa", "a multi-factor reply at renewal time", "multi-factor"),
     ClockUnset(),
@@ -313,8 +338,9 @@ def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
     try:
         scenario.setup(r)
         lay_out(folder, sim.config(control=CONTROL), compiled=True)
-        r.board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo,
-                            preexec_fn=_ignore_sigxfsz)
+        r.board = HostBoard(
+            folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo, preexec_fn=_ignore_sigxfsz
+        )
         ready = "relay=on reason=surplus" if scenario.live[1] < 0 else "envoy: net power from"
         if isinstance(scenario, ClockUnset):
             ready = "clock: not set"
@@ -343,7 +369,8 @@ def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
         result["logins"] = sim.cloud.logins
         result["relay_on_during_fault"] = any(
             " relay=on " in r.board.lines[i] and t_fault < r.line_time(i) < t_clear
-            for i in range(len(r.board.lines)))
+            for i in range(len(r.board.lines))
+        )
         result["watchdog"] = r.board.count("board: watchdog expired")
         return result
     finally:
@@ -376,8 +403,12 @@ def power_cuts(pki_dir, workdir, cuts=12, heapsize=HEAP, seed=1):
         t = r.now()
         r.wait_line("relay=on", 0, 1200)
         r.board.kill()
-        return {"cuts": cuts, "logins": sim.cloud.logins, "kept": r.file_checks(),
-                "recovery_s": r.line_time(r.board.find("relay=on")) - t}
+        return {
+            "cuts": cuts,
+            "logins": sim.cloud.logins,
+            "kept": r.file_checks(),
+            "recovery_s": r.line_time(r.board.find("relay=on")) - t,
+        }
     finally:
         if r.board:
             r.board.kill()
@@ -401,8 +432,10 @@ def main(argv=None):
             print("%-16s ok" % s.name, flush=True)
         if not args.only or args.only == "power-cut":
             pc = power_cuts(pki, work, heapsize=args.heapsize)
-    print("\nUnder micropython -X heapsize=%s; times in simulated seconds (stale_s=10, poll_s=1):\n"
-          % args.heapsize)
+    print(
+        "\nUnder micropython -X heapsize=%s; times in simulated seconds (stale_s=10, poll_s=1):\n"
+        % args.heapsize
+    )
     print("| fault | relay OFF after | back on its own after | kept on flash |")
     print("|---|---|---|---|")
     for res in rows:
@@ -413,10 +446,17 @@ def main(argv=None):
             safe = "OFF from boot (%s)" % reason
         else:
             safe = "unaffected: the data keeps coming"
-        print("| %s | %s | %.0f s | %s |" % (res["what"], safe, res["recovery_s"], ", ".join(res["kept"]) or "-"))
+        print(
+            "| %s | %s | %.0f s | %s |"
+            % (res["what"], safe, res["recovery_s"], ", ".join(res["kept"]) or "-")
+        )
     if not args.only or args.only == "power-cut":
-        print("| power cut (kill -9) at %d random moments of boot and login | OFF (no power) | %.0f s, "
-              "%d cloud login(s) in all | %s |" % (pc["cuts"], pc["recovery_s"], pc["logins"], ", ".join(pc["kept"])))
+        print(
+            "| power cut (kill -9) at %d random moments of boot and login | OFF (no power)"
+            " | %.0f s, "
+            "%d cloud login(s) in all | %s |"
+            % (pc["cuts"], pc["recovery_s"], pc["logins"], ", ".join(pc["kept"]))
+        )
     return 0
 
 

@@ -66,8 +66,15 @@ class HostBoard:
             cmd += ["-X", "heapsize=%s" % heapsize]
         cmd += ["-c", "import boot\nimport main"]
         self.proc = subprocess.Popen(
-            cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True,
+            cmd,
+            cwd=folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
             preexec_fn=preexec_fn,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -93,9 +100,13 @@ class HostBoard:
                     return self.lines[seen]
                 seen += 1
             left = deadline - time.time()
-            if left <= 0 or (self.proc.poll() is not None and self._queue.empty() and seen >= len(self.lines)):
-                raise AssertionError("no line with %r in %.0f s; console:\n%s" % (
-                    text, timeout, "\n".join(self.lines[-40:])))
+            if left <= 0 or (
+                self.proc.poll() is not None and self._queue.empty() and seen >= len(self.lines)
+            ):
+                raise AssertionError(
+                    "no line with %r in %.0f s; console:\n%s"
+                    % (text, timeout, "\n".join(self.lines[-40:]))
+                )
             try:
                 self._queue.get(timeout=min(left, 0.2))
             except queue.Empty:

@@ -68,7 +68,9 @@ class House:
         if tod_s <= t[0]:
             return series[0] if tod_s > t[0] - 120 else (0.0 if series is self.pv else series[0])
         if tod_s >= t[-1]:
-            return series[-1] if tod_s < t[-1] + 120 else (0.0 if series is self.pv else series[-1])
+            return (
+                series[-1] if tod_s < t[-1] + 120 else (0.0 if series is self.pv else series[-1])
+            )
         lo, hi = 0, len(t) - 1
         while hi - lo > 1:
             mid = (lo + hi) // 2

@@ -27,8 +27,12 @@ def mpy_cross():
 
 def compile_file(src, dst, root=ROOT):
     """src relative to root -> dst (.mpy). Returns the compiler's error text, or None."""
-    r = subprocess.run([mpy_cross(), "-march=" + ARCH, "-s", src, "-o", dst, src],
-                       cwd=root, capture_output=True, text=True)
+    r = subprocess.run(
+        [mpy_cross(), "-march=" + ARCH, "-s", src, "-o", dst, src],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     return None if r.returncode == 0 else (r.stderr or r.stdout).strip()
 
 

@@ -57,7 +57,12 @@ class SimClock:
         return self.start + (time.time() - self.anchor) * self.speed
 
     def env(self, folder):
-        return "speed=%s,start=%.3f,anchor=%.3f,dir=%s" % (self.speed, self.start, self.anchor, folder)
+        return "speed=%s,start=%.3f,anchor=%.3f,dir=%s" % (
+            self.speed,
+            self.start,
+            self.anchor,
+            folder,
+        )
 
 
 def b64url(data):
@@ -146,7 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
-    def reply(self, status, body=b"", ctype="application/json", headers=(), chunked=False, close=False):
+    def reply(
+        self, status, body=b"", ctype="application/json", headers=(), chunked=False, close=False
+    ):
         sim = self.server.owner
         fault = sim.fault
         if isinstance(body, str):
@@ -175,7 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             raw = self.connection
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            raw.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
             self.close_connection = True
             raw.close()
             return
@@ -192,7 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
 class SimEnvoy:
     OVERSIZE = 40000  # bigger than any cap the firmware uses
 
-    def __init__(self, folder="8.2.4345_with_device_data", pki=None, clock=None, authority=None, port=0):
+    def __init__(
+        self, folder="8.2.4345_with_device_data", pki=None, clock=None, authority=None, port=0
+    ):
         self.folder = os.path.join(FIXTURES, folder)
         with open(os.path.join(self.folder, "info")) as f:
             info = f.read()
@@ -291,7 +302,11 @@ class SimEnvoy:
             meters = json.loads(body)
         except (TypeError, ValueError):
             return {}
-        return {m["measurementType"]: m["eid"] for m in meters if isinstance(m, dict)} if isinstance(meters, list) else {}
+        return (
+            {m["measurementType"]: m["eid"] for m in meters if isinstance(m, dict)}
+            if isinstance(meters, list)
+            else {}
+        )
 
     def _live_readings(self, readings):
         pv, net = self.live(self.clock.now())
@@ -314,7 +329,9 @@ class SimEnvoy:
         now = int(self.clock.now())
         for c in report.get("consumption", []):
             c["readingTime"] = now
-            c["wNow"] = round(net if c.get("measurementType") == "net-consumption" else net + pv, 3)
+            c["wNow"] = round(
+                net if c.get("measurementType") == "net-consumption" else net + pv, 3
+            )
         for p in report.get("production", []):
             if p.get("type") == "eim":
                 p["wNow"] = round(pv, 3)
@@ -342,7 +359,14 @@ class SimEnvoy:
     def serve(self, h):
         path = h.path
         auth = h.headers.get("Authorization", "")
-        self.requests.append((h.command, path, auth.startswith("Bearer "), "sessionId=" in h.headers.get("Cookie", "")))
+        self.requests.append(
+            (
+                h.command,
+                path,
+                auth.startswith("Bearer "),
+                "sessionId=" in h.headers.get("Cookie", ""),
+            )
+        )
         if self.slow_s:
             time.sleep(self.slow_s)
         if self.fault == "503":
@@ -356,8 +380,12 @@ class SimEnvoy:
                 return self._unauthorised(h)
             sid = secrets.token_hex(16)
             self.sessions.add("sessionId=" + sid)
-            return h.reply(200, VALID_TOKEN_HTML, "text/html",
-                           [("Set-Cookie", "sessionId=%s; Path=/; HttpOnly; Secure" % sid)])
+            return h.reply(
+                200,
+                VALID_TOKEN_HTML,
+                "text/html",
+                [("Set-Cookie", "sessionId=%s; Path=/; HttpOnly; Secure" % sid)],
+            )
         if not self._authorised(h):
             return self._unauthorised(h)
         if self.fault == "html":
@@ -394,8 +422,13 @@ class SimEnvoy:
         chunked = "chunked" in headers.get("transfer-encoding", "")
         if name == "production.json" and self.tls and "content-length" not in headers:
             chunked = True  # 7.x/8.x always chunk production.json
-        return h.reply(status, body, headers.get("content-type", "application/json"),
-                       chunked=chunked, close=headers.get("connection") == "close")
+        return h.reply(
+            status,
+            body,
+            headers.get("content-type", "application/json"),
+            chunked=chunked,
+            close=headers.get("connection") == "close",
+        )
 
 
 class SimCloud:
@@ -403,7 +436,15 @@ class SimCloud:
     "locked" (the HTML login page with 200), "blocked", "5xx", "slow", "token-5xx",
     "token-garbage"; token_format: "raw", "json" or "html"."""
 
-    def __init__(self, pki, clock=None, authority=None, email="owner@example.com", password="s3cret pass&word", port=0):
+    def __init__(
+        self,
+        pki,
+        clock=None,
+        authority=None,
+        email="owner@example.com",
+        password="s3cret pass&word",
+        port=0,
+    ):
         self.pki = pki
         self.clock = clock or SimClock()
         self.authority = authority or Authority(self.clock)
@@ -490,15 +531,28 @@ class SimCloud:
             return h.reply(200, ENLIGHTEN_LOGIN_PAGE, "text/html")
         if b == "blocked":
             return h.reply(200, json.dumps({"success": False, "isBlocked": True}))
-        if b == "bad-credentials" or fields.get("user[email]") != self.email or fields.get("user[password]") != self.password:
+        if (
+            b == "bad-credentials"
+            or fields.get("user[email]") != self.email
+            or fields.get("user[password]") != self.password
+        ):
             return h.reply(401, json.dumps({"message": "Invalid email or password"}))
         if b == "mfa":
-            return h.reply(200, json.dumps({"success": True, "isBlocked": False}),
-                           headers=[("Set-Cookie", "login_otp_nonce=%s; path=/" % secrets.token_hex(8))])
+            return h.reply(
+                200,
+                json.dumps({"success": True, "isBlocked": False}),
+                headers=[("Set-Cookie", "login_otp_nonce=%s; path=/" % secrets.token_hex(8))],
+            )
         session = secrets.token_hex(16)
         self.sessions.add(session)
-        reply = {"message": "success", "session_id": session, "manager_token": "x.y.z",
-                 "is_consumer": True, "system_id": "1234567", "redirect_url": ""}
+        reply = {
+            "message": "success",
+            "session_id": session,
+            "manager_token": "x.y.z",
+            "is_consumer": True,
+            "system_id": "1234567",
+            "redirect_url": "",
+        }
         return h.reply(200, json.dumps(reply))
 
     def _token(self, h, body):
@@ -517,15 +571,31 @@ class SimCloud:
             return h.reply(401, "")
         if self.behaviour == "token-garbage":
             return h.reply(200, "Sorry, something went wrong", "text/plain")
-        token = make_jwt(req.get("serial_num"), self.email, self.clock.now(), self.token_lifetime_s, self.token_role)
+        token = make_jwt(
+            req.get("serial_num"),
+            self.email,
+            self.clock.now(),
+            self.token_lifetime_s,
+            self.token_role,
+        )
         self.issued.append(token)
         self.authority.add(token)
         if self.token_format == "json":
-            return h.reply(200, json.dumps({"generation_time": int(self.clock.now()), "token": token,
-                                            "expires_at": int(self.clock.now()) + self.token_lifetime_s}))
+            return h.reply(
+                200,
+                json.dumps(
+                    {
+                        "generation_time": int(self.clock.now()),
+                        "token": token,
+                        "expires_at": int(self.clock.now()) + self.token_lifetime_s,
+                    }
+                ),
+            )
         if self.token_format == "html":
-            page = ('<html><body><textarea name="accessToken" id="JWTToken" cols="30" rows="10" >%s'
-                    "</textarea></body></html>" % token)
+            page = (
+                '<html><body><textarea name="accessToken" id="JWTToken" cols="30" rows="10" >%s'
+                "</textarea></body></html>" % token
+            )
             return h.reply(200, page, "text/html")
         return h.reply(200, token, "text/plain")
 
@@ -567,16 +637,25 @@ class Simulation:
         """A config.json for the firmware against this simulation; sections can be overridden."""
         cfg = {
             "wifi": {"ssid": "simulated", "password": ""},
-            "enlighten": {"email": self.cloud.email, "password": self.cloud.password,
-                          "login_url": self.cloud.login_url, "token_url": self.cloud.token_url,
-                          "ca_file": self.pki["ca_der"]},
+            "enlighten": {
+                "email": self.cloud.email,
+                "password": self.cloud.password,
+                "login_url": self.cloud.login_url,
+                "token_url": self.cloud.token_url,
+                "ca_file": self.pki["ca_der"],
+            },
             "envoy": {"host": self.envoy.host, "pin": "tofu"},
             "heater": {"power_w": 2000, "relay_pin": 23, "active_high": True},
-            "control": {"poll_s": 1, "start_delay_s": 5, "stop_delay_s": 5, "min_on_s": 10,
-                        "min_off_s": 10, "stale_s": 10},
+            "control": {
+                "poll_s": 1,
+                "start_delay_s": 5,
+                "stop_delay_s": 5,
+                "min_on_s": 10,
+                "min_off_s": 10,
+                "stale_s": 10,
+            },
             "clock": {"utc_offset_min": 0, "dst": "none"},
         }
         for section, values in overrides.items():
             cfg.setdefault(section, {}).update(values)
         return cfg
-

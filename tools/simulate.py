@@ -70,8 +70,17 @@ class Recorder:
                 self.heater_wh += draw * dt / 3600
                 self.grid_wh += min(max(net, 0.0), draw) * dt / 3600
                 self.export_wh += max(0.0, -net) * dt / 3600
-                self.rows.append((tod, self.house.pv_w(tod), self.house.load_w(tod), net, relay, draw,
-                                  self.house.tank.stored_wh))
+                self.rows.append(
+                    (
+                        tod,
+                        self.house.pv_w(tod),
+                        self.house.load_w(tod),
+                        net,
+                        relay,
+                        draw,
+                        self.house.tank.stored_wh,
+                    )
+                )
             self._last = t
             time.sleep(STEP_S / self.sim.clock.speed)
 
@@ -83,18 +92,29 @@ def plot(rows, path, title):
     import matplotlib.pyplot as plt
 
     hours = [r[0] / 3600 for r in rows]
-    fig, (top, mid, low) = plt.subplots(3, 1, figsize=(11, 7.5), sharex=True,
-                                        gridspec_kw={"height_ratios": [3, 1, 1.2]})
+    fig, (top, mid, low) = plt.subplots(
+        3, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1.2]}
+    )
     top.plot(hours, [r[1] / 1000 for r in rows], color="#e6a700", label="PV")
-    top.plot(hours, [(r[2] + r[5]) / 1000 for r in rows], color="#555555", label="load incl. heater")
+    top.plot(
+        hours, [(r[2] + r[5]) / 1000 for r in rows], color="#555555", label="load incl. heater"
+    )
     top.plot(hours, [r[3] / 1000 for r in rows], color="#1f77b4", label="net grid (+ import)")
     top.axhline(0, color="black", linewidth=0.6)
     top.set_ylabel("kW")
     top.legend(loc="upper left", fontsize=8)
     top.set_title(title, fontsize=10)
-    mid.fill_between(hours, [1 if r[4] else 0 for r in rows], step="post", color="#d62728", alpha=0.6,
-                     label="relay on")
-    mid.plot(hours, [r[5] / 2000 for r in rows], color="black", linewidth=0.8, label="heater draws")
+    mid.fill_between(
+        hours,
+        [1 if r[4] else 0 for r in rows],
+        step="post",
+        color="#d62728",
+        alpha=0.6,
+        label="relay on",
+    )
+    mid.plot(
+        hours, [r[5] / 2000 for r in rows], color="black", linewidth=0.8, label="heater draws"
+    )
     mid.set_yticks([0, 1])
     mid.set_yticklabels(["off", "on"])
     mid.legend(loc="upper left", fontsize=8)
@@ -110,8 +130,12 @@ def plot(rows, path, title):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--trace", default=DEFAULT_TRACE, help="a day of t_s,pv_w,load_w (see tools/data)")
-    p.add_argument("--seconds", type=float, default=120, help="how long the day takes (default 120)")
+    p.add_argument(
+        "--trace", default=DEFAULT_TRACE, help="a day of t_s,pv_w,load_w (see tools/data)"
+    )
+    p.add_argument(
+        "--seconds", type=float, default=120, help="how long the day takes (default 120)"
+    )
     p.add_argument("--heater-w", type=float, default=2000)
     p.add_argument("--base-load-w", type=float, default=300, help="house load for PV-only traces")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "simulate"))
@@ -128,8 +152,12 @@ def main(argv=None):
     simdir = os.path.join(args.out, "sim")
     os.makedirs(simdir)
 
-    sim = Simulation(folder="8.2.4345_with_device_data", pki_dir=os.path.join(ROOT, "build", "pki"),
-                     speed=speed, start=day_start + first)
+    sim = Simulation(
+        folder="8.2.4345_with_device_data",
+        pki_dir=os.path.join(ROOT, "build", "pki"),
+        speed=speed,
+        start=day_start + first,
+    )
     sim.relay_file = os.path.join(simdir, "relay")
     rec = Recorder(sim, house, day_start, offset)
     sim.envoy.live = rec.live
@@ -137,16 +165,26 @@ def main(argv=None):
     config = sim.config(
         heater={"power_w": int(args.heater_w)},
         # The firmware's default rules; a slower poll and a longer stale limit only because the
-        # host replays a day in minutes (a millisecond of host time is more than a simulated second).
-        control={"poll_s": 2, "start_delay_s": 30, "stop_delay_s": 60, "min_on_s": 300,
-                 "min_off_s": 300, "stale_s": 60},
+        # host replays a day in minutes (a host millisecond is more than a simulated second).
+        control={
+            "poll_s": 2,
+            "start_delay_s": 30,
+            "stop_delay_s": 60,
+            "min_on_s": 300,
+            "min_off_s": 300,
+            "stale_s": 60,
+        },
         clock={"utc_offset_min": offset, "dst": dst},
     )
     board_dir = lay_out(os.path.join(args.out, "board"), config)
-    print("demo: %s, %04d-%02d-%02d, heater %d W, %.0fx speed: the day in %.0f s"
-          % (os.path.basename(args.trace), y, mo, d, args.heater_w, speed, args.seconds))
-    print("demo: the console of the firmware (micropython main.py on the simulated board) follows;"
-          " summary lines %s\n" % ("all shown" if args.all_lines else "every 30 minutes"))
+    print(
+        "demo: %s, %04d-%02d-%02d, heater %d W, %.0fx speed: the day in %.0f s"
+        % (os.path.basename(args.trace), y, mo, d, args.heater_w, speed, args.seconds)
+    )
+    print(
+        "demo: the console of the firmware (micropython main.py on the simulated board) follows;"
+        " summary lines %s\n" % ("all shown" if args.all_lines else "every 30 minutes")
+    )
     threading.Thread(target=rec.run, daemon=True).start()
     board = HostBoard(board_dir, sim.clock.env(simdir))
     shown = 0
@@ -186,17 +224,25 @@ def report(rec, board, board_dir, args):
     png = os.path.join(args.out, "day.png")
     plot(rec.rows, png, "%s: heater %d W" % (os.path.basename(args.trace), args.heater_w))
     print("\n=== the day ===")
-    print("diverted into the tank:   %5.2f kWh  (%.2f from surplus, %.2f from the grid)"
-          % (rec.heater_wh / 1000, (rec.heater_wh - rec.grid_wh) / 1000, rec.grid_wh / 1000))
-    print("possible with this heater: %4.2f kWh  (export up to the heater's power, relay or not)"
-          % (ideal / 1000))
+    print(
+        "diverted into the tank:   %5.2f kWh  (%.2f from surplus, %.2f from the grid)"
+        % (rec.heater_wh / 1000, (rec.heater_wh - rec.grid_wh) / 1000, rec.grid_wh / 1000)
+    )
+    print(
+        "possible with this heater: %4.2f kWh  (export up to the heater's power, relay or not)"
+        % (ideal / 1000)
+    )
     print("export left over:         %5.2f kWh" % (rec.export_wh / 1000))
     print("relay switched on:        %5d times" % switches)
-    print("tank at the end:          %5.2f of %.1f kWh" % (rec.house.tank.stored_wh / 1000,
-                                                          rec.house.tank.capacity_wh / 1000))
+    print(
+        "tank at the end:          %5.2f of %.1f kWh"
+        % (rec.house.tank.stored_wh / 1000, rec.house.tank.capacity_wh / 1000)
+    )
     if counted:
-        print("firmware's own count:     %5.2f kWh  (%.2f from the grid), from its learned heater power"
-              % (counted["today_wh"] / 1000, counted["today_grid_wh"] / 1000))
+        print(
+            "firmware's own count:     %5.2f kWh  (%.2f from the grid), from its learned"
+            " heater power" % (counted["today_wh"] / 1000, counted["today_grid_wh"] / 1000)
+        )
     print("plot: %s" % os.path.relpath(png))
     if board.count("board: watchdog expired"):
         print("warning: the simulated watchdog expired during the run")

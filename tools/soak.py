@@ -54,8 +54,11 @@ def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_
     rec = Recorder(sim, house, day_start, offset)
     sim.envoy.live = rec.live
     sim.start()
-    folder = lay_out(os.path.join(workdir, "board"), sim.config(
-        control=CONTROL, clock={"utc_offset_min": offset, "dst": dst}), compiled=True)
+    folder = lay_out(
+        os.path.join(workdir, "board"),
+        sim.config(control=CONTROL, clock={"utc_offset_min": offset, "dst": dst}),
+        compiled=True,
+    )
     threading.Thread(target=rec.run, daemon=True).start()
     board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo)
     end = begin + hours * 3600 + 60
@@ -68,13 +71,25 @@ def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_
         sim.stop()
     heap = [(int(m.group(1)), int(m.group(2))) for m in map(HEALTH.search, board.lines) if m]
     text = board.output()
-    failures = [line for line in board.lines if "MemoryError" in line or "memory allocation failed" in line
-                or "fatal:" in line or "error:" in line or "watchdog expired" in line]
+    failures = [
+        line
+        for line in board.lines
+        if "MemoryError" in line
+        or "memory allocation failed" in line
+        or "fatal:" in line
+        or "error:" in line
+        or "watchdog expired" in line
+    ]
     return {
-        "hours": hours, "heapsize": heapsize, "heap": heap, "failures": failures,
+        "hours": hours,
+        "heapsize": heapsize,
+        "heap": heap,
+        "failures": failures,
         "renewals": text.count("token: new owner token") - 1,
-        "logins": sim.cloud.logins, "switches": sum(1 for line in board.lines if re.match(r"\S+ relay=on reason=", line)),
-        "diverted_kwh": rec.heater_wh / 1000, "handshakes": sim.envoy.handshakes,
+        "logins": sim.cloud.logins,
+        "switches": sum(1 for line in board.lines if re.match(r"\S+ relay=on reason=", line)),
+        "diverted_kwh": rec.heater_wh / 1000,
+        "handshakes": sim.envoy.handshakes,
         "polls": sum(1 for q in sim.envoy.requests if q[1].startswith("/ivp/meters/readings")),
         "exited": board.proc.returncode,
     }
@@ -84,7 +99,9 @@ def verdict(res):
     """Problems with a soak's result, as text; empty when it passed."""
     problems = list(res["failures"][:5])
     if len(res["heap"]) < res["hours"] - 1:
-        problems.append("only %d hourly health lines in %d hours" % (len(res["heap"]), res["hours"]))
+        problems.append(
+            "only %d hourly health lines in %d hours" % (len(res["heap"]), res["hours"])
+        )
     if res["renewals"] < 1:
         problems.append("no token renewal")
     if res["switches"] < 1:
@@ -109,11 +126,20 @@ def main(argv=None):
         if not size:
             for size in SIZES:
                 # From 08:00: a renewal at 08:30, then the sun comes and the relay works.
-                res = soak(args.probe_hours, size, args.speed, os.path.join(work, size), start_hour=8,
-                           renew_after_h=0.5)
+                res = soak(
+                    args.probe_hours,
+                    size,
+                    args.speed,
+                    os.path.join(work, size),
+                    start_hour=8,
+                    renew_after_h=0.5,
+                )
                 problems = verdict(res)
-                print("heap %-5s %d h: %s" % (size, args.probe_hours, "ok" if not problems else problems[0]),
-                      flush=True)
+                print(
+                    "heap %-5s %d h: %s"
+                    % (size, args.probe_hours, "ok" if not problems else problems[0]),
+                    flush=True,
+                )
                 if not problems:
                     break
             else:
@@ -124,13 +150,28 @@ def main(argv=None):
         shutil.rmtree(work, ignore_errors=True)
     problems = verdict(res)
     used = [h for _, h in res["heap"]]
-    print("\nsoak: %d simulated hours under micropython -X heapsize=%s (64-bit unix port)" % (res["hours"], size))
-    print("  Envoy readings %d, TLS handshakes %d, cloud logins %d (token renewals %d), relay switched on %d times,"
-          " %.2f kWh diverted" % (res["polls"], res["handshakes"], res["logins"], res["renewals"],
-                                   res["switches"], res["diverted_kwh"]))
+    print(
+        "\nsoak: %d simulated hours under micropython -X heapsize=%s (64-bit unix port)"
+        % (res["hours"], size)
+    )
+    print(
+        "  Envoy readings %d, TLS handshakes %d, cloud logins %d (token renewals %d),"
+        " relay switched on %d times,"
+        " %.2f kWh diverted"
+        % (
+            res["polls"],
+            res["handshakes"],
+            res["logins"],
+            res["renewals"],
+            res["switches"],
+            res["diverted_kwh"],
+        )
+    )
     if used:
-        print("  heap in use after a full collection, hourly: first %d, last %d, min %d, max %d bytes"
-              % (used[0], used[-1], min(used), max(used)))
+        print(
+            "  heap in use after a full collection, hourly: first %d, last %d, min %d,"
+            " max %d bytes" % (used[0], used[-1], min(used), max(used))
+        )
     print("  %s" % ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
     return 0 if not problems else 1
 

@@ -35,8 +35,12 @@ def describe(token, now=None):
     now = time.time() if now is None else now
     left = jwt.seconds_left(claims, now) / 86400
     return "%s token for Envoy %s, user %s, expires %s UTC (%.0f days left)" % (
-        claims.get("enphaseUser") or "unknown-role", claims.get("aud"), claims.get("username"),
-        time.strftime("%Y-%m-%d %H:%M", time.gmtime(claims["exp"])), left)
+        claims.get("enphaseUser") or "unknown-role",
+        claims.get("aud"),
+        claims.get("username"),
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime(claims["exp"])),
+        left,
+    )
 
 
 def serial_from_envoy(cfg):
@@ -54,7 +58,9 @@ def serial_from_envoy(cfg):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="config.json")
-    p.add_argument("--serial", help="the Envoy serial (default: envoy.serial, or the Envoy's /info)")
+    p.add_argument(
+        "--serial", help="the Envoy serial (default: envoy.serial, or the Envoy's /info)"
+    )
     p.add_argument("--show", action="store_true", help="print the token itself (keep it secret)")
     args = p.parse_args(argv)
     cfg = load_config(args.config)
@@ -69,8 +75,10 @@ def main(argv=None):
             try:
                 serial = serial_from_envoy(cfg)
             except Exception as e:
-                print("could not read the serial from the Envoy at %s (%s); give --serial"
-                      % (cfg["envoy"]["host"], e))
+                print(
+                    "could not read the serial from the Envoy at %s (%s); give --serial"
+                    % (cfg["envoy"]["host"], e)
+                )
                 return 1
             print("Envoy serial %s (from its /info)" % serial)
         try:
@@ -78,8 +86,10 @@ def main(argv=None):
         except enlighten.CloudError as e:
             print("failed: %s" % e)
             if e.kind == "certificate":
-                print("the bundled root CAs (firmware/certs) do not cover this server: put its root "
-                      "CA (DER) in enlighten.ca_file, and please report it")
+                print(
+                    "the bundled root CAs (firmware/certs) do not cover this server: put its root "
+                    "CA (DER) in enlighten.ca_file, and please report it"
+                )
             return 1
         print("ok: " + describe(token))
     if args.show:

@@ -23,8 +23,11 @@ if mode == "requests":
     import requests  # micropython-lib, frozen in the unix port: HTTP/1.0, Connection: close
 
     url = "https://127.0.0.1:%d/ivp/meters/readings/%d" % (job["port"], e.plan[1])
-    headers = {"Authorization": "Bearer " + job["token"], "Cookie": session,
-               "Accept": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + job["token"],
+        "Cookie": session,
+        "Accept": "application/json",
+    }
     e.close()
 
     def poll():
@@ -59,6 +62,15 @@ for _ in range(polls):
     peaks.append(after - base)
 times.sort()
 allocs.sort()
-print(json.dumps({"mode": mode, "polls": polls, "median_ms": times[len(times) // 2],
-                  "alloc_median": allocs[len(allocs) // 2], "alloc_max": allocs[-1],
-                  "peak_over_idle": max(peaks)}))
+print(
+    json.dumps(
+        {
+            "mode": mode,
+            "polls": polls,
+            "median_ms": times[len(times) // 2],
+            "alloc_median": allocs[len(allocs) // 2],
+            "alloc_max": allocs[-1],
+            "peak_over_idle": max(peaks),
+        }
+    )
+)

@@ -37,8 +37,15 @@ class VirtualBoard:
         termios.tcsetattr(board_s, termios.TCSANOW, attrs)
         os.set_blocking(self._host_m, False)
         self.path = os.ttyname(self._host_s)
-        self.proc = subprocess.Popen([micropython_binary()], stdin=board_s, stdout=board_s, stderr=board_s,
-                                     cwd=folder, env=env, preexec_fn=_make_controlling_terminal)
+        self.proc = subprocess.Popen(
+            [micropython_binary()],
+            stdin=board_s,
+            stdout=board_s,
+            stderr=board_s,
+            cwd=folder,
+            env=env,
+            preexec_fn=_make_controlling_terminal,
+        )
         os.close(board_s)
         self._stop = False
         threading.Thread(target=self._bridge, daemon=True).start()
@@ -75,8 +82,10 @@ class VirtualBoard:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise AssertionError("no %r from the virtual board in %.0f s; it printed:\n%s" % (
-            text, timeout, self.output[-3000:].decode(errors="replace")))
+        raise AssertionError(
+            "no %r from the virtual board in %.0f s; it printed:\n%s"
+            % (text, timeout, self.output[-3000:].decode(errors="replace"))
+        )
 
     def forget_port_input(self):
         """Drop what the board printed while no mpremote was listening."""

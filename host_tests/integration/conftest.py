@@ -28,7 +28,7 @@ def sim(pki_dir, tmp_path, monkeypatch, request):
 
 @pytest.fixture
 def envoy_for(sim):
-    """Start another simulated Envoy serving a fixture folder, sharing the sim's clock and tokens."""
+    """Start another simulated Envoy serving a fixture folder (the sim's clock and tokens)."""
     started = []
 
     def start(folder):

@@ -16,8 +16,14 @@ SIM_SPEED = 10
 
 
 def deploy(*args, cwd):
-    r = subprocess.run([sys.executable, "-m", "tools.deploy", *args], cwd=cwd, capture_output=True,
-                       text=True, timeout=180, env=dict(os.environ, PYTHONPATH=ROOT))
+    r = subprocess.run(
+        [sys.executable, "-m", "tools.deploy", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     return r.returncode, r.stdout + r.stderr
 
 
@@ -38,7 +44,9 @@ def vboard(tmp_path, sim):
 def test_dry_run_lists_and_touches_nothing(sim, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(sim.config()))
-    code, out = deploy("--port", "/dev/nonexistent", "--config", str(cfg), "--dry-run", cwd=tmp_path)
+    code, out = deploy(
+        "--port", "/dev/nonexistent", "--config", str(cfg), "--dry-run", cwd=tmp_path
+    )
     assert code == 0, out
     assert "would copy build/deploy/firmware/app.mpy -> :firmware/app.mpy" in out
     assert "would copy firmware/certs/isrg_root_x1.der -> :firmware/certs/isrg_root_x1.der" in out
@@ -52,7 +60,10 @@ def test_a_bad_config_stops_the_deploy(sim, tmp_path):
     cfg.write_text(json.dumps(bad))
     code, out = deploy("--port", "/dev/nonexistent", "--config", str(cfg), cwd=tmp_path)
     assert code == 2
-    assert "heater.relay_pin: GPIO 9 is wired to the flash chip" in out and "nothing was copied" in out
+    assert (
+        "heater.relay_pin: GPIO 9 is wired to the flash chip" in out
+        and "nothing was copied" in out
+    )
 
 
 def test_deploy_into_a_virtual_board_then_boot_it(sim, vboard, tmp_path):

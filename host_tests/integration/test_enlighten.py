@@ -28,7 +28,8 @@ def test_password_with_form_special_characters_is_encoded(sim):
     get(sim)
     assert sim.cloud.problems == []
     assert enlighten.form([("user[email]", "a+b@x.y"), ("user[password]", "p&q =%")]) == (
-        "user%5Bemail%5D=a%2Bb%40x.y&user%5Bpassword%5D=p%26q%20%3D%25")
+        "user%5Bemail%5D=a%2Bb%40x.y&user%5Bpassword%5D=p%26q%20%3D%25"
+    )
 
 
 @pytest.mark.parametrize("shape", ["raw", "json", "html"])
@@ -37,15 +38,18 @@ def test_every_shape_of_token_reply(sim, shape):
     assert get(sim) == sim.cloud.issued[-1]
 
 
-@pytest.mark.parametrize("behaviour, kind, words", [
-    ("bad-credentials", "credentials", "wrong e-mail or password (401)"),
-    ("mfa", "mfa", "multi-factor"),
-    ("locked", "locked", "web page"),
-    ("blocked", "locked", "blocked"),
-    ("5xx", "server", "503"),
-    ("token-5xx", "server", "502"),
-    ("token-garbage", "reply", "not a JWT"),
-])
+@pytest.mark.parametrize(
+    "behaviour, kind, words",
+    [
+        ("bad-credentials", "credentials", "wrong e-mail or password (401)"),
+        ("mfa", "mfa", "multi-factor"),
+        ("locked", "locked", "web page"),
+        ("blocked", "locked", "blocked"),
+        ("5xx", "server", "503"),
+        ("token-5xx", "server", "502"),
+        ("token-garbage", "reply", "not a JWT"),
+    ],
+)
 def test_each_cloud_failure_has_its_kind_and_message(sim, behaviour, kind, words):
     sim.cloud.behaviour = behaviour
     with pytest.raises(CloudError) as err:

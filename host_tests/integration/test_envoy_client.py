@@ -211,5 +211,5 @@ def test_pin_off_accepts_any_certificate(sim):
 def test_nothing_listening(sim):
     port = sim.envoy.port
     sim.envoy.stop()
-    with pytest.raises(Exception):
+    with pytest.raises((OSError, EnvoyError)):
         Envoy("127.0.0.1", port, "off", timeout_s=1).probe()

@@ -14,8 +14,13 @@ from tools.sim import SimEnvoy
 def run_upy(tmp_path, cases):
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"cases": cases}))
-    r = subprocess.run([micropython_binary(), ROOT + "/host_tests/integration/upy_client.py", str(job), ROOT],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [micropython_binary(), ROOT + "/host_tests/integration/upy_client.py", str(job), ROOT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
 
@@ -42,8 +47,10 @@ def test_every_captured_envoy_under_micropython(sim, tmp_path):
 
 
 def test_keep_alive_under_micropython(sim, tmp_path):
-    [r] = run_upy(tmp_path, [{"folder": "x", "port": sim.envoy.port, "token": token_for(sim.envoy, sim),
-                              "polls": 30}])
+    [r] = run_upy(
+        tmp_path,
+        [{"folder": "x", "port": sim.envoy.port, "token": token_for(sim.envoy, sim), "polls": 30}],
+    )
     assert r["net"] == 199 and r["handshakes"] == 1, r
     assert sim.envoy.handshakes == 1
 
@@ -54,10 +61,13 @@ def test_tofu_pin_under_micropython_refuses_a_new_certificate(sim, tmp_path):
     impostor.start()
     try:
         token = token_for(sim.envoy, sim)
-        first, second = run_upy(tmp_path, [
-            {"folder": "real", "port": sim.envoy.port, "token": token, "pin": "tofu"},
-            {"folder": "impostor", "port": impostor.port, "token": token, "pin": "tofu"},
-        ])
+        first, second = run_upy(
+            tmp_path,
+            [
+                {"folder": "real", "port": sim.envoy.port, "token": token, "pin": "tofu"},
+                {"folder": "impostor", "port": impostor.port, "token": token, "pin": "tofu"},
+            ],
+        )
     finally:
         impostor.stop()
     assert first["net"] == 199, first

@@ -88,7 +88,9 @@ def test_clock_not_set_refuses_to_log_in(sim, board):
     b.kill()
     b = board(fresh=False)
     b.wait_for("clock: not set (NTP failed)", 15)
-    b.wait_for("the clock is not set, so the cloud's certificate cannot be checked; not logging in", 15)
+    b.wait_for(
+        "the clock is not set, so the cloud's certificate cannot be checked; not logging in", 15
+    )
     assert sim.cloud.logins == 0
     assert b.count("relay=on") == 0
 

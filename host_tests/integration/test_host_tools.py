@@ -10,8 +10,14 @@ from tools.certs import sha256_of_pem
 
 
 def run(*args, cwd):
-    r = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True,
-                       timeout=60, env={"PYTHONPATH": ROOT, "PATH": "/usr/bin:/bin"})
+    r = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": ROOT, "PATH": "/usr/bin:/bin"},
+    )
     return r.returncode, r.stdout + r.stderr
 
 
@@ -34,18 +40,29 @@ def test_token_tool_logs_in_and_hides_the_token(sim, tmp_path):
 
 def test_token_tool_reports_a_cloud_failure(sim, tmp_path):
     sim.cloud.behaviour = "mfa"
-    code, out = run("tools.token", "--config", write_config(sim, tmp_path), "--serial", "1", cwd=tmp_path)
+    code, out = run(
+        "tools.token", "--config", write_config(sim, tmp_path), "--serial", "1", cwd=tmp_path
+    )
     assert code == 1 and "multi-factor" in out and "Traceback" not in out
 
 
 def test_token_tool_refuses_a_bad_config(sim, tmp_path):
-    code, out = run("tools.token", "--config", write_config(sim, tmp_path, control={"pol_s": 1}), cwd=tmp_path)
+    code, out = run(
+        "tools.token", "--config", write_config(sim, tmp_path, control={"pol_s": 1}), cwd=tmp_path
+    )
     assert code == 2 and "control.pol_s: unknown key" in out
 
 
 def test_envoy_read_prints_firmware_meter_and_net(sim, tmp_path):
     sim.envoy.live = lambda t: (3000.0, -1500.0)
-    code, out = run("tools.envoy_read", "--host", sim.envoy.host, "--token", token_for(sim.envoy, sim), cwd=tmp_path)
+    code, out = run(
+        "tools.envoy_read",
+        "--host",
+        sim.envoy.host,
+        "--token",
+        token_for(sim.envoy, sim),
+        cwd=tmp_path,
+    )
     assert code == 0, out
     assert "firmware D8.2.4345, serial 122446001637, HTTPS with a token" in out
     assert "meter: net-consumption CT eid 704643584" in out
@@ -60,7 +77,9 @@ def test_envoy_read_with_config_fetches_a_token(sim, tmp_path):
 
 def test_envoy_read_explains_an_envoy_without_net_power(sim, envoy_for, tmp_path):
     served = envoy_for("7.3.466_metered_disabled_cts")
-    code, out = run("tools.envoy_read", "--host", served.host, "--token", token_for(served, sim), cwd=tmp_path)
+    code, out = run(
+        "tools.envoy_read", "--host", served.host, "--token", token_for(served, sim), cwd=tmp_path
+    )
     assert code == 3, out
     assert "no consumption CT: net power is unavailable" in out and "Traceback" not in out
 

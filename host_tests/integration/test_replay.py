@@ -9,7 +9,9 @@ def write_trace(path, rows):
 def test_one_hour_of_big_surplus(tmp_path):
     # 08:00-09:00 PV 3.3 kW, load 300 W: 3 kW of export for an hour.
     trace = tmp_path / "day.csv"
-    write_trace(trace, [(t, 3300 if 8 * 3600 <= t <= 9 * 3600 else 0, 300) for t in range(0, 86400, 60)])
+    write_trace(
+        trace, [(t, 3300 if 8 * 3600 <= t <= 9 * 3600 else 0, 300) for t in range(0, 86400, 60)]
+    )
     samples, pv_only = replay.series(str(trace), 1, 300)
     assert not pv_only and len(samples) == 86400 - 60 + 1
     ours, states = replay.run(samples, replay.defaults(), 2000, 1)

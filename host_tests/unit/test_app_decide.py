@@ -41,12 +41,25 @@ def diverter(boost=None):
     os.chdir(tmpdir())
     cfg = {
         "wifi": {"ssid": "x", "password": ""},
-        "enlighten": {"email": "a@b.c", "password": "p", "login_url": "https://127.0.0.1/l",
-                      "token_url": "https://127.0.0.1/t", "ca_file": ""},
+        "enlighten": {
+            "email": "a@b.c",
+            "password": "p",
+            "login_url": "https://127.0.0.1/l",
+            "token_url": "https://127.0.0.1/t",
+            "ca_file": "",
+        },
         "envoy": {"host": "127.0.0.1:1", "serial": "", "token": "", "pin": "off"},
         "heater": {"power_w": 2000, "relay_pin": 23, "active_high": True},
-        "control": {"poll_s": 1, "start_margin_w": 100, "max_import_w": 200, "start_delay_s": 0,
-                    "stop_delay_s": 0, "min_on_s": 0, "min_off_s": 0, "stale_s": 30},
+        "control": {
+            "poll_s": 1,
+            "start_margin_w": 100,
+            "max_import_w": 200,
+            "start_delay_s": 0,
+            "stop_delay_s": 0,
+            "min_on_s": 0,
+            "min_off_s": 0,
+            "stale_s": 30,
+        },
         "clock": {"utc_offset_min": 0, "dst": "none"},
         "boost": {"min_kwh": 0, "window": ""},
     }

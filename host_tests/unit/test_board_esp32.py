@@ -61,7 +61,10 @@ def test_watchdog_is_relaxed_for_the_repl():
     b.wdt_start(120)
     b.wdt_feed()
     b.wdt_relax()
-    assert ("wdt", 120000) in machine.log and ("wdt", board_esp32.REPL_WATCHDOG_S * 1000) in machine.log
+    assert ("wdt", 120000) in machine.log and (
+        "wdt",
+        board_esp32.REPL_WATCHDOG_S * 1000,
+    ) in machine.log
 
 
 def test_clock_from_ntp():

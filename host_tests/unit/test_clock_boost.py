@@ -102,11 +102,17 @@ def test_boost_window_across_the_eu_spring_change():
     steps = []
     t = utc(2026, 3, 29, 0, 0)  # 01:00 CET
     while t < utc(2026, 3, 29, 3, 0):  # 05:00 CEST
-        steps.append((clock.hms(clock.local(t, 60, "eu")), b.active(clock.local(t, 60, "eu"), 0, 0)))
+        steps.append(
+            (clock.hms(clock.local(t, 60, "eu")), b.active(clock.local(t, 60, "eu"), 0, 0))
+        )
         t += 1800
     assert steps == [
-        ("01:00:00", False), ("01:30:00", True), ("03:00:00", True), ("03:30:00", True),
-        ("04:00:00", False), ("04:30:00", False),
+        ("01:00:00", False),
+        ("01:30:00", True),
+        ("03:00:00", True),
+        ("03:30:00", True),
+        ("04:00:00", False),
+        ("04:30:00", False),
     ], steps
 
 

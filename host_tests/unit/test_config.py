@@ -136,8 +136,13 @@ def test_a_pasted_token_must_be_a_jwt():
 
 
 def test_flash_and_input_only_pins_are_refused():
-    for pin, why in ((6, "flash"), (11, "flash"), (34, "input-only"), (1, "serial console"),
-                     (40, "does not exist")):
+    for pin, why in (
+        (6, "flash"),
+        (11, "flash"),
+        (34, "input-only"),
+        (1, "serial console"),
+        (40, "does not exist"),
+    ):
         raw = good()
         raw["heater"]["relay_pin"] = pin
         e = only_error(raw)
@@ -178,7 +183,11 @@ def test_host_forms():
 
 
 def test_url_split():
-    assert urls.split_url("https://a.example/login/login.json") == ("a.example", 443, "/login/login.json")
+    assert urls.split_url("https://a.example/login/login.json") == (
+        "a.example",
+        443,
+        "/login/login.json",
+    )
     assert urls.split_url("https://127.0.0.1:9443/tokens") == ("127.0.0.1", 9443, "/tokens")
 
 

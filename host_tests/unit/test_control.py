@@ -97,7 +97,9 @@ def test_zero_delays_switch_immediately():
 def test_describe_gives_the_numbers():
     ctl = C.Control(PARAMS, -1000)
     run(ctl, [(12, -2150)])
-    contains(ctl.describe(C.WAIT_START, 11, -2150, 0, HEATER), "export_w=2150 need_w=2100 held_s=11/30")
+    contains(
+        ctl.describe(C.WAIT_START, 11, -2150, 0, HEATER), "export_w=2150 need_w=2100 held_s=11/30"
+    )
     contains(ctl.describe(C.STALE, 11, None, 42, HEATER), "age_s=42")
     ctl.switched(0)
     contains(ctl.describe(C.MIN_ON, 100, 400, 0, HEATER), "left_s=200")

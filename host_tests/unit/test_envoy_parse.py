@@ -18,7 +18,7 @@ def load(folder, name):
 
 
 def net_of(folder):
-    """The parse path the client takes: /ivp/meters when it is a meter list, else production.json."""
+    """The client's path: /ivp/meters when it is a meter list, else production.json."""
     meters = load(folder, "ivp_meters")
     if type(meters) is list:
         plan = ep.plan_from_meters(meters)
@@ -55,7 +55,9 @@ def test_info_gives_firmware_and_serial():
 
 
 def test_info_that_is_not_an_envoy():
-    contains(str(raises(ValueError, ep.parse_info, b"<html><body>router</body></html>")), "software")
+    contains(
+        str(raises(ValueError, ep.parse_info, b"<html><body>router</body></html>")), "software"
+    )
 
 
 def test_version_tuple_tolerates_suffixes():
@@ -129,9 +131,11 @@ def test_scan_reading_agrees_with_the_full_parse_for_every_captured_meter():
 
 
 def test_scan_reading_falls_back_when_the_layout_differs():
-    assert ep.scan_reading(bytearray(b'{"eid": 5, "activePower": 1.5}'), 30, 6) is None  # other meter
+    assert (
+        ep.scan_reading(bytearray(b'{"eid": 5, "activePower": 1.5}'), 30, 6) is None
+    )  # other meter
     assert ep.scan_reading(bytearray(b'[{"eid": 5, "activePower": 1.5}]'), 32, 5) == (1.5, None)
     odd = b'{"channels": [{"activePower": 9}], "eid": 5, "activePower": 1.5}'
     assert ep.scan_reading(bytearray(odd), len(odd), 5) is None  # channels first: parse fully
-    assert ep.scan_reading(bytearray(b'<html>401</html>'), 16, 5) is None
+    assert ep.scan_reading(bytearray(b"<html>401</html>"), 16, 5) is None
     assert ep.scan_reading(bytearray(b'{"eid": 5, "activePower": null}'), 31, 5) is None

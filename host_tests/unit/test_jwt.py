@@ -45,8 +45,10 @@ def test_extract_raw_json_and_html_replies():
     assert jwt.extract(t + "\n") == t
     assert jwt.extract(t.encode()) == t
     assert jwt.extract(json.dumps({"generation_time": 1, "token": t, "expires_at": 2})) == t
-    page = ('<html><body><form><textarea name="accessToken" id="JWTToken" cols="30" rows="10" >'
-            "%s</textarea></form></body></html>" % t)
+    page = (
+        '<html><body><form><textarea name="accessToken" id="JWTToken" cols="30" rows="10" >'
+        "%s</textarea></form></body></html>" % t
+    )
     assert jwt.extract(page) == t
     assert jwt.extract("<textarea id='JWTToken'>\n  %s\n</textarea>" % t) == t
 
