@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from tools.hostboard import micropython_binary
+from tools.hostutil import venv_tool
 from tools.sim import ROOT, Simulation, make_jwt
 
 
@@ -27,7 +27,7 @@ def measure(sim, token, mode, polls, tmp):
         json.dump({"mode": mode, "polls": polls, "port": sim.envoy.port, "token": token}, f)
     before = sim.envoy.handshakes
     r = subprocess.run(
-        [micropython_binary(), os.path.join(ROOT, "tools", "upy_poll_bench.py"), job, ROOT],
+        [venv_tool("micropython"), os.path.join(ROOT, "tools", "upy_poll_bench.py"), job, ROOT],
         cwd=tmp,
         capture_output=True,
         text=True,

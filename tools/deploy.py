@@ -20,25 +20,11 @@ import shutil
 import subprocess
 import sys
 
-from firmware import config as fwconfig
 from tools import mpy
+from tools.hostutil import load_config, venv_tool
 
 ROOT = mpy.ROOT
 BUILD = os.path.join(ROOT, "build", "deploy")
-
-
-def mpremote():
-    here = os.path.join(os.path.dirname(sys.executable), "mpremote")
-    return here if os.path.exists(here) else "mpremote"
-
-
-def check_config(path):
-    cfg, errors, warnings = fwconfig.load(path)
-    for w in warnings:
-        print("config: warning: " + w)
-    for e in errors:
-        print("config: " + e)
-    return not errors
 
 
 def stage(py=False, build=BUILD):
@@ -86,7 +72,7 @@ def prepare_code(groups):
 
 def commands(port, groups, config_path, reset=True):
     """One mpremote invocation: connect, prepare, copy each folder, then soft-reset."""
-    cmd = [mpremote(), "connect", port, "resume", "exec", prepare_code(groups)]
+    cmd = [venv_tool("mpremote"), "connect", port, "resume", "exec", prepare_code(groups)]
     for folder, files in groups.items():
         if folder:
             cmd += ["+", "fs", "cp", *files, ":%s/" % folder]
@@ -109,8 +95,8 @@ def main(argv=None):
     p.add_argument("--py", action="store_true", help="copy .py sources instead of compiled .mpy")
     p.add_argument("--dry-run", action="store_true", help="only list what would be done")
     args = p.parse_args(argv)
-    if not check_config(args.config):
-        print("deploy: fix %s first; nothing was copied" % args.config)
+    if load_config(args.config) is None:
+        print("deploy: nothing was copied")
         return 2
     groups = stage(args.py)
     cmd = commands(args.port, groups, args.config, reset=not args.no_reset)

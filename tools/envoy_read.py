@@ -14,6 +14,7 @@ import sys
 from firmware import urls
 from firmware import enlighten
 from firmware.envoy import AuthError, Envoy, NoNetPower
+from tools.hostutil import load_config
 
 
 def main(argv=None):
@@ -26,8 +27,6 @@ def main(argv=None):
     args = p.parse_args(argv)
     cfg = None
     if args.config:
-        from tools.token import load_config
-
         cfg = load_config(args.config)
         if cfg is None:
             return 2

@@ -22,16 +22,8 @@ import time
 
 from firmware import jwt
 from tools.hostboard import HostBoard, lay_out
-from tools.sim import ROOT, Simulation
+from tools.sim import ROOT, TEST_CONTROL, Simulation
 
-CONTROL = {
-    "poll_s": 1,
-    "start_delay_s": 5,
-    "stop_delay_s": 5,
-    "min_on_s": 10,
-    "min_off_s": 10,
-    "stale_s": 10,
-}
 FILES = ("token.json", "state.json", "cloud.json", "envoy_pin.json")
 HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/soak.py)
 
@@ -337,7 +329,7 @@ def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
     sim.envoy.live = sim.steady(*scenario.live)
     try:
         scenario.setup(r)
-        lay_out(folder, sim.config(control=CONTROL), compiled=True)
+        lay_out(folder, sim.config(), compiled=True)
         r.board = HostBoard(
             folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo, preexec_fn=_ignore_sigxfsz
         )
@@ -392,7 +384,7 @@ def power_cuts(pki_dir, workdir, cuts=12, heapsize=HEAP, seed=1):
     r = Run(sim, folder, simdir)
     sim.relay_file = os.path.join(simdir, "relay")
     sim.envoy.live = sim.steady(3000.0, -2600.0)
-    lay_out(folder, sim.config(control=CONTROL), compiled=True)
+    lay_out(folder, sim.config(), compiled=True)
     try:
         for _ in range(cuts):
             r.board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize)
@@ -433,8 +425,8 @@ def main(argv=None):
         if not args.only or args.only == "power-cut":
             pc = power_cuts(pki, work, heapsize=args.heapsize)
     print(
-        "\nUnder micropython -X heapsize=%s; times in simulated seconds (stale_s=10, poll_s=1):\n"
-        % args.heapsize
+        "\nUnder micropython -X heapsize=%s; times in simulated seconds (stale_s=%d, poll_s=%d):\n"
+        % (args.heapsize, TEST_CONTROL["stale_s"], TEST_CONTROL["poll_s"])
     )
     print("| fault | relay OFF after | back on its own after | kept on flash |")
     print("|---|---|---|---|")

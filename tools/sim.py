@@ -27,6 +27,15 @@ from tools import certs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tools", "fixtures", "envoy")
+# Short delays for tests: seconds instead of the field defaults' minutes.
+TEST_CONTROL = {
+    "poll_s": 1,
+    "start_delay_s": 5,
+    "stop_delay_s": 5,
+    "min_on_s": 10,
+    "min_off_s": 10,
+    "stale_s": 10,
+}
 
 # What firmware 7/8 (openresty) sends for a request without a valid token. 8.3.5289 and later
 # redirect to /login.html instead of /home.
@@ -115,7 +124,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, owner, port):
         self.owner = owner
-        super().__init__(("127.0.0.1", port), owner.Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the connection's own thread, not in accept().
@@ -146,6 +155,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        self.server.owner.serve(self)
+
+    def do_POST(self):
+        self.server.owner.serve(self)
 
     def _body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -198,61 +213,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class SimEnvoy:
-    OVERSIZE = 40000  # bigger than any cap the firmware uses
+class _Service:
+    """A server on 127.0.0.1 in its own thread. TLS handshakes run in each connection's thread
+    and are counted; stop() stops listening and drops every connection."""
 
-    def __init__(
-        self, folder="8.2.4345_with_device_data", pki=None, clock=None, authority=None, port=0
-    ):
-        self.folder = os.path.join(FIXTURES, folder)
-        with open(os.path.join(self.folder, "info")) as f:
-            info = f.read()
-        self.software = info.split("<software>")[1].split("<")[0]
-        self.serial = info.split("<sn>")[1].split("<")[0]
-        digits = self.software.lstrip("DRM").split(".")
-        self.version = tuple(int(x) for x in digits[:3])
-        self.tls = self.version >= (7,)
-        self.clock = clock or SimClock()
-        self.authority = authority or Authority(self.clock)
-        self.pki = pki
-        self.cert = "envoy"  # which of the PKI's Envoy certificates is served
-        self.per_meter = True  # serve /ivp/meters/readings/<eid>
-        self.require_cookie = True
-        self.sessions = set()
-        self.requests = []  # (method, path, had_bearer, had_cookie)
+    fault = None  # a failure _Handler.reply() plays (the Envoy's)
+    OVERSIZE = 0
+
+    def __init__(self, port):
+        self.port = port
         self.handshakes = 0
         self.handshake_failures = 0
         self.connections = set()
-        self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
-        self.frozen_at = None  # a stuck meter: live values keep this timestamp
-        self.fault = None
-        self.slow_s = 0
-        self.port = port
         self._server = None
-        self._ctx = {}
-
-        sim = self
-
-        class Handler(_Handler):
-            def do_GET(self):
-                sim.serve(self)
-
-            def do_POST(self):
-                self._body()
-                sim.serve(self)
-
-        self.Handler = Handler
-
-    # -- lifecycle ---------------------------------------------------------------------------
 
     def tls_context(self):
-        if not self.tls:
-            return None
-        if self.cert not in self._ctx:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.pki[self.cert + "_pem"], self.pki[self.cert + "_key"])
-            self._ctx[self.cert] = ctx
-        return self._ctx[self.cert]
+        raise NotImplementedError
+
+    def serve(self, handler):
+        raise NotImplementedError
 
     def start(self):
         self._server = _Server(self, self.port)
@@ -272,6 +251,47 @@ class SimEnvoy:
                 c.close()
             except OSError:
                 pass
+
+
+class SimEnvoy(_Service):
+    OVERSIZE = 40000  # bigger than any cap the firmware uses
+
+    def __init__(
+        self, folder="8.2.4345_with_device_data", pki=None, clock=None, authority=None, port=0
+    ):
+        super().__init__(port)
+        self.folder = os.path.join(FIXTURES, folder)
+        with open(os.path.join(self.folder, "info")) as f:
+            info = f.read()
+        self.software = info.split("<software>")[1].split("<")[0]
+        self.serial = info.split("<sn>")[1].split("<")[0]
+        digits = self.software.lstrip("DRM").split(".")
+        self.version = tuple(int(x) for x in digits[:3])
+        self.tls = self.version >= (7,)
+        self.clock = clock or SimClock()
+        self.authority = authority or Authority(self.clock)
+        self.pki = pki
+        self.cert = "envoy"  # which of the PKI's Envoy certificates is served
+        self.per_meter = True  # serve /ivp/meters/readings/<eid>
+        self.require_cookie = True
+        self.sessions = set()
+        self.requests = []  # (method, path, had_bearer, had_cookie)
+        self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
+        self.frozen_at = None  # a stuck meter: live values keep this timestamp
+        self.fault = None
+        self.slow_s = 0
+        self._ctx = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def tls_context(self):
+        if not self.tls:
+            return None
+        if self.cert not in self._ctx:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.pki[self.cert + "_pem"], self.pki[self.cert + "_key"])
+            self._ctx[self.cert] = ctx
+        return self._ctx[self.cert]
 
     def reboot(self):
         """Like a real Envoy reboot: sessions are forgotten."""
@@ -357,6 +377,8 @@ class SimEnvoy:
         h.reply(401, UNAUTHORISED_HTML % target, "text/html")
 
     def serve(self, h):
+        if h.command == "POST":
+            h._body()
         path = h.path
         auth = h.headers.get("Authorization", "")
         self.requests.append(
@@ -431,7 +453,7 @@ class SimEnvoy:
         )
 
 
-class SimCloud:
+class SimCloud(_Service):
     """Enlighten login and Entrez tokens. behaviour: None (works), "bad-credentials", "mfa",
     "locked" (the HTML login page with 200), "blocked", "5xx", "slow", "token-5xx",
     "token-garbage"; token_format: "raw", "json" or "html"."""
@@ -445,6 +467,7 @@ class SimCloud:
         password="s3cret pass&word",
         port=0,
     ):
+        super().__init__(port)
         self.pki = pki
         self.clock = clock or SimClock()
         self.authority = authority or Authority(self.clock)
@@ -460,43 +483,13 @@ class SimCloud:
         self.token_requests = 0
         self.problems = []  # what the cloud found wrong in requests (for the tests)
         self.issued = []
-        self.handshakes = 0
-        self.handshake_failures = 0
-        self.connections = set()
-        self.port = port
-        self._server = None
         self._ctx = None
-        sim = self
-
-        class Handler(_Handler):
-            def do_POST(self):
-                sim.serve(self, self._body())
-
-            def do_GET(self):
-                self.reply(405, "")
-
-        self.Handler = Handler
 
     def tls_context(self):
         if self._ctx is None:
             self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._ctx.load_cert_chain(self.pki["cloud_pem"], self.pki["cloud_key"])
         return self._ctx
-
-    fault = None  # the handler's reply() faults are an Envoy thing
-    OVERSIZE = 0
-
-    def start(self):
-        self._server = _Server(self, self.port)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     @property
     def login_url(self):
@@ -506,7 +499,10 @@ class SimCloud:
     def token_url(self):
         return "https://127.0.0.1:%d/tokens" % self.port
 
-    def serve(self, h, body):
+    def serve(self, h):
+        if h.command != "POST":
+            return h.reply(405, "")
+        body = h._body()
         if h.path.split("?")[0] == "/login/login.json":
             return self._login(h, body)
         if h.path == "/tokens":
@@ -646,14 +642,7 @@ class Simulation:
             },
             "envoy": {"host": self.envoy.host, "pin": "tofu"},
             "heater": {"power_w": 2000, "relay_pin": 23, "active_high": True},
-            "control": {
-                "poll_s": 1,
-                "start_delay_s": 5,
-                "stop_delay_s": 5,
-                "min_on_s": 10,
-                "min_off_s": 10,
-                "stale_s": 10,
-            },
+            "control": dict(TEST_CONTROL),
             "clock": {"utc_offset_min": 0, "dst": "none"},
         }
         for section, values in overrides.items():

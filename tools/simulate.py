@@ -26,6 +26,16 @@ from tools.sim import ROOT, Simulation
 DEFAULT_TRACE = os.path.join(ROOT, "tools", "data", "batterysimu_ch_2025-01-13.csv")
 ZONES = {"batterysimu_ch": (60, "eu"), "openevse_uk": (0, "eu")}  # by trace file prefix
 STEP_S = 10  # how often (simulated seconds) the house model advances and is sampled
+# The firmware's default rules; a slower poll and a longer stale limit only because the host
+# replays a day in minutes (a host millisecond is more than a simulated second).
+DEMO_CONTROL = {
+    "poll_s": 2,
+    "start_delay_s": 30,
+    "stop_delay_s": 60,
+    "min_on_s": 300,
+    "min_off_s": 300,
+    "stale_s": 60,
+}
 
 
 def trace_date_and_zone(path):
@@ -164,16 +174,7 @@ def main(argv=None):
     sim.start()
     config = sim.config(
         heater={"power_w": int(args.heater_w)},
-        # The firmware's default rules; a slower poll and a longer stale limit only because the
-        # host replays a day in minutes (a host millisecond is more than a simulated second).
-        control={
-            "poll_s": 2,
-            "start_delay_s": 30,
-            "stop_delay_s": 60,
-            "min_on_s": 300,
-            "min_off_s": 300,
-            "stale_s": 60,
-        },
+        control=DEMO_CONTROL,
         clock={"utc_offset_min": offset, "dst": dst},
     )
     board_dir = lay_out(os.path.join(args.out, "board"), config)

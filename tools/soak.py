@@ -26,12 +26,11 @@ from firmware import clock
 from tools.hostboard import HostBoard, lay_out
 from tools.house import House
 from tools.sim import ROOT, Simulation
-from tools.simulate import DEFAULT_TRACE, Recorder, trace_date_and_zone
+from tools.simulate import DEFAULT_TRACE, DEMO_CONTROL, Recorder, trace_date_and_zone
 
 SIZES = ["96K", "112K", "128K", "144K", "160K", "176K", "192K", "256K"]
 GROWTH_LIMIT = 1024  # bytes the heap in use may differ by between hours (noise, not a trend)
 HEALTH = re.compile(r"health uptime_h=(\d+) heap_used=(\d+)")
-CONTROL = {"poll_s": 2, "stale_s": 60}  # the defaults otherwise; see tools/simulate.py
 
 
 def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_h=None):
@@ -56,7 +55,7 @@ def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_
     sim.start()
     folder = lay_out(
         os.path.join(workdir, "board"),
-        sim.config(control=CONTROL, clock={"utc_offset_min": offset, "dst": dst}),
+        sim.config(control=DEMO_CONTROL, clock={"utc_offset_min": offset, "dst": dst}),
         compiled=True,
     )
     threading.Thread(target=rec.run, daemon=True).start()

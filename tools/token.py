@@ -13,21 +13,8 @@ import argparse
 import sys
 import time
 
-from firmware import config as fwconfig
-from firmware import urls
-from firmware import enlighten, jwt
-
-
-def load_config(path):
-    cfg, errors, warnings = fwconfig.load(path)
-    for w in warnings:
-        print("config: warning: " + w)
-    for e in errors:
-        print("config: " + e)
-    if errors:
-        print("config: %d problem(s); fix %s first" % (len(errors), path))
-        return None
-    return cfg
+from firmware import enlighten, jwt, urls
+from tools.hostutil import load_config
 
 
 def describe(token, now=None):

@@ -16,7 +16,7 @@ import threading
 import time
 import tty
 
-from tools.hostboard import micropython_binary
+from tools.hostutil import venv_tool
 
 
 def _make_controlling_terminal():
@@ -38,7 +38,7 @@ class VirtualBoard:
         os.set_blocking(self._host_m, False)
         self.path = os.ttyname(self._host_s)
         self.proc = subprocess.Popen(
-            [micropython_binary()],
+            [venv_tool("micropython")],
             stdin=board_s,
             stdout=board_s,
             stderr=board_s,

@@ -7,7 +7,7 @@ from conftest import ROOT, token_for
 from envoy_cases import EXPECTED
 
 from tools.certs import sha256_of_pem
-from tools.hostboard import micropython_binary
+from tools.hostutil import venv_tool
 from tools.sim import SimEnvoy
 
 
@@ -15,7 +15,7 @@ def run_upy(tmp_path, cases):
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"cases": cases}))
     r = subprocess.run(
-        [micropython_binary(), ROOT + "/host_tests/integration/upy_client.py", str(job), ROOT],
+        [venv_tool("micropython"), ROOT + "/host_tests/integration/upy_client.py", str(job), ROOT],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -7,8 +7,8 @@ import pytest
 from tools import faults
 
 HEAP = faults.HEAP
-STALE_S = faults.CONTROL["stale_s"]
-POLL_S = faults.CONTROL["poll_s"]
+STALE_S = faults.TEST_CONTROL["stale_s"]
+POLL_S = faults.TEST_CONTROL["poll_s"]
 JITTER_S = 2  # the host's scheduling, in simulated seconds at 20x
 
 
