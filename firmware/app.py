@@ -74,6 +74,7 @@ class Diverter:
         self.next_wifi = 0
         self.next_clock = 0
         self.next_summary = up + SUMMARY_S
+        self.next_minute = 0
         self.next_save = up + SAVE_S
         self.next_token_check = 0
         self.token_day = None
@@ -161,6 +162,7 @@ class Diverter:
         self.boosting = (
             fresh
             and self.clock_ok
+            and self.boost.enabled()
             and self.boost.active(self.local(), self.energy.today_wh, self.energy.yesterday_wh)
         )
         if self.boost.note:
@@ -219,6 +221,7 @@ class Diverter:
             return False
         console.log(line)
         self.token_day = None  # show the days left again
+        self.next_minute = 0
         return True
 
     def _token_for_envoy(self, up):
@@ -243,11 +246,8 @@ class Diverter:
         if why and self._renew(up, why) and self.envoy.ready():
             self.envoy.login(self.tokens.token)
 
-    def _show_token_days(self):
-        if not self.clock_ok or self.tokens.token is None:
-            return
-        day = clock.day_number(self.local())
-        if day == self.token_day:
+    def _show_token_days(self, day):
+        if self.tokens.token is None or day == self.token_day:
             return
         self.token_day = day
         exp = self.tokens.claims["exp"]
@@ -381,15 +381,20 @@ class Diverter:
         store.save(STATE_FILE, {"energy": self.energy.state(), "learned_w": self.heater.learned_w})
 
     def _housekeeping(self, up):
-        if self.clock_ok and self.energy.new_day(clock.day_number(self.local())):
-            console.log("energy: new day; yesterday_kwh=%.2f" % (self.energy.yesterday_wh / 1000))
-            self._save()
+        self._token_housekeeping(up)
+        if up < self.next_minute:
+            return  # the rest needs a minute's resolution, not a poll's
+        self.next_minute = up + 60
+        if self.clock_ok:
+            day = clock.day_number(self.local())
+            if self.energy.new_day(day):
+                console.log("energy: new day; yesterday_kwh=%.2f" % (self.energy.yesterday_wh / 1000))
+                self._save()
+            self._show_token_days(day)
         if up >= self.next_save:
             self.next_save = up + SAVE_S
             self._save()
             console.log(self.health(up))
-        self._show_token_days()
-        self._token_housekeeping(up)
         if up >= self.next_summary:
             self.next_summary = up + SUMMARY_S
             console.log(self.summary(up))
