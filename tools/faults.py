@@ -38,9 +38,30 @@ class Run:
     def now(self):
         return self.sim.clock.now()
 
-    def line_time(self, i):
+    def arrival(self, i):
         c = self.sim.clock
         return c.start + (self.board.times[i] - c.anchor) * c.speed
+
+    def line_time(self, i):
+        """Simulated time of console line i: its own HH:MM:SS stamp (when the firmware acted,
+        in UTC here) when it has one, else when it reached the host."""
+        arrived = self.arrival(i)
+        stamp = self.board.lines[i][:8]
+        if (
+            len(stamp) < 8
+            or stamp[2] != ":"
+            or stamp[5] != ":"
+            or not stamp.replace(":", "").isdigit()
+        ):
+            return arrived
+        t = (
+            arrived
+            - arrived % 86400
+            + int(stamp[:2]) * 3600
+            + int(stamp[3:5]) * 60
+            + int(stamp[6:])
+        )
+        return t - 86400 if t - arrived > 43200 else t + 86400 if arrived - t > 43200 else t
 
     def sleep_sim(self, seconds):
         time.sleep(seconds / self.sim.clock.speed)
@@ -58,7 +79,7 @@ class Run:
         while time.time() < deadline:
             for i in range(len(self.board.lines)):
                 line = self.board.lines[i]
-                if text in line and " summary " not in line and self.line_time(i) >= after_time:
+                if text in line and " summary " not in line and self.arrival(i) >= after_time:
                     return i
             if self.board.proc.poll() is not None:
                 break
