@@ -243,8 +243,8 @@ class Diverter:
         if not self.clock_ok or self.board.relay_on or self.tokens.token is None:
             return
         why = self.tokens.renewal_due(self.board.now())
-        if why and self._renew(up, why) and self.envoy.ready():
-            self.envoy.login(self.tokens.token)
+        if why and self._renew(up, why):
+            self.envoy.reset()  # the next poll opens a session with the new token
 
     def _show_token_days(self, day):
         if self.tokens.token is None or day == self.token_day:
@@ -388,7 +388,9 @@ class Diverter:
         if self.clock_ok:
             day = clock.day_number(self.local())
             if self.energy.new_day(day):
-                console.log("energy: new day; yesterday_kwh=%.2f" % (self.energy.yesterday_wh / 1000))
+                console.log(
+                    "energy: new day; yesterday_kwh=%.2f" % (self.energy.yesterday_wh / 1000)
+                )
                 self._save()
             self._show_token_days(day)
         if up >= self.next_save:
@@ -486,10 +488,16 @@ class Diverter:
             self.board.sleep_ms(max(0, (self.poll_s + pause - spent) * 1000))
 
     def _fail(self, what):
-        self.board.relay(False)
-        self.control.switched(self.board.uptime())
+        was_on = self.board.relay_on
+        self.board.relay(False)  # first, and without allocating: memory may be what ran out
+        up = self.board.uptime()
+        if was_on:
+            self.control.switched(up)
+            self.heater.switched(up, False, None)
+        self.reason = ERROR
+        self.fresh_at = None
         self.envoy.reset()
-        console.problem("error: %s; relay OFF, retrying" % what)
+        console.problem("error: %s; relay=off reason=%s, retrying" % (what, ERROR))
 
     def stop(self):
         """Relay OFF, the Envoy connection closed, the energy counters saved."""

@@ -180,6 +180,8 @@ class Envoy:
         if self.session:
             self._headers.append(("Cookie", self.session))
         self._polls = None
+        if self.plan is not None:
+            self._prepare()  # the same meters, with the new session's cookie
 
     def discover(self):
         """How to get net power: /ivp/meters at start and after an error streak.

@@ -190,3 +190,15 @@ def test_nothing_listening(sim):
     sim.envoy.stop()
     with pytest.raises((OSError, EnvoyError)):
         Envoy("127.0.0.1", port, "off", timeout_s=1).probe()
+
+
+def test_a_new_session_keeps_the_meters_and_sends_its_cookie(sim):
+    e = connect(sim.envoy, sim)
+    e.read()
+    old = e.session
+    meters_reads = sum(1 for r in sim.envoy.requests if r[1] == "/ivp/meters")
+    e.login(token_for(sim.envoy, sim))  # check_jwt again, as after a 401
+    assert e.ready() and e.session != old
+    sim.envoy.sessions.discard(old)  # the old session is gone on the Envoy
+    assert e.read()[0] == 199
+    assert sum(1 for r in sim.envoy.requests if r[1] == "/ivp/meters") == meters_reads

@@ -155,3 +155,12 @@ def test_boost_needs_the_clock():
     board.wall = MIDNIGHT + 3 * 3600
     reading(d, board, 300)
     assert apply(d) == (False, "low-export")
+
+
+def test_an_internal_error_switches_off_and_says_so():
+    d, board = diverter()
+    reading(d, board, -3000)
+    assert apply(d) == (True, "surplus")
+    d._fail("ValueError: something broke")
+    assert not board.relay_on and d.reason == app.ERROR and d.fresh_at is None
+    assert apply(d) == (False, "no-data")  # until a fresh reading arrives
