@@ -49,7 +49,7 @@ def status():
                 " (pasted)" if t.pasted else "",
                 "?" if days is None else "%.1f" % days,
                 (t.renewal_due(now) or "not due") if d.clock_ok else "needs the clock",
-                len(t._log.get("attempts", [])),
+                t.logins_today(now),
                 t.failures(),
             )
         )

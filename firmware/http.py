@@ -36,9 +36,6 @@ class Response:
         self.location = location
         self.content_type = content_type
 
-    def text(self):
-        return str(self.body, "utf-8")
-
     def json(self):
         return json_loads(self.body)
 
@@ -69,9 +66,6 @@ class Connection:
         self.sock = None
         self._body = None
 
-    def connected(self):
-        return self.sock is not None
-
     def close(self):
         if self.sock is not None:
             try:
@@ -80,7 +74,8 @@ class Connection:
                 pass
             self.sock = None
 
-    def _connect(self):
+    def connect(self):
+        """Open the connection (and check the peer's certificate); send() does it as needed."""
         addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
         raw = socket.socket()
         try:
@@ -123,7 +118,7 @@ class Connection:
         closed while idle is reopened once, for requests without a body."""
         reused = self.sock is not None
         if not reused:
-            self._connect()
+            self.connect()
         try:
             self.sock.write(head + body if body else head)  # one segment: no Nagle stall
             return self._response()

@@ -107,6 +107,10 @@ class TokenKeeper:
             wait = max(wait, attempts[0] + 86400 - now)
         return max(0, wait)
 
+    def logins_today(self, now):
+        """Cloud logins in the last 24 hours."""
+        return len([t for t in self._log.get("attempts", []) if t > now - 86400])
+
     def failures(self):
         return self._log.get("failures", 0)
 

@@ -19,7 +19,7 @@ def fingerprint(host, port=443, timeout_s=10):
     seen = []
     conn = Connection(host, port, tls=True, check_peer=seen.append, timeout_s=timeout_s)
     try:
-        conn._connect()
+        conn.connect()
     finally:
         conn.close()
     return str(binascii.hexlify(seen[0]), "ascii") if seen and seen[0] else None
