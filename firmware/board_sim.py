@@ -31,8 +31,13 @@ def _flag(name):
         return False
 
 
+_claimed = []
+
+
 def claim_relay_pin(pin, active_high):
-    print("board: relay GPIO%d set to its OFF level (%d)" % (pin, 0 if active_high else 1))
+    if pin not in _claimed:  # boot.py claims it first; the app's claim changes nothing here
+        _claimed.append(pin)
+        print("board: relay GPIO%d set to its OFF level (%d)" % (pin, 0 if active_high else 1))
 
 
 class Board:
