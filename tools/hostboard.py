@@ -46,18 +46,29 @@ def lay_out(folder, config=None, compiled=False):
 
 class HostBoard:
     """micropython in folder, running boot.py then main.py as a board does after a reset.
-    sim_env: the DIVERTER_SIM value (clock, fault folder)."""
+    sim_env: the DIVERTER_SIM value (clock, fault folder). binary: the MicroPython to run (default
+    the venv's `micropython`); env: extra environment variables (e.g. ESP32_HEAP_GROW for the
+    ESP32-heap stand-in, see tools/heap.py)."""
 
-    def __init__(self, folder, sim_env=None, heapsize=None, echo=False, preexec_fn=None):
+    def __init__(
+        self,
+        folder,
+        sim_env=None,
+        heapsize=None,
+        echo=False,
+        preexec_fn=None,
+        binary=None,
+        env=None,
+    ):
         self.folder = folder
         self.lines = []
         self.times = []  # host time at which each line arrived
         self._queue = queue.Queue()
         self.echo = echo
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         if sim_env:
             env["DIVERTER_SIM"] = sim_env
-        cmd = [venv_tool("micropython")]
+        cmd = [binary or venv_tool("micropython")]
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         cmd += ["-c", "import boot\nimport main"]

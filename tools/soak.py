@@ -33,11 +33,25 @@ GROWTH_LIMIT = 1024  # bytes the heap in use may differ by between hours (noise,
 HEALTH = re.compile(r"health uptime_h=(\d+) heap_used=(\d+)")
 
 
-def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_h=None):
+def soak(
+    hours,
+    heapsize,
+    speed,
+    workdir,
+    echo=False,
+    start_hour=0,
+    renew_after_h=None,
+    binary=None,
+    env=None,
+    folder="8.2.4345_with_device_data",
+    config=None,
+):
     """Run the firmware for `hours` simulated hours from start_hour (local) of the demo day;
     tokens fall due renew_after_h hours after they are issued (default: halfway). The firmware
-    renews ahead of time only while the relay is off, so a sunny noon defers it. Returns a dict
-    of findings."""
+    renews ahead of time only while the relay is off, so a sunny noon defers it. binary and env:
+    the MicroPython to run and extra environment (tools/heap.py passes the ESP32-heap stand-in);
+    folder: the captured Envoy to simulate; config: sections merged into the generated
+    config.json. Returns a dict of findings."""
     house = House(DEFAULT_TRACE)
     (y, mo, d), (offset, dst) = trace_date_and_zone(DEFAULT_TRACE)
     day_start = clock.days_from_civil(y, mo, d) * 86400 - offset * 60
@@ -45,7 +59,9 @@ def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_
     simdir = os.path.join(workdir, "sim")
     os.makedirs(simdir)
     begin = day_start + start_hour * 3600
-    sim = Simulation(pki_dir=os.path.join(ROOT, "build", "pki"), speed=speed, start=begin)
+    sim = Simulation(
+        folder=folder, pki_dir=os.path.join(ROOT, "build", "pki"), speed=speed, start=begin
+    )
     sim.relay_file = os.path.join(simdir, "relay")
     # Tokens fall due for renewal (30 days left) this long after they are issued.
     due_h = hours / 2 if renew_after_h is None else renew_after_h
@@ -53,13 +69,14 @@ def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_
     rec = Recorder(sim, house, day_start, offset)
     sim.envoy.live = rec.live
     sim.start()
-    folder = lay_out(
-        os.path.join(workdir, "board"),
-        sim.config(control=DEMO_CONTROL, clock={"utc_offset_min": offset, "dst": dst}),
-        compiled=True,
-    )
+    sections = {"control": DEMO_CONTROL, "clock": {"utc_offset_min": offset, "dst": dst}}
+    for name, values in (config or {}).items():
+        sections[name] = dict(sections.get(name, {}), **values)
+    board_dir = lay_out(os.path.join(workdir, "board"), sim.config(**sections), compiled=True)
     threading.Thread(target=rec.run, daemon=True).start()
-    board = HostBoard(folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo)
+    board = HostBoard(
+        board_dir, sim.clock.env(simdir), heapsize=heapsize, echo=echo, binary=binary, env=env
+    )
     end = begin + hours * 3600 + 60
     try:
         while sim.clock.now() < end and board.proc.poll() is None:
@@ -91,6 +108,7 @@ def soak(hours, heapsize, speed, workdir, echo=False, start_hour=0, renew_after_
         "handshakes": sim.envoy.handshakes,
         "polls": sum(1 for q in sim.envoy.requests if q[1].startswith("/ivp/meters/readings")),
         "exited": board.proc.returncode,
+        "lines": board.lines,
     }
 
 
