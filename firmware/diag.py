@@ -6,10 +6,9 @@
 #   diag.auto()          back to automatic
 #   diag.repin()         forget the Envoy's pinned certificate (after replacing the Envoy)
 #   diag.run()           resume the diverter
-# force_on, force_off and auto resume the diverter themselves. Secrets are never shown.
-import gc
-
-from firmware import app, clock, console, store
+# force_on, force_off and auto resume the diverter themselves. Secrets are never shown. Only the
+# Diverter's public methods are used: status(), details(), force_on() ...
+from firmware import app, console
 
 
 def _d():
@@ -18,139 +17,90 @@ def _d():
     return app.current
 
 
+def _opt(v, fmt="%s"):
+    return "-" if v is None else fmt % v
+
+
 def status():
     d = _d()
     if d is None:
         return
-    b, e, t, h, c = d.board, d.envoy, d.tokens, d.heater, d.control
-    up = b.uptime()
-    now = b.now()
+    s, x = d.status(), d.details()
+    mode = s["mode"]
+    if s["mode_left_min"] is not None:
+        mode += " (%d min left)" % s["mode_left_min"]
+    print("relay=%s reason=%s mode=%s" % (s["relay"], s["reason"], mode))
+    print("grid: net_w=%s age_s=%s" % (_opt(s["net_w"]), _opt(s["age_s"])))
+    print("envoy: %s" % x["envoy"])
+    if x["pinned_sha256"]:
+        print("  pinned certificate sha256=%s" % x["pinned_sha256"])
+    print("token: %s" % x["token"])
     print(
-        "relay=%s reason=%s override=%s"
-        % ("on" if b.relay_on else "off", d.reason, d.override or "none")
-    )
-    print("grid: %s" % d.summary(up))
-    print(
-        "envoy: %s firmware=%s serial=%s source=%s tls_handshakes=%d pin=%s"
-        % (d.cfg["envoy"]["host"], e.software, e.serial, e.describe(), e.handshakes(), e.pin)
-    )
-    pinned = e.pinned()
-    if pinned:
-        print("  pinned certificate sha256=%s" % pinned)
-    if t.token is None:
-        print("token: none (%s)" % (t.problem or "not fetched yet"))
-    else:
-        days = t.days_left(now) if d.clock_ok else None
-        print(
-            "token: %s%s, %s days left, renewal: %s; cloud logins in 24 h: %d,"
-            " failures in a row: %d"
-            % (
-                t.kind(),
-                " (pasted)" if t.pasted else "",
-                "?" if days is None else "%.1f" % days,
-                (t.renewal_due(now) or "not due") if d.clock_ok else "needs the clock",
-                t.logins_today(now),
-                t.failures(),
-            )
-        )
-    print(
-        "heater: rated_w=%d learned_w=%s drawing=%s last_step_w=%s"
-        % (
-            h.rated_w,
-            h.learned_w,
-            {True: "yes", False: "no (tank hot)", None: "unknown"}[h.drawing],
-            h.last_step,
-        )
+        "heater: rated_w=%d learned_w=%s state=%s last_step_w=%s"
+        % (x["heater_rated_w"], x["heater_learned_w"], s["heater"], x["heater_last_step_w"])
     )
     print(
         "energy: today_kwh=%.2f grid_kwh=%.2f yesterday_kwh=%.2f total_kwh=%.1f"
         " total_grid_kwh=%.1f"
         % (
-            d.energy.today_wh / 1000,
-            d.energy.today_grid_wh / 1000,
-            d.energy.yesterday_wh / 1000,
-            d.energy.total_wh / 1000,
-            d.energy.total_grid_wh / 1000,
+            s["today_kwh"],
+            s["today_grid_kwh"],
+            x["yesterday_kwh"],
+            s["total_kwh"],
+            s["total_grid_kwh"],
         )
     )
-    if d.boost.enabled():
-        print(
-            "boost: min_kwh=%.1f window=%s active=%s to_go_kwh=%.2f"
-            % (
-                d.boost.target_wh / 1000,
-                d.cfg["boost"]["window"],
-                d.boosting,
-                d.boost.remaining_wh / 1000,
-            )
-        )
+    if "boost" in x:
+        print("boost: " + x["boost"])
+    print("control: " + x["rules"])
     print(
-        "control: margin_w=%d max_import_w=%d start_delay_s=%s stop_delay_s=%s min_on_s=%s "
-        "min_off_s=%s stale_s=%s poll_s=%s"
+        "board: %s wifi=%s clock=%s uptime_s=%d heap_used=%d heap_free=%d poll_alloc_bytes=%s"
         % (
-            c.margin,
-            c.max_import,
-            c.start_delay,
-            c.stop_delay,
-            c.min_on,
-            c.min_off,
-            c.stale_s,
-            d.poll_s,
+            x["board"],
+            x["wifi"],
+            "set" if x["clock"] else "not set",
+            s["uptime_s"],
+            s["heap_used"],
+            s["heap_free"],
+            s["poll_alloc"],
         )
     )
-    local = d.local()
-    print(
-        "board: %s wifi=%s clock=%s uptime_s=%d heap_free=%d poll_alloc_bytes=%s"
-        % (
-            b.name,
-            "up" if b.wifi_up() else "down",
-            "%s %s" % (clock.date(local), clock.hms(local)) if d.clock_ok else "not set",
-            up,
-            gc.mem_free() if hasattr(gc, "mem_free") else -1,
-            d.poll_alloc,
-        )
-    )
-    if d.problem:
-        print("problem now: %s" % d.problem[1])
+    if s["problem"]:
+        print("problem now: %s" % s["problem"])
     for line in console.recent:
         print("  recent: " + line)
 
 
 def force_on(minutes=60):
     d = _d()
-    if d is None:
-        return
-    d.override = app.MANUAL_ON
-    d.override_until = d.board.uptime() + minutes * 60
-    console.log("manual: relay forced ON for %d min (diag.auto() to end it)" % minutes)
-    run()
+    if d is not None:
+        d.force_on(minutes)
+        run()
 
 
 def force_off():
     d = _d()
-    if d is None:
-        return
-    d.override = app.MANUAL_OFF
-    console.log("manual: relay forced OFF until diag.auto()")
-    run()
+    if d is not None:
+        d.force_off()
+        run()
 
 
 def auto():
     d = _d()
-    if d is None:
-        return
-    d.override = None
-    console.log("manual: back to automatic")
-    run()
+    if d is not None:
+        d.auto()
+        run()
 
 
 def repin():
-    from firmware.envoy import PIN_FILE
-
-    store.remove(PIN_FILE)
     d = app.current
     if d is not None:
-        d.envoy.reset()
-        d.next_envoy = 0
+        d.repin()
+    else:
+        from firmware import store
+        from firmware.envoy import PIN_FILE
+
+        store.remove(PIN_FILE)
     print("the Envoy's certificate will be pinned again at the next connection")
 
 

@@ -1,10 +1,11 @@
-# The supervisor's relay decisions (manual override, boost, problems) on a fake board, with time
-# scripted (runs under CPython and MicroPython).
+# The diverter's decisions through its one output path (manual override, boost, problems, errors)
+# on a fake board, with time scripted: what the link knows is set directly, then Diverter.act()
+# decides and switches (runs under CPython and MicroPython).
 import os
 
 from support import tmpdir
 
-from firmware import app
+from firmware import app, link, policy
 
 DAY = 86400
 MIDNIGHT = 20418 * DAY  # 2025-11-25 00:00 UTC
@@ -67,51 +68,55 @@ def diverter(boost=None):
         cfg["boost"] = boost
     board = FakeBoard()
     d = app.Diverter(cfg, board)
-    d.clock_ok = True
+    d.link.clock_ok = True
     return d, board
 
 
 def reading(d, board, net):
-    d.net = net
-    d.fresh_at = board.up
+    d.link.reading.net_w = net
+    d.link.reading.fresh_at = board.up
 
 
 def apply(d):
-    on, reason, detail = d._decide(d.board.up)
-    d.set_relay(on, reason, detail)
-    return on, reason
+    decision = d.act(d.board.up)
+    assert (decision.power > 0) == board_on(d)  # the output followed the decision
+    return decision.power > 0, decision.reason
+
+
+def board_on(d):
+    return d.board.relay_on
 
 
 def test_force_on_holds_for_its_minutes_then_auto_returns():
     d, board = diverter()
     reading(d, board, 400)  # importing: auto would keep the relay off
-    d.override, d.override_until = app.MANUAL_ON, board.up + 120
-    assert apply(d) == (True, app.MANUAL_ON)
+    d.force_on(2)
+    assert apply(d) == (True, policy.MANUAL_ON)
     board.up += 119
     reading(d, board, 2400)
-    assert apply(d) == (True, app.MANUAL_ON)
+    assert apply(d) == (True, policy.MANUAL_ON)
     board.up += 2
     assert apply(d) == (False, "import")
-    assert d.override is None
+    assert d.status()["mode"] == policy.AUTO
 
 
 def test_force_on_ignores_missing_data_but_auto_does_not():
     d, board = diverter()
-    d.override, d.override_until = app.MANUAL_ON, board.up + 600
-    assert apply(d) == (True, app.MANUAL_ON)  # the user asked, for a limited time
-    d.override = None
+    d.force_on(10)
+    assert apply(d) == (True, policy.MANUAL_ON)  # the user asked, for a limited time
+    d.auto()
     assert apply(d) == (False, "no-data")
 
 
 def test_force_off_wins_over_surplus_until_auto():
     d, board = diverter()
     reading(d, board, -3000)
-    d.override = app.MANUAL_OFF
-    assert apply(d) == (False, app.MANUAL_OFF)
+    d.force_off()
+    assert apply(d) == (False, policy.MANUAL_OFF)
     board.up += 3600
     reading(d, board, -3000)
-    assert apply(d) == (False, app.MANUAL_OFF)
-    d.override = None
+    assert apply(d) == (False, policy.MANUAL_OFF)
+    d.auto()
     assert apply(d) == (True, "surplus")
 
 
@@ -119,8 +124,8 @@ def test_a_problem_names_the_reason_for_off():
     d, board = diverter()
     reading(d, board, -3000)
     assert apply(d) == (True, "surplus")
-    d._problem(app.ENVOY_DOWN, "envoy: timed out")
-    assert apply(d) == (False, app.ENVOY_DOWN)
+    d.link.report(link.ENVOY_DOWN, "envoy: timed out")
+    assert apply(d) == (False, link.ENVOY_DOWN)
     assert board.switches[-1] == (0.0, False)
 
 
@@ -138,20 +143,19 @@ def test_boost_heats_in_the_window_from_the_grid():
     d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"})
     board.wall = MIDNIGHT + 2 * 3600 + 60
     reading(d, board, 300)  # night: importing, auto would never start
-    assert apply(d) == (True, app.BOOST)
-    d.heater.drawing = True
-    d.last_account = board.up
+    assert apply(d) == (True, policy.BOOST)
+    d.accounting.heater.drawing = True  # the step was seen
     board.up += 1800
     reading(d, board, 2300)  # the heater runs from the grid
-    d._account(board.up)
-    assert abs(d.energy.today_wh - 1000) < 1 and abs(d.energy.today_grid_wh - 1000) < 1
-    assert apply(d)[1] != app.BOOST  # target reached: back to auto
+    assert apply(d)[1] != policy.BOOST  # target reached: back to auto
+    s = d.status()
+    assert abs(s["today_kwh"] - 1) < 0.001 and abs(s["today_grid_kwh"] - 1) < 0.001, s
     assert not board.relay_on
 
 
 def test_boost_needs_the_clock():
     d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"})
-    d.clock_ok = False
+    d.link.clock_ok = False
     board.wall = MIDNIGHT + 3 * 3600
     reading(d, board, 300)
     assert apply(d) == (False, "low-export")
@@ -161,6 +165,7 @@ def test_an_internal_error_switches_off_and_says_so():
     d, board = diverter()
     reading(d, board, -3000)
     assert apply(d) == (True, "surplus")
-    d._fail("ValueError: something broke")
-    assert not board.relay_on and d.reason == app.ERROR and d.fresh_at is None
+    d.fail("ValueError: something broke")
+    s = d.status()
+    assert not board.relay_on and s["reason"] == app.ERROR and s["age_s"] is None
     assert apply(d) == (False, "no-data")  # until a fresh reading arrives

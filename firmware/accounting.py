@@ -1,0 +1,64 @@
+# What went into the tank: the heater model learns from each fresh reading (its real power, the
+# thermostat), the energy is counted from surplus and from the grid, the boost is told what it
+# delivered, and the counters are kept in state.json (hourly, at day change, at stop).
+from firmware import console, store
+from firmware.energy import Energy
+from firmware.heater import Heater
+
+STATE_FILE = "state.json"
+
+
+class Accounting:
+    def __init__(self, rated_w, stale_s, now):
+        saved = store.load(STATE_FILE)
+        saved = saved if type(saved) is dict else {}
+        self.heater = Heater(rated_w, saved.get("learned_w"))
+        self.energy = Energy(saved.get("energy"))
+        self.stale_s = stale_s
+        self.reading = None  # link.Reading, set by the app
+        self.output = None  # output.Output, set by the app
+        self.boost = None  # the policy's Boost while it heats, else None
+        self._last = now
+
+    def observe(self, up, fresh):
+        """After each poll: a fresh reading teaches the heater model."""
+        if fresh and self.output.power:
+            self._event(self.heater.observe(up, self.reading.net_w, True))
+
+    def tick(self, up):
+        """Count the energy since the last tick, at the power the output had meanwhile."""
+        dt = up - self._last
+        self._last = up
+        r = self.reading
+        age = r.age(up)
+        if not self.output.power or self.heater.drawing is not True or age is None:
+            return
+        if age > self.stale_s:
+            return
+        wh = self.energy.add(dt, self.heater.power_w * self.output.power, r.net_w)
+        if self.boost is not None:
+            self.boost.delivered(wh)
+
+    def new_day(self, day):
+        if self.energy.new_day(day):
+            console.log("energy: new day; yesterday_kwh=%.2f" % (self.energy.yesterday_wh / 1000))
+            self.save()
+
+    def save(self):
+        store.save(STATE_FILE, {"energy": self.energy.state(), "learned_w": self.heater.learned_w})
+
+    def _event(self, event):
+        h = self.heater
+        if event == "tank-hot":
+            console.log(
+                "heater: tank hot (thermostat open): step_w=%s of %d W; no energy counted"
+                % ("?" if h.last_step is None else "%d" % h.last_step, h.power_w)
+            )
+            if self.boost is not None:
+                self.boost.tank_hot()
+        elif event == "learned":
+            console.log("heater: learned power_w=%d from two consistent steps" % h.learned_w)
+        elif event:
+            console.log(
+                "heater: heating step_w=%s" % ("?" if h.last_step is None else "%d" % h.last_step)
+            )

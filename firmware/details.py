@@ -1,0 +1,57 @@
+# The diverter's details for a person at the REPL (Diverter.details(), shown by diag.status()):
+# the Envoy session, the token's renewal and the account guard, the rules' settings. Loaded only
+# when asked, so its code costs no heap while the diverter runs.
+
+
+def details(d):
+    link, rules, h = d.link, d.policy.rules, d.accounting.heater
+    e, k = link.envoy, link.tokens.keeper
+    now = d.board.now()
+    out = {
+        "envoy": "%s:%s firmware=%s serial=%s source=%s tls_handshakes=%d pin=%s"
+        % (e.host, e.port or "-", e.software, e.serial, e.describe(), e.handshakes(), e.pin),
+        "pinned_sha256": e.pinned(),
+        "clock": link.clock_ok,
+        "heater_rated_w": h.rated_w,
+        "heater_learned_w": h.learned_w,
+        "heater_last_step_w": h.last_step,
+        "yesterday_kwh": d.accounting.energy.yesterday_wh / 1000,
+        "rules": "start_margin_w=%d max_import_w=%d start_delay_s=%s stop_delay_s=%s "
+        "min_on_s=%s min_off_s=%s stale_s=%s poll_s=%s"
+        % (
+            rules.margin,
+            rules.max_import,
+            rules.start_delay,
+            rules.stop_delay,
+            rules.min_on,
+            rules.min_off,
+            rules.stale_s,
+            d.poll_s,
+        ),
+        "board": d.board.name,
+        "wifi": "up" if d.board.wifi_up() else "down",
+    }
+    if k.token is None:
+        out["token"] = "none (%s)" % (k.problem or "not fetched yet")
+    else:
+        days = link.tokens.days_left()
+        out["token"] = (
+            "%s%s, %s days left, renewal: %s; cloud logins in 24 h: %d, failures in a row: %d"
+            % (
+                k.kind(),
+                " (pasted)" if k.pasted else "",
+                "?" if days is None else "%.1f" % days,
+                (k.renewal_due(now) or "not due") if link.clock_ok else "needs the clock",
+                k.logins_today(now),
+                k.failures(),
+            )
+        )
+    b = d.policy.boost
+    if b is not None:
+        out["boost"] = "min_kwh=%.1f window=%s active=%s to_go_kwh=%.2f" % (
+            b.target_wh / 1000,
+            d.cfg["boost"]["window"],
+            d.policy.boosting,
+            b.remaining_wh / 1000,
+        )
+    return out

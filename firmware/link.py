@@ -1,0 +1,246 @@
+# The link to the data: keeps Wi-Fi, the clock, the token and the Envoy session alive and yields
+# readings of net grid power, or a Problem saying why there are none. Network trouble is never
+# fatal here: it is reported once, the session is closed, and the next try waits (back-off).
+from firmware import clock, console
+from firmware.compat import mem_alloc
+from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
+from firmware.renewal import NoToken, Renewal
+
+ENVOY_TIMEOUT_S = 10  # a whole request; never more than a third of stale_s (see Link)
+ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
+NO_CT_RETRY_S = 3600
+PIN_RETRY_S = 300
+RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
+
+# Why there is no data: the heater's reason while it lasts.
+WIFI_DOWN = "wifi-down"
+ENVOY_DOWN = "envoy-down"
+NO_TOKEN = "no-token"
+NO_CT = "no-ct"
+PIN = "pin-mismatch"
+
+
+class Reading:
+    """The last net grid power (W, + import), the Envoy's timestamp of it, and the uptime at
+    which it last changed (None: no usable data now)."""
+
+    def __init__(self):
+        self.net_w = None
+        self.stamp = None
+        self.fresh_at = None
+
+    def age(self, up):
+        return None if self.fresh_at is None else up - self.fresh_at
+
+
+class Problem:
+    """reason: the heater's reason while it lasts (None: it does not stop the data); text: the
+    console line."""
+
+    def __init__(self, reason, text):
+        self.reason = reason
+        self.text = text
+
+
+class Link:
+    def __init__(self, cfg, board):
+        self.board = board
+        self.wifi = cfg["wifi"]
+        self.zone = cfg["clock"]
+        from firmware.urls import split_host
+
+        host, port = split_host(cfg["envoy"]["host"])
+        # A blocked request holds the loop, and with it the heater: keep it well under stale_s.
+        timeout = min(ENVOY_TIMEOUT_S, max(2, cfg["control"]["stale_s"] / 3))
+        self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout))
+        self.tokens = Renewal(cfg, board, self)
+        self.reading = Reading()
+        self.problem = None
+        self.clock_ok = False
+        self.errors = 0
+        self.poll_alloc = None  # Python-heap bytes the last poll allocated
+        self.next_envoy = self.next_wifi = self.next_clock = 0
+        self.rechecked_at = None
+
+    # -- problems --------------------------------------------------------------------------------
+
+    def report(self, reason, text):
+        """A problem, shown once (until its text changes). A reason stops the data now."""
+        if self.problem is None or self.problem.text != text:
+            console.problem(text)
+        self.problem = Problem(reason, text)
+        if reason is not None:
+            self.reading.fresh_at = None
+
+    def _clear(self, reason=None):
+        p = self.problem
+        if p is not None and (reason is None or p.reason == reason):
+            console.log("ok: recovered (%s)" % (p.reason or p.text.split(":")[0]))
+            self.problem = None
+
+    def why(self):
+        return self.problem.reason if self.problem else None
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def local(self):
+        """Local wall-clock seconds, or None while the clock is not set."""
+        if not self.clock_ok:
+            return None
+        return clock.local(self.board.now(), self.zone["utc_offset_min"], self.zone["dst"])
+
+    def _clock(self, up):
+        if up < self.next_clock:
+            return
+        self.next_clock = up + 300
+        if self.board.sync_clock():
+            if not self.clock_ok:
+                self.clock_ok = True
+                local = self.local()
+                console.log(
+                    "clock: set by NTP, %s %s local" % (clock.date(local), clock.hms(local))
+                )
+            self.next_clock = up + 86400
+        elif not self.clock_ok:
+            self.report(
+                None,
+                "clock: not set (NTP failed); no cloud login and no boost until it is; "
+                "retrying in 5 min",
+            )
+
+    # -- the pass --------------------------------------------------------------------------------
+
+    def poll(self, up, heater_on):
+        """One pass: True when a reading arrived. With Wi-Fi down and the heater on it returns at
+        once, so that the heater is OFF before a reconnect that may block for seconds."""
+        if not self._wifi(up, heater_on):
+            return False
+        self._clock(up)
+        self.tokens.housekeeping(up, heater_on)
+        if up < self.next_envoy:
+            return False
+        before = mem_alloc()
+        ok = self._poll(up)
+        self.poll_alloc = mem_alloc() - before
+        return ok
+
+    def _wifi(self, up, heater_on):
+        b = self.board
+        if b.wifi_up():
+            self._clear(WIFI_DOWN)
+            return True
+        self.reading.fresh_at = None
+        self.envoy.close()
+        if not heater_on and up >= self.next_wifi:
+            if b.wifi_connect(self.wifi["ssid"], self.wifi["password"]):
+                console.log("wifi: connected")
+                self._clear(WIFI_DOWN)
+                return True
+            self.next_wifi = up + 30
+        self.report(WIFI_DOWN, "wifi: down (%s); relay OFF, reconnecting" % b.wifi_problem())
+        return False
+
+    # -- the Envoy -------------------------------------------------------------------------------
+
+    def _connect(self, up):
+        e = self.envoy
+        if e.version is None:
+            e.probe()
+            console.log(
+                "envoy: firmware %s serial %s, %s"
+                % (e.software, e.serial, "token needed" if e.needs_token() else "no token needed")
+            )
+            serial = self.tokens.serial
+            if serial and e.serial and serial != e.serial:
+                console.problem(
+                    "envoy: config says serial %s but the Envoy says %s" % (serial, e.serial)
+                )
+        if e.needs_token():
+            e.login(self.tokens.for_envoy(up))
+            self.tokens.proven()
+        e.discover()
+        console.log("envoy: net power from %s" % e.describe())
+
+    def _poll(self, up):
+        e = self.envoy
+        try:
+            if not e.ready():
+                self._connect(up)
+            net, stamp = e.read()
+        except NoToken:
+            e.close()
+            self.next_envoy = up + 60
+            return False
+        except AuthError as err:
+            self._refused(up, err)
+            return False
+        except PinMismatch as err:
+            self._down(up, PIN, "envoy: %s" % err, PIN_RETRY_S, True)
+            return False
+        except NoNetPower as err:
+            self._down(up, NO_CT, "envoy: %s. Retrying in an hour." % err, NO_CT_RETRY_S, True)
+            return False
+        except Exception as err:  # network, HTTP, broken replies: transient
+            self.errors += 1
+            wait = min(60, 2 ** min(self.errors, 6))
+            self._down(up, ENVOY_DOWN, "envoy: %s" % why(err), wait, self.errors >= ERROR_STREAK)
+            return False
+        self.errors = 0
+        r = self.reading
+        if stamp is None or stamp != r.stamp:
+            r.stamp = stamp
+            r.fresh_at = up
+        r.net_w = net
+        self._clear()
+        return True
+
+    def _down(self, up, reason, text, wait, reset):
+        self.report(reason, text)
+        if reset:
+            self.envoy.reset()
+        else:
+            self.envoy.close()
+        self.next_envoy = up + wait
+
+    def _refused(self, up, err):
+        # The Envoy said 401/403: re-run check_jwt once; if that fails too, the token is refused.
+        e = self.envoy
+        e.close()
+        if self.rechecked_at is None or up - self.rechecked_at > RECHECK_S:
+            self.rechecked_at = up
+            try:
+                e.login(self.tokens.token() or "")
+                self.tokens.proven()
+                console.log("envoy: %s; check_jwt accepted the token again" % err)
+                return
+            except AuthError:
+                pass
+            except Exception as x:
+                self._down(up, ENVOY_DOWN, "envoy: %s" % why(x), 5, False)
+                return
+        self.tokens.refused(self.board.now())
+        self.report(NO_TOKEN, "envoy: the token was refused (%s); a new one is needed" % err)
+        e.reset()  # start again from /info: a firmware update may be the cause
+        self.next_envoy = up
+
+    def restart(self):
+        """Forget the Envoy session (after a new token, or an internal error)."""
+        self.envoy.reset()
+        self.next_envoy = 0
+
+
+def why(err):
+    # OSError args are (errno,) or (code, "MBEDTLS_..."); keep the message short.
+    import errno
+
+    if isinstance(err, OSError) and err.args and type(err.args[0]) is int:
+        code = err.args[0]
+        names = {
+            errno.ECONNREFUSED: "connection refused",
+            errno.ETIMEDOUT: "timed out",
+            errno.ECONNRESET: "connection reset",
+            errno.EHOSTUNREACH: "host unreachable",
+        }
+        return names.get(code, "network error %s" % (err.args,))
+    text = str(err)
+    return text if text else type(err).__name__

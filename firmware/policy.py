@@ -1,0 +1,86 @@
+# What the heater should do now: a manual override first, then the boost, then the automatic
+# rules (control.py). Pure, like control.py: the time, the reading and the heater's state come in,
+# a Decision goes out, and lines for the console are left in `notes`.
+from firmware import control as ctl
+
+MANUAL_ON = "manual-on"
+MANUAL_OFF = "manual-off"
+BOOST = "boost"
+AUTO = "auto"
+
+
+class Decision:
+    """power: the heater's share of its full power, 0 to 1 (a relay knows 0 and 1)."""
+
+    def __init__(self):
+        self.power = 0
+        self.reason = "boot"
+        self.detail = ""
+
+    def set(self, power, reason, detail=""):
+        self.power, self.reason, self.detail = power, reason, detail
+        return self
+
+
+class Policy:
+    def __init__(self, rules, boost=None):
+        self.rules = rules  # a control.Control
+        self.boost = boost  # a boost.Boost, or None when no boost is configured
+        self.mode = AUTO  # AUTO, MANUAL_ON or MANUAL_OFF
+        self.until = None  # uptime at which MANUAL_ON ends
+        self.boosting = False
+        self.notes = []  # lines for the console, printed and cleared by the loop
+        self.decision = Decision()
+
+    # -- overrides (the REPL's diag helpers, later MQTT) ----------------------------------------
+
+    def force_on(self, up, minutes):
+        self.mode, self.until = MANUAL_ON, up + minutes * 60
+
+    def force_off(self):
+        self.mode, self.until = MANUAL_OFF, None
+
+    def auto(self):
+        self.mode, self.until = AUTO, None
+
+    def minutes_left(self, up):
+        return None if self.until is None else max(0, int(self.until - up + 59) // 60)
+
+    # -- the decision ---------------------------------------------------------------------------
+
+    def decide(self, up, reading, on, heater, local=None, energy=None, why=None):
+        """reading: link.Reading; on: the heater is on now; heater: heater.Heater; local: local
+        wall-clock seconds, None while the clock is unknown; energy: energy.Energy (the boost
+        counts against it); why: the reason there is no data (a link problem), if any."""
+        d = self.decision
+        if self.mode == MANUAL_OFF:
+            return d.set(0, MANUAL_OFF)
+        if self.mode == MANUAL_ON:
+            if up < self.until:
+                return d.set(1, MANUAL_ON, "left_min=%d" % self.minutes_left(up))
+            self.auto()
+            self.notes.append("manual: the forced ON time is over; back to auto")
+        net = reading.net_w
+        age = reading.age(up)
+        rules = self.rules
+        self.boosting = self._boost(age, local, energy)
+        if self.boosting and heater.drawing is not False:
+            if on or up - rules.changed_at >= rules.min_off:
+                return d.set(1, BOOST, "to_go_kwh=%.2f" % (self.boost.remaining_wh / 1000))
+        want, reason = rules.decide(up, net, age, on, heater.power_w)
+        if why and reason in (ctl.STALE, ctl.NO_DATA):
+            return d.set(0, why)  # the link's problem line says why
+        if want == on and reason not in (ctl.STALE, ctl.NO_DATA):
+            return d.set(1 if want else 0, reason)  # no change: no numbers needed
+        detail = rules.describe(reason, up, net, age, heater.power_w)
+        return d.set(1 if want else 0, reason, detail)
+
+    def _boost(self, age, local, energy):
+        b = self.boost
+        if b is None or local is None or age is None or age > self.rules.stale_s:
+            return False
+        active = b.active(local, energy.today_wh, energy.yesterday_wh)
+        if b.note:
+            self.notes.append(b.note)
+            b.note = None
+        return active

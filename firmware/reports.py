@@ -1,0 +1,33 @@
+# The console's periodic lines, rendered from the status snapshot (app.Diverter.status): a
+# summary every minute and a health line every hour.
+
+
+def _opt(value, fmt="%d"):
+    return "-" if value is None else fmt % value
+
+
+def summary(s):
+    return (
+        "summary net_w=%s relay=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s"
+        % (
+            _opt(s["net_w"]),
+            s["relay"],
+            s["reason"],
+            s["today_kwh"],
+            s["today_grid_kwh"],
+            _opt(s["token_days"], "%.0f"),
+            _opt(s["age_s"]),
+        )
+    )
+
+
+def health(s):
+    """Is the board itself well? heap_used is taken right after a full collection, so it must
+    not grow from hour to hour."""
+    return "health uptime_h=%d heap_used=%d heap_free=%d envoy_handshakes=%d poll_alloc=%s" % (
+        s["uptime_s"] // 3600,
+        s["heap_used"],
+        s["heap_free"],
+        s["envoy_handshakes"],
+        s["poll_alloc"],
+    )
