@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: test simulate bench soak deploy format lint clean setup
+.PHONY: test simulate bench heap soak deploy format lint clean setup
 
 $(VENV)/.installed: requirements.txt tools/bootstrap.sh
 	./tools/bootstrap.sh
@@ -24,6 +24,10 @@ simulate: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench_poll
 	$(PY) -m tools.replay --traces $(or $(TRACES),../shared/traces)
+
+## heap: the ESP32's heap headroom, measured with ../shared/upy32's stand-in (a benchmark)
+heap: $(VENV)/.installed
+	$(PY) -m tools.heap $(ARGS)
 
 ## soak: 24 simulated hours of the firmware under a small heap
 soak: $(VENV)/.installed
