@@ -5,10 +5,11 @@
 # The loop never exits on an exception: it logs it, switches the heater OFF, retries (back-off).
 import gc
 
-from firmware import clock, console, reports
+from firmware import VERSION, clock, console, reports
 from firmware.accounting import Accounting
 from firmware.compat import mem_alloc, print_exception, unload
 from firmware.control import Control
+from firmware.lastwords import LastWords
 from firmware.link import Link
 from firmware.output import Output
 from firmware.policy import Policy
@@ -38,6 +39,7 @@ class Diverter:
         acc.reading = self.link.reading
         acc.output = self.output
         self.output.off("boot")  # the pin was claimed OFF; this is the output path's start
+        self.words = LastWords(board.reset_cause())
         self.next_minute = 0
         self.next_summary = up + SUMMARY_S
         self.next_save = up + SAVE_S
@@ -77,6 +79,7 @@ class Diverter:
     def _minute(self, up):
         # Work that needs a minute's resolution, not a poll's.
         self.next_minute = up + 60
+        self.words.keep(up)
         local = self.link.local()
         if local is not None:
             day = clock.day_number(local)
@@ -153,6 +156,8 @@ class Diverter:
             "boost_to_go_kwh": p.boost.remaining_wh / 1000 if p.boosting else None,
             "problem": self.link.problem.text if self.link.problem else None,
             "uptime_s": int(up),
+            "version": VERSION,
+            "reset_cause": self.words.cause,
             "heap_used": mem_alloc(),
             "heap_free": gc.mem_free() if hasattr(gc, "mem_free") else -1,
             "envoy_handshakes": self.link.envoy.handshakes(),
@@ -219,9 +224,18 @@ def start(path="config.json"):
         return None
     d = Diverter(cfg, board)
     console.log(
-        "diverter: heater %d W on GPIO%d, envoy %s, relay OFF"
-        % (cfg["heater"]["power_w"], cfg["heater"]["relay_pin"], cfg["envoy"]["host"])
+        "diverter %s: heater %d W on GPIO%d, envoy %s, relay OFF (reset cause: %s)"
+        % (
+            VERSION,
+            cfg["heater"]["power_w"],
+            cfg["heater"]["relay_pin"],
+            cfg["envoy"]["host"],
+            d.words.cause,
+        )
     )
+    line = d.words.boot()
+    if line:
+        console.log(line)
     console.log(d.link.tokens.load())
     return d
 
@@ -254,6 +268,7 @@ def run(path="config.json"):
         )
         if current:
             current.output.off(ERROR)
+            current.words.keep(current.board.uptime(), True)
             current.board.wdt_relax()
         from firmware.compat import sleep_ms
 

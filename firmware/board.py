@@ -11,7 +11,7 @@
 #   sync_clock()                     NTP; True when the clock is now set
 #   wdt_start(timeout_s), wdt_feed(), wdt_relax()
 #   safe_mode()                      why the app must not start, or None
-#   reset()
+#   reset(), reset_cause()           restart the board; why this run began, in words
 import sys
 
 __all__ = ("Board", "claim_relay_pin", "relay_off_at_boot")

@@ -124,3 +124,18 @@ class Board:
 
     def reset(self):
         machine.reset()
+
+    def reset_cause(self):
+        # ESP-IDF's reasons as MicroPython groups them (ports/esp32/modmachine.c): a brownout
+        # counts as power-on, a crash (panic) as a soft reset, every watchdog as WDT_RESET.
+        c = machine.reset_cause()
+        for name, why in (
+            ("PWRON_RESET", "power-on"),
+            ("HARD_RESET", "the reset button"),
+            ("WDT_RESET", "the watchdog"),
+            ("DEEPSLEEP_RESET", "waking from deep sleep"),
+            ("SOFT_RESET", "a software reset or a crash"),
+        ):
+            if c == getattr(machine, name, None):
+                return why
+        return "reset cause %s" % c

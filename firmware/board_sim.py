@@ -131,3 +131,7 @@ class Board:
 
     def reset(self):
         raise SystemExit("board: reset")
+
+    def reset_cause(self):
+        # A host process always starts from nothing, as after a power cut.
+        return "power-on"

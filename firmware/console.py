@@ -4,7 +4,8 @@ from firmware.compat import ticks_ms
 
 _clock = None  # set by the app: returns "HH:MM:SS" local time, or None while the time is unknown
 _boot = ticks_ms()
-recent = []  # the last problems, for diag.status()
+recent = []  # the last problems, for diag.status() and the last words (lastwords.py)
+unsaved = 0  # problems logged since the last words were saved
 _RECENT = 8
 
 
@@ -25,8 +26,10 @@ def log(msg):
 
 
 def problem(msg):
+    global unsaved
     line = "%s %s" % (stamp(), msg)
     print(line)
+    unsaved += 1
     recent.append(line)
     if len(recent) > _RECENT:
         recent.pop(0)

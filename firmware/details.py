@@ -46,6 +46,9 @@ def details(d):
                 k.failures(),
             )
         )
+    from firmware import lastwords
+
+    out["last_words"] = lastwords.previous()
     b = d.policy.boost
     if b is not None:
         out["boost"] = "min_kwh=%.1f window=%s active=%s to_go_kwh=%.2f" % (

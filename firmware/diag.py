@@ -65,10 +65,17 @@ def status():
             s["poll_alloc"],
         )
     )
+    print("firmware: %s, this run began by %s" % (s["version"], s["reset_cause"]))
     if s["problem"]:
         print("problem now: %s" % s["problem"])
     for line in console.recent:
         print("  recent: " + line)
+    words = x["last_words"]
+    if words:
+        print("the previous run began by %s; its last problems:" % words.get("cause"))
+        lines = words.get("lines")
+        for line in lines if type(lines) is list else ():
+            print("  before: %s" % line)
 
 
 def force_on(minutes=60):

@@ -37,3 +37,11 @@ class WDT:
 
 def reset():
     log.append(("reset",))
+
+
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+cause = WDT_RESET
+
+
+def reset_cause():
+    return cause

@@ -103,3 +103,19 @@ def test_wrong_password_backs_off_instead_of_retrying(sim, board):
     b.wait_for("summary", 15)
     assert sim.cloud.logins == 1
     assert "wrong" not in b.output().replace("wrong e-mail", "")
+
+
+def test_the_last_words_survive_a_power_cut(sim, board):
+    sim.envoy.live = sim.steady(3000, -2600)
+    b = board()
+    b.wait_for("relay=on reason=surplus", 30)
+    sim.envoy.stop()  # the Envoy goes away: a problem line
+    b.wait_for("envoy: connection refused", 20)
+    b.wait_for("summary", 15)  # the minute's work saves the last words
+    b.kill()
+    assert "connection refused" in (b.dir / "lastwords.json").read_text()
+    sim.envoy.start()
+    again = board(fresh=False)
+    line = again.wait_for("lastwords: the previous run began by power-on", 10)
+    assert "connection refused" in line
+    again.wait_for("relay=on", 30)

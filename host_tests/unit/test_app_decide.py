@@ -37,6 +37,9 @@ class FakeBoard:
     def timeout(self, seconds):
         return seconds
 
+    def reset_cause(self):
+        return "power-on"
+
 
 def diverter(boost=None):
     os.chdir(tmpdir())

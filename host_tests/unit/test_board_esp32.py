@@ -76,3 +76,14 @@ def test_clock_from_ntp():
     assert b.sync_clock() is False
     ntptime.fail = False
     assert b.sync_clock() is True  # the host's clock is set
+
+
+def test_reset_cause_in_words():
+    fresh()
+    b = board_esp32.Board(23)
+    machine.cause = machine.WDT_RESET
+    assert b.reset_cause() == "the watchdog"
+    machine.cause = machine.SOFT_RESET
+    assert b.reset_cause() == "a software reset or a crash"
+    machine.cause = 99
+    assert b.reset_cause() == "reset cause 99"
