@@ -808,6 +808,7 @@ def main(argv=None):
         print("  (firmware %s speaks plain HTTP: no certificate to pin)" % e.software)
     print("sim: running; Ctrl-C stops it", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     try:
         while True:
             time.sleep(3600)
