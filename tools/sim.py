@@ -350,9 +350,7 @@ class SimEnvoy(_Service):
         self.cert = "envoy"  # which of the PKI's Envoy certificates is served
         self.endpoints = captured_endpoints(self.folder)
         self.per_meter = True  # serve /ivp/meters/readings/<eid>
-        self.require_cookie = (
-            False  # True: the sessionId cookie is needed, the token is not enough
-        )
+        self.require_cookie = False  # True: a bare token is refused, the cookie is needed
         self.sessions = set()  # "sessionId=..." cookies the Envoy knows
         self._tokens = {}  # session -> the token it was opened with
         self.requests = []  # (method, path, had_bearer, had_cookie)
