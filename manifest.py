@@ -1,0 +1,12 @@
+# ruff: noqa: F821 (metadata and package are given by MicroPython's manifestfile.py)
+# Freeze the firmware into a MicroPython image: its bytecode then runs from flash and leaves more
+# of the heap free than .mpy files do. In your board's manifest, after the port's own:
+#     include("$(PORT_DIR)/boards/manifest.py")
+#     include("/path/to/envoy-diverter/manifest.py")
+# boot.py, main.py and config.json stay on the board's filesystem. No folder named firmware may
+# be there: it would hide the frozen package (sys.path is ['', '.frozen', '/lib']), so the cloud
+# root CAs (data files, firmware/certs/*.der) cannot stay beside the code; a frozen board needs
+# envoy.token or enlighten.ca_file.
+metadata(version="0.1.0", description="Envoy Diverter: surplus solar power to a water heater")
+
+package("firmware")
