@@ -7,6 +7,6 @@
 # be there: it would hide the frozen package (sys.path is ['', '.frozen', '/lib']), so the cloud
 # root CAs (data files, firmware/certs/*.der) cannot stay beside the code; a frozen board needs
 # envoy.token or enlighten.ca_file.
-metadata(version="0.1.0", description="Envoy Diverter: surplus solar power to a water heater")
+metadata(version="1.1.0", description="Envoy Diverter: surplus solar power to a water heater")
 
 package("firmware")

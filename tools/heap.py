@@ -58,7 +58,14 @@ def steady(binary, env, workdir, config):
 
 def boot(folder, binary, env, workdir, config):
     res = soak.soak(
-        0.25, "56K", 120, workdir, start_hour=11, binary=binary, env=env, folder=folder,
+        0.25,
+        "56K",
+        120,
+        workdir,
+        start_hour=11,
+        binary=binary,
+        env=env,
+        folder=folder,
         config=config,
     )
     lines = res["lines"]
@@ -91,7 +98,9 @@ def smallest(run, lo=0, hi=BOARD_GROWTH):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--binary", help="default: %s if present" % os.path.relpath(STAND_IN))
-    p.add_argument("--features", default="default", help="comma-separated: %s" % ", ".join(FEATURES))
+    p.add_argument(
+        "--features", default="default", help="comma-separated: %s" % ", ".join(FEATURES)
+    )
     p.add_argument("--quick", action="store_true", help="only the steady run and the demo's boot")
     p.add_argument("--echo", action="store_true", help="print each run's verdict")
     args = p.parse_args(argv)
@@ -119,7 +128,7 @@ def main(argv=None):
     try:
         for name, folder in workloads:
 
-            def run(budget, folder=folder):
+            def run(budget, folder=folder, name=name):
                 env = {"ESP32_HEAP_GROW": str(budget)}
                 wd = os.path.join(work, "%s-%d" % (folder or "steady", budget))
                 if folder is None:
@@ -144,8 +153,10 @@ def main(argv=None):
     if worst is None or worst < 0:
         print("heap: some workload does not fit an ESP32_GENERIC")
         return 1
-    print("headroom: %.1f KB (the smallest of the workloads); keep a few KB for what a real board"
-          " adds (Wi-Fi and machine objects)" % (worst / 1024))
+    print(
+        "headroom: %.1f KB (the smallest of the workloads); keep a few KB for what a real board"
+        " adds (Wi-Fi and machine objects)" % (worst / 1024)
+    )
     return 0
 
 

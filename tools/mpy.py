@@ -13,11 +13,11 @@ import subprocess
 import sys
 import tempfile
 
+from firmware import VERSION  # package.json and manifest.py say the same
 from tools.hostutil import venv_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCH = "xtensawin"  # ESP32, S2 and S3
-VERSION = "0.1.0"  # package.json and manifest.py
 
 
 def board_files(root=ROOT):
