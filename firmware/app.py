@@ -43,7 +43,7 @@ class Diverter:
         self.next_minute = 0
         self.next_summary = up + SUMMARY_S
         self.next_save = up + SAVE_S
-        console.set_clock(self._clock_text)
+        console.set_clock(self._clock_text, board.uptime)
 
     def _clock_text(self):
         local = self.link.local()

@@ -3,8 +3,12 @@
 #
 # DIVERTER_SIM (optional) = "speed=720,start=<unix>,anchor=<unix>,dir=<folder>" makes the clock run
 # fast: simulated time = start + (host time - anchor) * speed. The simulated Envoy uses the same
-# numbers, so both agree on the time. Flag files in <folder> inject faults: wifi_down, clock_unset;
-# the board writes the relay state ("1"/"0") to <folder>/relay for the simulated house.
+# numbers, so both agree on the time. With "clock=virtual" time moves only when the board sleeps
+# (a pass of the loop costs no time), and the board writes its seconds since boot to
+# <folder>/time for the simulated Envoy: the same day then tells the same story on any machine;
+# "stop=<seconds>" ends the run there, as a Ctrl-C would.
+# Flag files in <folder> inject faults: wifi_down, clock_unset; the board writes the relay state
+# ("1"/"0") to <folder>/relay for the simulated house.
 import os
 import time
 
@@ -18,7 +22,10 @@ SPEED = float(_params.get("speed", 1))
 _ANCHOR = float(_params.get("anchor", 0)) or time.time()
 _START = float(_params.get("start", 0)) or _ANCHOR
 SIM_DIR = _params.get("dir")
+VIRTUAL = _params.get("clock") == "virtual"
+STOP = float(_params.get("stop", 0))  # virtual seconds after which a sleep is a Ctrl-C
 _BOOT = time.time()
+_virtual = [0.0]  # seconds since boot, in virtual time
 
 
 def _flag(name):
@@ -29,6 +36,17 @@ def _flag(name):
         return True
     except OSError:
         return False
+
+
+def _tell(name, text):
+    # A file in SIM_DIR for the simulator, replaced atomically.
+    if SIM_DIR:
+        try:
+            with open(SIM_DIR + "/" + name + ".tmp", "w") as f:
+                f.write(text)
+            os.rename(SIM_DIR + "/" + name + ".tmp", SIM_DIR + "/" + name)
+        except OSError:
+            pass  # a fault test filling the "flash" must not stop the simulated board
 
 
 _claimed = []
@@ -66,26 +84,29 @@ class Board:
         self._publish()
 
     def _publish(self):
-        if SIM_DIR:
-            try:
-                with open(SIM_DIR + "/relay.tmp", "w") as f:
-                    f.write("1" if self.relay_on else "0")
-                os.rename(SIM_DIR + "/relay.tmp", SIM_DIR + "/relay")
-            except OSError:
-                pass  # a fault test filling the "flash" must not stop the simulated relay
+        _tell("relay", "1" if self.relay_on else "0")
 
     def now(self):
         if not self._clock_set:
             return 946684800 + int(self.uptime())  # an ESP32 wakes up in 2000
+        if VIRTUAL:
+            return int(_START + _virtual[0])
         return int(_START + (time.time() - _ANCHOR) * SPEED)
 
     def uptime(self):
-        return (time.time() - _BOOT) * SPEED
+        return _virtual[0] if VIRTUAL else (time.time() - _BOOT) * SPEED
 
     def sleep_ms(self, ms):
+        if VIRTUAL:
+            _virtual[0] += ms / 1000
+            _tell("time", "%.3f" % _virtual[0])
+            if STOP and _virtual[0] >= STOP:
+                raise KeyboardInterrupt  # the end of the simulated day, at the same instant
         time.sleep(ms / 1000 / SPEED)
 
     def timeout(self, seconds):
+        if VIRTUAL:
+            return seconds  # waiting costs no virtual time; a slow host must not time out
         # Sockets count host seconds: shrink with the clock, but leave a TLS handshake time.
         return max(0.25, seconds / SPEED)
 

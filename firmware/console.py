@@ -3,22 +3,23 @@
 from firmware.compat import ticks_ms
 
 _clock = None  # set by the app: returns "HH:MM:SS" local time, or None while the time is unknown
+_uptime = None  # set by the app: the board's seconds since boot
 _boot = ticks_ms()
 recent = []  # the last problems, for diag.status() and the last words (lastwords.py)
 unsaved = 0  # problems logged since the last words were saved
 _RECENT = 8
 
 
-def set_clock(fn):
-    global _clock
-    _clock = fn
+def set_clock(fn, uptime=None):
+    global _clock, _uptime
+    _clock, _uptime = fn, uptime
 
 
 def stamp():
     t = _clock() if _clock else None
     if t:
         return t
-    return "+%ds" % ((ticks_ms() - _boot) // 1000)
+    return "+%ds" % (_uptime() if _uptime else (ticks_ms() - _boot) // 1000)
 
 
 def log(msg):

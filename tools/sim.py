@@ -133,22 +133,36 @@ def guess_type(name, body):
 
 class SimClock:
     """Simulated time = start + (host time - anchor) * speed; the board uses the same numbers
-    (environment variable DIVERTER_SIM), so both agree."""
+    (environment variable DIVERTER_SIM), so both agree. virtual: the board's own clock leads
+    instead (it moves only when the board sleeps, see firmware/board_sim.py) and the simulator
+    reads it from the file the board keeps in the folder given to env()."""
 
-    def __init__(self, speed=1.0, start=None):
+    def __init__(self, speed=1.0, start=None, virtual=False):
         self.speed = float(speed)
         self.anchor = time.time()
         self.start = float(start) if start is not None else self.anchor
+        self.virtual = virtual
+        self.folder = None
 
     def now(self):
-        return self.start + (time.time() - self.anchor) * self.speed
+        if not self.virtual:
+            return self.start + (time.time() - self.anchor) * self.speed
+        try:
+            with open(os.path.join(self.folder, "time")) as f:
+                return self.start + float(f.read())
+        except (OSError, TypeError, ValueError):
+            return self.start  # the board has not slept yet
 
-    def env(self, folder):
-        return "speed=%s,start=%.3f,anchor=%.3f,dir=%s" % (
+    def env(self, folder, stop_after=None):
+        """DIVERTER_SIM for the board; stop_after: virtual seconds after which it stops."""
+        self.folder = folder
+        return "speed=%s,start=%.3f,anchor=%.3f,dir=%s%s%s" % (
             self.speed,
             self.start,
             self.anchor,
             folder,
+            ",clock=virtual" if self.virtual else "",
+            ",stop=%d" % stop_after if stop_after else "",
         )
 
 
@@ -702,9 +716,9 @@ class SimCloud(_Service):
 class Simulation:
     """The Envoy and the cloud together, sharing a clock and the token authority."""
 
-    def __init__(self, folder=DEMO_FOLDER, pki_dir=None, speed=1.0, start=None):
+    def __init__(self, folder=DEMO_FOLDER, pki_dir=None, speed=1.0, start=None, virtual=False):
         pki_dir = pki_dir or os.path.join(ROOT, "build", "pki")
-        self.clock = SimClock(speed, start)
+        self.clock = SimClock(speed, start, virtual)
         self.authority = Authority(self.clock)
         self.pki = certs.make(pki_dir)
         self.envoy = SimEnvoy(folder, self.pki, self.clock, self.authority)

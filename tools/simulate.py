@@ -1,13 +1,14 @@
-"""The demo: a real measured day of PV and load, replayed fast through the real firmware.
+"""The demo: a real measured day of PV and load, replayed through the real firmware.
 
-    python -m tools.simulate [--trace FILE] [--seconds 120] [--heater-w 2000] [--all-lines]
+    python -m tools.simulate [--trace FILE] [--from HH:MM] [--to HH:MM] [--heater-w 2000]
 
 It starts the simulated Envoy and Enlighten on 127.0.0.1 (HTTPS, real endpoints and formats),
 makes the Envoy's grid meter follow the day (plus the heater whenever the simulated relay is on,
 until the tank is full), and runs the real main.py under the micropython binary with a generated
-config. The firmware takes its time from the simulated board, whose clock runs fast: the logic is
-the same as on a real board, only the clock is quicker. At the end: kWh diverted, from surplus
-and from the grid, export left, relay switches, and a PNG plot of the day.
+config. The simulated board's clock is virtual: time moves only when the firmware sleeps between
+passes, so the same day gives the same decisions, console and totals on every run and every
+machine, and the day takes as long as the machine needs (about two minutes). At the end: kWh
+diverted, from surplus and from the grid, export left, relay switches, and a PNG plot.
 """
 
 import argparse
@@ -24,33 +25,37 @@ from tools.house import House
 from tools.sim import ROOT, Simulation
 
 DEFAULT_TRACE = os.path.join(ROOT, "tools", "data", "batterysimu_ch_2025-01-13.csv")
-ZONES = {"batterysimu_ch": (60, "eu"), "openevse_uk": (0, "eu")}  # by trace file prefix
-STEP_S = 10  # how often (simulated seconds) the house model advances and is sampled
-# The firmware's default rules; a slower poll and a longer stale limit only because the host
-# replays a day in minutes (a host millisecond is more than a simulated second).
-DEMO_CONTROL = {
-    "poll_s": 2,
-    "start_delay_s": 30,
-    "stop_delay_s": 60,
-    "min_on_s": 300,
-    "min_off_s": 300,
-    "stale_s": 60,
+# By trace file prefix: (UTC offset in minutes, DST rule, place).
+ZONES = {
+    "batterysimu_ch": (60, "eu", "Switzerland"),
+    "openevse_uk": (0, "eu", "United Kingdom"),
 }
+# The firmware's default rules; a 2 s poll only to make the day quicker to replay.
+DEMO_CONTROL = {"poll_s": 2}
 
 
 def trace_date_and_zone(path):
+    """-> ((y, m, d), (utc_offset_min, dst)) from the file name."""
+    date, zone, _ = trace_facts(path)
+    return date, zone
+
+
+def trace_facts(path):
     name = os.path.basename(path)
     m = re.search(r"(\d{4})-(\d{2})-(\d{2})", name)
     date = tuple(int(x) for x in m.groups()) if m else time.gmtime()[:3]
-    for prefix, zone in ZONES.items():
+    for prefix, (offset, dst, place) in ZONES.items():
         if name.startswith(prefix):
-            return date, zone
-    return date, (0, "none")
+            return date, (offset, dst), place
+    return date, (0, "none"), None
 
 
 class Recorder:
-    """Advances the house (tank, heater draw) with the simulated clock and keeps the truth:
-    what the heater really drew, from where, and what was exported anyway."""
+    """The house behind the simulated Envoy's meter, and the day's truth. Each reading the Envoy
+    serves advances the house (tank, heater draw) to that moment, with the relay as the board
+    set it after the previous reading; so the heater shows on the meter from the first reading
+    after the switch, as on a real Envoy. Records what the heater drew, from where, and what was
+    exported anyway."""
 
     def __init__(self, sim, house, day_start_utc, offset_min):
         self.sim, self.house = sim, house
@@ -58,84 +63,127 @@ class Recorder:
         self.offset = offset_min * 60
         self.rows = []  # (tod_s, pv, load, net, relay, heater_draw, tank_wh)
         self.heater_wh = self.grid_wh = self.export_wh = 0.0
-        self.stop = False
+        self.hot_at = None  # time of day the tank's thermostat first opened
         self._last = None
+        self._lock = threading.Lock()
 
     def tod(self, t):
         return t - self.day_start
 
     def live(self, t):
-        tod = self.tod(t)
-        return self.house.pv_w(tod), self.house.net_w(tod)
+        with self._lock:
+            self.advance(t)
+            tod = self.tod(t)
+            return self.house.pv_w(tod), self.house.net_w(tod)
 
-    def run(self):
-        while not self.stop:
-            t = self.sim.clock.now()
-            if self._last is not None:
-                dt = t - self._last
-                tod = self.tod(t)
-                relay = self.sim.relay_on()
-                draw = self.house.step(dt, tod, relay)
-                net = self.house.net_w(tod)
-                self.heater_wh += draw * dt / 3600
-                self.grid_wh += min(max(net, 0.0), draw) * dt / 3600
-                self.export_wh += max(0.0, -net) * dt / 3600
-                self.rows.append(
-                    (
-                        tod,
-                        self.house.pv_w(tod),
-                        self.house.load_w(tod),
-                        net,
-                        relay,
-                        draw,
-                        self.house.tank.stored_wh,
-                    )
+    def advance(self, t):
+        if self._last is not None and t > self._last:
+            dt = t - self._last
+            tod = self.tod(t)
+            relay = self.sim.relay_on()
+            draw = self.house.step(dt, tod, relay)
+            net = self.house.net_w(tod)
+            if relay and not draw and self.hot_at is None:
+                self.hot_at = tod
+            self.heater_wh += draw * dt / 3600
+            self.grid_wh += min(max(net, 0.0), draw) * dt / 3600
+            self.export_wh += max(0.0, -net) * dt / 3600
+            self.rows.append(
+                (
+                    tod,
+                    self.house.pv_w(tod),
+                    self.house.load_w(tod),
+                    net,
+                    relay,
+                    draw,
+                    self.house.tank.stored_wh,
                 )
+            )
+        if self._last is None or t > self._last:
             self._last = t
-            time.sleep(STEP_S / self.sim.clock.speed)
 
 
-def plot(rows, path, title):
+def plot(rec, path, title, heater_w):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = rec.rows[:: max(1, len(rec.rows) // 4000)]
     hours = [r[0] / 3600 for r in rows]
     fig, (top, mid, low) = plt.subplots(
-        3, 1, figsize=(11, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1.2]}
+        3, 1, figsize=(11, 8), sharex=True, gridspec_kw={"height_ratios": [3, 0.8, 1.3]}
     )
-    top.plot(hours, [r[1] / 1000 for r in rows], color="#e6a700", label="PV")
+    # Where the PV went, stacked: the house, the tank, the grid (export); below zero, what came
+    # from the grid: for the house, and for the heater.
+    pv = [r[1] / 1000 for r in rows]
+    house = [min(r[1], r[2]) / 1000 for r in rows]
+    tank = [min(max(r[1] - r[2], 0.0), r[5]) / 1000 for r in rows]
+    used = [a + b for a, b in zip(house, tank, strict=True)]
+    heater_grid = [r[5] / 1000 - t for r, t in zip(rows, tank, strict=True)]
+    house_grid = [-max(0.0, r[3] / 1000 - g) for r, g in zip(rows, heater_grid, strict=True)]
+    top.fill_between(hours, 0, house, color="#c7c7c7", lw=0, label="PV used by the house")
+    top.fill_between(
+        hours, house, used, color="#2ca02c", lw=0, label="PV into the tank (diverted)"
+    )
+    top.fill_between(
+        hours, used, pv, color="#ff7f0e", alpha=0.45, lw=0, label="PV exported (wasted)"
+    )
+    top.fill_between(hours, 0, house_grid, color="#9ecae1", lw=0, label="grid to the house")
+    top.fill_between(
+        hours,
+        house_grid,
+        [h - g for h, g in zip(house_grid, heater_grid, strict=True)],
+        color="#d62728",
+        lw=0,
+        label="grid to the heater",
+    )
+    top.plot(hours, pv, color="#e6a700", linewidth=1.0, label="PV")
     top.plot(
-        hours, [(r[2] + r[5]) / 1000 for r in rows], color="#555555", label="load incl. heater"
+        hours, [r[2] / 1000 for r in rows], color="#444444", linewidth=0.7, label="house load"
     )
-    top.plot(hours, [r[3] / 1000 for r in rows], color="#1f77b4", label="net grid (+ import)")
     top.axhline(0, color="black", linewidth=0.6)
     top.set_ylabel("kW")
-    top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="upper left", fontsize=7, ncol=2)
     top.set_title(title, fontsize=10)
     mid.fill_between(
         hours,
         [1 if r[4] else 0 for r in rows],
         step="post",
         color="#d62728",
-        alpha=0.6,
+        alpha=0.5,
         label="relay on",
     )
     mid.plot(
-        hours, [r[5] / 2000 for r in rows], color="black", linewidth=0.8, label="heater draws"
+        hours, [r[5] / heater_w for r in rows], color="black", linewidth=0.8, label="heater draws"
     )
     mid.set_yticks([0, 1])
     mid.set_yticklabels(["off", "on"])
-    mid.legend(loc="upper left", fontsize=8)
-    low.plot(hours, [r[6] / 1000 for r in rows], color="#2ca02c", label="tank energy")
+    mid.legend(loc="upper left", fontsize=7)
+    cap = rec.house.tank.capacity_wh / 1000
+    low.plot(hours, [r[6] / 1000 for r in rows], color="#2ca02c", label="energy in the tank")
+    low.axhline(cap, color="#2ca02c", linestyle="--", linewidth=0.8)
+    low.text(23.9, cap, "capacity %.1f kWh" % cap, ha="right", va="bottom", fontsize=7)
+    if rec.hot_at is not None:
+        h = rec.hot_at / 3600
+        low.axvline(h, color="#d62728", linewidth=0.8)
+        low.text(
+            h, cap * 0.5, " tank hot %s" % clock.hms(rec.hot_at)[:5], fontsize=8, color="#d62728"
+        )
+    low.set_ylim(0, cap * 1.15)
     low.set_ylabel("kWh")
     low.set_xlabel("local time (h)")
-    low.legend(loc="upper left", fontsize=8)
+    low.legend(loc="upper left", fontsize=7)
     low.set_xlim(0, 24)
+    low.set_xticks(range(0, 25, 2))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _hhmm(text):
+    h, m = text.split(":")
+    return int(h) * 3600 + int(m) * 60
 
 
 def main(argv=None):
@@ -144,19 +192,20 @@ def main(argv=None):
         "--trace", default=DEFAULT_TRACE, help="a day of t_s,pv_w,load_w (see tools/data)"
     )
     p.add_argument(
-        "--seconds", type=float, default=120, help="how long the day takes (default 120)"
+        "--from", dest="start", help="local time to start, HH:MM (default: the trace's)"
     )
+    p.add_argument("--to", dest="end", help="local time to stop, HH:MM (default: the trace's end)")
     p.add_argument("--heater-w", type=float, default=2000)
     p.add_argument("--base-load-w", type=float, default=300, help="house load for PV-only traces")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "simulate"))
     p.add_argument("--all-lines", action="store_true", help="show every summary line too")
+    p.add_argument("--quiet", action="store_true", help="only the day's result")
     args = p.parse_args(argv)
 
     house = House(args.trace, heater_w=args.heater_w, base_load_w=args.base_load_w)
-    (y, mo, d), (offset, dst) = trace_date_and_zone(args.trace)
-    first = max(0.0, house.times[0] - 900)
-    last = min(86400.0 - 60, house.times[-1] + 900)  # stop before midnight resets "today"
-    speed = (last - first) / args.seconds
+    (y, mo, d), (offset, dst), place = trace_facts(args.trace)
+    first = _hhmm(args.start) if args.start else max(0.0, house.times[0] - 900)
+    last = _hhmm(args.end) if args.end else min(86400.0 - 60, house.times[-1] + 900)
     day_start = clock.days_from_civil(y, mo, d) * 86400 - offset * 60
     shutil.rmtree(args.out, ignore_errors=True)
     simdir = os.path.join(args.out, "sim")
@@ -165,8 +214,9 @@ def main(argv=None):
     sim = Simulation(
         folder="8.2.4345_with_device_data",
         pki_dir=os.path.join(ROOT, "build", "pki"),
-        speed=speed,
+        speed=1e6,  # virtual time: the board does not wait in host time
         start=day_start + first,
+        virtual=True,
     )
     sim.relay_file = os.path.join(simdir, "relay")
     rec = Recorder(sim, house, day_start, offset)
@@ -178,56 +228,82 @@ def main(argv=None):
         clock={"utc_offset_min": offset, "dst": dst},
     )
     board_dir = lay_out(os.path.join(args.out, "board"), config)
-    print(
-        "demo: %s, %04d-%02d-%02d, heater %d W, %.0fx speed: the day in %.0f s"
-        % (os.path.basename(args.trace), y, mo, d, args.heater_w, speed, args.seconds)
+    say = (lambda *a, **k: None) if args.quiet else print
+    say(
+        "demo: %s, %04d-%02d-%02d, heater %d W, %s to %s local"
+        % (
+            place or os.path.basename(args.trace),
+            y,
+            mo,
+            d,
+            args.heater_w,
+            clock.hms(first)[:5],
+            clock.hms(last)[:5],
+        )
     )
-    print(
+    say(
         "demo: the console of the firmware (micropython main.py on the simulated board) follows;"
         " summary lines %s\n" % ("all shown" if args.all_lines else "every 30 minutes")
     )
-    threading.Thread(target=rec.run, daemon=True).start()
-    board = HostBoard(board_dir, sim.clock.env(simdir))
+    board = HostBoard(board_dir, sim.clock.env(simdir, stop_after=last - first))
     shown = 0
     last_summary = -1
+    story = []
     try:
-        while sim.clock.now() < day_start + last and board.proc.poll() is None:
+        while board.proc.poll() is None:  # the board stops itself at the end of the day
             while shown < len(board.lines):
                 line = board.lines[shown]
                 shown += 1
                 if " summary " in line and not args.all_lines:
-                    half_hour = int(rec.tod(sim.clock.now()) // 1800)
+                    half_hour = line[:2] + ("a" if line[3:5] < "30" else "b")  # from its stamp
                     if half_hour == last_summary:
                         continue
                     last_summary = half_hour
-                print(line, flush=True)
+                story.append(line)
+                say(line, flush=True)
             time.sleep(0.05)
     finally:
         board.stop(10)
-        rec.stop = True
         sim.stop()
     for line in board.lines[shown:]:
-        print(line)
-    report(rec, board, board_dir, args)
+        story.append(line)
+        say(line)
+    report(rec, board, board_dir, args, place, (y, mo, d))
     return 0
 
 
-def report(rec, board, board_dir, args):
+def report(rec, board, board_dir, args, place, date):
     import json
 
     switches = sum(1 for line in board.lines if re.match(r"\S+ relay=on reason=", line))
-    ideal = sum(min(max(-(r[3] - r[5]), 0.0), args.heater_w) for r in rec.rows) * STEP_S / 3600
+    ideal = 0.0
+    for a, b in zip(rec.rows, rec.rows[1:], strict=False):
+        ideal += min(max(-(b[3] - b[5]), 0.0), args.heater_w) * (b[0] - a[0]) / 3600
     try:
         with open(os.path.join(board_dir, "state.json")) as f:
             counted = json.load(f)["energy"]
     except (OSError, ValueError, KeyError):
         counted = None
     png = os.path.join(args.out, "day.png")
-    plot(rec.rows, png, "%s: heater %d W" % (os.path.basename(args.trace), args.heater_w))
+    surplus = (rec.heater_wh - rec.grid_wh) / 1000
+    title = (
+        "%s%04d-%02d-%02d, heater %d W: %.1f kWh into the tank (%.1f from surplus, %.1f from "
+        "the grid), %.1f kWh exported"
+        % (
+            (place + ", ") if place else "",
+            *date,
+            args.heater_w,
+            rec.heater_wh / 1000,
+            surplus,
+            rec.grid_wh / 1000,
+            rec.export_wh / 1000,
+        )
+    )
+    plot(rec, png, title, args.heater_w)
     print("\n=== the day ===")
     print(
         "diverted into the tank:   %5.2f kWh  (%.2f from surplus, %.2f from the grid)"
-        % (rec.heater_wh / 1000, (rec.heater_wh - rec.grid_wh) / 1000, rec.grid_wh / 1000)
+        % (rec.heater_wh / 1000, surplus, rec.grid_wh / 1000)
     )
     print(
         "possible with this heater: %4.2f kWh  (export up to the heater's power, relay or not)"
@@ -236,8 +312,12 @@ def report(rec, board, board_dir, args):
     print("export left over:         %5.2f kWh" % (rec.export_wh / 1000))
     print("relay switched on:        %5d times" % switches)
     print(
-        "tank at the end:          %5.2f of %.1f kWh"
-        % (rec.house.tank.stored_wh / 1000, rec.house.tank.capacity_wh / 1000)
+        "tank at the end:          %5.2f of %.1f kWh%s"
+        % (
+            rec.house.tank.stored_wh / 1000,
+            rec.house.tank.capacity_wh / 1000,
+            "" if rec.hot_at is None else " (hot at %s)" % clock.hms(rec.hot_at)[:5],
+        )
     )
     if counted:
         print(

@@ -19,7 +19,6 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 
 from firmware import clock
@@ -73,7 +72,6 @@ def soak(
     for name, values in (config or {}).items():
         sections[name] = dict(sections.get(name, {}), **values)
     board_dir = lay_out(os.path.join(workdir, "board"), sim.config(**sections), compiled=True)
-    threading.Thread(target=rec.run, daemon=True).start()
     board = HostBoard(
         board_dir, sim.clock.env(simdir), heapsize=heapsize, echo=echo, binary=binary, env=env
     )
@@ -83,7 +81,6 @@ def soak(
             time.sleep(0.2)
     finally:
         board.stop(10)
-        rec.stop = True
         sim.stop()
     heap = [(int(m.group(1)), int(m.group(2))) for m in map(HEALTH.search, board.lines) if m]
     text = board.output()
