@@ -176,7 +176,8 @@ class Connection:
                 try:
                     sock = tls_wrap(self._ctx, raw, hostname, self._wait)
                 except ValueError as e:  # MicroPython; CPython's is an OSError too
-                    raise CertificateError(str(e).strip() or type(e).__name__)
+                    why = [x for x in str(e).split("\n") if x.strip()]  # mbedtls: many lines
+                    raise CertificateError("; ".join(why) or type(e).__name__)
                 self.handshakes += 1
                 if self._check_peer is not None:
                     self._check_peer(peer_sha256(sock, self._seen))
