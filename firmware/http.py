@@ -24,7 +24,8 @@ from firmware.compat import (
 )
 
 CAP = const(16384)
-_LINE = const(1024)  # the longest status or header line; the size of the read buffer
+_LINE = const(1024)  # the longest status or header line
+_FIRST = const(256)  # the read buffer's size until a longer line comes (then _LINE)
 _HEADERS = const(64)  # header lines in one reply, and trailer lines
 _COOKIES = const(10)
 _COOKIE_BYTES = const(2048)  # all the cookies of one reply
@@ -90,7 +91,7 @@ class Connection:
         self.sock = None
         self._ready = None  # compat.waiter() of the socket
         self._start = self._budget = 0  # the request's start (ticks_ms) and its time, ms
-        self._buf = None  # bytearray(_LINE): bytes received and not parsed yet are [_r:_w]
+        self._buf = None  # the read buffer: bytes received and not parsed yet are [_r:_w]
         self._mv = None
         self._r = self._w = 0
         self._e = 0  # where the last line's text ends (before its CRLF)
@@ -194,7 +195,7 @@ class Connection:
         self.sock = sock
         self._ready = ready
         if self._buf is None:
-            self._buf = bytearray(_LINE)
+            self._buf = bytearray(_FIRST)
             self._mv = memoryview(self._buf)
         self._r = self._w = 0
 
@@ -246,9 +247,13 @@ class Connection:
         # More bytes after the unread ones in the buffer: how many, 0 at the end of the stream.
         if self._r == self._w:
             self._r = self._w = 0
-        elif self._w == _LINE:  # full: move the unread bytes to the front
+        elif self._w == len(self._buf):  # full
             n = self._w - self._r
-            self._mv[:n] = self._mv[self._r : self._w]
+            old = self._mv
+            if not self._r:  # by one unfinished line: _LINE bytes (_line() allows no more)
+                self._buf = bytearray(_LINE)
+                self._mv = memoryview(self._buf)
+            self._mv[:n] = old[self._r : self._w]  # the unread bytes to the front
             self._r = 0
             self._w = n
         n = self._recv(self._mv[self._w :])
@@ -258,8 +263,8 @@ class Connection:
     def _line(self):
         # The next line's start in the buffer; its text ends at self._e, the line (CRLF or LF
         # included) at self._r. -1 when the stream ends before the line begins.
-        buf = self._buf
         while True:
+            buf = self._buf  # _fill() may replace it
             i = buf.find(b"\n", self._r, self._w)
             if i >= 0:
                 start = self._r
@@ -349,7 +354,6 @@ class Connection:
 
     def _headers(self):
         # Up to the empty line: (length, chunked, close, cookies, location, content type).
-        buf = self._buf
         length = None
         chunked = close = False
         cookies = ()
@@ -359,6 +363,7 @@ class Connection:
             start = self._line()
             if start < 0:
                 raise HTTPError("truncated headers")
+            buf = self._buf
             end = self._e
             if end == start:
                 return length, chunked, close, cookies, location, ctype

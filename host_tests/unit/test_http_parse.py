@@ -188,6 +188,17 @@ def test_set_cookie_location_and_content_type():
     assert (r.location, r.content_type) == ("/login.html", "text/html")
 
 
+def test_a_line_longer_than_the_first_read_buffer():
+    where = "/" + "x" * 700
+    long = b"HTTP/1.1 302 Found\r\nServer: s\r\nLocation: " + where.encode() + b"\r\n"
+    long += b"Content-Length: 2\r\n\r\nok"
+    for pieces in ([long], bytewise(long), [long[:300], None, long[300:]]):
+        conn = connection(pieces, later=[[OK]])
+        r = get(conn)
+        assert (r.location, bytes(r.body)) == (where, b"ok")
+        assert bytes(get(conn).body) == b"ok"  # and the next reply on the same connection
+
+
 def test_cookie_caps():
     ten = b"".join(b"Set-Cookie: c%d=v\r\n" % i for i in range(10))
     assert len(reply(b"HTTP/1.1 200 OK\r\n" + ten + b"Content-Length: 0\r\n\r\n").cookies) == 10
