@@ -1,6 +1,7 @@
 # Runtime differences between MicroPython (ESP32, unix port) and CPython, kept in one place.
 import sys
 import time
+from errno import ETIMEDOUT as _ETIMEDOUT
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
@@ -117,32 +118,139 @@ def peer_sha256(sock, seen):
     return hashlib.sha256(der).digest()
 
 
-class _CPythonStream:
-    # MicroPython sockets are streams (readline, readinto, write); CPython's need a file.
-    def __init__(self, sock):
-        self.sock = sock
-        self._file = sock.makefile("rb")
+# Sockets are non-blocking once connected: reads and writes return None when they would block,
+# and the caller waits with waiter() for no longer than it has left (see http.py).
 
-    def readline(self, limit):
-        return self._file.readline(limit)
+if MICROPYTHON:
+    import io
 
-    def readinto(self, buf):
-        return self._file.readinto(buf)
+    class _Link(io.IOBase):
+        # The raw socket under mbedtls. wrap_socket() keeps reading and writing until the handshake
+        # is over, so while wait is set each read or write waits for the socket (wait() is
+        # bounded by the caller's deadline) and gives -ETIMEDOUT when the time is up: mbedtls
+        # passes that on as OSError(ETIMEDOUT) instead of being left mid-call. After the
+        # handshake, wait is None and a read or write that would block returns None.
+        def __init__(self, sock, wait):
+            self.sock = sock
+            self.wait = wait
 
-    def write(self, data):
-        self.sock.sendall(data)
-        return len(data)
+        def readinto(self, buf):
+            n = self.sock.readinto(buf)
+            while n is None and self.wait:
+                if not self.wait(1):  # select.POLLIN
+                    return -_ETIMEDOUT
+                n = self.sock.readinto(buf)
+            return n
 
-    def close(self):
-        self._file.close()
-        self.sock.close()
+        def write(self, buf):
+            n = self.sock.write(buf)
+            while n is None and self.wait:
+                if not self.wait(4):  # select.POLLOUT
+                    return -_ETIMEDOUT
+                n = self.sock.write(buf)
+            return n
 
-    def __getattr__(self, name):
-        return getattr(self.sock, name)
+        def ioctl(self, request, arg):
+            if request == 4:  # MP_STREAM_CLOSE, from the TLS socket's close()
+                self.sock.close()
+            return 0
 
+    def tls_wrap(ctx, sock, hostname, wait):
+        """sock (connected, non-blocking) in TLS, the handshake done. wait(event) waits for sock
+        and returns False when the time is up: then OSError(ETIMEDOUT)."""
+        link = _Link(sock, wait)
+        if hostname:
+            tls_sock = ctx.wrap_socket(link, server_hostname=hostname)
+        else:
+            tls_sock = ctx.wrap_socket(link)
+        link.wait = None
+        return tls_sock
 
-def stream(sock):
-    return sock if MICROPYTHON else _CPythonStream(sock)
+    def stream(sock):
+        return sock  # readinto and write already return None when they would block
+
+    def waiter(sock):
+        """ready(event, ms): wait at most ms for sock to be ready for event; False if it is not.
+        ipoll and an unchanged mask allocate nothing."""
+        import select
+
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        mask = [select.POLLIN]
+
+        def ready(event, ms):
+            if event != mask[0]:
+                poller.modify(sock, event)
+                mask[0] = event
+            for _ in poller.ipoll(ms):
+                return True
+            return False
+
+        return ready
+
+else:
+
+    def tls_wrap(ctx, sock, hostname, wait):
+        import ssl
+        from select import POLLIN, POLLOUT
+
+        tls_sock = ctx.wrap_socket(sock, server_hostname=hostname, do_handshake_on_connect=False)
+        try:
+            while True:
+                try:
+                    tls_sock.do_handshake()
+                    return tls_sock
+                except ssl.SSLWantReadError:
+                    event = POLLIN
+                except ssl.SSLWantWriteError:
+                    event = POLLOUT
+                if not wait(event):
+                    raise OSError(_ETIMEDOUT, "timed out")
+        except BaseException:
+            tls_sock.close()
+            raise
+
+    class _CPythonStream:
+        # MicroPython's non-blocking stream calls (readinto, write: None when they would block).
+        def __init__(self, sock):
+            import ssl
+
+            self.sock = sock
+            self._blocked = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+        def readinto(self, buf):
+            try:
+                return self.sock.recv_into(buf)
+            except self._blocked:
+                return None
+
+        def write(self, data):
+            try:
+                return self.sock.send(data)
+            except self._blocked:
+                return None
+
+        def close(self):
+            self.sock.close()
+
+        def __getattr__(self, name):
+            return getattr(self.sock, name)
+
+    def stream(sock):
+        return _CPythonStream(sock)
+
+    def waiter(sock):
+        import select
+
+        poller = select.poll()
+        fd = sock.fileno()  # the TLS socket that replaces sock keeps its descriptor
+        poller.register(fd, select.POLLIN)
+
+        def ready(event, ms):
+            poller.modify(fd, event)
+            return bool(poller.poll(ms))
+
+        return ready
 
 
 def unload(*names):

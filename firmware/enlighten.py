@@ -6,7 +6,7 @@ import json
 
 from firmware import jwt
 from firmware.urls import split_url
-from firmware.http import Connection, HTTPError
+from firmware.http import CertificateError, Connection, HTTPError
 
 TIMEOUT_S = 15
 
@@ -59,18 +59,15 @@ def _post(url, body, content_type, cadata, what, timeout_s):
     try:
         r = conn.request("POST", path, headers, body)
         return r.status, bytes(r.body), r.looks_like_html()
-    except ValueError as e:
-        # MicroPython raises ValueError for an untrusted or mismatched certificate (CPython's
-        # SSLCertVerificationError is a ValueError too).
+    except CertificateError as e:  # only the handshake's refusal of the certificate
         raise CloudError(
-            "certificate",
-            "%s: the server's certificate is not trusted (%s)"
-            % (what, str(e).strip() or type(e).__name__),
+            "certificate", "%s: the server's certificate is not trusted (%s)" % (what, e)
         )
-    except HTTPError as e:
+    except (HTTPError, ValueError) as e:
         raise CloudError("reply", "%s: broken reply (%s)" % (what, e))
     except OSError as e:
-        raise CloudError("network", "%s: network error %s" % (what, e.args[0] if e.args else e))
+        why = e.args[1] if len(e.args) > 1 else (e.args[0] if e.args else e)
+        raise CloudError("network", "%s: network error %s" % (what, why))
     finally:
         conn.close()
 

@@ -1,15 +1,36 @@
 # A small HTTP/1.1 client over socket + tls: one kept-alive connection per host, Content-Length and
 # chunked bodies read into one reusable buffer with a size cap, Set-Cookie captured, redirects
-# returned (not followed), timeouts on connect and read. After any error the connection is closed:
-# a TLS socket is dead after a timeout (mbedtls keeps the error). micropython-lib `requests` is not
-# used: it never verifies certificates, and has no keep-alive and no cookies.
+# returned (not followed). Each request has one deadline, timeout_s after it starts, for all of
+# it: connect, TLS handshake, sending and every byte of the reply; a server or a link that
+# trickles bytes cannot hold the caller longer. Sockets are non-blocking and the one place that
+# waits is Connection._wait. Header lines, cookies and interim (1xx) replies are capped too.
+# After any error the connection is closed: a TLS socket is dead after an error (mbedtls keeps
+# it). micropython-lib `requests` is not used: it never verifies certificates, and has no
+# keep-alive and no cookies.
 import socket
+from errno import ETIMEDOUT
+from select import POLLIN, POLLOUT
 
-from firmware.compat import const, json_loads, peer_sha256, stream, tls_context
+from firmware.compat import (
+    const,
+    json_loads,
+    peer_sha256,
+    stream,
+    ticks_diff,
+    ticks_ms,
+    tls_context,
+    tls_wrap,
+    waiter,
+)
 
 CAP = const(16384)
-_LINE = const(1024)  # the longest status or header line we accept
-_WANTED = (
+_LINE = const(1024)  # the longest status or header line
+_FIRST = const(256)  # the read buffer's size until a longer line comes (then _LINE)
+_HEADERS = const(64)  # header lines in one reply, and trailer lines
+_COOKIES = const(10)
+_COOKIE_BYTES = const(2048)  # all the cookies of one reply
+_INTERIM = const(4)  # 1xx replies before the final one
+_NAMES = (  # the headers we read; the others are skipped without a copy
     b"content-length",
     b"transfer-encoding",
     b"connection",
@@ -17,11 +38,14 @@ _WANTED = (
     b"location",
     b"content-type",
 )
-_WANTED_LENGTHS = (14, 17, 10, 8, 12)
 
 
 class HTTPError(Exception):
     """The server's reply broke HTTP or our limits (not a network error: those are OSError)."""
+
+
+class CertificateError(ValueError):
+    """The TLS handshake refused the server's certificate (untrusted, expired, wrong name)."""
 
 
 class Response:
@@ -51,7 +75,8 @@ class Connection:
     def __init__(self, host, port, tls=True, cadata=None, check_peer=None, timeout_s=10, cap=CAP):
         """tls: use TLS. cadata: DER CA certificates to verify the server against (and its name).
         check_peer(sha256 bytes or None): called after the handshake, before anything is sent;
-        it raises to refuse the server (certificate pinning)."""
+        it raises to refuse the server (certificate pinning). timeout_s: the time each request
+        may take, all of it (a new connection's handshake included)."""
         self.host = host
         self.port = port
         self.host_header = host if port in (80, 443) else "%s:%d" % (host, port)
@@ -64,6 +89,12 @@ class Connection:
         self._ctx = None
         self._seen = None
         self.sock = None
+        self._ready = None  # compat.waiter() of the socket
+        self._start = self._budget = 0  # the request's start (ticks_ms) and its time, ms
+        self._buf = None  # the read buffer: bytes received and not parsed yet are [_r:_w]
+        self._mv = None
+        self._r = self._w = 0
+        self._e = 0  # where the last line's text ends (before its CRLF)
         self._body = None
 
     def close(self):
@@ -73,30 +104,13 @@ class Connection:
             except OSError:
                 pass
             self.sock = None
+        self._ready = None
 
     def connect(self):
-        """Open the connection (and check the peer's certificate); send() does it as needed."""
-        addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
-        raw = socket.socket()
-        try:
-            raw.settimeout(self.timeout)  # covers connect, handshake and every read
-            raw.connect(addr)
-            sock = raw
-            if self._tls:
-                if self._ctx is None:
-                    self._ctx, self._seen = tls_context(self._cadata, self._check_peer is not None)
-                self._seen[0] = None
-                if self._cadata:
-                    sock = self._ctx.wrap_socket(raw, server_hostname=self.host)
-                else:
-                    sock = self._ctx.wrap_socket(raw)
-                self.handshakes += 1
-                if self._check_peer is not None:
-                    self._check_peer(peer_sha256(sock, self._seen))
-            self.sock = stream(sock)
-        except BaseException:
-            raw.close()
-            raise
+        """Open the connection (and check the peer's certificate) within timeout_s; send() does
+        it as needed."""
+        self._begin()
+        self._connect()
 
     def head(self, method, path, headers=(), body=None):
         """The request line and headers as bytes; build once and reuse for repeated requests."""
@@ -114,20 +128,90 @@ class Connection:
         return self.send(self.head(method, path, headers, body), body)
 
     def send(self, head, body=None):
-        """Send a prepared request and read the reply. A kept-alive connection that the server
-        closed while idle is reopened once, for requests without a body."""
+        """Send a prepared request and read the reply, all within timeout_s. A kept-alive
+        connection that the server closed while idle is reopened once, for requests without a
+        body, within the same time."""
+        self._begin()
+        return self._exchange(head, body)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def _begin(self):
+        self._start = ticks_ms()
+        self._budget = int(self.timeout * 1000)
+
+    def _left(self):
+        return self._budget - ticks_diff(ticks_ms(), self._start)
+
+    def _wait(self, event):
+        # The one place the client waits: until the socket is ready for event (select.POLLIN or
+        # POLLOUT), never past the request's deadline. False when the time is up.
+        left = self._left()
+        return left > 0 and self._ready(event, left)
+
+    def _timeout(self, what):
+        return OSError(
+            ETIMEDOUT, "%s:%d: %s took more than %g s" % (self.host, self.port, what, self.timeout)
+        )
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _connect(self):
+        addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
+        raw = sock = socket.socket()
+        what = "connecting"
+        try:
+            left = self._left()
+            if left <= 0:
+                raise self._timeout(what)
+            raw.settimeout(left / 1000)  # connect is one call: its timeout bounds it
+            raw.connect(addr)
+            raw.setblocking(False)
+            self._ready = waiter(raw)
+            if self._tls:
+                what = "the TLS handshake"
+                if self._ctx is None:
+                    self._ctx, self._seen = tls_context(self._cadata, self._check_peer is not None)
+                self._seen[0] = None
+                hostname = self.host if self._cadata else None
+                try:
+                    sock = tls_wrap(self._ctx, raw, hostname, self._wait)
+                except ValueError as e:  # MicroPython; CPython's is an OSError too
+                    why = [x for x in str(e).split("\n") if x.strip()]  # mbedtls: many lines
+                    raise CertificateError("; ".join(why) or type(e).__name__)
+                self.handshakes += 1
+                if self._check_peer is not None:
+                    self._check_peer(peer_sha256(sock, self._seen))
+            self._attach(stream(sock), self._ready)
+        except BaseException as e:
+            sock.close()
+            self._ready = None
+            if _timed_out(e):
+                raise self._timeout(what)  # one message for a timeout on either runtime
+            raise
+
+    def _attach(self, sock, ready):
+        # A new stream (the tests' fake ones too) and ready(event, ms) to wait for it.
+        self.sock = sock
+        self._ready = ready
+        if self._buf is None:
+            self._buf = bytearray(_FIRST)
+            self._mv = memoryview(self._buf)
+        self._r = self._w = 0
+
+    def _exchange(self, head, body):
         reused = self.sock is not None
         if not reused:
-            self.connect()
+            self._connect()
         try:
-            self.sock.write(head + body if body else head)  # one segment: no Nagle stall
+            self._write(head + body if body else head)  # one segment: no Nagle stall
             return self._response()
         except (OSError, _Closed) as e:
             self.close()
             # A kept-alive connection the server dropped while idle: try once on a new one.
             # Never after a timeout: a slow server must not cost twice the time.
             if reused and body is None and not _timed_out(e):
-                return self.send(head)
+                return self._exchange(head, None)
             if isinstance(e, _Closed):
                 raise HTTPError("the server closed the connection without replying")
             raise
@@ -135,28 +219,81 @@ class Connection:
             self.close()
             raise
 
+    def _write(self, data):
+        n = self.sock.write(data)
+        if n == len(data):
+            return
+        mv = memoryview(data)
+        sent = n or 0
+        while sent < len(mv):
+            if not self._wait(POLLOUT):
+                raise self._timeout("sending the request")
+            n = self.sock.write(mv[sent:])
+            sent += n or 0
+
     # -- reading ------------------------------------------------------------------------------
-    # MicroPython's blocking read/readinto keep reading until the buffer is full, so never ask
-    # for more than the protocol promises: readline() for the status, headers and chunk sizes,
-    # exact lengths for bodies.
+    # Bytes arrive in self._buf, lines are parsed where they lie; bodies go to self._body.
 
-    def _readline(self):
-        # One line, its CRLF included (no copy to strip it); None at the end of the stream.
-        line = self.sock.readline(_LINE)
-        if not line:
-            return None
-        if line[-1] != 10:  # "\n"
-            if len(line) >= _LINE:
+    def _recv(self, mv):
+        # Some bytes into mv as soon as there are any: how many, 0 at the end of the stream.
+        while self._left() > 0:  # checked even while bytes flow: a trickle must end too
+            n = self.sock.readinto(mv)
+            if n is not None:
+                return n
+            self._wait(POLLIN)
+        raise self._timeout("the reply")
+
+    def _fill(self):
+        # More bytes after the unread ones in the buffer: how many, 0 at the end of the stream.
+        if self._r == self._w:
+            self._r = self._w = 0
+        elif self._w == len(self._buf):  # full
+            n = self._w - self._r
+            old = self._mv
+            if not self._r:  # by one unfinished line: _LINE bytes (_line() allows no more)
+                self._buf = bytearray(_LINE)
+                self._mv = memoryview(self._buf)
+            self._mv[:n] = old[self._r : self._w]  # the unread bytes to the front
+            self._r = 0
+            self._w = n
+        n = self._recv(self._mv[self._w :])
+        self._w += n
+        return n
+
+    def _line(self):
+        # The next line's start in the buffer; its text ends at self._e, the line (CRLF or LF
+        # included) at self._r. -1 when the stream ends before the line begins.
+        while True:
+            buf = self._buf  # _fill() may replace it
+            i = buf.find(b"\n", self._r, self._w)
+            if i >= 0:
+                start = self._r
+                self._r = i + 1
+                self._e = i - 1 if i > start and buf[i - 1] == 13 else i
+                return start
+            if self._w - self._r >= _LINE:
                 raise HTTPError("a header line is longer than %d bytes" % _LINE)
-            raise HTTPError("the reply ended inside a line")
-        return line
+            if not self._fill():
+                if self._r == self._w:
+                    return -1
+                raise HTTPError("the reply ended inside a line")
 
-    def _readinto(self, mv, what):
-        got = 0
-        while got < len(mv):
-            n = self.sock.readinto(mv[got:])
+    def _text(self, start, end, which):
+        try:
+            return str(self._mv[start:end], "utf-8")
+        except ValueError:  # UnicodeError; the value is not shown: it may be a session id
+            raise HTTPError("the %s header is not UTF-8 text" % str(_NAMES[which], "ascii"))
+
+    def _take(self, dst):
+        # Exactly len(dst) bytes of the reply into dst (a memoryview): the buffered ones first.
+        got = min(len(dst), self._w - self._r)
+        if got:
+            dst[:got] = self._mv[self._r : self._r + got]
+            self._r += got
+        while got < len(dst):
+            n = self._recv(dst[got:])
             if not n:
-                raise HTTPError("truncated %s: got %d of %d bytes" % (what, got, len(mv)))
+                raise HTTPError("truncated body: got %d of %d bytes" % (got, len(dst)))
             got += n
 
     def _room(self, n, keep=0):
@@ -171,88 +308,199 @@ class Connection:
         return memoryview(self._body)
 
     def _response(self):
-        line = self._readline()
-        if line is None:
-            raise _Closed()
-        parts = line.split(None, 2)
-        if len(parts) < 2 or parts[0][:7] != b"HTTP/1." or not parts[1].isdigit():
-            raise HTTPError("not an HTTP reply: %r" % line[:40].strip())
-        status = int(parts[1])
-        close = parts[0] == b"HTTP/1.0"
-        length = None
-        chunked = False
-        cookies = []
-        location = ctype = None
-        while True:
-            line = self._readline()
-            if line is None:
-                raise HTTPError("truncated headers")
-            if len(line) <= 2:  # the empty line
+        for interim in range(_INTERIM + 1):
+            start = self._line()
+            if start < 0:
+                if interim:
+                    raise HTTPError("the reply ended after an interim (1xx) reply")
+                raise _Closed()
+            status, close = self._status(start)
+            reply = self._headers()
+            if status >= 200:
                 break
-            colon = line.find(b":")
-            if colon not in _WANTED_LENGTHS:  # Server, Date...: skip without copying
-                continue
-            name = line[:colon].lower()
-            if name not in _WANTED:
-                continue
-            value = line[colon + 1 :].strip()
-            if name == b"content-length":
-                if not value.isdigit():
-                    raise HTTPError("bad Content-Length %r" % value[:20])
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                close = value.lower() == b"close"
-            elif name == b"set-cookie":
-                cookies.append(str(value.split(b";", 1)[0].strip(), "utf-8"))
-            elif name == b"location":
-                location = str(value, "utf-8")
-            elif name == b"content-type":
-                ctype = str(value, "utf-8")
-        if status < 200 or status in (204, 304):
+            if status == 101:  # we never ask to switch protocols
+                raise HTTPError("unexpected 101 Switching Protocols")
+        else:
+            raise HTTPError("more than %d interim (1xx) replies" % _INTERIM)
+        length, chunked, closing, cookies, location, ctype = reply
+        close = close or closing
+        if status in (204, 304):
             n = 0
         elif chunked:
             n = self._chunked()
         elif length is not None:
-            self._readinto(self._room(length)[:length], "body")
+            self._take(self._room(length)[:length])
             n = length
         else:
             n = self._to_eof()
             close = True
-        if close:
+        if close or self._r != self._w:  # the server said so, or sent more than its reply
             self.close()
         return Response(status, self._body if n else b"", n, cookies, location, ctype)
+
+    def _status(self, start):
+        # "HTTP/1.x NNN reason": (status, whether the connection closes after the reply).
+        buf = self._buf
+        end = self._e
+        status = -1
+        if end - start >= 12 and buf.startswith(b"HTTP/1.", start) and buf[start + 8] == 32:
+            if end == start + 12 or buf[start + 12] == 32:
+                status = _digits(buf, start + 9, start + 12)
+        if status < 100:
+            raise HTTPError(
+                "not an HTTP reply: %r" % bytes(self._mv[start : min(end, start + 40)])
+            )
+        return status, buf[start + 7] == 48  # HTTP/1.0 closes
+
+    def _headers(self):
+        # Up to the empty line: (length, chunked, close, cookies, location, content type).
+        length = None
+        chunked = close = False
+        cookies = ()
+        cookie_bytes = 0
+        location = ctype = None
+        for _ in range(_HEADERS + 1):
+            start = self._line()
+            if start < 0:
+                raise HTTPError("truncated headers")
+            buf = self._buf
+            end = self._e
+            if end == start:
+                return length, chunked, close, cookies, location, ctype
+            colon = buf.find(b":", start, end)
+            which = _which(buf, start, colon - start)
+            if which < 0:  # Server, Date...: skipped without a copy
+                continue
+            v = colon + 1
+            while v < end and (buf[v] == 32 or buf[v] == 9):
+                v += 1
+            end = _rstrip(buf, v, end)
+            if which == 0:  # content-length
+                n = _digits(buf, v, end)
+                if n < 0:
+                    raise HTTPError("bad Content-Length %r" % bytes(self._mv[v:end][:20]))
+                if length is not None and n != length:
+                    raise HTTPError("two different Content-Length headers: %d, %d" % (length, n))
+                length = n
+            elif which == 1:  # transfer-encoding
+                chunked = b"chunked" in bytes(self._mv[v:end]).lower()
+            elif which == 2:  # connection
+                close = end - v == 5 and _same(buf, v, b"close")
+            elif which == 3:  # set-cookie: name=value, without the attributes
+                semi = buf.find(b";", v, end)
+                if semi >= 0:
+                    end = _rstrip(buf, v, semi)
+                cookie_bytes += end - v
+                if len(cookies) >= _COOKIES or cookie_bytes > _COOKIE_BYTES:
+                    raise HTTPError(
+                        "more than %d cookies or %d bytes of them" % (_COOKIES, _COOKIE_BYTES)
+                    )
+                if not cookies:
+                    cookies = []
+                cookies.append(self._text(v, end, which))
+            elif which == 4:
+                location = self._text(v, end, which)
+            else:
+                ctype = self._text(v, end, which)
+        raise HTTPError("more than %d header lines" % _HEADERS)
 
     def _chunked(self):
         total = 0
         while True:
-            line = self._readline()
-            if line is None:
+            start = self._line()
+            if start < 0:
                 raise HTTPError("truncated body: the chunked reply ended early")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise HTTPError("bad chunk size %r" % line[:20])
+            size = self._chunk_size(start)
             if size == 0:
-                while True:  # trailers, up to the empty line
-                    line = self._readline()
-                    if line is None or len(line) <= 2:
-                        return total
-            self._readinto(self._room(total + size, total)[total : total + size], "body")
+                break
+            self._take(self._room(total + size, total)[total : total + size])
             total += size
-            line = self._readline()
-            if line is None or len(line) > 2:
+            start = self._line()
+            if start < 0 or self._e != start:
                 raise HTTPError("a chunk is not followed by CRLF")
+        for _ in range(_HEADERS):  # trailers, up to the empty line
+            start = self._line()
+            if start < 0 or self._e == start:
+                return total
+        raise HTTPError("more than %d trailer lines" % _HEADERS)
+
+    def _chunk_size(self, start):
+        # 1 to 8 hex digits, then optionally blanks and ";extensions". No sign, prefix or "_".
+        buf = self._buf
+        end = self._e
+        size = 0
+        i = start
+        while i < end and i - start < 9:
+            c = buf[i]
+            if 48 <= c <= 57:
+                c -= 48
+            elif 97 <= c <= 102 or 65 <= c <= 70:
+                c = (c | 32) - 87
+            else:
+                break
+            size = size * 16 + c
+            i += 1
+        digits = i - start
+        while i < end and (buf[i] == 32 or buf[i] == 9):
+            i += 1
+        if not 0 < digits <= 8 or i < end and buf[i] != 59:  # ";"
+            raise HTTPError("bad chunk size %r" % bytes(self._mv[start : min(end, start + 20)]))
+        return size
 
     def _to_eof(self):
         # HTTP/1.0-style reply without a length: the body ends when the server closes.
         total = 0
         while True:
-            n = self.sock.readinto(self._room(total + 256, total)[total : total + 256])
-            if not n:
-                return total
+            room = self._room(total + 256, total)[total : total + 256]
+            n = min(256, self._w - self._r)
+            if n:
+                room[:n] = self._mv[self._r : self._r + n]
+                self._r += n
+            else:
+                n = self._recv(room)
+                if not n:
+                    return total
             total += n
+
+
+def _same(buf, at, name):
+    # buf[at:] starts with name (lower case), in any case; no copy.
+    for i in range(len(name)):
+        c = buf[at + i]
+        n = name[i]
+        if c != n and (n < 97 or c != n - 32):
+            return False
+    return True
+
+
+def _rstrip(buf, start, end):
+    # end, moved back over blanks (no copy)
+    while end > start and (buf[end - 1] == 32 or buf[end - 1] == 9):
+        end -= 1
+    return end
+
+
+def _which(buf, start, k):
+    # Index in _NAMES of the header name of length k at start, or -1.
+    i = 0
+    for name in _NAMES:
+        if len(name) == k and _same(buf, start, name):
+            return i
+        i += 1
+    return -1
+
+
+def _digits(buf, start, end):
+    # The decimal number in buf[start:end] (1 to 9 digits), or -1.
+    if not 0 < end - start <= 9:
+        return -1
+    n = 0
+    for i in range(start, end):
+        c = buf[i] - 48
+        if not 0 <= c <= 9:
+            return -1
+        n = n * 10 + c
+    return n
 
 
 class _Closed(Exception):
@@ -260,10 +508,7 @@ class _Closed(Exception):
 
 
 def _timed_out(e):
-    import errno
-
-    # MicroPython: OSError(ETIMEDOUT); CPython: TimeoutError, whose errno is None.
+    # MicroPython: OSError(ETIMEDOUT); CPython: TimeoutError, whose errno may be None.
     return isinstance(e, OSError) and (
-        (e.args and e.args[0] == errno.ETIMEDOUT)
-        or type(e).__name__ in ("TimeoutError", "timeout")
+        (e.args and e.args[0] == ETIMEDOUT) or type(e).__name__ in ("TimeoutError", "timeout")
     )

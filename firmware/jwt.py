@@ -42,7 +42,7 @@ def decode(token):
     try:
         header = json.loads(_b64url_decode(parts[0]))
         claims = json.loads(_b64url_decode(parts[1]))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RuntimeError):  # RuntimeError: CPython's RecursionError
         raise ValueError("the token's header or claims are not base64url JSON")
     if type(header) is not dict or type(claims) is not dict:
         raise ValueError("the token's header or claims are not JSON objects")
@@ -65,7 +65,7 @@ def extract(reply):
     if text[:1] == "{":
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RuntimeError):  # RuntimeError: CPython's RecursionError
             raise ValueError("the token reply is broken JSON")
         text = obj.get("token") if type(obj) is dict else None
         if type(text) is not str:

@@ -1,0 +1,409 @@
+"""Hostile HTTP servers on 127.0.0.1, plain TCP or real TLS (the test PKI of tools/certs.py), for
+the HTTP client's tests and the fault suite.
+
+    server = Hostile("trickle-body", pki=pki).start()   # pki: tools.certs.make(folder); TLS
+    ... Connection("127.0.0.1", server.port, tls=True, timeout_s=1) ...
+    server.stop()
+
+`behaviour` (one of BEHAVIOURS) may be changed while the server runs: it is read for each
+request. Every reply the server plays ends by `limit_s` at the latest (then the server hangs up),
+so a client without a deadline is slow, not stuck. TrickleProxy passes another server's bytes
+back one at a time with pauses: a dribbled TLS handshake, or a trickling Envoy in front of the
+simulated one (TrickleProxy(sim.envoy.port)).
+"""
+
+import socket
+import ssl
+import threading
+import time
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+
+def _trickle(server, data):
+    for i in range(len(data)):
+        yield data[i : i + 1]
+        yield server.pace_s
+
+
+def _forever(server, make):
+    # make(i) -> bytes, for ever (until limit_s)
+    i = 0
+    while True:
+        yield make(i)
+        i += 1
+
+
+def _ok(server):
+    yield OK
+
+
+def _once(server):
+    # The server's first request is answered, the others never.
+    return _ok(server) if server.count == 1 else _silent(server)
+
+
+def _large(server):
+    yield b"HTTP/1.1 200 OK\r\nContent-Length: 8000\r\n\r\n" + b"y" * 8000
+
+
+def _silent(server):
+    while True:
+        yield 0.05
+
+
+def _trickle_status(server):
+    yield from _trickle(server, OK)
+
+
+def _trickle_headers(server):
+    yield b"HTTP/1.1 200 OK\r\n"
+    while True:
+        yield from _trickle(server, b"X-Slow: 1\r\n")
+
+
+def _trickle_body(server):
+    yield b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+    yield from _trickle(server, b"x" * 100)
+
+
+def _endless_headers(server):
+    yield b"HTTP/1.1 200 OK\r\n"
+    yield from _forever(server, lambda i: b"X-Filler-%d: %s\r\n" % (i, b"f" * 40))
+
+
+def _chunked_head(server):
+    yield b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+
+
+def _endless_trailers(server):
+    yield from _chunked_head(server)
+    yield from _forever(server, lambda i: b"X-Trailer-%d: t\r\n" % i)
+
+
+def _slow_trailers(server):
+    yield from _chunked_head(server)
+    while True:
+        yield from _trickle(server, b"X-Trailer: t\r\n")
+
+
+def _cookie_flood(server):
+    yield b"HTTP/1.1 200 OK\r\n"
+    yield from _forever(server, lambda i: b"Set-Cookie: c%d=%s; Path=/\r\n" % (i, b"v" * 64))
+
+
+def _big_cookies(server):
+    # Three cookies of 900 bytes: each line is fine, together they are too much.
+    yield b"HTTP/1.1 200 OK\r\n"
+    for i in range(3):
+        yield b"Set-Cookie: big%d=%s; Path=/\r\n" % (i, b"v" * 900)
+    yield b"Content-Length: 2\r\n\r\nok"
+
+
+def _interim(server):
+    yield b"HTTP/1.1 100 Continue\r\n\r\n"
+    yield b"HTTP/1.1 102 Processing\r\n\r\n"
+    yield b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n"
+    body = b"final %d" % server.count
+    yield b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def _interim_flood(server):
+    yield from _forever(server, lambda i: b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
+def _bad_chunk(server):
+    yield b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    yield server.chunk_size + b"\r\nhello\r\n0\r\n\r\n"
+
+
+def _two_lengths(server):
+    yield b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!"
+
+
+def _same_lengths(server):
+    yield b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"
+
+
+def _non_utf8(server):
+    yield b"HTTP/1.1 200 OK\r\n%s: a\xff\xfeb\r\nContent-Length: 2\r\n\r\nok" % server.bad_header
+
+
+def _long_line(server):
+    yield b"HTTP/1.1 200 OK\r\nX-Long: %s\r\nContent-Length: 2\r\n\r\nok" % (b"L" * 2000)
+
+
+def _extra_bytes(server):
+    # A reply followed by bytes nobody asked for: the client must not read them as the next reply.
+    yield OK + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
+
+
+BEHAVIOURS = {
+    "ok": _ok,
+    "silent": _silent,  # reads the request, never answers
+    "large": _large,  # an 8000-byte body, at full speed
+    "once": _once,  # answers the first request it gets, then is silent
+    "trickle-status": _trickle_status,  # the whole reply, a byte every pace_s
+    "trickle-headers": _trickle_headers,  # header lines a byte at a time, for ever
+    "trickle-body": _trickle_body,
+    "endless-headers": _endless_headers,  # at full speed
+    "endless-trailers": _endless_trailers,  # after the last chunk, at full speed
+    "slow-trailers": _slow_trailers,
+    "cookie-flood": _cookie_flood,
+    "big-cookies": _big_cookies,
+    "interim": _interim,  # 100, 102, 103, then the final reply ("final <n>")
+    "interim-flood": _interim_flood,
+    "bad-chunk": _bad_chunk,  # a chunk whose size line is chunk_size
+    "two-lengths": _two_lengths,
+    "same-lengths": _same_lengths,
+    "non-utf8": _non_utf8,  # bad_header with a value that is not UTF-8
+    "long-line": _long_line,
+    "extra-bytes": _extra_bytes,
+}
+
+
+class _Base:
+    """A listener on 127.0.0.1 with a thread per connection; stop() drops everything."""
+
+    def __init__(self, limit_s):
+        self.limit_s = limit_s
+        self.port = None
+        self.connections = 0
+        self._listener = None
+        self._open = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def start(self):
+        self._stopping.clear()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port or 0))
+        listener.listen(16)
+        listener.settimeout(0.05)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for s in list(self._open):
+                _drop(s)
+            self._open.clear()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _accept(self):
+        listener = self._listener
+        while not self._stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._track(conn)
+            threading.Thread(target=self._guarded, args=(conn,), daemon=True).start()
+
+    def _track(self, s):
+        with self._lock:
+            self._open.add(s)
+
+    def _guarded(self, conn):
+        try:
+            self._serve(conn)
+        except (OSError, ValueError):
+            pass  # the client hung up, or we did (stop)
+        finally:
+            _drop(conn)
+            with self._lock:
+                self._open.discard(conn)
+
+    def _sleep(self, seconds, until):
+        # False when the reply must end: stopped, or past limit_s.
+        left = until - time.monotonic()
+        if left <= 0 or self._stopping.wait(min(seconds, left)):
+            return False
+        return time.monotonic() < until
+
+
+class Hostile(_Base):
+    """An HTTP/1.1 server that answers each request as `behaviour` says (see BEHAVIOURS).
+
+    pki: the dict of tools.certs.make(): serve TLS with its certificate `cert` ("envoy": the
+    self-signed Envoy one; "cloud": signed by the test CA, for 127.0.0.1). None: plain TCP.
+    Counts: connections, handshakes, requests (the request heads, bytes), count (requests).
+    """
+
+    def __init__(self, behaviour="ok", pki=None, cert="envoy", pace_s=0.2, limit_s=6.0):
+        super().__init__(limit_s)
+        self.behaviour = behaviour
+        self.pki = pki
+        self.cert = cert
+        self.pace_s = pace_s
+        self.chunk_size = b"-3"
+        self.bad_header = b"Set-Cookie"
+        self.handshakes = 0
+        self.requests = []
+        self.count = 0
+        self._ctx = None
+        if pki is not None:
+            self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._ctx.load_cert_chain(pki[cert + "_pem"], pki[cert + "_key"])
+
+    def _serve(self, conn):
+        if self._ctx is None:
+            return self._play(conn)
+        conn.settimeout(10)
+        conn = self._ctx.wrap_socket(conn, server_side=True)
+        self._track(conn)
+        self.handshakes += 1
+        try:
+            self._play(conn)
+        finally:
+            _drop(conn)
+
+    def _play(self, conn):
+        conn.settimeout(self.limit_s)
+        pending = b""
+        while not self._stopping.is_set():
+            head, pending = _read_request(conn, pending)
+            if head is None:
+                return
+            self.requests.append(head)
+            self.count += 1
+            until = time.monotonic() + self.limit_s
+            for piece in BEHAVIOURS[self.behaviour](self):
+                if isinstance(piece, bytes):
+                    conn.sendall(piece)
+                elif not self._sleep(piece, until):
+                    return  # hang up: a reply that never ends ends here
+                if time.monotonic() > until:
+                    return
+
+
+class TrickleProxy(_Base):
+    """Forwards each connection to 127.0.0.1:upstream. The client's bytes go on at once; the
+    server's come back `chunk` bytes at a time, `pace_s` apart, after the first `fast` bytes."""
+
+    def __init__(self, upstream, pace_s=0.2, chunk=1, fast=0, limit_s=30.0):
+        super().__init__(limit_s)
+        self.upstream = upstream
+        self.pace_s = pace_s
+        self.chunk = chunk
+        self.fast = fast
+
+    def _serve(self, conn):
+        up = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
+        self._track(up)
+        threading.Thread(target=self._pump_up, args=(conn, up), daemon=True).start()
+        until = time.monotonic() + self.limit_s
+        sent = 0
+        up.settimeout(self.limit_s)
+        while True:
+            data = memoryview(up.recv(4096))
+            if not data:
+                return
+            while data:
+                if sent < self.fast:
+                    n = self.fast - sent
+                elif self._sleep(self.pace_s, until):
+                    n = self.chunk
+                else:
+                    return
+                conn.sendall(data[:n])
+                sent += len(data[:n])
+                data = data[n:]
+
+    def _pump_up(self, conn, up):
+        try:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                up.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _drop(up)
+
+
+class Unaccepting:
+    """A port whose accept queue is full: a client's connect() gets no answer (the SYN is
+    dropped), as with a host that is gone from the network."""
+
+    def __init__(self):
+        self.port = None
+        self._socks = []
+
+    def start(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        self.port = listener.getsockname()[1]
+        self._socks = [listener]
+        for _ in range(4):  # fill the backlog
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self._socks.append(s)
+        time.sleep(0.1)
+        return self
+
+    def stop(self):
+        for s in self._socks:
+            s.close()
+        self._socks = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _read_request(conn, pending):
+    # One request (head and Content-Length body): (head bytes, what follows); (None, b"") at EOF.
+    while b"\r\n\r\n" not in pending:
+        if len(pending) > 65536:
+            return None, b""
+        data = conn.recv(4096)
+        if not data:
+            return None, b""
+        pending += data
+    head, _, rest = pending.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        data = conn.recv(4096)
+        if not data:
+            return None, b""
+        rest += data
+    return head, rest[length:]
+
+
+def _drop(s):
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        s.close()
+    except OSError:
+        pass
