@@ -1,25 +1,38 @@
 # Parsing Envoy replies into the one number we need: net grid power in watts, positive = import.
-# Pure functions on parsed JSON; each firmware quirk is named where it is handled.
-# Fixture folders under host_tests/fixtures/envoy show every case.
+# Pure functions on parsed JSON; each firmware quirk is named where it is handled. The replies are
+# untrusted: every field used is checked for its type and range (a bool is not a number).
+# Fixture folders under tools/fixtures/envoy show every case.
+from firmware.compat import const
 
 NET = "net-consumption"
 TOTAL = "total-consumption"
 PRODUCTION = "production"
 
 NO_CT = "this Envoy has no consumption CT: net power is unavailable; the relay stays OFF"
+MAX_W = 1e9  # a reading beyond this many watts is junk, not power
 
 
 class NoNetPower(Exception):
     """The Envoy cannot give net power (no consumption CT, or not metered). Not transient."""
 
 
+class BadReply(ValueError):
+    """A reply of the right kind (a meter list...) holding junk: not old firmware, just wrong."""
+
+
 def parse_info(body):
     """/info (XML, no auth) -> (software "D8.2.4345", version (8, 2, 4345), serial)."""
-    text = str(body, "utf-8") if type(body) is not str else body
+    try:
+        text = str(body, "utf-8") if type(body) is not str else body
+    except (UnicodeError, TypeError):
+        raise ValueError("/info is not text: is this an Envoy?")
     software = _xml_field(text, "software")
     if not software:
         raise ValueError("/info has no <software> field: is this an Envoy?")
-    return software, version_tuple(software), _xml_field(text, "sn")
+    version = version_tuple(software)
+    if not version:
+        raise ValueError("/info's software %r has no version number" % software[:24])
+    return software[:40], version, (_xml_field(text, "sn") or "")[:40] or None
 
 
 def _xml_field(text, tag):
@@ -35,10 +48,10 @@ def version_tuple(software):
     # "D8.2.4345", "R3.9.36", "M4.2.33": a release letter, then dotted numbers.
     s = software.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
     out = []
-    for part in s.split("."):
+    for part in s.split(".")[:4]:
         digits = ""
-        for c in part:
-            if not c.isdigit():
+        for c in part[:9]:
+            if c not in "0123456789":
                 break
             digits += c
         if not digits:
@@ -52,12 +65,27 @@ def needs_token(version):
     return version >= (7,)
 
 
+def _is_eid(v):
+    return type(v) is int and 0 <= v <= 0xFFFFFFFF
+
+
+def _power(v):
+    # Watts as the Envoy wrote them, or None: NaN, infinities and bools are not power.
+    return v if type(v) in (int, float) and -MAX_W < v < MAX_W else None
+
+
+def _stamp(v):
+    # The meter's timestamp (Unix seconds) as an int, or None when there is none usable.
+    return int(v) if type(v) in (int, float) and -1e12 < v < 1e12 else None
+
+
 def plan_from_meters(meters):
     """/ivp/meters -> how to compute net power:
     ("net", eid): the net-consumption CT measures the grid;
     ("total-production", total_eid, production_eid): only a total-consumption CT, so
     net = total - production (pyenphase fixture 8.3.5433_tot_is_net_cons).
-    Raises NoNetPower, or ValueError when the reply is not a meter list (old firmware)."""
+    Raises NoNetPower; ValueError when the reply is not a meter list (old firmware), BadReply
+    when it is a list holding junk."""
     if type(meters) is not list:
         raise ValueError("/ivp/meters is not a list of meters")
     if not meters:
@@ -66,15 +94,20 @@ def plan_from_meters(meters):
     disabled = []
     for m in meters:
         if type(m) is not dict:
-            raise ValueError("/ivp/meters holds something that is not a meter")
+            raise BadReply("it holds something that is not a meter")
         kind = m.get("measurementType")
-        if m.get("state") == "enabled":
-            enabled[kind] = m.get("eid")
+        state = m.get("state")
+        if type(kind) is not str or type(state) is not str:
+            raise BadReply("a meter without a measurementType or state")
+        if not _is_eid(m.get("eid")):
+            raise BadReply("meter %s has no integer eid" % kind[:24])
+        if state == "enabled":
+            enabled[kind] = m["eid"]
         else:
             disabled.append(kind)
-    if enabled.get(NET) is not None:
+    if NET in enabled:
         return ("net", enabled[NET])
-    if enabled.get(TOTAL) is not None and enabled.get(PRODUCTION) is not None:
+    if TOTAL in enabled and PRODUCTION in enabled:
         return ("total-production", enabled[TOTAL], enabled[PRODUCTION])
     if NET in disabled or TOTAL in disabled:
         raise NoNetPower(NO_CT + " (its consumption CT is disabled in the Envoy's settings)")
@@ -87,63 +120,224 @@ def eids(plan):
 
 def _entry(readings, eid):
     # 8.3.x adds an unlisted all-zero entry (eid 1023410688) and the lists can differ in size,
-    # so match by eid, never by position.
+    # so match by eid, never by position (and an eid is an int: true == 1 in Python).
     if type(readings) is dict:
-        return readings if readings.get("eid") == eid else None
-    if type(readings) is list:
-        for r in readings:
-            if type(r) is dict and r.get("eid") == eid:
-                return r
+        readings = (readings,)
+    elif type(readings) is not list:
+        return None
+    for r in readings:
+        if type(r) is dict and _is_eid(r.get("eid")) and r["eid"] == eid:
+            return r
     return None
 
 
 def reading(readings, eid):
-    """(activePower, timestamp) of one meter in /ivp/meters/readings (a list) or
+    """(activePower, timestamp or None) of one meter in /ivp/meters/readings (a list) or
     /ivp/meters/readings/<eid> (one object). The top-level activePower, never the channels:
     on some split-phase systems the third channel holds junk (8.2.4286)."""
     r = _entry(readings, eid)
     if r is None:
-        raise ValueError("the readings have no meter %s" % eid)
-    p = r.get("activePower")
-    if type(p) not in (int, float):
-        raise ValueError("meter %s has no activePower" % eid)
-    return p, r.get("timestamp")
+        raise ValueError("the readings have no meter %s" % (eid,))
+    p = _power(r.get("activePower"))
+    if p is None:
+        raise ValueError("meter %s has no activePower number" % (eid,))
+    return p, _stamp(r.get("timestamp"))
+
+
+# -- the fast path ----------------------------------------------------------------------------
+# scan_reading reads the three fields it needs straight from the reply's bytes. It walks the whole
+# reply as strict JSON (RFC 8259) so that it either finds exactly what json.loads would, or gives
+# up; it never guesses. A few hundred bytes allocated per poll instead of ~7 KB of objects.
+
+_VALUE = const(0)  # a value must come
+_VALUE_OR_END = const(1)  # after "[": a value or "]"
+_KEY = const(2)  # after "," in an object
+_KEY_OR_END = const(3)  # after "{": a key or "}"
+_NEXT = const(4)  # after a value: "," or the end of its container
+_MAX_DEPTH = const(8)
+_MAX_NUMBER = const(24)  # the longest number literal taken, in bytes
+_EID = const(1)
+_POWER = const(2)
+_STAMP = const(3)
 
 
 def scan_reading(buf, n, eid):
-    """Fast path for /ivp/meters/readings/<eid>: (activePower, timestamp) from the reply's
-    top-level fields, which the Envoy writes before "channels", found with bytes.find instead
-    of building every object (a poll then allocates a few hundred bytes, not ~7 KB). None when
-    the reply is not laid out that way or names another meter: the caller parses it fully."""
-    end = buf.find(b'"channels"', 0, n)
-    if end < 0:
-        end = n
-    if _number(buf, b'"eid"', end) != eid:
+    """(activePower, timestamp or None) from the bytes of /ivp/meters/readings/<eid>, exactly as
+    reading(json.loads(...)) would give them; None when the reply is not one plain JSON object
+    naming this meter with a numeric activePower (anything unusual): then parse it fully."""
+    n = min(n, len(buf))
+    i = _ws(buf, 0, n)
+    if i >= n or buf[i] != 123:  # "{": one meter, not a list
         return None
-    p = _number(buf, b'"activePower"', end)
+    at = [0, 0, 0, 0, 0, 0]  # start and end of the eid, activePower and timestamp numbers
+    objects = depth = field = 0  # objects: bit d set when the container at depth d is an object
+    state = _VALUE
+    while True:
+        i = _ws(buf, i, n)
+        if i >= n:
+            return None
+        c = buf[i]
+        if state == _NEXT:
+            if c == 44:  # ","
+                state = _KEY if objects >> depth & 1 else _VALUE
+                i += 1
+                continue
+            if c != (125 if objects >> depth & 1 else 93):  # the container's own end
+                return None
+        elif state >= _KEY:
+            if c != 125 or state != _KEY_OR_END:
+                if c != 34:
+                    return None
+                j = _string_end(buf, i, n)
+                if j < 0:
+                    return None
+                field = 0
+                if depth == 1:
+                    if buf.find(b"\\", i, j) >= 0:
+                        return None  # an escaped top-level key could spell one we want
+                    field = _field(buf, i, j)
+                i = _ws(buf, j, n)
+                if i >= n or buf[i] != 58:  # ":"
+                    return None
+                i += 1
+                state = _VALUE
+                continue
+        elif c != 93 or state != _VALUE_OR_END:
+            if c == 123 or c == 91:  # "{" or "["
+                if field or depth >= _MAX_DEPTH:
+                    return None
+                depth += 1
+                if c == 123:
+                    objects |= 1 << depth
+                    state = _KEY_OR_END
+                else:
+                    objects &= ~(1 << depth)
+                    state = _VALUE_OR_END
+                i += 1
+                continue
+            if c == 34:
+                j = _string_end(buf, i, n)
+            elif c == 116:
+                j = _word(buf, i, b"true")
+            elif c == 102:
+                j = _word(buf, i, b"false")
+            elif c == 110:
+                j = _word(buf, i, b"null")
+            else:
+                j = _number_end(buf, i, n)
+                if field and 0 < j - i <= _MAX_NUMBER:
+                    at[2 * field - 2] = i
+                    at[2 * field - 1] = j
+                    field = 0
+            if j < 0 or field:  # broken, or a field we need holding a string or a literal
+                return None
+            i = j
+            state = _NEXT
+            continue
+        depth -= 1  # the end of a container
+        i += 1
+        if depth == 0:
+            break
+        state = _NEXT
+    if _ws(buf, i, n) != n or not at[1] or not at[3]:
+        return None
+    if not _is_int(buf, at[0], at[1]) or int(buf[at[0] : at[1]]) != eid:
+        return None
+    p = _power(_num(buf, at[2], at[3]))
     if p is None:
         return None
-    ts = _number(buf, b'"timestamp"', end)
-    return p, None if ts is None else int(ts)
+    return p, _stamp(_num(buf, at[4], at[5])) if at[5] else None
 
 
-def _number(buf, key, end):
-    i = buf.find(key, 0, end)
-    if i < 0:
-        return None
-    i = buf.find(b":", i + len(key), end)
-    if i < 0:
-        return None
-    j = i + 1
-    while j < end and buf[j] in b" \t\r\n":
-        j += 1
-    k = j
-    while k < end and buf[k] in b"-+.0123456789eE":
-        k += 1
-    if k == j:
-        return None
-    v = float(buf[j:k])
-    return int(v) if v == int(v) and b"." not in buf[j:k] else v
+def _ws(buf, i, n):
+    while i < n:
+        c = buf[i]
+        if c != 32 and c != 10 and c != 13 and c != 9:
+            return i
+        i += 1
+    return i
+
+
+def _field(buf, i, j):
+    k = j - i
+    if k == 5 and buf.find(b'"eid"', i, j) == i:
+        return _EID
+    if k == 13 and buf.find(b'"activePower"', i, j) == i:
+        return _POWER
+    if k == 11 and buf.find(b'"timestamp"', i, j) == i:
+        return _STAMP
+    return 0
+
+
+def _word(buf, i, word):
+    return i + len(word) if buf.find(word, i, i + len(word)) == i else -1
+
+
+def _string_end(buf, i, n):
+    # The index after the string that starts at i, or -1. Printable ASCII and JSON escapes only:
+    # anything else is for the full parse to judge.
+    i += 1
+    while i < n:
+        c = buf[i]
+        if c == 34:
+            return i + 1
+        if c == 92:
+            i += 1
+            if i >= n:
+                return -1
+            c = buf[i]
+            if c == 117:  # \uXXXX
+                if i + 4 >= n:
+                    return -1
+                for k in range(i + 1, i + 5):
+                    if buf[k] not in b"0123456789abcdefABCDEF":
+                        return -1
+                i += 4
+            elif c not in b'"\\/bfnrt':
+                return -1
+        elif c < 32 or c > 126:
+            return -1
+        i += 1
+    return -1
+
+
+def _number_end(buf, i, n):
+    # -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? : the index after it, or -1
+    if i < n and buf[i] == 45:
+        i += 1
+    if i >= n or not 48 <= buf[i] <= 57:
+        return -1
+    i = i + 1 if buf[i] == 48 else _digits(buf, i, n)
+    if i < n and buf[i] == 46:
+        j = _digits(buf, i + 1, n)
+        if j == i + 1:
+            return -1
+        i = j
+    if i < n and (buf[i] == 101 or buf[i] == 69):
+        i += 1
+        if i < n and (buf[i] == 43 or buf[i] == 45):
+            i += 1
+        j = _digits(buf, i, n)
+        if j == i:
+            return -1
+        i = j
+    return i
+
+
+def _digits(buf, i, n):
+    while i < n and 48 <= buf[i] <= 57:
+        i += 1
+    return i
+
+
+def _is_int(buf, i, j):
+    return buf.find(b".", i, j) < 0 and buf.find(b"e", i, j) < 0 and buf.find(b"E", i, j) < 0
+
+
+def _num(buf, i, j):
+    # As json.loads reads a number: int without a fraction or exponent, else float.
+    s = buf[i:j]
+    return int(s) if _is_int(buf, i, j) else float(s)
 
 
 def net_from_readings(plan, first, second=None):
@@ -162,16 +356,21 @@ def net_from_production(report):
     if type(report) is not dict:
         raise ValueError("production.json is not a JSON object")
     entries = report.get("consumption")
-    if not entries:
+    if entries is None or entries == []:
         raise NoNetPower(NO_CT + " (production.json has no consumption data)")
+    if type(entries) is not list:
+        raise ValueError("production.json: consumption is not a list")
     for c in entries:
         if type(c) is dict and c.get("measurementType") == NET:
-            if not c.get("activeCount"):
+            active = c.get("activeCount")
+            if type(active) is not int:
+                raise ValueError("production.json net-consumption has no activeCount")
+            if active <= 0:
                 # A metered Envoy without consumption CTs still lists the entry, with junk
                 # values and activeCount 0 (7.3.130_no_consumption).
                 raise NoNetPower(NO_CT + " (production.json: net-consumption has no active CT)")
-            w = c.get("wNow")
-            if type(w) not in (int, float):
-                raise ValueError("production.json net-consumption has no wNow")
-            return int(round(w)), c.get("readingTime")
+            w = _power(c.get("wNow"))
+            if w is None:
+                raise ValueError("production.json net-consumption has no wNow number")
+            return int(round(w)), _stamp(c.get("readingTime"))
     raise NoNetPower(NO_CT + " (production.json has no net-consumption entry)")
