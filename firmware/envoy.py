@@ -200,7 +200,7 @@ class Envoy:
             raise AuthError("the Envoy answered %d to %s" % (s, what))
         if 300 <= s < 400:
             # Firmware 7/8 redirects to /home, and 8.3.5289+ to /login.html, when not authorised.
-            where = r.location or "?"
+            where = ep.printable(r.location or "?")
             if "home" in where or "login" in where:
                 raise AuthError("the Envoy sent %s to its login page" % what)
             raise EnvoyError("the Envoy redirected %s to %s" % (what, where))

@@ -29,10 +29,16 @@ def parse_info(body):
     software = _xml_field(text, "software")
     if not software:
         raise ValueError("/info has no <software> field: is this an Envoy?")
+    software = printable(software)
     version = version_tuple(software)
     if not version:
-        raise ValueError("/info's software %r has no version number" % software[:24])
-    return software[:40], version, (_xml_field(text, "sn") or "")[:40] or None
+        raise ValueError("/info's software %r has no version number" % software)
+    return software, version, printable(_xml_field(text, "sn") or "") or None
+
+
+def printable(text):
+    # Both go to the console: at most 40 characters, no control codes (an impostor's too).
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:40])
 
 
 def _xml_field(text, tag):

@@ -281,3 +281,11 @@ def test_info_without_a_version_number_is_not_an_envoy():
         "<software>D\u00b2</software>".encode(),
     ):
         raises(ValueError, ep.parse_info, body)
+
+
+def test_info_fields_are_short_and_printable():
+    # They reach the console; an impostor's /info must not drive the terminal.
+    sw, _, sn = ep.parse_info(
+        b"<software>R3.9.36\x1b[2J</software><sn>12\x07" + b"9" * 99 + b"</sn>"
+    )
+    assert sw == "R3.9.36?[2J" and sn == "12?" + "9" * 37
