@@ -15,6 +15,7 @@ PRODUCTION_JSON = "/production.json"  # fallback for firmware without /ivp/meter
 PIN_FILE = "envoy_pin.json"  # {"sha256": hex} once pinned, {"https": true} once HTTPS worked
 REPIN_HINT = "re-pin at the REPL: from firmware import diag; diag.repin()"
 _ACCEPT = ("Accept", "application/json")
+_HEX = "0123456789abcdef"
 
 NoNetPower = ep.NoNetPower
 
@@ -43,18 +44,9 @@ def pin_record(obj):
         return None
     sha = obj.get("sha256")
     https = obj.get("https", sha is not None)
-    if sha is not None and not _is_sha256(sha) or type(https) is not bool:
+    if sha is not None and (type(sha) is not str or len(sha) != 64 or sha.strip(_HEX)):
         return None
-    return sha, https or sha is not None
-
-
-def _is_sha256(text):
-    if type(text) is not str or len(text) != 64:
-        return False
-    for c in text:
-        if c not in "0123456789abcdef":
-            return False
-    return True
+    return (sha, https or sha is not None) if type(https) is bool else None
 
 
 class Envoy:

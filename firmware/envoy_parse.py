@@ -160,11 +160,10 @@ _VALUE_OR_END = const(1)  # after "[": a value or "]"
 _KEY = const(2)  # after "," in an object
 _KEY_OR_END = const(3)  # after "{": a key or "}"
 _NEXT = const(4)  # after a value: "," or the end of its container
+_COLON = const(5)  # after a key
+_DONE = const(6)  # after the top-level object: only whitespace
 _MAX_DEPTH = const(8)
 _MAX_NUMBER = const(24)  # the longest number literal taken, in bytes
-_EID = const(1)
-_POWER = const(2)
-_STAMP = const(3)
 
 
 def scan_reading(buf, n, eid):
@@ -172,41 +171,50 @@ def scan_reading(buf, n, eid):
     reading(json.loads(...)) would give them; None when the reply is not one plain JSON object
     naming this meter with a numeric activePower (anything unusual): then parse it fully."""
     n = min(n, len(buf))
-    i = _ws(buf, 0, n)
-    if i >= n or buf[i] != 123:  # "{": one meter, not a list
-        return None
-    at = [0, 0, 0, 0, 0, 0]  # start and end of the eid, activePower and timestamp numbers
-    objects = depth = field = 0  # objects: bit d set when the container at depth d is an object
+    e0 = e1 = p0 = p1 = t0 = t1 = 0  # where the eid, activePower and timestamp numbers are
+    objects = depth = field = i = 0  # objects: bit d set when the container at depth d is one
     state = _VALUE
     while True:
-        i = _ws(buf, i, n)
-        if i >= n:
+        while i < n:
+            c = buf[i]
+            if c != 32 and c != 10 and c != 13 and c != 9:  # not whitespace
+                break
+            i += 1
+        else:
+            break  # the end of the reply
+        if state == _DONE or depth == 0 and c != 123:  # one object, nothing after it
             return None
-        c = buf[i]
+        if state == _COLON:
+            if c != 58:
+                return None
+            state = _VALUE
+            i += 1
+            continue
         if state == _NEXT:
             if c == 44:  # ","
                 state = _KEY if objects >> depth & 1 else _VALUE
                 i += 1
                 continue
-            if c != (125 if objects >> depth & 1 else 93):  # the container's own end
+            if c != (125 if objects >> depth & 1 else 93):  # not this container's end
                 return None
         elif state >= _KEY:
             if c != 125 or state != _KEY_OR_END:
-                if c != 34:
-                    return None
-                j = _string_end(buf, i, n)
+                j = _string_end(buf, i, n) if c == 34 else -1
                 if j < 0:
                     return None
                 field = 0
                 if depth == 1:
                     if buf.find(b"\\", i, j) >= 0:
                         return None  # an escaped top-level key could spell one we want
-                    field = _field(buf, i, j)
-                i = _ws(buf, j, n)
-                if i >= n or buf[i] != 58:  # ":"
-                    return None
-                i += 1
-                state = _VALUE
+                    k = j - i
+                    if k == 5 and buf.find(b'"eid"', i, j) == i:
+                        field = 1
+                    elif k == 13 and buf.find(b'"activePower"', i, j) == i:
+                        field = 2
+                    elif k == 11 and buf.find(b'"timestamp"', i, j) == i:
+                        field = 3
+                i = j
+                state = _COLON
                 continue
         elif c != 93 or state != _VALUE_OR_END:
             if c == 123 or c == 91:  # "{" or "["
@@ -223,17 +231,18 @@ def scan_reading(buf, n, eid):
                 continue
             if c == 34:
                 j = _string_end(buf, i, n)
-            elif c == 116:
-                j = _word(buf, i, b"true")
-            elif c == 102:
-                j = _word(buf, i, b"false")
-            elif c == 110:
-                j = _word(buf, i, b"null")
+            elif c == 116 or c == 102 or c == 110:  # true, false, null
+                word = b"true" if c == 116 else b"false" if c == 102 else b"null"
+                j = i + len(word) if buf.find(word, i, i + len(word)) == i else -1
             else:
                 j = _number_end(buf, i, n)
-                if field and 0 < j - i <= _MAX_NUMBER:
-                    at[2 * field - 2] = i
-                    at[2 * field - 1] = j
+                if 0 < j - i <= _MAX_NUMBER:
+                    if field == 1:
+                        e0, e1 = i, j
+                    elif field == 2:
+                        p0, p1 = i, j
+                    elif field == 3:
+                        t0, t1 = i, j
                     field = 0
             if j < 0 or field:  # broken, or a field we need holding a string or a literal
                 return None
@@ -242,41 +251,16 @@ def scan_reading(buf, n, eid):
             continue
         depth -= 1  # the end of a container
         i += 1
-        if depth == 0:
-            break
-        state = _NEXT
-    if _ws(buf, i, n) != n or not at[1] or not at[3]:
+        state = _NEXT if depth else _DONE
+    if state != _DONE or not e1 or not p1:
         return None
-    if not _is_int(buf, at[0], at[1]) or int(buf[at[0] : at[1]]) != eid:
-        return None
-    p = _power(_num(buf, at[2], at[3]))
+    v = _number(buf, e0, e1)
+    if type(v) is not int or v != eid:
+        return None  # an eid is an integer: 5.0 and 5E0 are not meter 5
+    p = _power(_number(buf, p0, p1))
     if p is None:
         return None
-    return p, _stamp(_num(buf, at[4], at[5])) if at[5] else None
-
-
-def _ws(buf, i, n):
-    while i < n:
-        c = buf[i]
-        if c != 32 and c != 10 and c != 13 and c != 9:
-            return i
-        i += 1
-    return i
-
-
-def _field(buf, i, j):
-    k = j - i
-    if k == 5 and buf.find(b'"eid"', i, j) == i:
-        return _EID
-    if k == 13 and buf.find(b'"activePower"', i, j) == i:
-        return _POWER
-    if k == 11 and buf.find(b'"timestamp"', i, j) == i:
-        return _STAMP
-    return 0
-
-
-def _word(buf, i, word):
-    return i + len(word) if buf.find(word, i, i + len(word)) == i else -1
+    return p, _stamp(_number(buf, t0, t1)) if t1 else None
 
 
 def _string_end(buf, i, n):
@@ -311,39 +295,31 @@ def _number_end(buf, i, n):
     # -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? : the index after it, or -1
     if i < n and buf[i] == 45:
         i += 1
-    if i >= n or not 48 <= buf[i] <= 57:
-        return -1
-    i = i + 1 if buf[i] == 48 else _digits(buf, i, n)
-    if i < n and buf[i] == 46:
-        j = _digits(buf, i + 1, n)
-        if j == i + 1:
-            return -1
-        i = j
-    if i < n and (buf[i] == 101 or buf[i] == 69):
-        i += 1
-        if i < n and (buf[i] == 43 or buf[i] == 45):
+    part = 0  # 0: the integer part, 1: the fraction, 2: the exponent
+    while True:
+        start = i
+        while i < n and 48 <= buf[i] <= 57:
             i += 1
-        j = _digits(buf, i, n)
-        if j == i:
-            return -1
-        i = j
-    return i
-
-
-def _digits(buf, i, n):
-    while i < n and 48 <= buf[i] <= 57:
+        if i == start or part == 0 and buf[start] == 48 and i > start + 1:
+            return -1  # no digits, or a leading zero
+        c = buf[i] if i < n else 0
+        if part == 0 and c == 46:
+            part = 1
+        elif part < 2 and (c == 101 or c == 69):
+            part = 2
+            if i + 1 < n and (buf[i + 1] == 43 or buf[i + 1] == 45):
+                i += 1
+        else:
+            return i
         i += 1
-    return i
 
 
-def _is_int(buf, i, j):
-    return buf.find(b".", i, j) < 0 and buf.find(b"e", i, j) < 0 and buf.find(b"E", i, j) < 0
-
-
-def _num(buf, i, j):
-    # As json.loads reads a number: int without a fraction or exponent, else float.
+def _number(buf, i, j):
+    # As json.loads reads a number: an int without a fraction or exponent, else a float.
     s = buf[i:j]
-    return int(s) if _is_int(buf, i, j) else float(s)
+    if buf.find(b".", i, j) < 0 and buf.find(b"e", i, j) < 0 and buf.find(b"E", i, j) < 0:
+        return int(s)
+    return float(s)
 
 
 def net_from_readings(plan, first, second=None):

@@ -181,6 +181,8 @@ def test_scan_reading_is_exact_or_declines():
         (b'{"eid": "5", "activePower": 1.5}', None),
         (b'{"eid": true, "activePower": 1.5}', None),
         (b'{"eid": 5.0, "activePower": 1.5}', None),
+        (b'{"eid": 5E0, "activePower": 1.5}', None),
+        (b'{"eid": 5, "activePower": 15E-1, "timestamp": 1e1}', (1.5, 10)),
         (b'{"eid": 5, "activePower": "12"}', None),
         (b'{"eid": 5, "activePower": true}', None),
         (b'{"eid": 5, "activePower": 1-2}', None),
