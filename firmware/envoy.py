@@ -12,8 +12,10 @@ CHECK_JWT = "/auth/check_jwt"  # "Valid token." and a sessionId cookie
 METERS = "/ivp/meters"  # which CT measures what, by eid
 READINGS = "/ivp/meters/readings"  # all meters; /ivp/meters/readings/<eid> for one
 PRODUCTION_JSON = "/production.json"  # fallback for firmware without /ivp/meters; chunked
-PIN_FILE = "envoy_pin.json"
+PIN_FILE = "envoy_pin.json"  # {"sha256": hex} once pinned, {"https": true} once HTTPS worked
 REPIN_HINT = "re-pin at the REPL: from firmware import diag; diag.repin()"
+_ACCEPT = ("Accept", "application/json")
+_HEX = "0123456789abcdef"
 
 NoNetPower = ep.NoNetPower
 
@@ -30,30 +32,98 @@ class PinMismatch(EnvoyError):
     """The Envoy showed another certificate than the pinned one; nothing was sent."""
 
 
+class Downgrade(PinMismatch):
+    """Only plain HTTP answers where an Envoy was pinned or spoke HTTPS: an impostor or a
+    downgrade. Refused before anything secret is sent, like a changed certificate."""
+
+
+def pin_record(obj):
+    """The content of envoy_pin.json -> (sha256 hex or None, HTTPS seen), or None if it is not
+    a pin record."""
+    if type(obj) is not dict:
+        return None
+    sha = obj.get("sha256")
+    https = obj.get("https", sha is not None)
+    if sha is not None and (type(sha) is not str or len(sha) != 64 or sha.strip(_HEX)):
+        return None
+    return (sha, https or sha is not None) if type(https) is bool else None
+
+
 class Envoy:
-    def __init__(self, host, port=None, pin="tofu", timeout_s=10):
+    def __init__(self, host, port=None, pin="tofu", timeout_s=10, pin_file=PIN_FILE):
+        """pin: "tofu", "off" or a SHA-256 in hex. pin_file: where the tofu pin and the fact that
+        HTTPS worked are kept; None keeps them in RAM only (the host tools)."""
         self.host = host
         self.port = port
         self.pin = pin
+        self.pin_file = pin_file
         self.timeout = timeout_s
         self.software = self.version = self.serial = None
-        self.https = True
+        self.https = True  # the scheme of self.conn
         self.plan = None  # see envoy_parse.plan_from_meters, or ("production",)
         self.per_meter = False  # /ivp/meters/readings/<eid> works
         self.session = None  # "sessionId=..." from check_jwt
         self.conn = None
         self._past_handshakes = 0  # of connections already replaced
         self._polls = None  # prepared request bytes, one per request of a poll
-        self._headers = [("Accept", "application/json")]
+        self._headers = (_ACCEPT,)
+        # What this Envoy is known to be: (pinned sha256 hex or None, HTTPS seen). It outlives
+        # reset(); _unsaved: learnt this run but not on flash, so RAM is all that holds it.
+        self._known = (None, False)
+        self._unsaved = False
 
     # -- connection and certificate ----------------------------------------------------------
 
+    def _trust(self):
+        if self.pin not in ("tofu", "off"):
+            return self.pin.replace(":", "").lower(), True
+        if self.pin_file is None or self._unsaved:
+            return self._known
+        saved = store.load(self.pin_file)
+        known = pin_record(saved)
+        if known is None and saved is not None:
+            console.problem("envoy: %s is not a pin record; ignoring it" % self.pin_file)
+        # No file: never pinned, or diag.repin() removed it.
+        self._known = known or (None, False)
+        return self._known
+
     def pinned(self):
         """The expected certificate SHA-256 (hex), or None before the first use."""
-        if self.pin not in ("tofu", "off"):
-            return self.pin.replace(":", "").lower()
-        saved = store.load(PIN_FILE)
-        return saved.get("sha256") if type(saved) is dict else None
+        return self._trust()[0]
+
+    def _learn(self, sha):
+        # HTTPS worked (sha: the certificate, first use under tofu): keep it, on flash if we can.
+        known = (sha or self._known[0], True)
+        if known == self._known:
+            return
+        self._known = known
+        if self.pin_file is None:
+            return
+        record = {"https": True}
+        if known[0]:
+            record["sha256"] = known[0]
+        if store.save(self.pin_file, record):
+            self._unsaved = False
+            if sha:
+                console.log("envoy: certificate pinned on first use sha256=%s" % sha)
+        else:
+            self._unsaved = True
+            console.problem(
+                "envoy: %s could not be saved; it holds until the next reboot"
+                % (
+                    "the certificate pinned on first use (sha256=%s)" % sha
+                    if sha
+                    else "that the Envoy speaks HTTPS"
+                )
+            )
+
+    def forget_pin(self):
+        """diag.repin(): forget the certificate and that HTTPS worked, on flash and in RAM."""
+        if self.pin_file is not None:
+            store.remove(self.pin_file)
+        self._known = (None, False)
+        self._unsaved = False
+        self.reset()
 
     def _check_peer(self, digest):
         if digest is None:
@@ -61,25 +131,27 @@ class Envoy:
                 "this runtime cannot show the Envoy's certificate; set envoy.pin to off"
             )
         seen = str(binascii.hexlify(digest), "ascii")
-        want = self.pinned()
+        want = self._trust()[0]
         if want is None:
-            store.save(PIN_FILE, {"sha256": seen})
-            console.log("envoy: certificate pinned on first use sha256=%s" % seen)
+            self._learn(seen)
             return
         if seen != want:
-            how = (
-                REPIN_HINT
-                if self.pin == "tofu"
-                else "update envoy.pin (python -m tools.envoy_pin)"
-            )
             raise PinMismatch(
                 "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
-                "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], how)
+                "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], self._how())
             )
+
+    def _how(self):
+        if self.pin in ("tofu", "off"):
+            return REPIN_HINT
+        return "update envoy.pin (python -m tools.envoy_pin)"
 
     def _connection(self, https):
         port = self.port or (443 if https else 80)
         check = self._check_peer if https and self.pin != "off" else None
+        self.https = https
+        if not https:
+            self._forget_session()  # nothing secret ever goes over plain HTTP
         return Connection(self.host, port, tls=https, check_peer=check, timeout_s=self.timeout)
 
     def close(self):
@@ -92,13 +164,18 @@ class Envoy:
             self._past_handshakes += self.conn.handshakes
             self.conn = None
 
+    def _forget_session(self):
+        self.session = None
+        self._headers = (_ACCEPT,)
+        self._polls = None
+
     def reset(self):
-        """Forget the session and the meters: the next connect starts from /info."""
+        """Forget the session, the token and the meters: the next connect starts from /info.
+        What is known of the certificate and HTTPS stays."""
         self._retire()
         self.version = None
         self.plan = None
-        self.session = None
-        self._polls = None
+        self._forget_session()
 
     def handshakes(self):
         """TLS handshakes so far, all connections included."""
@@ -115,7 +192,7 @@ class Envoy:
             raise AuthError("the Envoy answered %d to %s" % (s, what))
         if 300 <= s < 400:
             # Firmware 7/8 redirects to /home, and 8.3.5289+ to /login.html, when not authorised.
-            where = r.location or "?"
+            where = ep.printable(r.location or "?")
             if "home" in where or "login" in where:
                 raise AuthError("the Envoy sent %s to its login page" % what)
             raise EnvoyError("the Envoy redirected %s to %s" % (what, where))
@@ -135,29 +212,56 @@ class Envoy:
 
     def probe(self):
         """Read /info (no auth): firmware version and serial. HTTPS first; firmware before 7
-        only speaks plain HTTP."""
+        only speaks plain HTTP. Plain HTTP is tried only while this Envoy has never been
+        pinned nor spoken HTTPS: after that, only an impostor or a downgrade would use it."""
         failure = None
         for https in (True, False):
             self._retire()
+            if not https and self._trust()[1]:
+                self._refuse_plain(failure)
             self.conn = self._connection(https)
             try:
                 r = self.conn.send(self.conn.head("GET", INFO, ()))
+                if r.status != 200:
+                    raise EnvoyError("the Envoy answered %d to %s" % (r.status, INFO))
+                software, version, serial = self._parsed(ep.parse_info, INFO, r.body)
             except PinMismatch:
                 raise
             except NET_ERRORS + (HTTPError, EnvoyError) as e:
                 failure = failure or e
                 continue
-            if r.status != 200:
-                failure = failure or EnvoyError("the Envoy answered %d to %s" % (r.status, INFO))
-                continue
-            self.software, self.version, serial = ep.parse_info(r.body)
-            if not https and ep.needs_token(self.version):
+            if not https and ep.needs_token(version):
                 break  # firmware 7+ over plain HTTP: something in between; trust only HTTPS
-            self.serial = serial
-            self.https = https
+            self.software, self.version, self.serial = software, version, serial
+            if https and not self._trust()[1]:
+                self._learn(None)
             return
         self.close()
         raise failure or EnvoyError("the Envoy at %s does not answer" % self.host)
+
+    def _refuse_plain(self, failure):
+        # HTTPS failed where it worked before. Ask /info over plain HTTP (nothing secret is
+        # sent) to tell an Envoy that is down from something claiming old firmware there.
+        conn = self._connection(False)
+        try:
+            r = conn.send(conn.head("GET", INFO, ()))
+            software, version, _ = ep.parse_info(r.body) if r.status == 200 else (0, (7,), 0)
+        except Exception:
+            version = (7,)
+        finally:
+            conn.close()
+        if ep.needs_token(version):
+            raise failure or EnvoyError("the Envoy at %s does not answer" % self.host)
+        raise Downgrade(
+            "plain HTTP at %s claims old firmware %s, but this Envoy %s: refused, nothing was "
+            "sent. If you replaced it with an older Envoy, %s"
+            % (
+                self.host,
+                software,
+                "is pinned" if self._trust()[0] else "has spoken HTTPS",
+                self._how(),
+            )
+        )
 
     def needs_token(self):
         return ep.needs_token(self.version)
@@ -165,10 +269,12 @@ class Envoy:
     def login(self, token):
         """check_jwt: the Envoy checks the token and opens a session (sessionId cookie).
         Both the Bearer token and the cookie go on every later request: some 7.x firmware
-        wants the cookie, pyenphase sends the Bearer header."""
-        self.session = None
+        wants the cookie, pyenphase sends the Bearer header. Never over plain HTTP."""
+        self._forget_session()
+        if not self.https or self.conn is None or self.version is None:
+            raise Downgrade("refusing to send the token: the Envoy was not probed over HTTPS")
         bearer = ("Authorization", "Bearer " + token)
-        r = self.conn.send(self.conn.head("GET", CHECK_JWT, [bearer]))
+        r = self.conn.send(self.conn.head("GET", CHECK_JWT, (bearer,)))
         if r.status != 200 or b"Valid token" not in bytes(r.body):
             raise AuthError(
                 "the Envoy did not accept the token (check_jwt answered %d)" % r.status
@@ -176,10 +282,10 @@ class Envoy:
         for c in r.cookies:
             if c.startswith("sessionId="):
                 self.session = c
-        self._headers = [bearer, ("Accept", "application/json")]
+        headers = [bearer, _ACCEPT]
         if self.session:
-            self._headers.append(("Cookie", self.session))
-        self._polls = None
+            headers.append(("Cookie", self.session))
+        self._headers = headers
         if self.plan is not None:
             self._prepare()  # the same meters, with the new session's cookie
 
@@ -198,13 +304,15 @@ class Envoy:
             raise AuthError("the Envoy answered %d to %s" % (r.status, METERS))
         try:
             self.plan = ep.plan_from_meters(meters)
+        except ep.BadReply as e:
+            raise EnvoyError("unexpected reply to %s: %s" % (METERS, e))
         except ValueError:
             # No usable /ivp/meters (old firmware: 404, or 401 asking for digest auth).
             self.plan = ("production",)
             r = self._get(PRODUCTION_JSON)
             if r.looks_like_html():
                 raise NoNetPower(ep.NO_CT + " (production.json is an HTML page on this firmware)")
-            ep.net_from_production(self._json(r, PRODUCTION_JSON))
+            self._parsed(ep.net_from_production, PRODUCTION_JSON, self._json(r, PRODUCTION_JSON))
         else:
             self._try_per_meter()
         self._prepare()
@@ -217,9 +325,10 @@ class Envoy:
         if r.status == 200 and not r.looks_like_html():
             try:
                 one = r.json()
+                ep.reading(one, eid)
             except ValueError:
                 return
-            self.per_meter = type(one) is dict and one.get("eid") == eid
+            self.per_meter = type(one) is dict
 
     def _prepare(self):
         if self.plan[0] == "production":
@@ -260,15 +369,24 @@ class Envoy:
         path, head = polls[0]
         first = self._json(self._get(path, head), path)
         if self.plan[0] == "production":
-            return ep.net_from_production(first)
+            return self._parsed(ep.net_from_production, path, first)
         second = None
         if len(polls) > 1:
             path, head = polls[1]
             second = self._json(self._get(path, head), path)
-        return ep.net_from_readings(self.plan, first, second)
+        return self._parsed(ep.net_from_readings, path, self.plan, first, second)
 
     def _reading(self, poll, eid):
         path, head = poll
         r = self._get(path, head)
         fast = ep.scan_reading(r.raw, r.length, eid)
-        return fast if fast is not None else ep.reading(self._json(r, path), eid)
+        if fast is not None:
+            return fast
+        return self._parsed(ep.reading, path, self._json(r, path), eid)
+
+    def _parsed(self, parse, what, *args):
+        # The parsers raise ValueError on junk; here it becomes a transient EnvoyError.
+        try:
+            return parse(*args)
+        except ValueError as e:
+            raise EnvoyError("unexpected reply to %s: %s" % (what, e))

@@ -1,25 +1,44 @@
 # Parsing Envoy replies into the one number we need: net grid power in watts, positive = import.
-# Pure functions on parsed JSON; each firmware quirk is named where it is handled.
-# Fixture folders under host_tests/fixtures/envoy show every case.
+# Pure functions on parsed JSON; each firmware quirk is named where it is handled. The replies are
+# untrusted: every field used is checked for its type and range (a bool is not a number).
+# Fixture folders under tools/fixtures/envoy show every case.
+from firmware.compat import const
 
 NET = "net-consumption"
 TOTAL = "total-consumption"
 PRODUCTION = "production"
 
 NO_CT = "this Envoy has no consumption CT: net power is unavailable; the relay stays OFF"
+MAX_W = 1e9  # a reading beyond this many watts is junk, not power
 
 
 class NoNetPower(Exception):
     """The Envoy cannot give net power (no consumption CT, or not metered). Not transient."""
 
 
+class BadReply(ValueError):
+    """A reply of the right kind (a meter list...) holding junk: not old firmware, just wrong."""
+
+
 def parse_info(body):
     """/info (XML, no auth) -> (software "D8.2.4345", version (8, 2, 4345), serial)."""
-    text = str(body, "utf-8") if type(body) is not str else body
+    try:
+        text = str(body, "utf-8") if type(body) is not str else body
+    except (UnicodeError, TypeError):
+        raise ValueError("/info is not text: is this an Envoy?")
     software = _xml_field(text, "software")
     if not software:
         raise ValueError("/info has no <software> field: is this an Envoy?")
-    return software, version_tuple(software), _xml_field(text, "sn")
+    software = printable(software)
+    version = version_tuple(software)
+    if not version:
+        raise ValueError("/info's software %r has no version number" % software)
+    return software, version, printable(_xml_field(text, "sn") or "") or None
+
+
+def printable(text):
+    # Both go to the console: at most 40 characters, no control codes (an impostor's too).
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:40])
 
 
 def _xml_field(text, tag):
@@ -35,10 +54,10 @@ def version_tuple(software):
     # "D8.2.4345", "R3.9.36", "M4.2.33": a release letter, then dotted numbers.
     s = software.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
     out = []
-    for part in s.split("."):
+    for part in s.split(".")[:4]:
         digits = ""
-        for c in part:
-            if not c.isdigit():
+        for c in part[:9]:
+            if c not in "0123456789":
                 break
             digits += c
         if not digits:
@@ -52,12 +71,27 @@ def needs_token(version):
     return version >= (7,)
 
 
+def _is_eid(v):
+    return type(v) is int and 0 <= v <= 0xFFFFFFFF
+
+
+def _power(v):
+    # Watts as the Envoy wrote them, or None: NaN, infinities and bools are not power.
+    return v if type(v) in (int, float) and -MAX_W < v < MAX_W else None
+
+
+def _stamp(v):
+    # The meter's timestamp (Unix seconds) as an int, or None when there is none usable.
+    return int(v) if type(v) in (int, float) and -1e12 < v < 1e12 else None
+
+
 def plan_from_meters(meters):
     """/ivp/meters -> how to compute net power:
     ("net", eid): the net-consumption CT measures the grid;
     ("total-production", total_eid, production_eid): only a total-consumption CT, so
     net = total - production (pyenphase fixture 8.3.5433_tot_is_net_cons).
-    Raises NoNetPower, or ValueError when the reply is not a meter list (old firmware)."""
+    Raises NoNetPower; ValueError when the reply is not a meter list (old firmware), BadReply
+    when it is a list holding junk."""
     if type(meters) is not list:
         raise ValueError("/ivp/meters is not a list of meters")
     if not meters:
@@ -66,15 +100,20 @@ def plan_from_meters(meters):
     disabled = []
     for m in meters:
         if type(m) is not dict:
-            raise ValueError("/ivp/meters holds something that is not a meter")
+            raise BadReply("it holds something that is not a meter")
         kind = m.get("measurementType")
-        if m.get("state") == "enabled":
-            enabled[kind] = m.get("eid")
+        state = m.get("state")
+        if type(kind) is not str or type(state) is not str:
+            raise BadReply("a meter without a measurementType or state")
+        if not _is_eid(m.get("eid")):
+            raise BadReply("meter %s has no integer eid" % kind[:24])
+        if state == "enabled":
+            enabled[kind] = m["eid"]
         else:
             disabled.append(kind)
-    if enabled.get(NET) is not None:
+    if NET in enabled:
         return ("net", enabled[NET])
-    if enabled.get(TOTAL) is not None and enabled.get(PRODUCTION) is not None:
+    if TOTAL in enabled and PRODUCTION in enabled:
         return ("total-production", enabled[TOTAL], enabled[PRODUCTION])
     if NET in disabled or TOTAL in disabled:
         raise NoNetPower(NO_CT + " (its consumption CT is disabled in the Envoy's settings)")
@@ -87,63 +126,200 @@ def eids(plan):
 
 def _entry(readings, eid):
     # 8.3.x adds an unlisted all-zero entry (eid 1023410688) and the lists can differ in size,
-    # so match by eid, never by position.
+    # so match by eid, never by position (and an eid is an int: true == 1 in Python).
     if type(readings) is dict:
-        return readings if readings.get("eid") == eid else None
-    if type(readings) is list:
-        for r in readings:
-            if type(r) is dict and r.get("eid") == eid:
-                return r
+        readings = (readings,)
+    elif type(readings) is not list:
+        return None
+    for r in readings:
+        if type(r) is dict and _is_eid(r.get("eid")) and r["eid"] == eid:
+            return r
     return None
 
 
 def reading(readings, eid):
-    """(activePower, timestamp) of one meter in /ivp/meters/readings (a list) or
+    """(activePower, timestamp or None) of one meter in /ivp/meters/readings (a list) or
     /ivp/meters/readings/<eid> (one object). The top-level activePower, never the channels:
     on some split-phase systems the third channel holds junk (8.2.4286)."""
     r = _entry(readings, eid)
     if r is None:
-        raise ValueError("the readings have no meter %s" % eid)
-    p = r.get("activePower")
-    if type(p) not in (int, float):
-        raise ValueError("meter %s has no activePower" % eid)
-    return p, r.get("timestamp")
+        raise ValueError("the readings have no meter %s" % (eid,))
+    p = _power(r.get("activePower"))
+    if p is None:
+        raise ValueError("meter %s has no activePower number" % (eid,))
+    return p, _stamp(r.get("timestamp"))
+
+
+# -- the fast path ----------------------------------------------------------------------------
+# scan_reading reads the three fields it needs straight from the reply's bytes. It walks the whole
+# reply as strict JSON (RFC 8259) so that it either finds exactly what json.loads would, or gives
+# up; it never guesses. A few hundred bytes allocated per poll instead of ~7 KB of objects.
+
+_VALUE = const(0)  # a value must come
+_VALUE_OR_END = const(1)  # after "[": a value or "]"
+_KEY = const(2)  # after "," in an object
+_KEY_OR_END = const(3)  # after "{": a key or "}"
+_NEXT = const(4)  # after a value: "," or the end of its container
+_COLON = const(5)  # after a key
+_DONE = const(6)  # after the top-level object: only whitespace
+_MAX_DEPTH = const(8)
+_MAX_NUMBER = const(24)  # the longest number literal taken, in bytes
 
 
 def scan_reading(buf, n, eid):
-    """Fast path for /ivp/meters/readings/<eid>: (activePower, timestamp) from the reply's
-    top-level fields, which the Envoy writes before "channels", found with bytes.find instead
-    of building every object (a poll then allocates a few hundred bytes, not ~7 KB). None when
-    the reply is not laid out that way or names another meter: the caller parses it fully."""
-    end = buf.find(b'"channels"', 0, n)
-    if end < 0:
-        end = n
-    if _number(buf, b'"eid"', end) != eid:
+    """(activePower, timestamp or None) from the bytes of /ivp/meters/readings/<eid>, exactly as
+    reading(json.loads(...)) would give them; None when the reply is not one plain JSON object
+    naming this meter with a numeric activePower (anything unusual): then parse it fully."""
+    n = min(n, len(buf))
+    e0 = e1 = p0 = p1 = t0 = t1 = 0  # where the eid, activePower and timestamp numbers are
+    objects = depth = field = i = 0  # objects: bit d set when the container at depth d is one
+    state = _VALUE
+    while True:
+        while i < n:
+            c = buf[i]
+            if c != 32 and c != 10 and c != 13 and c != 9:  # not whitespace
+                break
+            i += 1
+        else:
+            break  # the end of the reply
+        if state == _DONE or depth == 0 and c != 123:  # one object, nothing after it
+            return None
+        if state == _COLON:
+            if c != 58:
+                return None
+            state = _VALUE
+            i += 1
+            continue
+        if state == _NEXT:
+            if c == 44:  # ","
+                state = _KEY if objects >> depth & 1 else _VALUE
+                i += 1
+                continue
+            if c != (125 if objects >> depth & 1 else 93):  # not this container's end
+                return None
+        elif state >= _KEY:
+            if c != 125 or state != _KEY_OR_END:
+                j = _string_end(buf, i, n) if c == 34 else -1
+                if j < 0:
+                    return None
+                field = 0
+                if depth == 1:
+                    if buf.find(b"\\", i, j) >= 0:
+                        return None  # an escaped top-level key could spell one we want
+                    k = j - i
+                    if k == 5 and buf.find(b'"eid"', i, j) == i:
+                        field = 1
+                    elif k == 13 and buf.find(b'"activePower"', i, j) == i:
+                        field = 2
+                    elif k == 11 and buf.find(b'"timestamp"', i, j) == i:
+                        field = 3
+                i = j
+                state = _COLON
+                continue
+        elif c != 93 or state != _VALUE_OR_END:
+            if c == 123 or c == 91:  # "{" or "["
+                if field or depth >= _MAX_DEPTH:
+                    return None
+                depth += 1
+                if c == 123:
+                    objects |= 1 << depth
+                    state = _KEY_OR_END
+                else:
+                    objects &= ~(1 << depth)
+                    state = _VALUE_OR_END
+                i += 1
+                continue
+            if c == 34:
+                j = _string_end(buf, i, n)
+            elif c == 116 or c == 102 or c == 110:  # true, false, null
+                word = b"true" if c == 116 else b"false" if c == 102 else b"null"
+                j = i + len(word) if buf.find(word, i, i + len(word)) == i else -1
+            else:
+                j = _number_end(buf, i, n)
+                if 0 < j - i <= _MAX_NUMBER:
+                    if field == 1:
+                        e0, e1 = i, j
+                    elif field == 2:
+                        p0, p1 = i, j
+                    elif field == 3:
+                        t0, t1 = i, j
+                    field = 0
+            if j < 0 or field:  # broken, or a field we need holding a string or a literal
+                return None
+            i = j
+            state = _NEXT
+            continue
+        depth -= 1  # the end of a container
+        i += 1
+        state = _NEXT if depth else _DONE
+    if state != _DONE or not e1 or not p1:
         return None
-    p = _number(buf, b'"activePower"', end)
+    v = _number(buf, e0, e1)
+    if type(v) is not int or v != eid:
+        return None  # an eid is an integer: 5.0 and 5E0 are not meter 5
+    p = _power(_number(buf, p0, p1))
     if p is None:
         return None
-    ts = _number(buf, b'"timestamp"', end)
-    return p, None if ts is None else int(ts)
+    return p, _stamp(_number(buf, t0, t1)) if t1 else None
 
 
-def _number(buf, key, end):
-    i = buf.find(key, 0, end)
-    if i < 0:
-        return None
-    i = buf.find(b":", i + len(key), end)
-    if i < 0:
-        return None
-    j = i + 1
-    while j < end and buf[j] in b" \t\r\n":
-        j += 1
-    k = j
-    while k < end and buf[k] in b"-+.0123456789eE":
-        k += 1
-    if k == j:
-        return None
-    v = float(buf[j:k])
-    return int(v) if v == int(v) and b"." not in buf[j:k] else v
+def _string_end(buf, i, n):
+    # The index after the string that starts at i, or -1. Printable ASCII and JSON escapes only:
+    # anything else is for the full parse to judge.
+    i += 1
+    while i < n:
+        c = buf[i]
+        if c == 34:
+            return i + 1
+        if c == 92:
+            i += 1
+            if i >= n:
+                return -1
+            c = buf[i]
+            if c == 117:  # \uXXXX
+                if i + 4 >= n:
+                    return -1
+                for k in range(i + 1, i + 5):
+                    if buf[k] not in b"0123456789abcdefABCDEF":
+                        return -1
+                i += 4
+            elif c not in b'"\\/bfnrt':
+                return -1
+        elif c < 32 or c > 126:
+            return -1
+        i += 1
+    return -1
+
+
+def _number_end(buf, i, n):
+    # -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? : the index after it, or -1
+    if i < n and buf[i] == 45:
+        i += 1
+    part = 0  # 0: the integer part, 1: the fraction, 2: the exponent
+    while True:
+        start = i
+        while i < n and 48 <= buf[i] <= 57:
+            i += 1
+        if i == start or part == 0 and buf[start] == 48 and i > start + 1:
+            return -1  # no digits, or a leading zero
+        c = buf[i] if i < n else 0
+        if part == 0 and c == 46:
+            part = 1
+        elif part < 2 and (c == 101 or c == 69):
+            part = 2
+            if i + 1 < n and (buf[i + 1] == 43 or buf[i + 1] == 45):
+                i += 1
+        else:
+            return i
+        i += 1
+
+
+def _number(buf, i, j):
+    # As json.loads reads a number: an int without a fraction or exponent, else a float.
+    s = buf[i:j]
+    if buf.find(b".", i, j) < 0 and buf.find(b"e", i, j) < 0 and buf.find(b"E", i, j) < 0:
+        return int(s)
+    return float(s)
 
 
 def net_from_readings(plan, first, second=None):
@@ -162,16 +338,21 @@ def net_from_production(report):
     if type(report) is not dict:
         raise ValueError("production.json is not a JSON object")
     entries = report.get("consumption")
-    if not entries:
+    if entries is None or entries == []:
         raise NoNetPower(NO_CT + " (production.json has no consumption data)")
+    if type(entries) is not list:
+        raise ValueError("production.json: consumption is not a list")
     for c in entries:
         if type(c) is dict and c.get("measurementType") == NET:
-            if not c.get("activeCount"):
+            active = c.get("activeCount")
+            if type(active) is not int:
+                raise ValueError("production.json net-consumption has no activeCount")
+            if active <= 0:
                 # A metered Envoy without consumption CTs still lists the entry, with junk
                 # values and activeCount 0 (7.3.130_no_consumption).
                 raise NoNetPower(NO_CT + " (production.json: net-consumption has no active CT)")
-            w = c.get("wNow")
-            if type(w) not in (int, float):
-                raise ValueError("production.json net-consumption has no wNow")
-            return int(round(w)), c.get("readingTime")
+            w = _power(c.get("wNow"))
+            if w is None:
+                raise ValueError("production.json net-consumption has no wNow number")
+            return int(round(w)), _stamp(c.get("readingTime"))
     raise NoNetPower(NO_CT + " (production.json has no net-consumption entry)")

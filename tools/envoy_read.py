@@ -1,19 +1,25 @@
 """Read your Envoy from a PC with the firmware's own client, before flashing anything.
 
     python -m tools.envoy_read --host HOST[:PORT] [--token JWT | --config config.json]
+                               [--pin HEX | --pin-file PATH]
 
 Prints the firmware version, the meter used and net_w=<int> (+ import, - export). If the Envoy
-cannot give net power it says why and exits with status 3; other failures exit with 1. With
---config, the token is envoy.token, or one fetched from Enlighten with your login.
-The Envoy's certificate is not pinned here (nothing is written); see tools.envoy_pin.
+cannot give net power it says why and exits with status 3; a certificate that is not the pinned
+one, or plain HTTP where HTTPS is expected, exits with 4; other failures exit with 1.
+With --config, the token is envoy.token, the one tools.token stored in .diverter/ (while it is
+valid), or a new one from Enlighten through the board's account guard.
+The certificate is checked as envoy.pin says (default tofu: shown, not checked, unless
+--pin-file gives a copy of the board's envoy_pin.json), or as --pin says. Nothing is written
+next to the Envoy's files: the pin stays the board's.
 """
 
 import argparse
 import sys
+import time
 
 from firmware import urls
-from firmware import enlighten
-from firmware.envoy import AuthError, Envoy, NoNetPower
+from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
+from tools import hostutil
 from tools.hostutil import load_config
 
 
@@ -24,6 +30,7 @@ def main(argv=None):
     p.add_argument(
         "--config", help="config.json: the host, and envoy.token or your Enlighten login"
     )
+    hostutil.add_pin_options(p)
     args = p.parse_args(argv)
     cfg = None
     if args.config:
@@ -35,9 +42,11 @@ def main(argv=None):
         p.error("give --host or --config")
     try:
         name, port = urls.split_host(host)
+        pin, note = hostutil.envoy_pin(args, cfg)
     except ValueError as e:
         p.error(str(e))
-    e = Envoy(name, port, "off", timeout_s=15)
+    e = Envoy(name, port, pin, timeout_s=15, pin_file=None)
+    keeper = None
     try:
         e.probe()
         print(
@@ -48,18 +57,26 @@ def main(argv=None):
                 "HTTPS with a token" if e.needs_token() else "plain HTTP, no token",
             )
         )
+        print(note or hostutil.seen_certificate(e))
         if e.needs_token():
             token = args.token or (cfg and cfg["envoy"]["token"])
             if not token and cfg:
-                token = enlighten.get_token(cfg["enlighten"], cfg["envoy"]["serial"] or e.serial)
-                print("token: fetched from Enlighten")
+                keeper = hostutil.token_keeper(cfg, args.config)
+                token = token_from_cloud(cfg, keeper, cfg["envoy"]["serial"] or e.serial)
+                if token is None:
+                    return 1
             if not token:
                 print(
                     "this firmware needs a token: give --token, or --config with your"
                     " Enlighten login"
                 )
                 return 1
-            e.login(token)
+            try:
+                e.login(token)
+            except AuthError:
+                if keeper is not None:
+                    refused(keeper)
+                raise
             print("token accepted (check_jwt)%s" % (", session cookie set" if e.session else ""))
         e.discover()
         print("meter: " + e.describe())
@@ -69,17 +86,50 @@ def main(argv=None):
     except NoNetPower as err:
         print(str(err))
         return 3
+    except PinMismatch as err:
+        print("refused: %s" % err)
+        return 4
     except AuthError as err:
         print("the Envoy refused the token: %s" % err)
-        return 1
-    except enlighten.CloudError as err:
-        print("could not get a token: %s" % err)
         return 1
     except Exception as err:
         print("could not read the Envoy at %s: %s" % (host, str(err) or type(err).__name__))
         return 1
     finally:
         e.close()
+
+
+def token_from_cloud(cfg, keeper, serial):
+    """The token tools.token stored, while valid; else a login if the account guard allows."""
+    now = int(time.time())
+    token = hostutil.reusable_token(keeper, serial, now)
+    if token:
+        print(
+            "token: the one stored in %s (%.0f days left; no cloud login)"
+            % (keeper.token_file, keeper.days_left(now))
+        )
+        return token
+    why = hostutil.login_refused(keeper, now)
+    if why is None:
+        token, why, _ = hostutil.cloud_token(cfg, keeper, serial, now)
+    if token is None:
+        print("could not get a token: %s" % why)
+        return None
+    print("token: fetched from Enlighten (kept in %s)" % keeper.token_file)
+    return token
+
+
+def refused(keeper):
+    # A token the Envoy refuses is no use to the next run either: a fresh one counts as a failed
+    # login (the account guard's back-off), a stored one is dropped.
+    now = int(time.time())
+    if keeper.unproven:
+        keeper.fresh_token_rejected(now)
+    else:
+        from firmware import store
+
+        store.remove(keeper.token_file)
+        print("the stored token in %s was refused; the next run logs in" % keeper.token_file)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from envoy_cases import EXPECTED
 from firmware import envoy_parse
 from firmware.envoy import AuthError, Envoy, EnvoyError, PinMismatch
 from firmware.http import HTTPError
-from tools.sim import FIXTURES
+from tools.sim import FIXTURES, SimEnvoy
 
 
 def connect(sim_envoy, sim, pin="off", timeout_s=10):
@@ -202,3 +202,86 @@ def test_a_new_session_keeps_the_meters_and_sends_its_cookie(sim):
     sim.envoy.sessions.discard(old)  # the old session is gone on the Envoy
     assert e.read()[0] == 199
     assert sum(1 for r in sim.envoy.requests if r[1] == "/ivp/meters") == meters_reads
+
+
+def envoy_serving(tmp_path, sim, name, edit):
+    """A simulated Envoy serving 8.2.4345 with one capture file changed by edit(parsed JSON)."""
+    import shutil
+
+    folder = tmp_path / "capture"
+    shutil.copytree(os.path.join(FIXTURES, "8.2.4345_with_device_data"), folder)
+    path = folder / name
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    return SimEnvoy(str(folder), sim.pki, sim.clock, sim.authority).start()
+
+
+def net_meter(readings):
+    return [r for r in readings if r["eid"] == 704643584][0]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: [dict(x, eid=str(x["eid"])) for x in m],  # string eids
+        lambda m: [dict(x, eid=True) for x in m],  # a bool eid
+        lambda m: [dict(x, eid=704643584.5) for x in m],
+        lambda m: [dict(x, measurementType=[x["measurementType"]]) for x in m],
+        lambda m: [dict(x, state={"on": True}) for x in m],
+        lambda m: m + [[m[0]]],  # nested junk
+        lambda m: m + [None],
+    ],
+    ids=["str-eid", "bool-eid", "float-eid", "list-type", "dict-state", "nested", "null"],
+)
+def test_a_malformed_meter_list_is_an_unexpected_reply(sim, tmp_path, edit):
+    served = envoy_serving(tmp_path, sim, "ivp_meters", edit)
+    try:
+        e = Envoy("127.0.0.1", served.port, "off")
+        e.probe()
+        e.login(token_for(served, sim))
+        with pytest.raises(EnvoyError) as err:
+            e.discover()
+        assert "unexpected reply to /ivp/meters:" in str(err.value)
+        assert not any(r[1] == "/production.json" for r in served.requests)
+    finally:
+        served.stop()
+
+
+@pytest.mark.parametrize("per_meter", [True, False])
+@pytest.mark.parametrize("junk", ["12", True, None, float("inf"), [1], {"w": 1}, 5e9])
+def test_active_power_that_is_not_a_number_is_an_unexpected_reply(sim, tmp_path, junk, per_meter):
+    def edit(readings):
+        net_meter(readings)["activePower"] = junk
+        return readings
+
+    served = envoy_serving(tmp_path, sim, "ivp_meters_readings", edit)
+    served.per_meter = per_meter
+    try:
+        e = Envoy("127.0.0.1", served.port, "off")
+        e.probe()
+        e.login(token_for(served, sim))
+        e.discover()
+        with pytest.raises(EnvoyError) as err:
+            e.read()
+        assert "unexpected reply to /ivp/meters/readings" in str(err.value)
+        assert "activePower" in str(err.value)
+    finally:
+        served.stop()
+
+
+def test_a_bool_eid_in_the_readings_is_not_the_meter(sim, tmp_path):
+    # The net meter's entry names eid true; true == 1 but it is not meter 704643584.
+    def edit(readings):
+        net_meter(readings)["eid"] = True
+        return readings
+
+    served = envoy_serving(tmp_path, sim, "ivp_meters_readings", edit)
+    try:
+        e = Envoy("127.0.0.1", served.port, "off")
+        e.probe()
+        e.login(token_for(served, sim))
+        e.discover()
+        with pytest.raises(EnvoyError) as err:
+            e.read()
+        assert "no meter 704643584" in str(err.value)
+    finally:
+        served.stop()

@@ -32,7 +32,9 @@ def test_every_captured_envoy_under_micropython(sim, tmp_path):
         for folder in sorted(EXPECTED):
             e = SimEnvoy(folder, sim.pki, sim.clock, sim.authority).start()
             envoys.append(e)
-            cases.append({"folder": folder, "port": e.port, "token": token_for(e, sim)})
+            cases.append(
+                {"folder": folder, "port": e.port, "token": token_for(e, sim), "pin_file": None}
+            )
         results = run_upy(tmp_path, cases)
     finally:
         for e in envoys:

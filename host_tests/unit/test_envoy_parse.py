@@ -112,6 +112,19 @@ def test_sign_is_import_positive():
     assert net_of("8.2.4345_with_device_data") > 0  # importing
 
 
+def _object_at(raw, start):
+    # The bytes of the JSON object that starts at raw[start] (captures hold no braces in strings).
+    depth = 0
+    for i in range(start, len(raw)):
+        if raw[i] == 123:
+            depth += 1
+        elif raw[i] == 125:
+            depth -= 1
+            if depth == 0:
+                return raw[start : i + 1]
+    raise AssertionError("unbalanced object")
+
+
 def test_scan_reading_agrees_with_the_full_parse_for_every_captured_meter():
     # Scan each meter's entry in the captured bytes as the Envoy laid them out.
     checked = 0
@@ -122,20 +135,159 @@ def test_scan_reading_agrees_with_the_full_parse_for_every_captured_meter():
             continue
         for entry in readings:
             at = raw.find(b'"eid": %d' % entry["eid"])
-            start = raw.rfind(b"{", 0, at)
-            buf = bytearray(raw[start:])
-            got = ep.scan_reading(buf, len(buf), entry["eid"])
+            buf = bytearray(_object_at(raw, raw.rfind(b"{", 0, at)))
+            buf.extend(b"junk after the reply")  # the connection's buffer is larger than n
+            n = len(buf) - 20
+            got = ep.scan_reading(buf, n, entry["eid"])
             assert got == (entry["activePower"], entry["timestamp"]), (folder, entry["eid"], got)
+            assert got == ep.reading(json.loads(bytes(buf[:n])), entry["eid"])
             checked += 1
     assert checked > 60, checked
 
 
+def scan(text, eid=5):
+    buf = bytearray(text)
+    return ep.scan_reading(buf, len(buf), eid)
+
+
 def test_scan_reading_falls_back_when_the_layout_differs():
-    assert (
-        ep.scan_reading(bytearray(b'{"eid": 5, "activePower": 1.5}'), 30, 6) is None
-    )  # other meter
-    assert ep.scan_reading(bytearray(b'[{"eid": 5, "activePower": 1.5}]'), 32, 5) == (1.5, None)
-    odd = b'{"channels": [{"activePower": 9}], "eid": 5, "activePower": 1.5}'
-    assert ep.scan_reading(bytearray(odd), len(odd), 5) is None  # channels first: parse fully
-    assert ep.scan_reading(bytearray(b"<html>401</html>"), 16, 5) is None
-    assert ep.scan_reading(bytearray(b'{"eid": 5, "activePower": null}'), 31, 5) is None
+    assert scan(b'{"eid": 5, "activePower": 1.5}', 6) is None  # another meter
+    assert scan(b'{"eid": 5, "activePower": 1.5}') == (1.5, None)
+    assert scan(b'[{"eid": 5, "activePower": 1.5}]') is None  # a list: parse fully
+    assert scan(b"<html>401</html>") is None
+    assert scan(b'{"eid": 5, "activePower": null}') is None
+    assert scan(b"") is None
+
+
+def test_scan_reading_is_exact_or_declines():
+    # Each of these fooled a bytes.find scan, or made it raise; now the scan gives what
+    # json.loads + reading() give, or declines (None) so that the full parse decides.
+    cases = [
+        # a nested key before the top-level one
+        (b'{"eid": 5, "meta": {"activePower": 9}, "activePower": 1.5}', (1.5, None)),
+        # the key's name as a string value, then another number
+        (b'{"eid": 5, "label": "activePower", "x": 9, "activePower": 1.5}', (1.5, None)),
+        (b'{"eid": 5, "note": "\\"activePower\\": 9", "activePower": 1.5}', (1.5, None)),
+        # channels first
+        (
+            b'{"channels": [{"eid": 5, "activePower": 9}], "eid": 5, "activePower": 1.5}',
+            (1.5, None),
+        ),
+        # duplicate keys: json.loads keeps the last
+        (b'{"eid": 5, "activePower": 9, "activePower": 1.5}', (1.5, None)),
+        (b'{"eid": 5, "eid": 6, "activePower": 1.5}', None),
+        (b'{"eid": 5, "activePower": 1.5, "timestamp": 1, "timestamp": 7}', (1.5, 7)),
+        # not numbers, or not JSON numbers
+        (b'{"eid": "5", "activePower": 1.5}', None),
+        (b'{"eid": true, "activePower": 1.5}', None),
+        (b'{"eid": 5.0, "activePower": 1.5}', None),
+        (b'{"eid": 5E0, "activePower": 1.5}', None),
+        (b'{"eid": 5, "activePower": 15E-1, "timestamp": 1e1}', (1.5, 10)),
+        (b'{"eid": 5, "activePower": "12"}', None),
+        (b'{"eid": 5, "activePower": true}', None),
+        (b'{"eid": 5, "activePower": 1-2}', None),
+        (b'{"eid": 5, "activePower": 1e999}', None),
+        (b'{"eid": 5, "activePower": 01}', None),
+        (b'{"eid": 5, "activePower": +1}', None),
+        (b'{"eid": 5, "activePower": .5}', None),
+        (b'{"eid": 5, "activePower": 1.}', None),
+        (b'{"eid": 5, "activePower": NaN}', None),
+        (b'{"eid": 5, "activePower": 2e9}', None),
+        # not one JSON object
+        (b'{"eid": 5, "activePower": 1.5} trailing', None),
+        (b'{"eid": 5, "activePower": 1.5,}', None),
+        (b'{"eid": 5 "activePower": 1.5}', None),
+        (b'{"eid": 5, "activePower": 1.5', None),
+        (b'{"eid": 5, "activePower": 1.5, "x": [1, 2}', None),
+        (b'{"eid": 5, "\\u0061ctivePower": 9, "activePower": 1.5}', None),
+        (b'{"eid": 5, "activePower": 1.5, "x": "\xff"}', None),
+        # exact values
+        (b'{"eid": 5, "activePower": -0.25e2, "timestamp": 1748577049}', (-25.0, 1748577049)),
+        (b'{"eid": 5, "activePower": 12, "timestamp": 17.9}', (12, 17)),
+        (b'{"eid": 5, "activePower": 12, "timestamp": "x"}', None),
+        (b' {"x": [true, false, null, {"a": []}], "eid": 5, "activePower": 3}\r\n', (3, None)),
+    ]
+    for text, want in cases:
+        got = scan(text)
+        assert got == want and type(got) is type(want), (text, got, want)
+        if got is not None:
+            assert type(got[0]) is type(want[0]), (text, got)
+
+
+def meter(eid=704643584, kind="net-consumption", state="enabled"):
+    return {"eid": eid, "state": state, "measurementType": kind}
+
+
+def test_a_meter_list_holding_junk_is_a_bad_reply():
+    # Not old firmware (that is a reply that is not a list), and not a TypeError later on.
+    for junk in (
+        [meter(eid="704643584")],
+        [meter(eid=True)],
+        [meter(eid=7.5)],
+        [meter(eid=-1)],
+        [meter(eid=None)],
+        [meter(kind=["net-consumption"])],
+        [meter(kind={"a": 1})],
+        [meter(state=1)],
+        [meter(), "x"],
+        [meter(), [meter()]],
+        [meter(), None],
+    ):
+        e = raises(ep.BadReply, ep.plan_from_meters, junk)
+        assert isinstance(e, ValueError)
+    assert ep.plan_from_meters([meter()]) == ("net", 704643584)
+
+
+def test_readings_match_an_integer_eid_and_a_number():
+    # true == 1 and 5.0 == 5 in Python: neither is meter 1 or 5.
+    raises(ValueError, ep.reading, {"eid": True, "activePower": 7}, 1)
+    raises(ValueError, ep.reading, [{"eid": 5.0, "activePower": 7}], 5)
+    raises(ValueError, ep.reading, {"eid": "5", "activePower": 7}, 5)
+    for junk in (True, "12", None, [1], {"w": 1}, float("nan"), float("inf"), -2e9):
+        e = raises(ValueError, ep.net_from_readings, ("net", 5), {"eid": 5, "activePower": junk})
+        contains(str(e), "activePower")
+    assert ep.reading({"eid": 5, "activePower": 7, "timestamp": "x"}, 5) == (7, None)
+    assert ep.reading({"eid": 5, "activePower": 7, "timestamp": True}, 5) == (7, None)
+    assert ep.reading({"eid": 5, "activePower": -7.5, "timestamp": 9.5}, 5) == (-7.5, 9)
+
+
+def test_production_json_with_junk_is_a_value_error():
+    def report(**fields):
+        entry = {"measurementType": "net-consumption", "activeCount": 1, "wNow": 5.5}
+        entry.update(fields)
+        return {"consumption": [entry]}
+
+    for bad in (
+        {"consumption": 5},
+        {"consumption": "x"},
+        {"consumption": {"a": 1}},
+        report(activeCount="1"),
+        report(activeCount=True),
+        report(activeCount=None),
+        report(wNow=float("inf")),
+        report(wNow=True),
+        report(wNow="5"),
+    ):
+        raises(ValueError, ep.net_from_production, bad)
+    raises(ep.NoNetPower, ep.net_from_production, report(activeCount=0))
+    assert ep.net_from_production(report(readingTime=[1])) == (6, None)
+    assert ep.net_from_production(report(readingTime=17)) == (6, 17)
+
+
+def test_info_without_a_version_number_is_not_an_envoy():
+    # A version-less /info is not "old firmware that needs no token".
+    for body in (
+        b"<software>D</software>",
+        b"<software>D.8</software>",
+        b"<software>\xff</software>",
+        "<software>D\u00b2</software>".encode(),
+    ):
+        raises(ValueError, ep.parse_info, body)
+
+
+def test_info_fields_are_short_and_printable():
+    # They reach the console; an impostor's /info must not drive the terminal.
+    sw, _, sn = ep.parse_info(
+        b"<software>R3.9.36\x1b[2J</software><sn>12\x07" + b"9" * 99 + b"</sn>"
+    )
+    assert sw == "R3.9.36?[2J" and sn == "12?" + "9" * 37

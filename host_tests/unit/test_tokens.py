@@ -5,7 +5,7 @@ import os
 from jwts import make
 from support import contains, tmpdir
 
-from firmware import store
+from firmware import console, store
 from firmware.compat import EPOCH_2000, unix_from_native
 from firmware.tokens import CLOUD_FILE, TOKEN_FILE, TokenKeeper
 
@@ -189,3 +189,150 @@ def test_an_attempt_is_on_flash_before_the_cloud_is_asked():
     assert seen[0]["attempts"] == [NOW] and seen[0]["next"] == NOW + 300
     rebooted = TokenKeeper({"token": ""}, {"email": "me@example.com", "password": "pw"})
     assert rebooted.login_wait(NOW + 1) == 299
+
+
+# -- cloud.json and token.json are untrusted ----------------------------------------------------
+
+YEAR_2096 = 4000000000
+
+
+def cred():
+    from firmware.tokens import _credential_id
+
+    return _credential_id("me@example.com", "pw")
+
+
+def reboot_with(record):
+    """A TokenKeeper started on a board whose cloud.json holds record."""
+    os.chdir(tmpdir())
+    with open(CLOUD_FILE, "w") as f:
+        f.write(json.dumps(record))
+    return TokenKeeper({"token": ""}, {"email": "me@example.com", "password": "pw"})
+
+
+def test_a_failed_login_recorded_with_the_clock_in_2096_does_not_block_logins():
+    k = keeper()
+    k.renew(YEAR_2096, "1", Cloud(fail="Enlighten login: network error 113"))
+    again = TokenKeeper({"token": ""}, {"email": "me@example.com", "password": "pw"})
+    assert again.login_wait(NOW) == 0  # not ~25,700 days
+    contains(console.recent[-1], "from the future")
+    cloud = Cloud()
+    assert again.renew(NOW, "1", cloud) and cloud.calls == 1
+    assert again.login_wait(NOW + 1) == 0 and again.failures() == 0
+
+
+def test_a_back_off_beyond_a_day_is_from_the_future():
+    k = reboot_with({"cred": cred(), "attempts": [NOW - 10], "next": NOW + 3 * DAY, "failures": 9})
+    assert k.login_wait(NOW) == 0
+    assert k.logins_today(NOW) == 1  # the real attempt still counts
+
+
+def test_wrong_types_in_cloud_json_are_dropped_not_trusted():
+    good = {"cred": cred(), "attempts": [NOW - 100], "next": NOW + 200, "failures": 1}
+    for field, junk in (
+        ("attempts", "x"),
+        ("attempts", [None]),
+        ("attempts", [True]),
+        ("attempts", [NOW - 100.5]),
+        ("attempts", {"a": 1}),
+        ("attempts", [NOW] * 65),
+        ("next", "soon"),
+        ("next", True),
+        ("next", -5),
+        ("next", 10**30),
+        ("next", [1]),
+        ("failures", "3"),
+        ("failures", -1),
+        ("failures", 100000),
+        ("failures", None),
+    ):
+        record = dict(good)
+        record[field] = junk
+        k = reboot_with(record)
+        contains(console.recent[-1], "cloud.json: %s damaged" % field)
+        wait = k.login_wait(NOW)
+        assert 0 <= wait <= 200, (field, junk, wait)
+        k.renew(NOW + wait, "1", Cloud(fail="Enlighten login: wrong e-mail or password (401)"))
+        assert 0 < k.login_wait(NOW + wait) <= DAY, (field, junk)
+
+
+def test_a_cloud_json_that_is_not_a_record_is_a_fresh_start():
+    for junk in ([], "x", 5, None, [1, 2], True):
+        k = reboot_with(junk)
+        assert k.login_wait(NOW) == 0 and k.failures() == 0
+    k = reboot_with({"cred": 5, "attempts": "x"})  # other credentials: nothing to say
+    assert k.login_wait(NOW) == 0
+
+
+def test_the_wait_never_exceeds_a_day():
+    k = reboot_with({"cred": cred(), "attempts": [NOW - i for i in range(6)], "next": NOW + DAY})
+    assert k.login_wait(NOW) == DAY
+    k = keeper()
+    for i in range(30):
+        k.renew(NOW + 2 * i * DAY, "1", Cloud(fail="Enlighten login: Enphase's server failed"))
+        assert k.login_wait(NOW + 2 * i * DAY) <= DAY
+    assert k.login_wait(NOW + 58 * DAY) == DAY and k.failures() == 30
+
+
+def test_the_login_record_keeps_no_more_than_a_day_of_attempts():
+    k = keeper()
+    for i in range(40):
+        k.renew(NOW + i * DAY, "1", Cloud())
+    with open(CLOUD_FILE) as f:
+        assert len(json.load(f)["attempts"]) <= 6
+
+
+def test_a_stored_token_with_wrong_types_is_unusable_not_a_crash():
+    for junk in (
+        {"token": 5},
+        {"token": ["a.b.c"]},
+        {"token": None},
+        {"token": "x" * 5000},
+        {"token": make(exp=10**400)},
+        {"token": make(exp=2**31, iat=-5)},
+        {"token": make(aud=["1", "2"])},
+        {"token": make(role={"owner": 1})},
+        {"token": make(username=7)},
+        [make()],
+        "a.b.c",
+    ):
+        k = keeper()
+        store.save(TOKEN_FILE, junk)
+        contains(k.load(), "unusable")
+        assert k.token is None and k.renewal_due(NOW) == "no token yet", junk
+        assert k.days_left(NOW) is None
+
+
+def test_a_pasted_token_with_impossible_claims_is_reported_not_a_crash():
+    k = keeper(token=make(exp=10**400))
+    contains(k.load(), "pasted token is unusable")
+    assert not k.usable(NOW)
+
+
+def test_the_cloud_sending_a_token_with_impossible_claims_counts_as_a_failure():
+    k = keeper()
+    line = k.renew(NOW, "1", lambda serial: make(exp=10**400))
+    contains(line, "unusable token")
+    assert k.token is None and k.login_wait(NOW) == 300
+
+
+def test_token_and_login_record_files_are_parameters():
+    os.chdir(tmpdir())
+    os.mkdir("host")
+    k = TokenKeeper(
+        {"token": ""},
+        {"email": "me@example.com", "password": "pw"},
+        token_file="host/t.json",
+        cloud_file="host/c.json",
+    )
+    k.renew(NOW, "1", Cloud())
+    assert sorted(os.listdir("host")) == ["c.json", "t.json"]
+    assert not any(name in os.listdir(".") for name in (TOKEN_FILE, CLOUD_FILE))
+    again = TokenKeeper(
+        {"token": ""},
+        {"email": "me@example.com", "password": "pw"},
+        token_file="host/t.json",
+        cloud_file="host/c.json",
+    )
+    contains(again.load(), "stored owner token")
+    assert again.logins_today(NOW + 1) == 1
