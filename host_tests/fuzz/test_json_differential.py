@@ -131,7 +131,7 @@ inputs = st.one_of(
     st.binary(max_size=24),
 )
 
-# Refusals of strict JSON that CPython accepts, each on purpose (see config.check_json).
+# Refusals of strict JSON that CPython accepts, each on purpose (see firmware/strictjson.py).
 ON_PURPOSE = re.compile(
     r"'-?(NaN|Infinity)|half of a pair|number of over|nested more than|not UTF-8"
 )
