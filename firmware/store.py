@@ -11,7 +11,6 @@ from firmware.compat import const
 
 MAX_BYTES = const(4096)  # the files written here are under 2 KB
 ENOENT = const(2)
-_KINDS = {dict: "an object", list: "a list", str: "text", int: "a number", float: "a number"}
 
 
 def read(path, kind=dict, limit=MAX_BYTES):
@@ -34,16 +33,8 @@ def read(path, kind=dict, limit=MAX_BYTES):
     except Exception:  # ValueError; CPython: RecursionError on deep nesting
         return None, "not JSON"
     if kind is not None and type(obj) is not kind:
-        return None, "%s, expected %s" % (_json_type(obj), _KINDS.get(kind, kind.__name__))
+        return None, "not an object" if kind is dict else "not a %s" % kind.__name__
     return obj, None
-
-
-def _json_type(v):
-    if v is None:
-        return "null"
-    if type(v) is bool:
-        return "true/false"
-    return _KINDS.get(type(v), "something else")
 
 
 def load(path, kind=dict):

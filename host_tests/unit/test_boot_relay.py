@@ -5,7 +5,7 @@ import os
 
 from support import contains, tmpdir
 
-from firmware import board
+from firmware import board, bootrelay
 
 GOOD = b'{"heater": {"power_w": 2000, "relay_pin": 22, "active_high": true}}'
 BROKEN = (
@@ -42,15 +42,15 @@ def folder(config, last=None):
 
 def test_the_pin_comes_from_config_json():
     folder(GOOD, b'{"relay_pin": 23, "active_high": false}')
-    assert board.boot_relay() == ((22, True), None)  # config.json wins over the old copy
+    assert bootrelay.boot_relay() == ((22, True), None)  # config.json wins over the old copy
     folder(b'{"heater": {"relay_pin": 22}}')
-    assert board.boot_relay() == ((22, True), None)  # active_high defaults to true
+    assert bootrelay.boot_relay() == ((22, True), None)  # active_high defaults to true
 
 
 def test_a_broken_config_falls_back_to_the_last_good_pin():
     for config, why in BROKEN:
         folder(config, b'{"relay_pin": 23, "active_high": false}')
-        relay, line = board.boot_relay()
+        relay, line = bootrelay.boot_relay()
         assert relay == (23, False), (config, relay)
         contains(line, "boot: " + why)
         contains(line, "relay GPIO23 set OFF as in the last good config (relay.json)")
@@ -62,12 +62,12 @@ def test_a_damaged_or_missing_last_good_file_is_one_clear_line():
         (b'{"relay_pin": 23, "active_high": \xff}', "relay.json is not UTF-8"),
         (b'{"relay_pin": 7, "active_high": false}', "relay.json has no usable relay pin"),
         (b'{"relay_pin": 23, "active_high": null}', "relay.json has no usable relay polarity"),
-        (b"null", "relay.json is null, expected an object"),
+        (b"null", "relay.json is not an object"),
         (b"x" * 5000, "relay.json is over 4096 bytes"),
         (None, "relay.json is missing (no config has passed the checks yet)"),
     ):
         folder(BROKEN[0][0], last)
-        relay, line = board.boot_relay()
+        relay, line = bootrelay.boot_relay()
         assert relay is None, (last, relay)
         contains(line, "boot: config.json is not valid JSON (expected a key in double quotes but")
         contains(line, "on line 1) and " + why)
@@ -77,7 +77,7 @@ def test_a_damaged_or_missing_last_good_file_is_one_clear_line():
 def test_the_config_size_limit_is_the_same_as_config_py_s():
     from firmware import config
 
-    assert board.CONFIG_BYTES == config.MAX_BYTES
+    assert bootrelay.CONFIG_BYTES == config.MAX_BYTES
 
 
 def test_relay_off_at_boot_claims_the_last_good_pin_and_never_raises():
@@ -110,6 +110,6 @@ def test_the_app_keeps_the_pin_of_a_config_that_passes():
     before = os.stat(board.RELAY_FILE)[8]
     with open("config.json", "w") as f:
         f.write('{"heater": ')  # broken later: boot.py still knows the pin
-    assert board.boot_relay()[0] == (25, False)
+    assert bootrelay.boot_relay()[0] == (25, False)
     board.remember_relay(cfg["heater"])
     assert os.stat(board.RELAY_FILE)[8] == before  # unchanged: not rewritten
