@@ -3,8 +3,8 @@
 #
 # Found by differential fuzzing (host_tests/fuzz): MicroPython's json accepts missing and
 # trailing commas, a missing ':', a key without a value, mismatched brackets, non-text keys,
-# leading zeros, "1.", raw control characters and unknown or short escapes in text, and
-# whitespace other than JSON's, and decodes a \u surrogate pair into other characters than
+# leading zeros, "1.", raw control characters and unknown or short escapes in text, control
+# characters after the value, and decodes a \u surrogate pair into other characters than
 # CPython does; CPython's accepts NaN and Infinity. So the text is checked first, then parsed.
 MAX_DEPTH = 16
 MAX_NUMBER = 40  # characters; CPython refuses integers of over 4300 digits, MicroPython not
