@@ -1,5 +1,6 @@
 # Runs first on every reset. Drive the relay OFF before anything else: a soft reset keeps GPIO
-# levels, so a relay that was on would otherwise stay on. Must return quickly and never raise.
+# levels, so a relay that was on would otherwise stay on. The pin comes from config.json or, when
+# that is broken, from relay.json (the last config that passed). Quick, and never raises.
 try:
     from firmware.board import relay_off_at_boot
 

@@ -204,7 +204,7 @@ def start(path="config.json"):
     from firmware import config
 
     cfg, errors, warnings = config.load(path)
-    unload("firmware.config", "firmware.pins")  # checked once; their RAM serves the loop
+    unload("firmware.config", "firmware.pins", "firmware.strictjson")  # checked once
     for w in warnings:
         console.log("config: warning: " + w)
     if errors:
@@ -215,9 +215,10 @@ def start(path="config.json"):
             "Fix config.json, then reset." % len(errors)
         )
         return None
-    from firmware.board import Board
+    from firmware.board import Board, remember_relay
 
     board = Board(cfg["heater"]["relay_pin"], cfg["heater"]["active_high"])
+    remember_relay(cfg["heater"])  # for boot.py, should config.json break later
     why = board.safe_mode()
     if why:
         console.log("safe mode: %s; the diverter is not started, the REPL is yours" % why)

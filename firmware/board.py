@@ -14,25 +14,38 @@
 #   reset(), reset_cause()           restart the board; why this run began, in words
 import sys
 
-__all__ = ("Board", "claim_relay_pin", "relay_off_at_boot")
+__all__ = ("Board", "claim_relay_pin", "relay_off_at_boot", "remember_relay", "RELAY_FILE")
 
 if sys.platform == "esp32":
     from firmware.board_esp32 import Board, claim_relay_pin
 else:
     from firmware.board_sim import Board, claim_relay_pin
 
+# The relay pin and polarity of the last config.json that validated, so that boot.py can still
+# switch the relay OFF when config.json is broken (a soft reset keeps GPIO levels).
+RELAY_FILE = "relay.json"
 
-def relay_off_at_boot(path="config.json"):
+
+def remember_relay(heater, path=RELAY_FILE):
+    """The app, once the config validated: keep its relay pin (written only when it changes)."""
+    from firmware import store
+
+    store.save(path, {"relay_pin": heater["relay_pin"], "active_high": heater["active_high"]})
+
+
+def relay_off_at_boot(config="config.json", last=RELAY_FILE, claim=claim_relay_pin):
     """Drive the relay pin to its OFF level as early as possible (boot.py). A soft reset keeps
-    GPIO levels, so without this a relay that was on would stay on until the app starts."""
-    import json
+    GPIO levels, so without this a relay that was on would stay on until the app starts, or
+    for good when config.json is broken."""
+    from firmware.compat import unload
 
-    from firmware import pins
+    try:
+        from firmware.bootrelay import boot_relay
 
-    with open(path) as f:
-        heater = json.load(f)["heater"]
-    pin, active_high = heater["relay_pin"], heater.get("active_high", True)
-    why = pins.problem(pin)
-    if why:
-        raise ValueError("heater.relay_pin: " + why)
-    claim_relay_pin(pin, active_high is not False)
+        relay, line = boot_relay(config, last)
+    finally:
+        unload("firmware.bootrelay", "firmware.strictjson", "firmware.pins")  # boot only
+    if line:
+        print(line)
+    if relay:
+        claim(relay[0], relay[1])

@@ -199,13 +199,14 @@ def _check_control(cfg, warnings):
             )
 
 
+MAX_BYTES = 16384  # config.example.json, with its comments, is 3.4 KB
+
+
 def load(path="config.json"):
     """Read and check config.json. Returns (config or None, errors, warnings)."""
-    import json
-
     try:
-        with open(path) as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except OSError:
         return (
             None,
@@ -213,7 +214,15 @@ def load(path="config.json"):
             [],
         )
     try:
-        raw = json.loads(text)
+        raw = parse(data)
     except ValueError as e:
-        return None, ["%s: not valid JSON (%s)" % (path, e)], []
+        return None, ["%s: %s" % (path, e)], []
     return validate(raw)
+
+
+def parse(data):
+    """The JSON value in data (bytes), accepted and refused alike on the board and on a PC:
+    ValueError says what is wrong and on which line."""
+    from firmware import strictjson
+
+    return strictjson.loads(data, MAX_BYTES)

@@ -1,17 +1,32 @@
 # Energy put into the tank: heater power x time while it draws, split into what came from the
 # solar surplus and what came from the grid. Pure counters; the app saves them (state.json)
-# hourly and at day change.
+# hourly and at day change. Saved values are checked when read back: anything that is not a
+# plausible count starts from zero, so a damaged file cannot break every poll.
+
+MAX_WH = 1e9  # 12 kW for a century is about 1e8 Wh
+MAX_DAY = 100000  # days since 1970: the year 2243
+
+
+def _wh(s, key):
+    v = s.get(key)
+    if (type(v) is int or type(v) is float) and 0 <= v <= MAX_WH:  # false for nan and inf
+        return v
+    return 0.0
+
+
+def _day(v):
+    return v if type(v) is int and 0 <= v <= MAX_DAY else None
 
 
 class Energy:
     def __init__(self, saved=None, day=None):
         s = saved if type(saved) is dict else {}
-        self.day = s.get("day")
-        self.today_wh = s.get("today_wh", 0.0)
-        self.today_grid_wh = s.get("today_grid_wh", 0.0)
-        self.yesterday_wh = s.get("yesterday_wh", 0.0)
-        self.total_wh = s.get("total_wh", 0.0)
-        self.total_grid_wh = s.get("total_grid_wh", 0.0)
+        self.day = _day(s.get("day"))
+        self.today_wh = _wh(s, "today_wh")
+        self.today_grid_wh = min(_wh(s, "today_grid_wh"), self.today_wh)
+        self.yesterday_wh = _wh(s, "yesterday_wh")
+        self.total_wh = _wh(s, "total_wh")
+        self.total_grid_wh = min(_wh(s, "total_grid_wh"), self.total_wh)
         if day is not None:
             self.new_day(day)
 

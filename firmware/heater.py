@@ -7,12 +7,24 @@ SETTLE_S = 5  # the Envoy's CT readings follow a step within a couple of seconds
 HOT_BELOW = 0.5  # a step under half the rated power: the thermostat is open
 SAME_WITHIN = 0.15  # two steps this close are "consistent"
 THERMOSTAT = 0.6  # a jump this big (of the learned power) while on: the thermostat switched
+TOO_BIG = 1.5  # a step over this (of the rated power): something else switched on too
+
+
+def plausible(rated_w, w):
+    """A learned power read back from flash as an int, or None when it is not one that _learn
+    could have produced for this rating (it averages steps between HOT_BELOW and TOO_BIG)."""
+    if type(w) is not int and type(w) is not float:  # bool is not a number here
+        return None
+    # Half a watt either way: _learn rounds its average.
+    if not HOT_BELOW * rated_w - 0.5 <= w <= TOO_BIG * rated_w + 0.5:  # false for nan, inf
+        return None
+    return int(round(w))
 
 
 class Heater:
     def __init__(self, rated_w, learned_w=None):
         self.rated_w = rated_w
-        self.learned_w = learned_w
+        self.learned_w = plausible(rated_w, learned_w)
         self.drawing = None  # True: heating; False: thermostat open (tank hot); None: unknown
         self.last_step = None
         self._baseline = None
@@ -61,7 +73,7 @@ class Heater:
         return None
 
     def _learn(self, step, prev):
-        if step > 1.5 * self.rated_w:
+        if step > TOO_BIG * self.rated_w:
             return False  # something else switched on at the same moment
         if prev is None or abs(step - prev) > SAME_WITHIN * prev:
             return False

@@ -1,24 +1,49 @@
 # Small JSON files on flash (token, login attempts, energy, Envoy pin). Written only when the
 # content changes, and atomically: a power cut leaves either the old file or the new one.
 # littlefs renames over an existing file atomically; FAT would not (the ESP32 uses littlefs).
+# Reading treats a file as untrusted: too big, not UTF-8, not JSON or not the expected type is
+# the same as missing, with one line saying why.
 import json
 import os
 
 from firmware import console
+from firmware.compat import const
+
+MAX_BYTES = const(4096)  # the files written here are under 2 KB
+ENOENT = const(2)
 
 
-def load(path):
-    """The stored object, or None when the file is missing or unreadable (reported)."""
+def read(path, kind=dict, limit=MAX_BYTES):
+    """(object, None); (None, None) when the file does not exist; (None, why) when it is there
+    but unusable. kind: the type the caller needs, or None for any JSON value."""
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError:
-        return None
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)  # never the whole of a runaway file
+    except OSError as e:
+        code = e.args[0] if e.args else None
+        return None, (None if code == ENOENT else "unreadable, error %s" % (code,))
+    if len(data) > limit:
+        return None, "over %d bytes" % limit
     try:
-        return json.loads(text)
-    except ValueError:
-        console.problem("store: %s is damaged; ignoring it" % path)
-        return None
+        text = data.decode()
+    except UnicodeError:  # CPython's UnicodeDecodeError is one too
+        return None, "not UTF-8"
+    try:
+        obj = json.loads(text)
+    except Exception:  # ValueError; CPython: RecursionError on deep nesting
+        return None, "not JSON"
+    if kind is not None and type(obj) is not kind:
+        return None, "not an object" if kind is dict else "not a %s" % kind.__name__
+    return obj, None
+
+
+def load(path, kind=dict):
+    """The stored object if it is a kind (None: any JSON value), else None. A file that exists but
+    cannot be used is reported in one line and treated as missing."""
+    obj, why = read(path, kind)
+    if why:
+        console.problem("store: %s is damaged (%s); ignoring it" % (path, why))
+    return obj
 
 
 def save(path, obj):
@@ -27,9 +52,9 @@ def save(path, obj):
     text = json.dumps(obj)
     try:
         with open(path) as f:
-            if f.read() == text:
+            if f.read(len(text) + 1) == text:
                 return True
-    except OSError:
+    except (OSError, UnicodeError):  # missing, or damaged: rewrite it
         pass
     tmp = path + ".tmp"
     try:

@@ -87,3 +87,25 @@ def test_reset_cause_in_words():
     assert b.reset_cause() == "a software reset or a crash"
     machine.cause = 99
     assert b.reset_cause() == "reset cause 99"
+
+
+def test_boot_claims_the_last_good_pin_when_config_json_is_broken():
+    import os
+
+    from support import tmpdir
+
+    from firmware import board
+
+    fresh()
+    os.chdir(tmpdir())
+    with open("config.json", "w") as f:
+        f.write('{"heater": {"relay_pin": 22, "active_high": false},,}')  # a syntax error
+    with open(board.RELAY_FILE, "w") as f:
+        f.write('{"relay_pin": 22, "active_high": false}')
+    board.relay_off_at_boot(claim=board_esp32.claim_relay_pin)
+    assert machine.log == [("init", 22, "out", 1)]  # low-trigger module: OFF is high
+    fresh()
+    with open(board.RELAY_FILE, "wb") as f:
+        f.write(b'{"relay_pin": 22, \xff')  # damaged too: a line, nothing driven, no exception
+    board.relay_off_at_boot(claim=board_esp32.claim_relay_pin)
+    assert machine.log == []

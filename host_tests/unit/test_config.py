@@ -57,6 +57,92 @@ def test_invalid_json():
     contains(errors[0], "not valid JSON")
 
 
+def load_bytes(data):
+    path = tmpdir() + "/config.json"
+    with open(path, "wb") as f:
+        f.write(data)
+    cfg, errors, _ = config.load(path)
+    assert cfg is None and len(errors) == 1, errors
+    assert errors[0].startswith(path + ": "), errors
+    return errors[0][len(path) + 2 :]
+
+
+# MicroPython's json.loads accepts each of these, so the board ran with a config that the PC check
+# refused (or with other values than the PC saw); now both refuse it with the same line.
+LENIENT = (
+    (b'{\n  "a": 1,\n  "b": 2,\n}', "a trailing comma before '}' on line 3"),
+    (b'{"a": [1, 2,]}', "a trailing comma before ']' on line 1"),
+    (b'{"a": 1\n "b": 2}', "expected ',' or '}' but found '\"' on line 2"),
+    (b"[1 2]", "expected ',' or ']' but found '2' on line 1"),
+    (b'{"a" 1}', "expected ':' after a key but found '1' on line 1"),
+    (b'{"a":}', "expected a value but found '}' on line 1"),
+    (b'{"a"}', "expected ':' after a key but found '}' on line 1"),
+    (b"{1: 2}", "expected a key in double quotes but found '1' on line 1"),
+    (b"[,1]", "expected a value but found ',' on line 1"),
+    (b"{,}", "expected a key in double quotes but found ',' on line 1"),
+    (b'{"a": 1]', "expected ',' or '}' but found ']' on line 1"),
+    (b"[}", "expected a value but found '}' on line 1"),
+    (b'{"a": 0123}', "a malformed number '0123' on line 1"),
+    (b'{"a": 1.}', "a malformed number '1.' on line 1"),
+    (b'{"a": 1.e5}', "a malformed number '1.e5' on line 1"),
+    (b'{"a": "x\ny"}', "a line break or other control character inside text on line 1"),
+    (b'{"a": "x\ty"}', "a line break or other control character inside text on line 1"),
+    (b'{"a": "\\x"}', "an unknown escape: a backslash inside text is written \\\\ on line 1"),
+    (b'{"a": "\\u12zz"}', "a \\u escape without four hex digits on line 1"),
+    (
+        b'{"a": "\\ud83d\\ude00"}',
+        "a \\ud83d escape (half of a pair): write the character itself on line 1",
+    ),
+    (b"\x0c{}", "expected a value but found a non-printing character on line 1"),
+    # CPython's json.loads accepts these, MicroPython's does not
+    (b'{"a": NaN}', "expected a value but found 'NaN' on line 1"),
+    (b'{"a": -Infinity}', "a malformed number '-Infinity' on line 1"),
+)
+
+
+def test_what_micropython_accepts_and_cpython_refuses_is_refused_on_both():
+    for data, why in LENIENT:
+        got = load_bytes(data)
+        assert got == "not valid JSON (%s)" % why, (data, got)
+
+
+def test_json_errors_name_the_line():
+    text = b'{\n  "wifi": {"ssid": "home"},\n  "heater": {"power_w": 2000 "relay_pin": 23}\n}'
+    contains(load_bytes(text), "on line 3")
+    contains(load_bytes(b'{"wifi": {\n\n'), "the file ends before its closing '}' on line 3")
+    contains(load_bytes(b""), "expected a value but found the end of the file on line 1")
+    contains(load_bytes(b'{"a": "abc}'), "text without its closing quote on line 1")
+    contains(load_bytes(b"{} {}"), "more after the end of the JSON: '{' on line 1")
+
+
+def test_not_utf8_too_big_too_deep():
+    got = load_bytes(b'{\n"wifi": {"ssid": "caf\xe9"}}')  # Latin-1, from an old editor
+    assert got == "not UTF-8 text (an invalid byte on line 2); save it as UTF-8", got
+    got = load_bytes(b'{"_": "%s"}' % (b"x" * config.MAX_BYTES))
+    assert got == "over %d bytes; is it the right file?" % config.MAX_BYTES, got
+    contains(load_bytes(b"[" * 17 + b"]" * 17), "nested more than 16 deep")
+    contains(load_bytes(b'{"a": 1%s}' % (b"0" * 40)), "a number of over 40 characters")
+
+
+def test_strict_json_still_loads_with_the_same_values():
+    head = b'{"wifi": {"ssid": %s}, "enlighten": {"email": "me@example.com", "password": "pw"},'
+    tail = b' "envoy": {"host": "192.168.1.50"}, "heater": {"power_w": 2000, "relay_pin": 23},\r\n'
+    tail += b' "control": {"poll_s": 1.5, "start_delay_s": 1e1, "max_import_w": -0}}\n'
+    want = 'Caf\u00e9 \U0001f600 "q" \\ /\t'
+    for ssid in (
+        b'"Caf\\u00e9 \xf0\x9f\x98\x80 \\"q\\" \\\\ \\/\\t"',  # escapes; the emoji as UTF-8
+        b'"Caf\xc3\xa9 \xf0\x9f\x98\x80 \\"q\\" \\\\ /\\u0009"',
+    ):
+        for bom in (b"", b"\xef\xbb\xbf"):  # a byte-order mark is skipped
+            path = tmpdir() + "/config.json"
+            with open(path, "wb") as f:
+                f.write(bom + head % ssid + tail)
+            cfg, errors, _ = config.load(path)
+            assert errors == [], errors
+            assert cfg["wifi"]["ssid"] == want, cfg["wifi"]["ssid"]
+            assert cfg["control"]["start_delay_s"] == 10 and cfg["control"]["poll_s"] == 1.5
+
+
 def test_top_level_must_be_an_object():
     contains(only_error([1, 2]), "expected an object")
 

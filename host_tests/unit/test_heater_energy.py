@@ -84,3 +84,61 @@ def test_energy_state_round_trip():
     assert again.state() == e.state()
     assert again.total_wh == 1234.5 and again.today_grid_wh == 100.0
     assert Energy("garbage", day=3).today_wh == 0
+
+
+# Values from state.json are untrusted: each falls back to the config's value when it is not a
+# plausible one. json.loads gives inf for 1e999, and CPython's gives nan for NaN.
+INF = float("inf")
+NOT_NUMBERS = (None, True, False, "2000", [2000], {"w": 2000}, INF, -INF, INF - INF, 10**30)
+
+
+def test_a_stored_learned_power_must_be_one_heater_py_could_learn():
+    for bad in NOT_NUMBERS + (-3000, 0, 1, 150, 999, 3001, 1e9, -1e-9):
+        h = Heater(2000, bad)
+        assert h.learned_w is None and h.power_w == 2000, bad
+    for good, kept in ((1000, 1000), (1920, 1920), (3000, 3000), (1919.6, 1920)):
+        h = Heater(2000, good)
+        assert h.learned_w == kept and h.power_w == kept, good
+        assert type(h.learned_w) is int
+
+
+def test_a_negative_stored_power_does_not_switch_on_while_importing():
+    from firmware.control import Control
+
+    c = {"start_margin_w": 100, "max_import_w": 200, "start_delay_s": 0, "stop_delay_s": 0}
+    c.update({"min_on_s": 0, "min_off_s": 0, "stale_s": 30})
+    ctl = Control(c, 0)
+    for stored, net in ((-3000, 500), (1, -150)):  # importing 500 W; exporting only 150 W
+        h = Heater(2000, stored)
+        assert ctl.decide(100, net, 1, False, h.power_w) == (False, "low-export"), stored
+
+
+def test_what_heater_py_learns_it_accepts_back():
+    for rated in (100, 101, 2000, 12000):
+        for step in (rated * 0.5, rated * 1.5, rated):
+            h = Heater(rated)
+            switch_on(h, 0, -20000, -20000 + step)
+            assert switch_on(h, 100, -20000, -20000 + step) == "learned", (rated, step)
+            assert Heater(rated, h.learned_w).learned_w == h.learned_w, (rated, step)
+
+
+def test_stored_energy_counters_are_checked():
+    fields = ("today_wh", "today_grid_wh", "yesterday_wh", "total_wh", "total_grid_wh")
+    for bad in NOT_NUMBERS + (-1, -0.5, 1e12):
+        e = Energy({k: bad for k in fields}, day=None)
+        for k in fields:
+            assert getattr(e, k) == 0, (k, bad)
+        e.add(3600, 2000, 0)  # a poll after loading must not raise
+        e.state()
+    e = Energy({"today_wh": 10, "total_wh": 20.5, "today_grid_wh": 3})
+    assert (e.today_wh, e.total_wh, e.today_grid_wh) == (10, 20.5, 3)
+    assert Energy({"today_wh": 5, "today_grid_wh": 9}).today_grid_wh == 5  # part <= whole
+
+
+def test_stored_day_must_be_a_day_number_or_none():
+    for bad in (True, 1.5, "19000", -1, 10**9, INF, [19000]):
+        e = Energy({"day": bad, "today_wh": 100})
+        assert e.day is None, bad
+        assert e.new_day(19000) is True and e.yesterday_wh == 0
+    assert Energy({"day": 19000}).day == 19000
+    assert Energy({"day": None}).day is None
