@@ -26,12 +26,11 @@ def boot_relay(config="config.json", last="relay.json"):
 def _heater(path):
     # -> the heater section of config.json, or why there is none
     from firmware import strictjson
+    from firmware.store import read_bytes
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read(CONFIG_BYTES + 1)
-    except OSError:
-        return "is missing"
+    data, why = read_bytes(path, CONFIG_BYTES)
+    if data is None:
+        return "is %s" % (why or "missing")
     try:
         raw = strictjson.loads(data, CONFIG_BYTES)
     except ValueError as e:

@@ -204,10 +204,12 @@ MAX_BYTES = 16384  # config.example.json, with its comments, is 3.4 KB
 
 def load(path="config.json"):
     """Read and check config.json. Returns (config or None, errors, warnings)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
-    except OSError:
+    from firmware.store import read_bytes
+
+    data, why = read_bytes(path, MAX_BYTES)
+    if data is None:
+        if why:
+            return None, ["%s: %s; is it the right file?" % (path, why)], []
         return (
             None,
             ["%s: not found; copy config.example.json to %s and fill it in" % (path, path)],

@@ -13,17 +13,30 @@ MAX_BYTES = const(4096)  # the files written here are under 2 KB
 ENOENT = const(2)
 
 
-def read(path, kind=dict, limit=MAX_BYTES):
-    """(object, None); (None, None) when the file does not exist; (None, why) when it is there
-    but unusable. kind: the type the caller needs, or None for any JSON value."""
+def read_bytes(path, limit):
+    """(bytes, None); (None, None) when the file does not exist; (None, why) when it cannot be
+    read or is over limit bytes. The size is checked first: a runaway file is never read, and
+    a small one costs no more than its size (read(n) would take n bytes of heap at once)."""
     try:
+        size = os.stat(path)[6]
+        if size > limit:
+            return None, "over %d bytes" % limit
         with open(path, "rb") as f:
-            data = f.read(limit + 1)  # never the whole of a runaway file
+            data = f.read(size + 1)
     except OSError as e:
         code = e.args[0] if e.args else None
         return None, (None if code == ENOENT else "unreadable, error %s" % (code,))
-    if len(data) > limit:
+    if len(data) > limit:  # it grew meanwhile
         return None, "over %d bytes" % limit
+    return data, None
+
+
+def read(path, kind=dict, limit=MAX_BYTES):
+    """(object, None); (None, None) when the file does not exist; (None, why) when it is there
+    but unusable. kind: the type the caller needs, or None for any JSON value."""
+    data, why = read_bytes(path, limit)
+    if data is None:
+        return None, why
     try:
         text = data.decode()
     except UnicodeError:  # CPython's UnicodeDecodeError is one too
