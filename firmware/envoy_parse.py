@@ -20,52 +20,6 @@ class BadReply(ValueError):
     """A reply of the right kind (a meter list...) holding junk: not old firmware, just wrong."""
 
 
-def parse_info(body):
-    """/info (XML, no auth) -> (software "D8.2.4345", version (8, 2, 4345), serial)."""
-    try:
-        text = str(body, "utf-8") if type(body) is not str else body
-    except (UnicodeError, TypeError):
-        raise ValueError("/info is not text: is this an Envoy?")
-    software = _xml_field(text, "software")
-    if not software:
-        raise ValueError("/info has no <software> field: is this an Envoy?")
-    software = printable(software)
-    version = version_tuple(software)
-    if not version:
-        raise ValueError("/info's software %r has no version number" % software)
-    return software, version, printable(_xml_field(text, "sn") or "") or None
-
-
-def printable(text):
-    # Both go to the console: at most 40 characters, no control codes (an impostor's too).
-    return "".join(c if " " <= c <= "~" else "?" for c in text[:40])
-
-
-def _xml_field(text, tag):
-    i = text.find("<%s>" % tag)
-    if i < 0:
-        return None
-    i += len(tag) + 2
-    j = text.find("<", i)
-    return text[i:j].strip() if j > i else None
-
-
-def version_tuple(software):
-    # "D8.2.4345", "R3.9.36", "M4.2.33": a release letter, then dotted numbers.
-    s = software.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-    out = []
-    for part in s.split(".")[:4]:
-        digits = ""
-        for c in part[:9]:
-            if c not in "0123456789":
-                break
-            digits += c
-        if not digits:
-            break
-        out.append(int(digits))
-    return tuple(out)
-
-
 def needs_token(version):
     # Firmware 7.0 and newer serve HTTPS and want the Entrez JWT; older firmware needs none.
     return version >= (7,)
@@ -83,41 +37,6 @@ def _power(v):
 def _stamp(v):
     # The meter's timestamp (Unix seconds) as an int, or None when there is none usable.
     return int(v) if type(v) in (int, float) and -1e12 < v < 1e12 else None
-
-
-def plan_from_meters(meters):
-    """/ivp/meters -> how to compute net power:
-    ("net", eid): the net-consumption CT measures the grid;
-    ("total-production", total_eid, production_eid): only a total-consumption CT, so
-    net = total - production (pyenphase fixture 8.3.5433_tot_is_net_cons).
-    Raises NoNetPower; ValueError when the reply is not a meter list (old firmware), BadReply
-    when it is a list holding junk."""
-    if type(meters) is not list:
-        raise ValueError("/ivp/meters is not a list of meters")
-    if not meters:
-        raise NoNetPower(NO_CT + " (the Envoy lists no meters: it is not a metered model)")
-    enabled = {}
-    disabled = []
-    for m in meters:
-        if type(m) is not dict:
-            raise BadReply("it holds something that is not a meter")
-        kind = m.get("measurementType")
-        state = m.get("state")
-        if type(kind) is not str or type(state) is not str:
-            raise BadReply("a meter without a measurementType or state")
-        if not _is_eid(m.get("eid")):
-            raise BadReply("meter %s has no integer eid" % kind[:24])
-        if state == "enabled":
-            enabled[kind] = m["eid"]
-        else:
-            disabled.append(kind)
-    if NET in enabled:
-        return ("net", enabled[NET])
-    if TOTAL in enabled and PRODUCTION in enabled:
-        return ("total-production", enabled[TOTAL], enabled[PRODUCTION])
-    if NET in disabled or TOTAL in disabled:
-        raise NoNetPower(NO_CT + " (its consumption CT is disabled in the Envoy's settings)")
-    raise NoNetPower(NO_CT)
 
 
 def eids(plan):

@@ -97,6 +97,15 @@ class Connection:
         self._e = 0  # where the last line's text ends (before its CRLF)
         self._body = None
 
+    def spare(self):
+        """What the next connection to the same server can reuse: the read and body buffers and
+        the TLS context. They are long-lived and large (a context is 1.8 KB on an ESP32), so
+        they are allocated once, not again after a reconnection, in a heap then fragmented."""
+        return self._buf, self._mv, self._body, self._ctx, self._seen
+
+    def reuse(self, spare):
+        self._buf, self._mv, self._body, self._ctx, self._seen = spare
+
     def close(self):
         if self.sock is not None:
             try:
@@ -302,7 +311,9 @@ class Connection:
             raise HTTPError("reply of more than %d bytes is over the cap" % self.cap)
         old = self._body
         if old is None or len(old) < n:
-            self._body = bytearray(min(self.cap, max(n, 2048 if old is None else 2 * len(old))))
+            # A quarter more than asked: the Envoy's next reply may be a few digits longer.
+            grow = n + (n >> 2) if old is None else max(n, 2 * len(old))
+            self._body = bytearray(min(self.cap, max(grow, 256)))
             if keep:
                 self._body[:keep] = old[:keep]
         return memoryview(self._body)

@@ -56,7 +56,7 @@ def envoy_pin(args, cfg):
             raise ValueError("--pin: expected 64 hex digits (a SHA-256) or off")
         return pin, "certificate: %s (--pin)" % ("not checked" if pin == "off" else "pinned")
     if args.pin_file:
-        from firmware.envoy import pin_record
+        from firmware.envoy_setup import pin_record
 
         try:
             with open(args.pin_file) as f:

@@ -19,7 +19,7 @@ DOWNGRADE = "claims old firmware"
 
 
 def app_poll(e, token):
-    # What app.Diverter._connect and _poll do with the Envoy.
+    # What link.Link._connect and _poll do with the Envoy.
     if not e.ready():
         if e.version is None:
             e.probe()

@@ -13,7 +13,7 @@ with open(sys.argv[1]) as f:
 
 
 def app_poll(e, token):
-    # What app.Diverter._connect and _poll do with the Envoy.
+    # What link.Link._connect and _poll do with the Envoy.
     if not e.ready():
         if e.version is None:
             e.probe()

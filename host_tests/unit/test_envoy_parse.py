@@ -5,6 +5,7 @@ from envoy_cases import EXPECTED
 from support import contains, fixture, fixture_folders, raises
 
 from firmware import envoy_parse as ep
+from firmware import envoy_setup as es
 
 
 def load(folder, name):
@@ -21,7 +22,7 @@ def net_of(folder):
     """The client's path: /ivp/meters when it is a meter list, else production.json."""
     meters = load(folder, "ivp_meters")
     if type(meters) is list:
-        plan = ep.plan_from_meters(meters)
+        plan = es.plan_from_meters(meters)
         return ep.net_from_readings(plan, load(folder, "ivp_meters_readings"))[0]
     report = load(folder, "production.json")
     if type(report) is not dict:
@@ -46,24 +47,24 @@ def test_every_folder_gives_its_net_power_or_reason():
 
 
 def test_info_gives_firmware_and_serial():
-    sw, version, sn = ep.parse_info(fixture("8.2.4345_with_device_data", "info"))
+    sw, version, sn = es.parse_info(fixture("8.2.4345_with_device_data", "info"))
     assert (sw, version, sn) == ("D8.2.4345", (8, 2, 4345), "122446001637")
     assert ep.needs_token(version)
-    sw, version, sn = ep.parse_info(fixture("4.2.33", "info"))
+    sw, version, sn = es.parse_info(fixture("4.2.33", "info"))
     assert (sw, version) == ("M4.2.33", (4, 2, 33)) and not ep.needs_token(version)
-    assert ep.parse_info(fixture("3.9.36", "info"))[1] == (3, 9, 36)
+    assert es.parse_info(fixture("3.9.36", "info"))[1] == (3, 9, 36)
 
 
 def test_info_that_is_not_an_envoy():
     contains(
-        str(raises(ValueError, ep.parse_info, b"<html><body>router</body></html>")), "software"
+        str(raises(ValueError, es.parse_info, b"<html><body>router</body></html>")), "software"
     )
 
 
 def test_version_tuple_tolerates_suffixes():
-    assert ep.version_tuple("D7.6.175") == (7, 6, 175)
-    assert ep.version_tuple("D8.3.5289_beta") == (8, 3, 5289)
-    assert ep.version_tuple("R4.10.35") == (4, 10, 35)
+    assert es.version_tuple("D7.6.175") == (7, 6, 175)
+    assert es.version_tuple("D8.3.5289_beta") == (8, 3, 5289)
+    assert es.version_tuple("R4.10.35") == (4, 10, 35)
     assert ep.needs_token((7, 0, 88)) and not ep.needs_token((6, 9))
 
 
@@ -75,7 +76,7 @@ def test_extra_zero_meter_of_8_3_is_ignored_by_eid():
 
 def test_total_consumption_only_system_subtracts_production():
     meters = load("8.3.5433_tot_is_net_cons", "ivp_meters")
-    plan = ep.plan_from_meters(meters)
+    plan = es.plan_from_meters(meters)
     assert plan == ("total-production", 704643584, 704643328)
     readings = load("8.3.5433_tot_is_net_cons", "ivp_meters_readings")
     assert ep.net_from_readings(plan, readings)[0] == 434
@@ -98,8 +99,8 @@ def test_top_level_active_power_not_channels():
 
 
 def test_malformed_replies():
-    raises(ValueError, ep.plan_from_meters, {"error": "404 - Not Found"})
-    raises(ValueError, ep.plan_from_meters, ["x"])
+    raises(ValueError, es.plan_from_meters, {"error": "404 - Not Found"})
+    raises(ValueError, es.plan_from_meters, ["x"])
     raises(ValueError, ep.net_from_readings, ("net", 1), [{"eid": 1, "activePower": "7"}])
     raises(ValueError, ep.net_from_readings, ("net", 1), {"eid": 1})
     raises(ValueError, ep.net_from_production, [])
@@ -233,9 +234,9 @@ def test_a_meter_list_holding_junk_is_a_bad_reply():
         [meter(), [meter()]],
         [meter(), None],
     ):
-        e = raises(ep.BadReply, ep.plan_from_meters, junk)
+        e = raises(ep.BadReply, es.plan_from_meters, junk)
         assert isinstance(e, ValueError)
-    assert ep.plan_from_meters([meter()]) == ("net", 704643584)
+    assert es.plan_from_meters([meter()]) == ("net", 704643584)
 
 
 def test_readings_match_an_integer_eid_and_a_number():
@@ -282,12 +283,12 @@ def test_info_without_a_version_number_is_not_an_envoy():
         b"<software>\xff</software>",
         "<software>D\u00b2</software>".encode(),
     ):
-        raises(ValueError, ep.parse_info, body)
+        raises(ValueError, es.parse_info, body)
 
 
 def test_info_fields_are_short_and_printable():
     # They reach the console; an impostor's /info must not drive the terminal.
-    sw, _, sn = ep.parse_info(
+    sw, _, sn = es.parse_info(
         b"<software>R3.9.36\x1b[2J</software><sn>12\x07" + b"9" * 99 + b"</sn>"
     )
     assert sw == "R3.9.36?[2J" and sn == "12?" + "9" * 37

@@ -11,6 +11,7 @@ except ImportError:
     st = None
 
 from firmware import envoy_parse as ep
+from firmware import envoy_setup as es
 
 if st is not None:
     FUZZ = settings(
@@ -81,7 +82,7 @@ if st is not None:
     def test_parse_info_gives_a_version_or_a_value_error(body):
         for b in (body, b"<software>" + body + b"</software><sn>" + body + b"</sn>"):
             try:
-                software, version, serial = ep.parse_info(b)
+                software, version, serial = es.parse_info(b)
             except ValueError:
                 continue
             assert type(software) is str and version and all(type(x) is int for x in version)
@@ -92,7 +93,7 @@ if st is not None:
     @given(meter_lists | meterish)
     def test_plan_from_meters_any_json(meters):
         try:
-            plan = ep.plan_from_meters(meters)
+            plan = es.plan_from_meters(meters)
         except (ValueError, ep.NoNetPower):
             return
         assert plan[0] in ("net", "total-production")

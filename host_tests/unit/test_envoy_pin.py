@@ -1,6 +1,6 @@
-# envoy.pin_record: what envoy_pin.json may hold (both runtimes). The file is untrusted: anything
-# else is "not a pin record", never an exception.
-from firmware.envoy import pin_record
+# envoy_setup.pin_record: what envoy_pin.json may hold (both runtimes). The file is untrusted:
+# anything else is "not a pin record", never an exception.
+from firmware.envoy_setup import pin_record
 
 SHA = "3f6a" * 16
 
