@@ -66,16 +66,16 @@ def tls_context(cadata=None, pin=False):
 
     cadata: DER certificates to verify against (the cloud), or None.
     pin: record the peer certificate's hash without verifying it (the Envoy's is self-signed).
+    The context is the first allocation (1.8 KB on an ESP32): it can take the room another one
+    has just left in a fragmented heap.
     """
-    seen = [None]
     if MICROPYTHON:
         import tls
 
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        seen = [None]
         if cadata:
-            ctx.verify_mode = tls.CERT_REQUIRED
-            for der in cadata:
-                ctx.load_verify_locations(der)  # positional only on MicroPython
+            trust(ctx, cadata)
         elif pin:
             # CERT_OPTIONAL verifies nothing on mbedtls, but it is the mode in which
             # verify_callback sees the leaf (depth 0). The memoryview dies with the callback.
@@ -94,13 +94,28 @@ def tls_context(cadata=None, pin=False):
     import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
     if cadata:
+        trust(ctx, cadata)
+    return ctx, [None]
+
+
+def trust(ctx, cadata):
+    """Verify the server (and its name) against these DER certificates, read one at a time."""
+    if MICROPYTHON:
+        import tls
+
+        ctx.verify_mode = tls.CERT_REQUIRED
         for der in cadata:
-            ctx.load_verify_locations(cadata=der)
-    else:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx, seen
+            ctx.load_verify_locations(der)  # positional only on MicroPython
+        return
+    import ssl
+
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    for der in cadata:
+        ctx.load_verify_locations(cadata=der)
 
 
 def peer_sha256(sock, seen):

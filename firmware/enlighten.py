@@ -1,12 +1,14 @@
 # Getting an Envoy token from the Enphase cloud: log in to Enlighten (form POST, the password in
 # the body, never the URL) for a session id, then ask Entrez for a token for this Envoy serial.
 # TLS to the cloud is verified against the bundled root CAs (firmware/certs/*.der), or the DER
-# file in enlighten.ca_file. Messages never carry the password, the session id or the token.
+# file in enlighten.ca_file (account.ca_certificates). One TLS context serves both requests.
+# Messages never carry the password, the session id or the token.
 import json
 
 from firmware import jwt
-from firmware.urls import split_url
+from firmware.compat import tls_context
 from firmware.http import CertificateError, Connection, HTTPError
+from firmware.urls import split_url
 
 TIMEOUT_S = 15
 
@@ -17,22 +19,6 @@ class CloudError(Exception):
     def __init__(self, kind, message):
         super().__init__(message)
         self.kind = kind
-
-
-def ca_certificates(ca_file=""):
-    """DER root certificates to trust for the cloud."""
-    if ca_file:
-        with open(ca_file, "rb") as f:
-            return [f.read()]
-    import os
-
-    folder = __file__.rsplit("/", 1)[0] + "/certs" if "/" in __file__ else "certs"
-    out = []
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".der"):
-            with open(folder + "/" + name, "rb") as f:
-                out.append(f.read())
-    return out
 
 
 def _quote(s):
@@ -48,9 +34,18 @@ def form(fields):
     return "&".join("%s=%s" % (_quote(k), _quote(v)) for k, v in fields)
 
 
-def _post(url, body, content_type, cadata, what, timeout_s):
+def cloud_tls(ca_file=""):
+    """The TLS context (and its companion list, see compat.tls_context) that verifies the cloud:
+    the root CAs read one at a time, so that a board never holds them all at once."""
+    from firmware.account import ca_certificates
+
+    return tls_context(ca_certificates(ca_file))
+
+
+def _post(url, body, content_type, tls, what, timeout_s):
     host, port, path = split_url(url)
-    conn = Connection(host, port, tls=True, cadata=cadata, timeout_s=timeout_s or TIMEOUT_S)
+    conn = Connection(host, port, tls=True, cadata=True, timeout_s=timeout_s or TIMEOUT_S)
+    conn.reuse((None, None, None) + tuple(tls))
     headers = [
         ("Content-Type", content_type),
         ("Accept", "application/json"),
@@ -85,12 +80,12 @@ def _status_error(status, what):
     return CloudError("server", "%s: unexpected answer %d" % (what, status))
 
 
-def login(url, email, password, cadata, timeout_s=None):
+def login(url, email, password, tls, timeout_s=None):
     """Enlighten login -> session id."""
     what = "Enlighten login"
     body = form((("user[email]", email), ("user[password]", password)))
     status, reply, html = _post(
-        url, body, "application/x-www-form-urlencoded", cadata, what, timeout_s
+        url, body, "application/x-www-form-urlencoded", tls, what, timeout_s
     )
     if status != 200:
         raise _status_error(status, what)
@@ -116,12 +111,12 @@ def login(url, email, password, cadata, timeout_s=None):
     )
 
 
-def fetch_token(url, session_id, serial, email, cadata, timeout_s=None):
+def fetch_token(url, session_id, serial, email, tls, timeout_s=None):
     """Entrez: a token for this Envoy serial. The reply is the raw JWT (or JSON with "token",
     or a legacy HTML page with the JWT in a textarea)."""
     what = "Entrez token"
     body = json.dumps({"session_id": session_id, "serial_num": serial, "username": email})
-    status, reply, _ = _post(url, body, "application/json", cadata, what, timeout_s)
+    status, reply, _ = _post(url, body, "application/json", tls, what, timeout_s)
     if status != 200:
         raise _status_error(status, what)
     try:
@@ -130,12 +125,14 @@ def fetch_token(url, session_id, serial, email, cadata, timeout_s=None):
         raise CloudError("reply", "%s: %s" % (what, e))
 
 
-def get_token(cloud_cfg, serial, feed=None, timeout_s=None):
-    """Log in and fetch a token; feed() is called between the two steps (the watchdog)."""
-    cas = ca_certificates(cloud_cfg["ca_file"])
+def get_token(cloud_cfg, serial, feed=None, timeout_s=None, tls=None):
+    """Log in and fetch a token; feed() is called between the two steps (the watchdog). tls: a
+    context from cloud_tls(), made early by a caller that cares where it lands in the heap."""
+    if tls is None:
+        tls = cloud_tls(cloud_cfg["ca_file"])
     session = login(
-        cloud_cfg["login_url"], cloud_cfg["email"], cloud_cfg["password"], cas, timeout_s
+        cloud_cfg["login_url"], cloud_cfg["email"], cloud_cfg["password"], tls, timeout_s
     )
     if feed:
         feed()
-    return fetch_token(cloud_cfg["token_url"], session, serial, cloud_cfg["email"], cas, timeout_s)
+    return fetch_token(cloud_cfg["token_url"], session, serial, cloud_cfg["email"], tls, timeout_s)

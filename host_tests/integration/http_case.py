@@ -37,9 +37,11 @@ def run(case):
     try:
         if case.get("cloud"):
             from firmware import enlighten
+            from firmware.compat import tls_context
 
             url = "https://127.0.0.1:%d/login/login.json" % case["port"]
-            out["session"] = enlighten.login(url, "owner@example.com", "pw", cadata, timeout)
+            tls = tls_context(cadata)
+            out["session"] = enlighten.login(url, "owner@example.com", "pw", tls, timeout)
         else:
             for i in range(case.get("requests", 1)):
                 if i and case.get("pause_ms"):

@@ -197,7 +197,7 @@ YEAR_2096 = 4000000000
 
 
 def cred():
-    from firmware.tokens import _credential_id
+    from firmware.account import _credential_id
 
     return _credential_id("me@example.com", "pw")
 
@@ -249,8 +249,9 @@ def test_wrong_types_in_cloud_json_are_dropped_not_trusted():
         record = dict(good)
         record[field] = junk
         k = reboot_with(record)
-        contains(console.recent[-1], "cloud.json: %s damaged" % field)
-        wait = k.login_wait(NOW)
+        wait = k.login_wait(NOW)  # the record is read when a login is first considered
+        said = "cloud.json: %s damaged" % field
+        assert any(said in line for line in console.recent[-2:]), (said, console.recent[-2:])
         assert 0 <= wait <= 200, (field, junk, wait)
         k.renew(NOW + wait, "1", Cloud(fail="Enlighten login: wrong e-mail or password (401)"))
         assert 0 < k.login_wait(NOW + wait) <= DAY, (field, junk)
@@ -298,7 +299,8 @@ def test_a_stored_token_with_wrong_types_is_unusable_not_a_crash():
     ):
         k = keeper()
         store.save(TOKEN_FILE, junk)
-        contains(k.load(), "unusable")
+        line = k.load()  # store.load refuses a file too big or not an object: "none yet"
+        assert "unusable" in line or "none yet" in line, line
         assert k.token is None and k.renewal_due(NOW) == "no token yet", junk
         assert k.days_left(NOW) is None
 

@@ -13,7 +13,8 @@ except ImportError:
 from jwts import make
 from support import tmpdir
 
-from firmware.tokens import CLOUD_FILE, TOKEN_FILE, TokenKeeper, _credential_id
+from firmware.account import _credential_id
+from firmware.tokens import CLOUD_FILE, TOKEN_FILE, TokenKeeper
 
 if st is not None:
     FUZZ = settings(
