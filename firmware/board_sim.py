@@ -28,6 +28,19 @@ _BOOT = time.time()
 _virtual = [0.0]  # seconds since boot, in virtual time
 
 
+def _told(name):
+    try:
+        with open(SIM_DIR + "/" + name) as f:
+            return float(f.read())
+    except (OSError, TypeError, ValueError):
+        return 0.0
+
+
+# The simulated world's time at this boot: after a machine.reset() the clock goes on (an RTC
+# keeps time through a soft reset), while the uptime starts again from zero.
+_BASE = _told("time") if VIRTUAL else 0.0
+
+
 def _flag(name):
     if not SIM_DIR:
         return False
@@ -50,6 +63,7 @@ def _tell(name, text):
 
 
 _claimed = []
+RESET_STATUS = 77  # the process's exit status for machine.reset()
 
 
 def claim_relay_pin(pin, active_high):
@@ -90,7 +104,7 @@ class Board:
         if not self._clock_set:
             return 946684800 + int(self.uptime())  # an ESP32 wakes up in 2000
         if VIRTUAL:
-            return int(_START + _virtual[0])
+            return int(_START + _BASE + _virtual[0])
         return int(_START + (time.time() - _ANCHOR) * SPEED)
 
     def uptime(self):
@@ -99,8 +113,8 @@ class Board:
     def sleep_ms(self, ms):
         if VIRTUAL:
             _virtual[0] += ms / 1000
-            _tell("time", "%.3f" % _virtual[0])
-            if STOP and _virtual[0] >= STOP:
+            _tell("time", "%.3f" % (_BASE + _virtual[0]))
+            if STOP and _BASE + _virtual[0] >= STOP:
                 raise KeyboardInterrupt  # the end of the simulated day, at the same instant
         time.sleep(ms / 1000 / SPEED)
 
@@ -151,8 +165,11 @@ class Board:
             return None
 
     def reset(self):
-        raise SystemExit("board: reset")
+        # A real board starts again from boot.py; tools/hostboard.py does that on this status.
+        print("board: reset")
+        raise SystemExit(RESET_STATUS)
 
     def reset_cause(self):
-        # A host process always starts from nothing, as after a power cut.
-        return "power-on"
+        # A host process starts from nothing, as after a power cut, unless tools/hostboard.py
+        # started it again after a machine.reset().
+        return "a software reset or a crash" if os.getenv("DIVERTER_RESET") else "power-on"

@@ -6,7 +6,7 @@ from firmware.compat import mem_alloc
 from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
 from firmware.renewal import NoToken, Renewal
 
-ENVOY_TIMEOUT_S = 10  # a whole request; never more than a third of stale_s (see Link)
+ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link for the limit
 ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
 NO_CT_RETRY_S = 3600
 PIN_RETRY_S = 300
@@ -43,17 +43,19 @@ class Problem:
 
 
 class Link:
-    def __init__(self, cfg, board):
+    def __init__(self, cfg, board, keeper=None):
         self.board = board
         self.wifi = cfg["wifi"]
         self.zone = cfg["clock"]
         from firmware.urls import split_host
 
         host, port = split_host(cfg["envoy"]["host"])
-        # A blocked request holds the loop, and with it the heater: keep it well under stale_s.
-        timeout = min(ENVOY_TIMEOUT_S, max(2, cfg["control"]["stale_s"] / 3))
+        # A slow reply holds the loop, and with it the heater. A poll makes up to two requests,
+        # so each gets a quarter of stale_s at most; 3 s at least leaves an ESP32 time for a
+        # reconnect with its TLS handshake (about a second).
+        timeout = min(ENVOY_TIMEOUT_S, max(3, cfg["control"]["stale_s"] / 4))
         self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout))
-        self.tokens = Renewal(cfg, board, self)
+        self.tokens = Renewal(cfg, board, self, keeper)
         self.reading = Reading()
         self.problem = None
         self.clock_ok = False
@@ -145,21 +147,28 @@ class Link:
     def _connect(self, up):
         e = self.envoy
         if e.version is None:
-            e.probe()
-            console.log(
-                "envoy: firmware %s serial %s, %s"
-                % (e.software, e.serial, "token needed" if e.needs_token() else "no token needed")
-            )
-            serial = self.tokens.serial
-            if serial and e.serial and serial != e.serial:
-                console.problem(
-                    "envoy: config says serial %s but the Envoy says %s" % (serial, e.serial)
-                )
+            self._probe()
         if e.needs_token():
-            e.login(self.tokens.for_envoy(up))
+            token = self.tokens.for_envoy(up)
+            if e.version is None:  # a cloud login came first: the Envoy session was dropped
+                self._probe()
+            e.login(token)
             self.tokens.proven()
         e.discover()
         console.log("envoy: net power from %s" % e.describe())
+
+    def _probe(self):
+        e = self.envoy
+        e.probe()
+        console.log(
+            "envoy: firmware %s serial %s, %s"
+            % (e.software, e.serial, "token needed" if e.needs_token() else "no token needed")
+        )
+        serial = self.tokens.serial
+        if serial and e.serial and serial != e.serial:
+            console.problem(
+                "envoy: config says serial %s but the Envoy says %s" % (serial, e.serial)
+            )
 
     def _poll(self, up):
         e = self.envoy
@@ -185,6 +194,7 @@ class Link:
             wait = min(60, 2 ** min(self.errors, 6))
             self._down(up, ENVOY_DOWN, "envoy: %s" % why(err), wait, self.errors >= ERROR_STREAK)
             return False
+        e.done()  # the setup code (probe, pin, meters) goes until the next connection
         self.errors = 0
         r = self.reading
         if stamp is None or stamp != r.stamp:
@@ -221,7 +231,7 @@ class Link:
         self.tokens.refused(self.board.now())
         self.report(NO_TOKEN, "envoy: the token was refused (%s); a new one is needed" % err)
         e.reset()  # start again from /info: a firmware update may be the cause
-        self.next_envoy = up
+        self.next_envoy = up  # the renewal decides what comes next (a restart to log in, a wait)
 
     def restart(self):
         """Forget the Envoy session (after a new token, or an internal error)."""

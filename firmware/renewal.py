@@ -1,13 +1,11 @@
 # The Envoy token on the loop's terms: the one kept by tokens.TokenKeeper (flash, account guard),
-# a cloud login when none is usable, and renewal ahead of time while the heater is off (a login
-# blocks the loop for seconds). Problems go to the link's console line and the heater's reason.
-import gc
-
-from firmware import clock, console
-from firmware.compat import unload
+# and the next cloud login. Logins run at boot, before the diverter loads (bootlogin.py): when one
+# falls due here (no usable token, the Envoy refused it, or a renewal ahead of time while the
+# heater is off), `restart` says why and the app restarts the board, at most as often as the
+# account guard allows a login. Problems go to the link's console line and the heater's reason.
+from firmware import clock, store
 from firmware.tokens import TokenKeeper
 
-CLOUD_TIMEOUT_S = 15
 NO_TOKEN = "no-token"
 
 
@@ -16,17 +14,26 @@ class NoToken(Exception):
 
 
 class Renewal:
-    def __init__(self, cfg, board, link):
+    def __init__(self, cfg, board, link, keeper=None):
         self.board = board
         self.link = link
         self.cloud = cfg["enlighten"]
         self.serial = cfg["envoy"]["serial"] or None
-        self.keeper = TokenKeeper(cfg["envoy"], cfg["enlighten"])
+        self.keeper = keeper or TokenKeeper(cfg["envoy"], cfg["enlighten"])
+        self._loaded = keeper is not None
         self.next_check = 0
         self.shown_day = None
+        self.restart = None  # why the board should restart for a cloud login, when it should
 
     def load(self):
-        return self.keeper.load()
+        """The token kept on flash (or pasted), unless the boot login's keeper came with it: a
+        line for the console."""
+        k = self.keeper
+        if self._loaded and k.token is not None:
+            return k.line()
+        line = k.load()
+        k.done()
+        return line
 
     def token(self):
         return self.keeper.token
@@ -41,7 +48,9 @@ class Renewal:
         why = k.renewal_due(now)
         if why and (k.token is None or k.rejected):
             self._renew(why)
-        if not k.usable(now):
+        # A refused token is not sent again while a new one cannot be had (a pasted one is: the
+        # cloud cannot replace it, and the Envoy may have refused it while it restarted).
+        if not k.usable(now) or (k.rejected and not k.pasted):
             if k.problem:
                 self.link.report(NO_TOKEN, k.problem)
             raise NoToken()
@@ -51,11 +60,16 @@ class Renewal:
         self.keeper.unproven = False
 
     def refused(self, now):
-        """The Envoy refused the token even after a fresh check_jwt."""
-        if self.keeper.unproven:
-            self.keeper.fresh_token_rejected(now)
+        """The Envoy refused the token even after a fresh check_jwt: it goes from flash too, so
+        that the login at the next boot gets a new one."""
+        k = self.keeper
+        if k.unproven:
+            k.fresh_token_rejected(now)
+            k.done()
         else:
-            self.keeper.reject()
+            k.reject()
+        if not k.pasted:
+            store.remove(k.token_file)
 
     def housekeeping(self, up, heater_on):
         # Renew ahead of time, while the heater is off (a login blocks the loop for seconds).
@@ -65,8 +79,8 @@ class Renewal:
         if not self.link.clock_ok or heater_on or self.keeper.token is None:
             return
         why = self.keeper.renewal_due(self.board.now())
-        if why and self._renew(why):
-            self.link.restart()  # the next poll opens a session with the new token
+        if why:
+            self._renew(why)
 
     def days_line(self, day):
         """A line with the days left, once a day, or None."""
@@ -82,7 +96,7 @@ class Renewal:
         )
 
     def _renew(self, why):
-        """A cloud login now, if the account allows it. True when a new token arrived."""
+        """A cloud login is due: ask for a restart if the account allows a login now."""
         k = self.keeper
         report = self.link.report
         now = self.board.now()
@@ -92,36 +106,19 @@ class Renewal:
                 "token: needed (%s) but the clock is not set, so the cloud's certificate cannot "
                 "be checked; not logging in" % why,
             )
-            return False
-        wait = k.login_wait(now)
-        if wait:
-            if k.token is None or k.rejected:
-                report(
-                    NO_TOKEN,
-                    "token: needed (%s); next cloud login allowed in %d min "
-                    "(protecting the account)" % (why, (wait + 59) // 60),
-                )
-            return False
-        console.log("token: logging in to Enlighten (%s)" % why)
-        envoy = self.link.envoy
-        envoy.close()  # one TLS connection at a time
-        gc.collect()
-        feed = self.board.wdt_feed
-        feed()
-        from firmware import enlighten
+            return
+        from firmware import account
 
-        timeout = self.board.timeout(CLOUD_TIMEOUT_S)
-        cloud = self.cloud
-        line = k.renew(
-            now,
-            self.serial or envoy.serial,
-            lambda serial: enlighten.get_token(cloud, serial, feed, timeout),
-        )
-        feed()
-        unload("firmware.enlighten")  # back in a year or so; its RAM is better used until then
-        if k.problem:
-            report(NO_TOKEN if k.token is None or k.rejected else None, line)
-            return False
-        console.log(line)
-        self.shown_day = None  # show the days left again
-        return True
+        try:
+            wait = k.login_wait(now)
+            if wait:
+                if k.token is None or k.rejected:
+                    report(
+                        NO_TOKEN,
+                        "token: needed (%s); next cloud login allowed in %d min "
+                        "(protecting the account)" % (why, (wait + 59) // 60),
+                    )
+            elif account.restart_allowed(k, now):
+                self.restart = why
+        finally:
+            k.done()

@@ -1,4 +1,4 @@
-# The console's periodic lines, rendered from the status snapshot (app.Diverter.status): a
+# The console's periodic lines, rendered from the status snapshot (diverter.Diverter.status): a
 # summary every minute and a health line every hour.
 
 

@@ -27,7 +27,7 @@ def test_a_non_utf8_byte_in_each_file_is_ignored_and_the_diverter_runs(sim, boar
 def test_a_broken_config_json_leaves_the_relay_pin_off(sim, board):
     cfg = sim.config(heater={"relay_pin": 25, "active_high": False})
     b = board(cfg)
-    b.wait_for("diverter: heater", 20)
+    b.wait_for(" W on GPIO", 20)  # the boot line: "diverter <version>: heater ..."
     b.stop()
     assert json.loads((b.dir / "relay.json").read_text()) == {
         "relay_pin": 25,

@@ -1,11 +1,12 @@
-# The diverter's decisions through its one output path (manual override, boost, problems, errors)
-# on a fake board, with time scripted: what the link knows is set directly, then Diverter.act()
-# decides and switches (runs under CPython and MicroPython).
+# diverter.Diverter's decisions through its one output path (manual override, boost, problems,
+# errors) on a fake board, with time scripted: what the link knows is set directly, then
+# Diverter.act() decides and switches (runs under CPython and MicroPython).
 import os
 
 from support import tmpdir
 
-from firmware import app, link, policy
+from firmware import diverter as dv
+from firmware import link, policy
 
 DAY = 86400
 MIDNIGHT = 20418 * DAY  # 2025-11-25 00:00 UTC
@@ -70,7 +71,7 @@ def diverter(boost=None):
     if boost:
         cfg["boost"] = boost
     board = FakeBoard()
-    d = app.Diverter(cfg, board)
+    d = dv.Diverter(cfg, board)
     d.link.clock_ok = True
     return d, board
 
@@ -170,5 +171,25 @@ def test_an_internal_error_switches_off_and_says_so():
     assert apply(d) == (True, "surplus")
     d.fail("ValueError: something broke")
     s = d.status()
-    assert not board.relay_on and s["reason"] == app.ERROR and s["age_s"] is None
+    assert not board.relay_on and s["reason"] == dv.ERROR and s["age_s"] is None
     assert apply(d) == (False, "no-data")  # until a fresh reading arrives
+
+
+def test_problems_reach_flash_at_most_every_ten_minutes():
+    from firmware import console, lastwords
+
+    d, board = diverter()
+    console.unsaved = 0
+    d.step = None  # only the minute's work runs here
+    console.problem("envoy: timed out")
+    d._minute(0)
+    with open(lastwords.FILE) as f:
+        first = f.read()
+    assert "timed out" in first
+    console.problem("envoy: connection refused")
+    d._minute(120)  # too soon: flash wears
+    with open(lastwords.FILE) as f:
+        assert f.read() == first
+    d._minute(600)
+    with open(lastwords.FILE) as f:
+        assert "connection refused" in f.read()

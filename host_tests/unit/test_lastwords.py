@@ -20,50 +20,30 @@ def fresh():
     console.unsaved = 0
 
 
-def test_nothing_is_written_while_nothing_goes_wrong():
+def test_a_first_boot_has_no_story():
     fresh()
-    w = lastwords.LastWords("power-on")
-    assert w.boot() is None
-    w.keep(0)
-    w.keep(10000)
-    assert not exists(lastwords.FILE)
-
-
-def test_problems_are_saved_at_most_every_ten_minutes_and_at_once_before_a_crash():
-    fresh()
-    w = lastwords.LastWords("the watchdog")
-    console.problem("envoy: timed out")
-    w.keep(60)
-    with open(lastwords.FILE) as f:
-        first = f.read()
-    assert "envoy: timed out" in first and console.unsaved == 0
-    console.problem("envoy: connection refused")
-    w.keep(120)  # too soon: flash wears
-    with open(lastwords.FILE) as f:
-        assert f.read() == first
-    w.keep(121, now=True)  # a crash restart is coming
-    with open(lastwords.FILE) as f:
-        assert "connection refused" in f.read()
+    assert lastwords.boot() is None
+    assert lastwords.previous() is None
 
 
 def test_the_next_boot_tells_what_the_previous_run_said_last():
     fresh()
-    w = lastwords.LastWords("the watchdog")
+    console.problem("envoy: timed out")
     console.problem("error: MemoryError: memory allocation failed; relay=off")
-    w.keep(0)
-    again = lastwords.LastWords("power-on")
-    line = again.boot()
+    assert console.unsaved == 2
+    assert lastwords.keep("the watchdog") and console.unsaved == 0
+    line = lastwords.boot()
     assert "began by the watchdog" in line and "MemoryError" in line, line
     assert not exists(lastwords.FILE)
     words = lastwords.previous()
-    assert words["cause"] == "the watchdog" and "MemoryError" in words["lines"][-1]
+    assert words["cause"] == "the watchdog" and "timed out" in words["lines"][0]
 
 
 def test_a_damaged_file_is_no_story_and_no_crash():
     fresh()
     with open(lastwords.FILE, "wb") as f:
         f.write(b'{"cause": 7, "lines": [1, 2]}')
-    assert "began by ?" in lastwords.LastWords("power-on").boot()
+    assert "began by ?" in lastwords.boot()
     with open(lastwords.FILE, "wb") as f:
         f.write(b"[1, 2, 3]")
-    assert lastwords.LastWords("power-on").boot() is None
+    assert lastwords.boot() is None

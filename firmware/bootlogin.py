@@ -1,0 +1,84 @@
+# The cloud login, at boot and before the diverter loads. A login takes about a third of an ESP32's
+# Python heap for a few seconds (the Enphase roots, a TLS context, the replies, their code), and
+# later it would land in a heap the running diverter has fragmented. So it runs here, in a clean
+# heap, and a login that falls due while the diverter runs restarts the board (the heater is off
+# then; about once a year). Everything here is unloaded before the diverter starts.
+import gc
+
+from firmware import clock, console
+from firmware.compat import unload
+from firmware.tokens import TokenKeeper
+
+CLOUD_TIMEOUT_S = 15
+
+
+def run(cfg, board):
+    """Log in to Enlighten now if a token is due and the account allows it. Any failure is said
+    on the console and left to the diverter (it reports, retries and restarts for the next
+    login when one is allowed). Returns the token keeper, for the diverter to take over: a new
+    token that flash could not hold lives on in RAM."""
+    k = TokenKeeper(cfg["envoy"], cfg["enlighten"])
+    try:
+        k.load()
+        now = board.now()
+        if k.token is not None and clock.is_set(now) and not k.renewal_due(now):
+            return k  # the usual boot: a good token, and the time kept through a soft reset
+        if not _online(cfg, board):
+            return k  # the diverter says why, and asks again when it can
+        why = k.renewal_due(board.now())
+        if why:
+            _login(k, cfg, board, why)
+        return k
+    finally:
+        k.done()
+        unload("firmware.enlighten", "firmware.envoy_setup")
+        gc.collect()
+
+
+def _online(cfg, board):
+    w = cfg["wifi"]
+    if not board.wifi_up() and not board.wifi_connect(w["ssid"], w["password"]):
+        return False  # the diverter says why, and reconnects
+    return clock.is_set(board.now()) or board.sync_clock()
+
+
+def _login(k, cfg, board, why):
+    now = board.now()
+    if k.login_wait(now):
+        return  # protecting the account: the diverter says until when
+    serial = cfg["envoy"]["serial"] or (k.claims or {}).get("aud") or _serial(cfg, board)
+    if not serial:
+        return
+    console.log("token: logging in to Enlighten (%s)" % why)
+    from firmware.account import ca_certificates
+    from firmware.compat import tls_context, trust
+
+    tls = tls_context()
+    trust(tls[0], ca_certificates(cfg["enlighten"]["ca_file"]))
+    from firmware import enlighten
+
+    cloud, feed = cfg["enlighten"], board.wdt_feed
+    timeout = board.timeout(CLOUD_TIMEOUT_S)
+    line = k.renew(
+        now, serial, lambda serial: enlighten.get_token(cloud, serial, feed, timeout, tls)
+    )
+    if line:
+        (console.problem if k.problem else console.log)(line)
+
+
+def _serial(cfg, board):
+    # The Envoy's serial, for the token request: from its /info (no auth), over HTTPS and
+    # pinned as always. None when it does not answer (the diverter says why).
+    from firmware.envoy import Envoy
+    from firmware.urls import split_host
+
+    host, port = split_host(cfg["envoy"]["host"])
+    e = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(10))
+    try:
+        e.probe()
+        return e.serial
+    except Exception as err:  # the diverter reports the Envoy's problems
+        console.log("token: the Envoy's serial is needed for a login (%s)" % err)
+        return None
+    finally:
+        e.release()

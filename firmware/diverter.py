@@ -1,0 +1,214 @@
+# The diverter's loop. Each pass:
+#   link.poll()     keeps Wi-Fi, clock, token and Envoy session alive -> a Reading, or a Problem
+#   policy.decide() turns the reading, the time and the overrides -> a Decision (power, reason)
+#   output.apply()  is the one path to the heater; accounting counts; reports tell the console
+# The loop never exits on an exception: it logs it, switches the heater OFF, retries (back-off).
+import gc
+
+from firmware import VERSION, clock, console, reports
+from firmware.accounting import Accounting
+from firmware.compat import mem_alloc, print_exception, unload
+from firmware.control import Control
+from firmware.link import Link
+from firmware.output import Output
+from firmware.policy import Policy
+
+WATCHDOG_S = 120  # covers the slowest step: a reconnection (a TLS handshake, about a second)
+SUMMARY_S = 60
+SAVE_S = 3600
+ERROR = "internal-error"
+STOPPED = "stopped"
+
+
+class Diverter:
+    def __init__(self, cfg, board, keeper=None):
+        """keeper: the tokens.TokenKeeper that bootlogin.py used, if any."""
+        self.cfg = cfg
+        self.board = board
+        c = cfg["control"]
+        up = board.uptime()
+        self.poll_s = c["poll_s"]
+        rules = Control(c, up)
+        self.accounting = acc = Accounting(cfg["heater"]["power_w"], c["stale_s"], up)
+        self.link = Link(cfg, board, keeper)
+        self.policy = Policy(rules, _boost(cfg["boost"]))
+        self.output = Output(board, rules, acc.heater, acc)
+        acc.reading = self.link.reading
+        acc.output = self.output
+        self.output.off("boot")  # the pin was claimed OFF; this is the output path's start
+        self.reset_cause = board.reset_cause()
+        self.next_words = 0  # when the last words may be written again (flash wears)
+        self.next_minute = 0
+        self.next_summary = up + SUMMARY_S
+        self.next_save = up + SAVE_S
+        console.set_clock(self._clock_text, board.uptime)
+
+    def _clock_text(self):
+        local = self.link.local()
+        return None if local is None else clock.hms(local)
+
+    # -- one pass --------------------------------------------------------------------------------
+
+    def step(self):
+        up = self.board.uptime()
+        link = self.link
+        was_set = link.clock_ok
+        self.accounting.observe(up, link.poll(up, self.output.power > 0))
+        if link.tokens.restart:
+            self.restart_to_log_in(link.tokens.restart)
+        if link.clock_ok and not was_set:
+            self.next_minute = 0  # the day and the token's days, now that the date is known
+        self.act(up)
+        if up >= self.next_minute:
+            self._minute(up)
+
+    def act(self, up):
+        """Count, decide from what the link knows, and switch through the one output path."""
+        link, policy, acc, out = self.link, self.policy, self.accounting, self.output
+        acc.tick(up)  # the energy so far, before the boost asks how much went in
+        local = link.local() if policy.boost is not None else None
+        d = policy.decide(
+            up, link.reading, out.power > 0, acc.heater, local, acc.energy, link.why()
+        )
+        while policy.notes:
+            console.log(policy.notes.pop(0))
+        acc.boost = policy.boost if policy.boosting else None
+        out.apply(d, link.reading.net_w)
+        return d
+
+    def _minute(self, up):
+        # Work that needs a minute's resolution, not a poll's.
+        self.next_minute = up + 60
+        if console.unsaved and up >= self.next_words:
+            self.keep_last_words(up)
+        local = self.link.local()
+        if local is not None:
+            day = clock.day_number(local)
+            self.accounting.new_day(day)
+            line = self.link.tokens.days_line(day)
+            if line:
+                console.log(line)
+        if up >= self.next_save:
+            self.next_save = up + SAVE_S
+            self.accounting.save()
+            gc.collect()
+            console.log(reports.health(self.status()))
+        if up >= self.next_summary:
+            self.next_summary = up + SUMMARY_S
+            console.log(reports.summary(self.status()))
+
+    def restart_to_log_in(self, why):
+        """A cloud login is due: it runs at boot, before the diverter loads (bootlogin.py)."""
+        console.log(
+            "token: a cloud login is due (%s); restarting, so that it runs before the diverter "
+            "takes the heap" % why
+        )
+        self.stop()
+        self.board.reset()
+
+    def keep_last_words(self, up):
+        """The recent problem lines to flash (lastwords.py), to be read after a reset."""
+        from firmware import lastwords
+
+        lastwords.keep(self.reset_cause)
+        self.next_words = up + lastwords.WRITE_EVERY_S
+        unload("firmware.lastwords")
+
+    def loop(self):
+        self.board.wdt_start(WATCHDOG_S)
+        pause = 0
+        while True:
+            started = self.board.uptime()
+            try:
+                self.step()
+                pause = 0
+            except MemoryError:
+                self.fail("out of memory")
+                pause = 5
+            except Exception as e:
+                print_exception(e)
+                self.fail("%s: %s" % (type(e).__name__, e))
+                pause = min(60, pause * 2 or 1)
+            self.board.wdt_feed()
+            gc.collect()
+            spent = self.board.uptime() - started
+            self.board.sleep_ms(max(0, (self.poll_s + pause - spent) * 1000))
+
+    def fail(self, what):
+        """An internal error: the heater OFF first (memory may be what ran out), then a fresh
+        start of the Envoy session."""
+        self.output.off(ERROR)
+        self.link.reading.fresh_at = None
+        self.link.restart()
+        console.problem("error: %s; relay=off reason=%s, retrying" % (what, ERROR))
+
+    def stop(self):
+        """The heater OFF, the Envoy connection closed, the energy counters saved."""
+        self.output.off(STOPPED)
+        self.link.envoy.close()
+        self.accounting.save()
+
+    # -- what a person or a program may ask -------------------------------------------------------
+
+    def status(self):
+        """A snapshot of everything worth showing: the console summary, diag.status() and MQTT
+        render it."""
+        up = self.board.uptime()
+        r, h, e, p = self.link.reading, self.accounting.heater, self.accounting.energy, self.policy
+        age = r.age(up)
+        return {
+            "relay": "on" if self.output.power else "off",
+            "power": self.output.power,
+            "reason": self.output.reason,
+            "net_w": None if age is None else r.net_w,
+            "age_s": None if age is None else int(age),
+            "heater_w": h.power_w,
+            "heater": {True: "heating", False: "tank-hot", None: "unknown"}[h.drawing],
+            "today_kwh": e.today_wh / 1000,
+            "today_grid_kwh": e.today_grid_wh / 1000,
+            "total_kwh": e.total_wh / 1000,
+            "total_grid_kwh": e.total_grid_wh / 1000,
+            "token_days": self.link.tokens.days_left(),
+            "mode": p.mode,
+            "mode_left_min": p.minutes_left(up),
+            "boost_to_go_kwh": p.boost.remaining_wh / 1000 if p.boosting else None,
+            "problem": self.link.problem.text if self.link.problem else None,
+            "uptime_s": int(up),
+            "version": VERSION,
+            "reset_cause": self.reset_cause,
+            "heap_used": mem_alloc(),
+            "heap_free": gc.mem_free() if hasattr(gc, "mem_free") else -1,
+            "envoy_handshakes": self.link.envoy.handshakes(),
+            "poll_alloc": self.link.poll_alloc,
+        }
+
+    def details(self):
+        """More than the snapshot, for a person at the REPL (diag.status())."""
+        from firmware.details import details
+
+        return details(self)
+
+    def force_on(self, minutes=60):
+        self.policy.force_on(self.board.uptime(), minutes)
+        console.log("manual: relay forced ON for %d min (diag.auto() to end it)" % minutes)
+
+    def force_off(self):
+        self.policy.force_off()
+        console.log("manual: relay forced OFF until diag.auto()")
+
+    def auto(self):
+        self.policy.auto()
+        console.log("manual: back to automatic")
+
+    def repin(self):
+        """Forget the Envoy's pinned certificate: the next connection pins it again."""
+        self.link.envoy.forget_pin()
+        self.link.restart()
+
+
+def _boost(b):
+    if not (b["min_kwh"] and b["window"]):
+        return None
+    from firmware.boost import Boost
+
+    return Boost(b["min_kwh"], clock.parse_window(b["window"]))
