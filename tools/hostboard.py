@@ -13,6 +13,8 @@ import time
 
 from tools.hostutil import venv_tool
 
+RESET_STATUS = 77  # firmware/board_sim.py exits with it for machine.reset()
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD_FILES = ["boot.py", "main.py", "firmware"]
 
@@ -45,10 +47,11 @@ def lay_out(folder, config=None, compiled=False):
 
 
 class HostBoard:
-    """micropython in folder, running boot.py then main.py as a board does after a reset.
-    sim_env: the DIVERTER_SIM value (clock, fault folder). binary: the MicroPython to run (default
-    the venv's `micropython`); env: extra environment variables (e.g. ESP32_HEAP_GROW for the
-    ESP32-heap stand-in, see tools/heap.py)."""
+    """micropython in folder, running boot.py then main.py as a board does after a reset, and
+    again after each machine.reset() (the simulated board exits with RESET_STATUS; `resets`
+    counts them). sim_env: the DIVERTER_SIM value (clock, fault folder). binary: the MicroPython
+    to run (default the venv's `micropython`); env: extra environment variables (e.g.
+    ESP32_HEAP_GROW for the ESP32-heap stand-in, see tools/heap.py)."""
 
     def __init__(
         self,
@@ -63,38 +66,56 @@ class HostBoard:
         self.folder = folder
         self.lines = []
         self.times = []  # host time at which each line arrived
+        self.resets = 0
         self._queue = queue.Queue()
+        self._stopping = False
+        self._done = False  # the board has stopped for good (no restart coming)
         self.echo = echo
-        env = dict(os.environ, **(env or {}))
+        self._env = dict(os.environ, **(env or {}))
         if sim_env:
-            env["DIVERTER_SIM"] = sim_env
-        cmd = [binary or venv_tool("micropython")]
+            self._env["DIVERTER_SIM"] = sim_env
+        self._cmd = [binary or venv_tool("micropython")]
         if heapsize:
-            cmd += ["-X", "heapsize=%s" % heapsize]
-        cmd += ["-c", "import boot\nimport main"]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=folder,
-            env=env,
+            self._cmd += ["-X", "heapsize=%s" % heapsize]
+        self._cmd += ["-c", "import boot\nimport main"]
+        self._preexec_fn = preexec_fn
+        self.proc = self._spawn()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _spawn(self):
+        return subprocess.Popen(
+            self._cmd,
+            cwd=self.folder,
+            env=self._env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
             bufsize=1,
             start_new_session=True,
-            preexec_fn=preexec_fn,
+            preexec_fn=self._preexec_fn,
         )
-        threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
-        for line in self.proc.stdout:
-            line = line.rstrip("\n")
-            self.times.append(time.time())
-            self.lines.append(line)
-            self._queue.put(line)
-            if self.echo:
-                print(line, flush=True)
+        while True:
+            for line in self.proc.stdout:
+                line = line.rstrip("\n")
+                self.times.append(time.time())
+                self.lines.append(line)
+                self._queue.put(line)
+                if self.echo:
+                    print(line, flush=True)
+            if self.proc.wait() != RESET_STATUS or self._stopping:
+                break
+            self.resets += 1
+            self._env["DIVERTER_RESET"] = "soft"  # board_sim's reset_cause()
+            self.proc = self._spawn()  # the board starts again, as after machine.reset()
+        self._done = True
         self._queue.put(None)
+
+    def running(self):
+        """True until the board stops for good (a machine.reset() starts it again)."""
+        return not self._done
 
     def wait_for(self, text, timeout=20, after=0):
         """The first console line (from index `after`) containing text; AssertionError if none
@@ -107,9 +128,7 @@ class HostBoard:
                     return self.lines[seen]
                 seen += 1
             left = deadline - time.time()
-            if left <= 0 or (
-                self.proc.poll() is not None and self._queue.empty() and seen >= len(self.lines)
-            ):
+            if left <= 0 or (self._done and self._queue.empty() and seen >= len(self.lines)):
                 raise AssertionError(
                     "no line with %r in %.0f s; console:\n%s"
                     % (text, timeout, "\n".join(self.lines[-40:]))
@@ -138,11 +157,13 @@ class HostBoard:
 
     def kill(self):
         """Power cut: no cleanup at all."""
+        self._stopping = True
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
     def stop(self, timeout=5):
+        self._stopping = True
         if self.proc.poll() is None:
             self.interrupt()
             try:

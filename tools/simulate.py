@@ -250,7 +250,7 @@ def main(argv=None):
     last_summary = -1
     story = []
     try:
-        while board.proc.poll() is None:  # the board stops itself at the end of the day
+        while board.running():  # the board stops itself at the end of the day
             while shown < len(board.lines):
                 line = board.lines[shown]
                 shown += 1
