@@ -1,8 +1,14 @@
 # The relay rules: pure decisions, no I/O, time (monotonic seconds) passed in.
 # net_w is grid power, + import / - export, and includes the heater while the relay is on.
-#   start: export >= heater power + start_margin_w, held for start_delay_s, and min_off_s passed
-#   stop:  import > max_import_w, held for stop_delay_s, and min_on_s passed
+# "Usable export" is what the heater could take from the surplus: the export without the heater,
+# clipped to 0..heater power. X = max_import_w, the grid allowance (the one trade-off setting):
+#   start: usable export >= heater power - X (the heater would import at most X), held for
+#          start_delay_s, and min_off_s passed
+#   stop:  usable export averaged over about stop_delay_s (an exponential average, so one spike
+#          moves it little) below heater power - 2 X, and min_on_s passed. Stopping locks the
+#          relay off for min_off_s, so a dip must be worth that before it ends a run.
 #   stale: no reading, or none fresher than stale_s -> OFF at once, whatever min_on_s says
+# Measured with tools.replay against the best possible schedule (README, Benchmarks).
 
 # Reasons are short words so console lines stay key=value; describe() adds the numbers.
 STALE = "stale"
@@ -13,13 +19,11 @@ WAIT_START = "waiting-start"
 LOW_EXPORT = "low-export"
 MIN_OFF = "min-off"
 IMPORT = "import"
-WAIT_STOP = "waiting-stop"
 MIN_ON = "min-on"
 
 
 class Control:
     def __init__(self, c, now):
-        self.margin = c["start_margin_w"]
         self.max_import = c["max_import_w"]
         self.start_delay = c["start_delay_s"]
         self.stop_delay = c["stop_delay_s"]
@@ -28,37 +32,46 @@ class Control:
         self.stale_s = c["stale_s"]
         # Boot counts as switching off, so a board stuck in a reboot loop cannot cycle the relay.
         self.changed_at = now
+        self.usable = 0.0  # usable export of the last reading, W
+        self.average = None  # its exponential average, W
+        self._at = None  # time of the last reading averaged
         self._export_since = None
-        self._import_since = None
 
     def switched(self, now):
         """The relay changed (by this logic, a boost or a manual override)."""
         self.changed_at = now
         self._export_since = None
-        self._import_since = None
+
+    def _forget(self):
+        self.average = self._at = self._export_since = None
+
+    def _observe(self, now, net_w, relay_on, heater_w):
+        e = -net_w + (heater_w if relay_on else 0)
+        self.usable = e = 0.0 if e < 0 else (heater_w if e > heater_w else e)
+        dt = 0 if self._at is None else now - self._at
+        if self.average is None or dt >= self.stop_delay:
+            self.average = e
+        elif dt > 0:
+            self.average += (e - self.average) * dt / self.stop_delay
+        self._at = now
 
     def decide(self, now, net_w, age_s, relay_on, heater_w):
         """-> (on, reason). age_s: seconds since the last fresh reading, None if there is none."""
         if net_w is None or age_s is None:
-            self._export_since = self._import_since = None
+            self._forget()
             return False, NO_DATA
         if age_s > self.stale_s:
-            self._export_since = self._import_since = None
+            self._forget()
             return False, STALE
+        self._observe(now, net_w, relay_on, heater_w)
         if relay_on:
             self._export_since = None
-            if net_w <= self.max_import:
-                self._import_since = None
+            if self.average >= heater_w - 2 * self.max_import:
                 return True, DIVERTING
-            if self._import_since is None:
-                self._import_since = now
-            if now - self._import_since < self.stop_delay:
-                return True, WAIT_STOP
             if now - self.changed_at < self.min_on:
                 return True, MIN_ON
             return False, IMPORT
-        self._import_since = None
-        if -net_w < heater_w + self.margin:
+        if self.usable < heater_w - self.max_import:
             self._export_since = None
             return False, LOW_EXPORT
         if self._export_since is None:
@@ -71,29 +84,27 @@ class Control:
 
     def describe(self, reason, now, net_w, age_s, heater_w):
         """The numbers behind a reason, as key=value text for the console."""
-        need = heater_w + self.margin
         if reason in (NO_DATA, STALE):
             return "age_s=%d" % age_s if age_s is not None else ""
+        start = heater_w - self.max_import
         if reason in (SURPLUS, LOW_EXPORT):
-            return "export_w=%d need_w=%d" % (-net_w, need)
+            return "usable_w=%d start_w=%d" % (self.usable, start)
         if reason == WAIT_START:
-            return "export_w=%d need_w=%d held_s=%d/%d" % (
-                -net_w,
-                need,
+            return "usable_w=%d start_w=%d held_s=%d/%d" % (
+                self.usable,
+                start,
                 now - self._export_since,
                 self.start_delay,
             )
         if reason == MIN_OFF:
-            return "export_w=%d left_s=%d" % (-net_w, self.min_off - (now - self.changed_at))
-        if reason == IMPORT:
-            return "import_w=%d max_w=%d" % (net_w, self.max_import)
-        if reason == WAIT_STOP:
-            return "import_w=%d max_w=%d held_s=%d/%d" % (
-                net_w,
-                self.max_import,
-                now - self._import_since,
-                self.stop_delay,
+            return "usable_w=%d left_s=%d" % (self.usable, self.min_off - (now - self.changed_at))
+        if reason in (IMPORT, MIN_ON, DIVERTING):
+            # The heater's average import: its power less the usable export it takes.
+            text = "avg_import_w=%d stop_w=%d" % (
+                heater_w - self.average,
+                2 * self.max_import,
             )
-        if reason == MIN_ON:
-            return "import_w=%d left_s=%d" % (net_w, self.min_on - (now - self.changed_at))
+            if reason == MIN_ON:
+                text += " left_s=%d" % (self.min_on - (now - self.changed_at))
+            return text
         return "net_w=%d" % net_w
