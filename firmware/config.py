@@ -34,9 +34,9 @@ SCHEMA = {
     },
     "control": {
         "poll_s": ("num", 1, 0.2, 60),
-        "max_import_w": ("int", 225, 0, 10000),
+        "max_import_w": ("int", 300, 0, 10000),
         "start_delay_s": ("num", 0, 0, DAY),
-        "stop_delay_s": ("num", 60, 0, DAY),
+        "stop_delay_s": ("num", 30, 0, DAY),
         "min_on_s": ("num", 300, 0, DAY),
         "min_off_s": ("num", 300, 0, DAY),
         "stale_s": ("num", 30, 1, DAY),

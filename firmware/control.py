@@ -2,13 +2,18 @@
 # net_w is grid power, + import / - export, and includes the heater while the relay is on.
 # "Usable export" is what the heater could take from the surplus: the export without the heater,
 # clipped to 0..heater power. X = max_import_w, the grid allowance (the one trade-off setting):
-#   start: usable export >= heater power - X (the heater would import at most X), held for
-#          start_delay_s, and min_off_s passed
-#   stop:  usable export averaged over about stop_delay_s (an exponential average, so one spike
-#          moves it little) below heater power - 2 X, and min_on_s passed. Stopping locks the
-#          relay off for min_off_s, so a dip must be worth that before it ends a run.
+#   start: usable export >= heater power - X (the heater would import at most X) and its
+#          average over about min_on_s (the run a start commits to) >= heater power - 2 X
+#          (at least 100 W under: an average of real export never quite reaches the heater's),
+#          held for start_delay_s, and min_off_s passed. The average keeps passing clouds from
+#          starting runs that would import for most of min_on_s.
+#   stop:  usable export averaged over about stop_delay_s (so one spike moves it little) below
+#          heater power - 2 X, and min_on_s passed.
 #   stale: no reading, or none fresher than stale_s -> OFF at once, whatever min_on_s says
+# Averages are exponential: one number each, time-weighted, restarted after a gap in the data.
 # Measured with tools.replay against the best possible schedule (README, Benchmarks).
+
+from firmware.compat import const
 
 # Reasons are short words so console lines stay key=value; describe() adds the numbers.
 STALE = "stale"
@@ -17,6 +22,9 @@ SURPLUS = "surplus"
 DIVERTING = "diverting"
 WAIT_START = "waiting-start"
 LOW_EXPORT = "low-export"
+LOW_AVERAGE = "low-average"
+
+_GATE_MIN_W = const(100)
 MIN_OFF = "min-off"
 IMPORT = "import"
 MIN_ON = "min-on"
@@ -33,7 +41,8 @@ class Control:
         # Boot counts as switching off, so a board stuck in a reboot loop cannot cycle the relay.
         self.changed_at = now
         self.usable = 0.0  # usable export of the last reading, W
-        self.average = None  # its exponential average, W
+        self.average = None  # its average over about stop_delay_s, W
+        self.trend = None  # ... and over about min_on_s
         self._at = None  # time of the last reading averaged
         self._export_since = None
 
@@ -43,17 +52,18 @@ class Control:
         self._export_since = None
 
     def _forget(self):
-        self.average = self._at = self._export_since = None
+        self.average = self.trend = self._at = self._export_since = None
 
     def _observe(self, now, net_w, relay_on, heater_w):
         e = -net_w + (heater_w if relay_on else 0)
         self.usable = e = 0.0 if e < 0 else (heater_w if e > heater_w else e)
         dt = 0 if self._at is None else now - self._at
-        if self.average is None or dt >= self.stop_delay:
-            self.average = e
-        elif dt > 0:
-            self.average += (e - self.average) * dt / self.stop_delay
         self._at = now
+        self.average = _follow(self.average, e, dt, self.stop_delay)
+        self.trend = _follow(self.trend, e, dt, self.min_on)
+
+    def _avg_start(self, heater_w):
+        return heater_w - max(2 * self.max_import, _GATE_MIN_W)
 
     def decide(self, now, net_w, age_s, relay_on, heater_w):
         """-> (on, reason). age_s: seconds since the last fresh reading, None if there is none."""
@@ -74,6 +84,9 @@ class Control:
         if self.usable < heater_w - self.max_import:
             self._export_since = None
             return False, LOW_EXPORT
+        if self.trend < self._avg_start(heater_w):
+            self._export_since = None
+            return False, LOW_AVERAGE
         if self._export_since is None:
             self._export_since = now
         if now - self._export_since < self.start_delay:
@@ -89,6 +102,12 @@ class Control:
         start = heater_w - self.max_import
         if reason in (SURPLUS, LOW_EXPORT):
             return "usable_w=%d start_w=%d" % (self.usable, start)
+        if reason == LOW_AVERAGE:
+            return "usable_w=%d avg_w=%d avg_start_w=%d" % (
+                self.usable,
+                self.trend,
+                self._avg_start(heater_w),
+            )
         if reason == WAIT_START:
             return "usable_w=%d start_w=%d held_s=%d/%d" % (
                 self.usable,
@@ -108,3 +127,10 @@ class Control:
                 text += " left_s=%d" % (self.min_on - (now - self.changed_at))
             return text
         return "net_w=%d" % net_w
+
+
+def _follow(average, value, dt, time_constant):
+    """An exponential average after dt seconds more of value (the first value starts it)."""
+    if average is None or dt >= time_constant:
+        return value
+    return average + (value - average) * dt / time_constant if dt > 0 else average
