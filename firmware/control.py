@@ -40,9 +40,12 @@ class Control:
         self.stale_s = c["stale_s"]
         # Boot counts as switching off, so a board stuck in a reboot loop cannot cycle the relay.
         self.changed_at = now
-        self.usable = 0.0  # usable export of the last reading, W
-        self.average = None  # its average over about stop_delay_s, W
-        self.trend = None  # ... and over about min_on_s
+        self.usable = 0  # usable export of the last reading, W
+        # Its averages over about stop_delay_s and min_on_s, in 1/16 W: integers, because a
+        # float is a heap object on the board and this runs every poll.
+        self._average = self._trend = None
+        self._stop_ms = int(self.stop_delay * 1000)
+        self._min_on_ms = int(self.min_on * 1000)
         self._at = None  # time of the last reading averaged
         self._export_since = None
 
@@ -52,15 +55,23 @@ class Control:
         self._export_since = None
 
     def _forget(self):
-        self.average = self.trend = self._at = self._export_since = None
+        self._average = self._trend = self._at = self._export_since = None
+
+    @property
+    def average(self):
+        return self._average >> 4
+
+    @property
+    def trend(self):
+        return self._trend >> 4
 
     def _observe(self, now, net_w, relay_on, heater_w):
-        e = -net_w + (heater_w if relay_on else 0)
-        self.usable = e = 0.0 if e < 0 else (heater_w if e > heater_w else e)
-        dt = 0 if self._at is None else now - self._at
+        e = -int(net_w) + (heater_w if relay_on else 0)
+        self.usable = e = 0 if e < 0 else (heater_w if e > heater_w else e)
+        ms = 0 if self._at is None else int((now - self._at) * 1000)
         self._at = now
-        self.average = _follow(self.average, e, dt, self.stop_delay)
-        self.trend = _follow(self.trend, e, dt, self.min_on)
+        self._average = _follow(self._average, e, ms, self._stop_ms)
+        self._trend = _follow(self._trend, e, ms, self._min_on_ms)
 
     def _avg_start(self, heater_w):
         return heater_w - max(2 * self.max_import, _GATE_MIN_W)
@@ -73,10 +84,11 @@ class Control:
         if age_s > self.stale_s:
             self._forget()
             return False, STALE
+        heater_w = int(heater_w)
         self._observe(now, net_w, relay_on, heater_w)
         if relay_on:
             self._export_since = None
-            if self.average >= heater_w - 2 * self.max_import:
+            if self._average >= (heater_w - 2 * self.max_import) << 4:
                 return True, DIVERTING
             if now - self.changed_at < self.min_on:
                 return True, MIN_ON
@@ -84,7 +96,7 @@ class Control:
         if self.usable < heater_w - self.max_import:
             self._export_since = None
             return False, LOW_EXPORT
-        if self.trend < self._avg_start(heater_w):
+        if self._trend < self._avg_start(heater_w) << 4:
             self._export_since = None
             return False, LOW_AVERAGE
         if self._export_since is None:
@@ -129,8 +141,11 @@ class Control:
         return "net_w=%d" % net_w
 
 
-def _follow(average, value, dt, time_constant):
-    """An exponential average after dt seconds more of value (the first value starts it)."""
-    if average is None or dt >= time_constant:
-        return value
-    return average + (value - average) * dt / time_constant if dt > 0 else average
+def _follow(average, value, ms, time_constant_ms):
+    """An exponential average (1/16 W) after ms more of value (W); the first value starts it.
+    The weight is in 1/4096: small ints all through, for heaters up to 12 kW."""
+    if average is None or ms >= time_constant_ms:
+        return value << 4
+    if ms <= 0:
+        return average
+    return average + (((value << 4) - average) * (ms * 4096 // time_constant_ms) >> 12)

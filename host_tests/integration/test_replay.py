@@ -82,14 +82,15 @@ def test_the_firmware_through_a_day_with_a_dip(tmp_path):
     day = replay.Day(two_hours_with_a_dip(tmp_path))
     assert not day.pv_only and len(day.export) == 7201
     ours, states = replay.run_day(day, replay.Firmware(cfg, -(10**6)), "exact", 2000)
-    # On at 08:00 (export 2.3 kW), off in the dip (min_on passed), on again after min_off.
+    # From nothing to full sun at 08:00: the start waits until the export averaged over about
+    # min_on_s reaches heater - 2 X (near 08:06: the price of not starting in every gap in the
+    # clouds). Off in the dip (min_on passed), on again after min_off.
     assert ours["switches"] == 2, ours
-    first = states.index(100)  # the trace ramps up over the minute before 08:00
-    assert 3600 - 30 < first <= 3600, first
-    # 2 x 15 min at 2 kW, less the dip and the half minute before the second start.
-    assert 950 < ours["surplus_wh"] < 1000 and ours["grid_wh"] < 60, ours
+    first = states.index(100)
+    assert 3600 + 330 < first < 3600 + 380, first
+    assert 750 < ours["surplus_wh"] < 800 and ours["grid_wh"] < 30, ours
     base, _ = replay.run_day(day, replay.Naive(cfg, 0), "exact", 2000)
-    assert base["grid_wh"] < ours["grid_wh"] and base["switches"] == 2
+    assert base["switches"] == 2 and base["surplus_wh"] > 950  # the baseline starts at once
     # The board: old readings, a heater of 1900 W whose power the firmware learns from the
     # steps it sees (the first start, on the trace's ramp, sees about 1680 W; the next 1900).
     fw = replay.Firmware(cfg, -(10**6))
@@ -154,7 +155,7 @@ def test_the_cli_writes_every_number_as_json(tmp_path, capsys):
     for key in ("ideal_wh", "diverted_wh", "surplus_wh", "grid_wh", "switches", "share"):
         assert key in total
     assert res["firmware"][0]["switches"] == 2 and len(res["dp"]["lams"]) == 4
-    assert 0.9 < total["share"] <= 1.0 + 1e-9
+    assert 0.7 < total["share"] <= 1.0 + 1e-9
     assert "DP at fw grid" in capsys.readouterr().out
 
 
