@@ -143,9 +143,10 @@ class Control:
 
 def _follow(average, value, ms, time_constant_ms):
     """An exponential average (1/16 W) after ms more of value (W); the first value starts it.
-    The weight is in 1/4096: small ints all through, for heaters up to 12 kW."""
+    Weights in 1/16384: small ints (no heap) for readings a second apart and heaters to 4 kW."""
     if average is None or ms >= time_constant_ms:
         return value << 4
     if ms <= 0:
         return average
-    return average + (((value << 4) - average) * (ms * 4096 // time_constant_ms) >> 12)
+    weight = (ms * 16384 + time_constant_ms // 2) // time_constant_ms
+    return average + (((value << 4) - average) * weight >> 14)

@@ -315,6 +315,10 @@ def totals(res, days):
         if ref:
             row["dp"] = ref
             row["share"] = row["surplus_wh"] / ref["surplus_wh"] if ref["surplus_wh"] else 1.0
+            # A softer reference: each day's optimum at that day's own grid import.
+            per_day = sum(res["dp"]["days"][i]["surplus_wh"] for i in idx)
+            row["dp_per_day_wh"] = per_day
+            row["share_per_day"] = row["surplus_wh"] / per_day if per_day else 1.0
         out[name] = row
     return out
 
@@ -366,6 +370,15 @@ def table(res, days, model):
         )
     if dp_rows:
         lines.append("")
+        lines.append(
+            "Against each day's optimum at that day's own grid import (no lam shared between "
+            "days): "
+            + "; ".join(
+                "%s %s kWh, share %.1f %%"
+                % (name.replace("_", "-"), _kwh(t["dp_per_day_wh"]), 100 * t["share_per_day"])
+                for name, t in totals(res, days).items()
+            )
+        )
         lines.append(
             "DP at fixed lam (all days): "
             + "; ".join(
