@@ -84,10 +84,9 @@ def status():
             )
         )
     print(
-        "control: margin_w=%d max_import_w=%d start_delay_s=%s stop_delay_s=%s min_on_s=%s "
+        "control: max_import_w=%d start_delay_s=%s stop_delay_s=%s min_on_s=%s "
         "min_off_s=%s stale_s=%s poll_s=%s"
         % (
-            c.margin,
             c.max_import,
             c.start_delay,
             c.stop_delay,
