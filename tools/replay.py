@@ -21,13 +21,16 @@ firmware/config.py or the control/heater sections of --config. Three models of t
   uses the real power, readings exact.
 - tank: board, plus a 200-litre tank (tools/house.py, Tank: 9 kWh, 3 kWh at midnight, losses,
   an evening draw): once full, its thermostat opens and the heater draws nothing. No DP
-  reference (the optimum would plan around the tank); it shows what the tank refuses.
+  reference (the optimum would plan around the tank). "Refused" is the heater's power times
+  the time the relay was on with the thermostat open (the relay may stay on then: harmless).
 
 References, per day and per set of days: the ideal, the sum over seconds of min(export without
 the heater, P) (out of reach for an on/off relay); the DP optimum at the firmware's own grid
 import (a lam common to the set's days, found by bisection; "~" where the frontier jumps and the
 value is interpolated on its concave hull); the DP at a few fixed lam values; the naive
 baseline (on at export >= heater power, off at any import, 10 s delays, no minimum times).
+Per-day rows bisect lam for that day alone; a line under each table also sums the per-day
+optima (a softer reference: no lam shared between days, so no grid moved between days).
 "From surplus" is the heater's energy that would otherwise have been exported, "from grid" the
 rest. The share of the optimum is the firmware's surplus over the DP's at equal grid import.
 Held-out days (HELD_OUT) were not used to tune the rules and are reported apart.
