@@ -8,7 +8,7 @@
 #          held for start_delay_s, and min_off_s passed. The average keeps passing clouds from
 #          starting runs that would import for most of min_on_s.
 #   stop:  usable export averaged over about stop_delay_s (so one spike moves it little) below
-#          heater power - 2 X, and min_on_s passed.
+#          heater power - 2 X (or half the start level, if higher), and min_on_s passed.
 #   stale: no reading, or none fresher than stale_s -> OFF at once, whatever min_on_s says
 # Averages are exponential: one number each, time-weighted, restarted after a gap in the data.
 # Measured with tools.replay against the best possible schedule (README, Benchmarks).
@@ -73,8 +73,14 @@ class Control:
         self._average = _follow(self._average, e, ms, self._stop_ms)
         self._trend = _follow(self._trend, e, ms, self._min_on_ms)
 
+    def _keep(self, heater_w):
+        """The average usable export under which a run ends: heater - 2 X, but never under half
+        the start level, so that a large allowance still ends runs when the sun has gone."""
+        return max(heater_w - 2 * self.max_import, (heater_w - self.max_import) // 2)
+
     def _avg_start(self, heater_w):
-        return heater_w - max(2 * self.max_import, _GATE_MIN_W)
+        # An average of real export never quite reaches the heater's power: X = 0 needs slack.
+        return min(self._keep(heater_w), heater_w - _GATE_MIN_W)
 
     def decide(self, now, net_w, age_s, relay_on, heater_w):
         """-> (on, reason). age_s: seconds since the last fresh reading, None if there is none."""
@@ -88,7 +94,7 @@ class Control:
         self._observe(now, net_w, relay_on, heater_w)
         if relay_on:
             self._export_since = None
-            if self._average >= (heater_w - 2 * self.max_import) << 4:
+            if self._average >= self._keep(heater_w) << 4:
                 return True, DIVERTING
             if now - self.changed_at < self.min_on:
                 return True, MIN_ON
@@ -133,7 +139,7 @@ class Control:
             # The heater's average import: its power less the usable export it takes.
             text = "avg_import_w=%d stop_w=%d" % (
                 heater_w - self.average,
-                2 * self.max_import,
+                heater_w - self._keep(heater_w),
             )
             if reason == MIN_ON:
                 text += " left_s=%d" % (self.min_on - (now - self.changed_at))

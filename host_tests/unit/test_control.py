@@ -144,6 +144,18 @@ def test_a_shallow_dip_within_twice_the_allowance_keeps_it_on():
     assert len(switches) == 1
 
 
+def test_a_large_allowance_still_ends_runs_when_the_sun_goes():
+    # X = 1000 W: start at 1000 W of export; heater - 2 X would be 0 W, so the stop level is
+    # half the start level instead: 500 W.
+    ctl = C.Control(params(max_import_w=1000), -1000)
+    switches, _, relay = run(ctl, [(600, 1000), (300, 520), (200, 0)])
+    assert [s[1] for s in switches] == [True, False] and not relay
+    assert 900 < switches[1][0] < 920, switches  # a few seconds after the sun went at 900
+    ctl = C.Control(params(max_import_w=2000), -1000)  # X = the heater: on whatever the sun
+    switches, _, relay = run(ctl, [(600, 0)])
+    assert switches == [(0, True)] and relay
+
+
 def test_stale_data_turns_off_at_once_despite_min_on():
     ctl = on_since(0)
     on, reason = ctl.decide(10, -3000, 31, True, HEATER)
