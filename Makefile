@@ -20,10 +20,11 @@ test: $(VENV)/.installed
 simulate: $(VENV)/.installed
 	$(PY) -m tools.simulate $(ARGS)
 
-## bench: poll benchmark (keep-alive vs a new connection per poll) and the replay of every traced day
+## bench: poll benchmark (keep-alive vs a new connection per poll), then every traced day (regular
+## and spiky) through the firmware's rules against the best possible schedule, and the goals
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench_poll
-	$(PY) -m tools.replay --traces $(or $(TRACES),../shared/traces)
+	$(PY) -m tools.replay --goals $(if $(TRACES),--traces $(TRACES))
 
 ## heap: the ESP32's heap headroom, measured with ../shared/upy32's stand-in (a benchmark)
 heap: $(VENV)/.installed

@@ -34,10 +34,9 @@ SCHEMA = {
     },
     "control": {
         "poll_s": ("num", 1, 0.2, 60),
-        "start_margin_w": ("int", 100, 0, 5000),
-        "max_import_w": ("int", 200, 0, 10000),
-        "start_delay_s": ("num", 30, 0, DAY),
-        "stop_delay_s": ("num", 60, 0, DAY),
+        "max_import_w": ("int", 300, 0, 10000),
+        "start_delay_s": ("num", 0, 0, DAY),
+        "stop_delay_s": ("num", 30, 0, DAY),
         "min_on_s": ("num", 300, 0, DAY),
         "min_off_s": ("num", 300, 0, DAY),
         "stale_s": ("num", 30, 1, DAY),

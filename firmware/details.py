@@ -16,10 +16,9 @@ def details(d):
         "heater_learned_w": h.learned_w,
         "heater_last_step_w": h.last_step,
         "yesterday_kwh": d.accounting.energy.yesterday_wh / 1000,
-        "rules": "start_margin_w=%d max_import_w=%d start_delay_s=%s stop_delay_s=%s "
+        "rules": "max_import_w=%d start_delay_s=%s stop_delay_s=%s "
         "min_on_s=%s min_off_s=%s stale_s=%s poll_s=%s"
         % (
-            rules.margin,
             rules.max_import,
             rules.start_delay,
             rules.stop_delay,

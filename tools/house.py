@@ -2,10 +2,23 @@
 on and the tank still takes heat. Used by the simulated Envoy (demo, tests) and the replay bench.
 
 Trace files: `t_s,pv_w,load_w` at 1- or 2-minute steps, seconds since local midnight
-(see ../shared/traces/README.md). PV-only days have an empty load column: a base load is added.
+(see tools/data/traces/README.md). PV-only days have an empty load column: a base load is added.
+
+The household-load option (spiky_load(), the replay's --spiky): measured minutes hide what a
+grid meter sees second by second. It superimposes on a day, from a seed (the same seed gives the
+same day), the loads of an ordinary home that a 1-minute average smooths away:
+- kettles: 2-3 kW for 2-3 min, 4-7 a day, mostly mornings, lunch time and late afternoon;
+- a microwave or toaster: 0.8-1.3 kW for 1-5 min, 1-4 a day;
+- cooking: a hob or oven element cycling on its thermostat (1.2-2 kW, 15-90 s on, 15-90 s off)
+  for 20-45 min at lunch and/or dinner;
+- a washing machine on half the days, started 08:00-15:00: a heating phase of 2 kW for
+  12-20 min, then the drum (150-500 W, switching every 20-40 s) for an hour;
+- a fridge cycling: 90 W for 15-25 min, off for 30-45 min, with a 2-second 400 W start surge;
+- noise: 25 W (one standard deviation) every second.
 """
 
 import csv
+import random
 
 
 def load_trace(path, base_load_w=300.0):
@@ -98,3 +111,61 @@ class House:
 
     def net_w(self, tod_s):
         return self.load_w(tod_s) + self.heater_draw_w - self.pv_w(tod_s)
+
+
+def _spans(rng, count, windows):
+    """count start times (s since midnight), each in one of windows [(from_h, to_h, weight)]."""
+    total = sum(w[2] for w in windows)
+    out = []
+    for _ in range(count):
+        x = rng.random() * total
+        for lo, hi, weight in windows:
+            if x < weight:
+                out.append(int(rng.uniform(lo, hi) * 3600))
+                break
+            x -= weight
+    return out
+
+
+def spiky_load(seed, seconds=86400):
+    """The household loads above, W for each second since midnight (a list). Deterministic."""
+    rng = random.Random(seed)
+    w = [0.0] * seconds
+
+    def add(start, length, watts):
+        for t in range(max(0, start), min(seconds, start + length)):
+            w[t] += watts
+
+    kettle_hours = [(6.5, 9, 3), (11.5, 14, 2), (15, 18, 2), (9, 20, 1)]
+    for start in _spans(rng, rng.randint(4, 7), kettle_hours):
+        add(start, rng.randint(120, 180), rng.uniform(2000, 3000))
+    for start in _spans(rng, rng.randint(1, 4), [(7, 9, 1), (11.5, 13.5, 1), (17, 20, 1)]):
+        add(start, rng.randint(60, 300), rng.uniform(800, 1300))
+    meals = [(11.5, 12.5), (17.5, 19)]
+    for lo, hi in rng.sample(meals, rng.randint(1, 2)):
+        t = int(rng.uniform(lo, hi) * 3600)
+        end = t + rng.randint(1200, 2700)
+        watts = rng.uniform(1200, 2000)
+        while t < end:
+            on = rng.randint(15, 90)
+            add(t, on, watts)
+            t += on + rng.randint(15, 90)
+    if rng.random() < 0.5:
+        t = int(rng.uniform(8, 15) * 3600)
+        heat = rng.randint(720, 1200)
+        add(t, heat, 2000)
+        t += heat
+        end = t + 3600
+        while t < end:
+            run = rng.randint(20, 40)
+            add(t, run, rng.uniform(150, 500))
+            t += 2 * run
+    t = rng.randint(0, 2700)
+    while t < seconds:
+        run = rng.randint(900, 1500)
+        add(t, 2, 310)
+        add(t, run, 90)
+        t += run + rng.randint(1800, 2700)
+    for t in range(seconds):
+        w[t] += rng.gauss(0, 25)
+    return w

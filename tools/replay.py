@@ -1,237 +1,543 @@
-"""Replay benchmark (make bench): every measured day through the firmware's own control rules.
+"""Replay benchmark (make bench): measured days through the firmware's own decision code, against
+the best possible relay schedule.
 
-    python -m tools.replay --traces DIR [--heater-w 2000] [--poll-s 1] [--base-load-w 300]
+    python -m tools.replay [--traces DIR | --trace FILE ...] [--config config.json] [--spiky]
+                           [--goals] [--json FILE] [--no-plots]
 
-Each day is interpolated to the poll interval and fed to firmware/control.py (the defaults of
-config.py), with the heater drawing its power whenever the relay is on (the tank never fills
-here: this measures the rules, not the tank). PV-only days get a constant base load.
-Beside it runs a naive baseline: on at export >= heater power, off at any import, 10 s delays,
-no minimum times. Per day and in total it reports the ideal (the sum over time of
-min(export without the heater, heater power)), the energy diverted and how much of it came from
-surplus and from the grid, the export left over, and the relay switches. It writes a PNG per day
-and a summary table to build/replay/.
+Each day (tools/data/traces by default) is interpolated to one-second steps; PV-only days get a
+constant base load (300 W). --spiky superimposes seeded second-scale household loads (kettles,
+cooking, a washing machine, a fridge, noise: tools/house.py, spiky_load) on every day. The
+firmware under test is Control + Heater as firmware/app.py wires them (class Firmware, the one
+place to change when the firmware's policy objects change), with the defaults of
+firmware/config.py or the control/heater sections of --config. Three models of the world:
+
+- exact: the firmware reads the net power of the same second; the heater draws its rated power
+  whenever the relay is on (no tank limit). The dynamic programme (tools/dp.py) assumes the
+  same, so this is the model of the headline figure.
+- board: what the board lives with. The Envoy's readings are 1-2 s old (seeded, per poll) and
+  change once a second: a poll that gets the timestamp of the previous one is not a fresh
+  reading. The heater's real power differs from its label (92-98 % of it, seeded per day) and
+  the firmware knows only what heater.Heater learns from the steps it sees. The DP reference
+  uses the real power, readings exact.
+- tank: board, plus a 200-litre tank (tools/house.py, Tank: 9 kWh, 3 kWh at midnight, losses,
+  an evening draw): once full, its thermostat opens and the heater draws nothing. No DP
+  reference (the optimum would plan around the tank). "Refused" is the heater's power times
+  the time the relay was on with the thermostat open (the relay may stay on then: harmless).
+
+References, per day and per set of days: the ideal, the sum over seconds of min(export without
+the heater, P) (out of reach for an on/off relay); the DP optimum at the firmware's own grid
+import (a lam common to the set's days, found by bisection; "~" where the frontier jumps and the
+value is interpolated on its concave hull); the DP at a few fixed lam values; the naive
+baseline (on at export >= heater power, off at any import, 10 s delays, no minimum times).
+Per-day rows bisect lam for that day alone; a line under each table also sums the per-day
+optima (a softer reference: no lam shared between days, so no grid moved between days).
+"From surplus" is the heater's energy that would otherwise have been exported, "from grid" the
+rest. The share of the optimum is the firmware's surplus over the DP's at equal grid import.
+Held-out days (HELD_OUT) were not used to tune the rules and are reported apart.
+
+--goals runs the regular and the spiky days and says whether the goals are met: >= 95 % of the
+optimum on every set (all days, held-out days, both variants), <= 5 % of the diverted energy
+from the grid. Tables and per-day plots go to build/replay/.
 """
 
 import argparse
 import glob
+import json
 import os
+import random
 import sys
+import zlib
+
+import numpy as np
 
 from firmware import config
 from firmware.control import Control
-from tools.house import load_trace
+from firmware.heater import Heater
+from tools import dp
+from tools.house import Tank, load_trace, spiky_load
 from tools.sim import ROOT
 
-BASELINE = {
-    "start_margin_w": 0,
-    "max_import_w": 0,
-    "start_delay_s": 10,
-    "stop_delay_s": 10,
-    "min_on_s": 0,
-    "min_off_s": 0,
-    "stale_s": 30,
-}
+TRACES = os.path.join(ROOT, "tools", "data", "traces")
+# Not used while tuning the rules (chosen before tuning: cloudy with loads, PV-only, overcast
+# winter, sunny winter with big loads).
+HELD_OUT = (
+    "openevse_uk_2018-06-14",
+    "openevse_uk_2019-09-18",
+    "openevse_uk_2020-03-16",
+    "batterysimu_ch_2025-01-09",
+    "batterysimu_ch_2025-01-15",
+)
+LAMS = (0.5, 1.0, 2.0, 4.0)
+MODELS = ("exact", "board", "tank")
+GOAL_SHARE = 0.95
+GOAL_GRID = 0.05
 
 
-def defaults():
-    return {k: spec[1] for k, spec in config.SCHEMA["control"].items()}
+def settings(path=None):
+    """The firmware's config (validated by firmware.config) with the control and heater sections
+    of a config.json, if given. -> (config, errors)."""
+    raw = {
+        "wifi": {"ssid": "replay"},
+        "enlighten": {"email": "replay@example.com", "password": "x"},
+        "envoy": {"host": "127.0.0.1"},
+        "heater": {"power_w": 2000, "relay_pin": 23},
+    }
+    if path:
+        with open(path) as f:
+            given = json.load(f)
+        if type(given) is not dict:
+            return None, ["%s: expected an object {...} at the top level" % path]
+        for section in ("control", "heater"):
+            part = given.get(section)
+            if part is not None:
+                if type(part) is not dict:
+                    return None, ["%s: expected an object {...}" % section]
+                raw.setdefault(section, {}).update(part)
+    cfg, errors, _ = config.validate(raw)
+    return cfg, errors
 
 
-def series(path, poll_s, base_load_w):
-    """(t, pv, load) at every poll, linearly interpolated; gaps over 10 minutes are skipped."""
-    times, pv, load, pv_only = load_trace(path, base_load_w)
-    out = []
-    t = times[0]
-    i = 0
-    while t <= times[-1]:
-        while times[i + 1] < t:
-            i += 1
-        t0, t1 = times[i], times[i + 1]
-        if t1 - t0 <= 600:
-            f = (t - t0) / (t1 - t0)
-            out.append((t, pv[i] + f * (pv[i + 1] - pv[i]), load[i] + f * (load[i + 1] - load[i])))
-        t += poll_s
-        if i + 1 >= len(times) - 1 and t > times[-1]:
-            break
-    return out, pv_only
+class Firmware:
+    """The firmware under test, as firmware/app.py wires it: a poll's reading goes to the heater
+    model (learned power, tank hot), then Control decides with the learned power, and a switch
+    resets both. step() -> (the heater's power fraction 0..1, the reason)."""
+
+    def __init__(self, cfg, now):
+        self.control = Control(cfg["control"], now)
+        self.heater = Heater(cfg["heater"]["power_w"])
+        self.relay = False
+        self.net = self.stamp = self.fresh_at = None
+
+    def step(self, now, net_w, stamp):
+        """A poll at board time now: net_w and the Envoy's timestamp, or None (no reply)."""
+        if net_w is not None:
+            if stamp != self.stamp:  # the same timestamp again is not a fresh reading
+                self.stamp = stamp
+                self.fresh_at = now
+            self.net = net_w
+            self.heater.observe(now, net_w, self.relay)
+        age = None if self.fresh_at is None else now - self.fresh_at
+        on, reason = self.control.decide(now, self.net, age, self.relay, self.heater.power_w)
+        if on != self.relay:
+            self.control.switched(now)
+            self.heater.switched(now, on, self.net)
+            self.relay = on
+        return (1.0 if on else 0.0), reason
 
 
-def run(samples, params, heater_w, poll_s):
-    """Drive one controller through the day. Returns the totals and the relay state per sample."""
-    ctl = Control(params, -(10**6))  # booted long ago: no min_off at the start of the trace
-    on = False
-    r = {"diverted": 0.0, "grid": 0.0, "export": 0.0, "switches": 0}
-    states = []
-    h = poll_s / 3600
-    for t, pv, load in samples:
-        net = load - pv + (heater_w if on else 0.0)
-        want, _ = ctl.decide(t, net, 0, on, heater_w)
-        if want != on:
-            on = want
-            ctl.switched(t)
-            r["switches"] += on
-            net = load - pv + (heater_w if on else 0.0)
-        if on:
-            r["diverted"] += heater_w * h
-            r["grid"] += min(max(net, 0.0), heater_w) * h
-        r["export"] += max(0.0, -net) * h
-        states.append(on)
-    return r, states
+class Naive:
+    """The baseline: on at export >= the rated power, off at any import, each held 10 s."""
+
+    DELAY_S = 10
+
+    def __init__(self, cfg, now):
+        self.power_w = cfg["heater"]["power_w"]
+        self.relay = False
+        self.since = None
+
+    def step(self, now, net_w, stamp):
+        if net_w is None:
+            self.relay, self.since = False, None
+            return 0.0, "no-data"
+        want = net_w <= 0 if self.relay else -net_w >= self.power_w
+        if want == self.relay:
+            self.since = None
+        elif self.since is None:
+            self.since = now
+        elif now - self.since >= self.DELAY_S:
+            self.relay, self.since = want, None
+        return (1.0 if self.relay else 0.0), ""
 
 
-def plot_day(name, samples, states, base_states, heater_w, path):
+class Day:
+    """One day at one-second steps: export without the heater (pv - load, W) from t0."""
+
+    def __init__(self, path, base_load_w=300.0, spiky=False, seed=0):
+        self.name = os.path.basename(path)[:-4]
+        times, pv, load, self.pv_only = load_trace(path, base_load_w)
+        times, pv, load = (np.array(x, dtype=float) for x in (times, pv, load))
+        self.t0 = int(np.ceil(times[0]))
+        tt = np.arange(self.t0, int(times[-1]) + 1, dtype=float)
+        i = np.clip(np.searchsorted(times, tt, side="right") - 1, 0, len(times) - 1)
+        gap = times[np.minimum(i + 1, len(times) - 1)] - times[i] > 600
+        pv_s, load_s = np.interp(tt, times, pv), np.interp(tt, times, load)
+        pv_s[gap], load_s[gap] = pv[i[gap]], load[i[gap]]  # a gap in the trace: hold
+        self.seed = zlib.crc32(self.name.encode()) ^ seed
+        if spiky:
+            extra = spiky_load(self.seed)
+            load_s = load_s + np.array(extra)[tt.astype(int) % 86400]
+        self.pv = pv_s
+        self.load = np.maximum(load_s, 0.0)
+        self.export = self.pv - self.load
+        self.held_out = self.name in HELD_OUT
+
+    def real_w(self, rated_w):
+        """The heater's real power on this day: 92-98 % of the rated one, seeded."""
+        return round(rated_w * random.Random(self.seed + 1).uniform(0.92, 0.98))
+
+    def ideal_wh(self, power_w):
+        return float(np.clip(self.export, 0, power_w).sum()) / 3600
+
+
+def run_day(day, fw, model, power_w):
+    """Drive one firmware (or baseline) through a day. power_w: what the heater really draws.
+    -> totals (Wh, switches) and the heater's fraction each second (bytes, for the plots)."""
+    export = day.export.tolist()
+    n = len(export)
+    late = model != "exact"
+    if late:
+        rng = random.Random(day.seed + 2)
+        delays = [1 + (rng.random() < 0.5) for _ in range(n)]
+    tank = Tank() if model == "tank" else None
+    net_seen = [0.0] * n
+    states = bytearray(n)
+    surplus = grid = refused = 0.0
+    switches = 0
+    draw = 0.0
+    relay = 0.0
+    for k in range(n):
+        now = day.t0 + k
+        if late:
+            j = k - delays[k]
+            frac, _ = fw.step(now, net_seen[j], j) if j >= 0 else fw.step(now, None, None)
+        else:
+            frac, _ = fw.step(now, draw - export[k], k)
+        if frac and not relay:
+            switches += 1
+        relay = frac
+        draw = power_w * frac
+        if tank is not None:
+            if not tank.thermostat_closed():
+                refused += draw
+                draw = 0.0
+            tank.advance(1, draw, now)
+        e = export[k]
+        s = draw if draw <= e else (e if e > 0 else 0.0)
+        surplus += s
+        grid += draw - s
+        net_seen[k] = draw - e
+        states[k] = int(frac * 100)
+    return {
+        "surplus_wh": surplus / 3600,
+        "grid_wh": grid / 3600,
+        "diverted_wh": (surplus + grid) / 3600,
+        "export_left_wh": float(np.maximum(day.export, 0).sum()) / 3600 - surplus / 3600,
+        "switches": switches,
+        "refused_wh": refused / 3600,
+    }, states
+
+
+def reference(days, powers, firmware_runs, min_on_s, min_off_s):
+    """DP rows: per day and per set of days at the firmware's own grid import, and at LAMS."""
+    s, p = dp.stack([(np.clip(d.export, 0, pw), pw) for d, pw in zip(days, powers, strict=True)])
+    n = len(days)
+    grids = [r["grid_wh"] for r in firmware_runs]
+    per_day = np.arange(n)
+    everyone = np.zeros(n, dtype=int)
+    split = np.array([1 if d.held_out else 0 for d in days])
+    parts = [per_day, everyone, split]
+    targets = [
+        {i: grids[i] for i in range(n)},
+        {0: sum(grids)},
+        {g: sum(grids[i] for i in range(n) if split[i] == g) for g in set(split.tolist())},
+    ]
+    found = dp.at_grid(s, p, parts, targets, min_on_s, min_off_s)
+    fixed = dp.at_lams(s, p, LAMS, min_on_s, min_off_s)
+    return {
+        "days": [found[0][i] for i in range(n)],
+        "all": found[1][0],
+        "tuning": found[2].get(0),
+        "held_out": found[2].get(1),
+        "lams": [
+            {
+                "lam": lam,
+                "surplus_wh": float(fixed[0][:, j].sum()),
+                "grid_wh": float(fixed[1][:, j].sum()),
+                "switches": int(fixed[2][:, j].sum()),
+            }
+            for j, lam in enumerate(LAMS)
+        ],
+    }
+
+
+def replay(days, cfg, models=MODELS, plots=None):
+    """Every day through the firmware (and the baseline) under each model, with the DP rows."""
+    rated = cfg["heater"]["power_w"]
+    c = cfg["control"]
+    out = {}
+    for model in models:
+        powers = [rated if model == "exact" else d.real_w(rated) for d in days]
+        rows, base_rows = [], []
+        for day, pw in zip(days, powers, strict=True):
+            ours, states = run_day(day, Firmware(cfg, -(10**6)), model, pw)
+            ours["ideal_wh"] = day.ideal_wh(pw)
+            ours["power_w"] = pw
+            rows.append(ours)
+            if model != "tank":
+                base, base_states = run_day(day, Naive(cfg, 0), model, pw)
+                base_rows.append(base)
+                if plots and model == "exact":
+                    plot_day(day, states, base_states, pw, os.path.join(plots, day.name + ".png"))
+        res = {"days": [d.name for d in days], "firmware": rows, "baseline": base_rows}
+        if model != "tank":
+            res["dp"] = reference(days, powers, rows, c["min_on_s"], c["min_off_s"])
+        out[model] = res
+    return out
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+def _kwh(wh):
+    return "%.2f" % (wh / 1000)
+
+
+def _sum(rows, idx, key):
+    return sum(rows[i][key] for i in idx)
+
+
+def totals(res, days):
+    """Total rows for the sets: all days, the tuning days, the held-out days."""
+    n = len(days)
+    sets = [("all", list(range(n)))]
+    held = [i for i in range(n) if days[i].held_out]
+    if held and len(held) < n:
+        sets += [("tuning", [i for i in range(n) if not days[i].held_out]), ("held_out", held)]
+    out = {}
+    for name, idx in sets:
+        fw = res["firmware"]
+        row = {
+            k: _sum(fw, idx, k)
+            for k in ("ideal_wh", "surplus_wh", "grid_wh", "diverted_wh", "switches", "refused_wh")
+        }
+        row["days"] = len(idx)
+        if res["baseline"]:
+            for k in ("surplus_wh", "grid_wh", "switches"):
+                row["baseline_" + k] = _sum(res["baseline"], idx, k)
+        ref = res.get("dp", {}).get(name)
+        if ref:
+            row["dp"] = ref
+            row["share"] = row["surplus_wh"] / ref["surplus_wh"] if ref["surplus_wh"] else 1.0
+            # A softer reference: each day's optimum at that day's own grid import.
+            per_day = sum(res["dp"]["days"][i]["surplus_wh"] for i in idx)
+            row["dp_per_day_wh"] = per_day
+            row["share_per_day"] = row["surplus_wh"] / per_day if per_day else 1.0
+        out[name] = row
+    return out
+
+
+def table(res, days, model):
+    dp_rows = "dp" in res
+    head = "| day | ideal | fw from surplus | fw from grid | fw switches |"
+    if dp_rows:
+        head += " DP at fw grid | lam | DP switches | share |"
+    if model == "tank":
+        head += " refused by the tank |"
+    if res["baseline"]:
+        head += " naive surplus | naive grid | naive switches |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+
+    def row(name, r, ref, base):
+        cells = [name, _kwh(r["ideal_wh"]), _kwh(r["surplus_wh"]), _kwh(r["grid_wh"])]
+        cells.append("%d" % r["switches"])
+        if dp_rows:
+            share = r["surplus_wh"] / ref["surplus_wh"] if ref["surplus_wh"] > 0 else 1.0
+            cells += [
+                ("~" if ref["jump"] else "") + _kwh(ref["surplus_wh"]),
+                "%.2f" % ref["lam"],
+                "%d" % ref["switches"],
+                "%.1f %%" % (100 * share),
+            ]
+        if model == "tank":
+            cells.append(_kwh(r["refused_wh"]))
+        if base:
+            cells += [_kwh(base[0]), _kwh(base[1]), "%d" % base[2]]
+        lines.append("| " + " | ".join(cells) + " |")
+
+    for i, day in enumerate(days):
+        b = res["baseline"]
+        row(
+            day.name + (" (held out)" if day.held_out else "") + (" (PV only)" * day.pv_only),
+            res["firmware"][i],
+            res["dp"]["days"][i] if dp_rows else None,
+            (b[i]["surplus_wh"], b[i]["grid_wh"], b[i]["switches"]) if b else None,
+        )
+    for name, t in totals(res, days).items():
+        row(
+            "**%s (%d days)**" % (name.replace("_", "-"), t["days"]),
+            t,
+            t.get("dp"),
+            (t["baseline_surplus_wh"], t["baseline_grid_wh"], t["baseline_switches"])
+            if res["baseline"]
+            else None,
+        )
+    if dp_rows:
+        lines.append("")
+        lines.append(
+            "Against each day's optimum at that day's own grid import (no lam shared between "
+            "days): "
+            + "; ".join(
+                "%s %s kWh, share %.1f %%"
+                % (name.replace("_", "-"), _kwh(t["dp_per_day_wh"]), 100 * t["share_per_day"])
+                for name, t in totals(res, days).items()
+            )
+        )
+        lines.append(
+            "DP at fixed lam (all days): "
+            + "; ".join(
+                "lam %g: %s kWh from surplus + %s from grid, %d switches"
+                % (x["lam"], _kwh(x["surplus_wh"]), _kwh(x["grid_wh"]), x["switches"])
+                for x in res["dp"]["lams"]
+            )
+        )
+    return "\n".join(lines)
+
+
+def plot_day(day, states, base_states, power_w, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hours = [s[0] / 3600 for s in samples]
+    step = 10  # every 10 s is plenty for a day's picture
+    hours = (day.t0 + np.arange(0, len(day.export), step)) / 3600
+    on = np.frombuffer(bytes(states), dtype=np.uint8)[::step] / 100
+    base = np.frombuffer(bytes(base_states), dtype=np.uint8)[::step] / 100
     fig, (top, low) = plt.subplots(
         2, 1, figsize=(11, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    top.plot(hours, [s[1] / 1000 for s in samples], color="#e6a700", label="PV")
-    top.plot(hours, [s[2] / 1000 for s in samples], color="#555555", label="load (without heater)")
-    top.plot(
-        hours,
-        [
-            (s[2] - s[1] + (heater_w if on else 0)) / 1000
-            for s, on in zip(samples, states, strict=True)
-        ],
-        color="#1f77b4",
-        linewidth=0.8,
-        label="net grid with the diverter (+ import)",
-    )
+    top.plot(hours, day.pv[::step] / 1000, color="#e6a700", label="PV")
+    top.plot(hours, day.load[::step] / 1000, color="#555555", label="load (without heater)")
+    net = (day.load[::step] - day.pv[::step] + power_w * on) / 1000
+    top.plot(hours, net, color="#1f77b4", linewidth=0.8, label="net grid with the diverter")
     top.axhline(0, color="black", linewidth=0.6)
     top.set_ylabel("kW")
     top.legend(loc="upper left", fontsize=8)
-    top.set_title("%s, heater %d W" % (name, heater_w), fontsize=10)
-    low.fill_between(
-        hours,
-        [1 if s else 0 for s in states],
-        step="post",
-        color="#d62728",
-        alpha=0.6,
-        label="relay (firmware rules)",
-    )
-    low.plot(
-        hours,
-        [0.5 if s else 0 for s in base_states],
-        color="black",
-        linewidth=0.7,
-        drawstyle="steps-post",
-        label="relay (naive baseline), half height",
-    )
+    top.set_title("%s, heater %d W" % (day.name, power_w), fontsize=10)
+    low.fill_between(hours, on, step="post", color="#d62728", alpha=0.6, label="firmware")
+    low.plot(hours, base * 0.5, color="black", linewidth=0.7, drawstyle="steps-post")
     low.set_yticks([0, 1])
     low.set_yticklabels(["off", "on"])
-    low.set_xlabel("local time (h)")
+    low.set_xlabel("local time (h); black: the naive baseline, half height")
     low.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
+def verdicts(results):
+    """[(text, met)] for the goals, from {variant: replay()}."""
+    out = []
+    for variant, res in results.items():
+        days = res["_days"]
+        t = totals(res["exact"], days)
+        for name in ("all", "tuning", "held_out"):
+            if name in t and "share" in t[name]:
+                s = t[name]["share"]
+                out.append(
+                    (
+                        "%s days, %s: %.1f %% of the DP optimum at equal grid (goal >= %d %%)"
+                        % (variant, name.replace("_", "-"), 100 * s, 100 * GOAL_SHARE),
+                        s >= GOAL_SHARE,
+                    )
+                )
+        a = t["all"]
+        g = a["grid_wh"] / a["diverted_wh"] if a["diverted_wh"] else 0.0
+        out.append(
+            (
+                "%s days: %.1f %% of the diverted energy from the grid (goal <= %d %%)"
+                % (variant, 100 * g, 100 * GOAL_GRID),
+                g <= GOAL_GRID,
+            )
+        )
+    return out
+
+
+def _jsonable(results):
+    out = {}
+    for variant, res in results.items():
+        days = res["_days"]
+        out[variant] = {}
+        for model in MODELS:
+            if model in res:
+                r = dict(res[model])
+                r["totals"] = totals(res[model], days)
+                out[variant][model] = r
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--traces", default=os.path.join(ROOT, "..", "shared", "traces"))
-    p.add_argument("--heater-w", type=float, default=2000)
-    p.add_argument("--poll-s", type=float, default=1)
+    p.add_argument("--traces", help="a folder of day files (default tools/data/traces)")
+    p.add_argument("--trace", action="append", default=[], help="a day file (repeatable)")
+    p.add_argument("--config", help="a config.json: its control and heater settings are used")
+    p.add_argument("--spiky", action="store_true", help="the household-load variant only")
+    p.add_argument("--goals", action="store_true", help="regular and spiky days, and the goals")
+    p.add_argument("--models", default=",".join(MODELS), help="exact,board,tank")
+    p.add_argument("--seed", type=int, default=0, help="changes every seeded quantity")
     p.add_argument("--base-load-w", type=float, default=300, help="added on PV-only days")
+    p.add_argument("--json", help="write every number as JSON to this file (- for stdout)")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "replay"))
     p.add_argument("--no-plots", action="store_true")
     args = p.parse_args(argv)
-    files = sorted(glob.glob(os.path.join(args.traces, "*.csv")))
+    cfg, errors = settings(args.config)
+    if errors:
+        for e in errors:
+            print("config: " + e)
+        return 2
+    files = list(args.trace)
+    if args.traces or not files:
+        files += sorted(glob.glob(os.path.join(args.traces or TRACES, "*.csv")))
     if not files:
-        print("no trace files (*.csv) in %s" % args.traces)
+        print("no trace files (*.csv) in %s" % (args.traces or TRACES))
         return 1
+    models = [m for m in args.models.split(",") if m]
+    if any(m not in MODELS for m in models):
+        print("--models: choose from %s" % ",".join(MODELS))
+        return 2
+    variants = ["regular", "spiky"] if args.goals else ["spiky" if args.spiky else "regular"]
     os.makedirs(args.out, exist_ok=True)
-    ours_params = defaults()
-    head = (
-        "| day | ideal kWh | diverted kWh | from surplus | from grid | export left | switches "
-        "| baseline diverted | baseline from grid | baseline switches |"
-    )
-    lines = [head, "|" + "---|" * 10]
-    total = {k: 0.0 for k in ("ideal", "div", "grid", "exp", "sw", "bdiv", "bgrid", "bsw")}
-    for path in files:
-        name = os.path.basename(path)[:-4]
-        samples, pv_only = series(path, args.poll_s, args.base_load_w)
-        ideal = (
-            sum(min(max(s[1] - s[2], 0.0), args.heater_w) for s in samples) * args.poll_s / 3600
-        )
-        ours, states = run(samples, ours_params, args.heater_w, args.poll_s)
-        base, base_states = run(samples, BASELINE, args.heater_w, args.poll_s)
+    c = cfg["control"]
+    text = [
+        "Replay: heater %d W rated, firmware settings: %s. Base load %d W on PV-only days."
+        % (
+            cfg["heater"]["power_w"],
+            ", ".join("%s=%s" % (k, c[k]) for k in sorted(c)),
+            args.base_load_w,
+        ),
+        "Energies in kWh. DP: the best schedule with the same minimum on/off times, perfect "
+        "foresight, at the firmware's own grid import ('~': interpolated on the hull).",
+    ]
+    results = {}
+    for variant in variants:
+        days = [Day(f, args.base_load_w, variant == "spiky", args.seed) for f in files]
+        plots = None
         if not args.no_plots:
-            plot_day(
-                name,
-                samples,
-                states,
-                base_states,
-                args.heater_w,
-                os.path.join(args.out, name + ".png"),
-            )
-        lines.append(
-            "| %s%s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %.2f | %.2f | %d |"
-            % (
-                name,
-                " (PV only)" if pv_only else "",
-                ideal / 1000,
-                ours["diverted"] / 1000,
-                (ours["diverted"] - ours["grid"]) / 1000,
-                ours["grid"] / 1000,
-                ours["export"] / 1000,
-                ours["switches"],
-                base["diverted"] / 1000,
-                base["grid"] / 1000,
-                base["switches"],
-            )
-        )
-        for k, v in (
-            ("ideal", ideal),
-            ("div", ours["diverted"]),
-            ("grid", ours["grid"]),
-            ("exp", ours["export"]),
-            ("sw", ours["switches"]),
-            ("bdiv", base["diverted"]),
-            ("bgrid", base["grid"]),
-            ("bsw", base["switches"]),
-        ):
-            total[k] += v
-    lines.append(
-        "| **total (%d days)** | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %.1f | %.1f | %d |"
-        % (
-            len(files),
-            total["ideal"] / 1000,
-            total["div"] / 1000,
-            (total["div"] - total["grid"]) / 1000,
-            total["grid"] / 1000,
-            total["exp"] / 1000,
-            total["sw"],
-            total["bdiv"] / 1000,
-            total["bgrid"] / 1000,
-            total["bsw"],
-        )
-    )
-    intro = (
-        "Replay: heater %d W, poll %g s, base load %d W on PV-only days; firmware defaults "
-        "against the naive baseline (on at export >= heater, off at any import, 10 s delays)."
-        % (args.heater_w, args.poll_s, args.base_load_w)
-    )
-    text = intro + "\n\n" + "\n".join(lines) + "\n"
+            plots = os.path.join(args.out, variant)
+            os.makedirs(plots, exist_ok=True)
+        res = replay(days, cfg, models, plots)
+        res["_days"] = days
+        results[variant] = res
+        for model in models:
+            text.append("\n## %s days, %s model\n" % (variant, model))
+            text.append(table(res[model], days, model))
+    if "exact" in models:
+        text.append("\n## Goals\n")
+        for line, met in verdicts(results):
+            text.append("- %s: %s" % ("met" if met else "NOT MET", line))
+    report = "\n".join(text) + "\n"
     with open(os.path.join(args.out, "summary.md"), "w") as f:
-        f.write(text)
-    print(text)
-    share = (total["div"] - total["grid"]) / total["ideal"] if total["ideal"] else 0
-    bshare = (total["bdiv"] - total["bgrid"]) / total["ideal"] if total["ideal"] else 0
-    print(
-        "surplus captured: firmware %.0f%% of the ideal with %.0f%% of its heat from the grid; "
-        "baseline %.0f%% with %.0f%% from the grid"
-        % (
-            100 * share,
-            100 * total["grid"] / max(total["div"], 1),
-            100 * bshare,
-            100 * total["bgrid"] / max(total["bdiv"], 1),
-        )
-    )
-    print("plots and summary: %s" % os.path.relpath(args.out))
+        f.write(report)
+    if args.json:
+        blob = json.dumps(_jsonable(results), indent=1)
+        if args.json == "-":
+            print(blob)
+        else:
+            with open(args.json, "w") as f:
+                f.write(blob)
+    if args.json != "-":
+        print(report)
+        print("tables and plots: %s" % os.path.relpath(args.out))
     return 0
 
 

@@ -24,7 +24,7 @@ def only_error(raw):
 def test_defaults_fill_in_what_is_missing():
     cfg, errors, warnings = config.validate(good())
     assert errors == [] and warnings == [], (errors, warnings)
-    assert cfg["control"]["start_delay_s"] == 30
+    assert cfg["control"]["start_delay_s"] == 0
     assert cfg["control"]["min_on_s"] == 300
     assert cfg["control"]["stale_s"] == 30
     assert cfg["envoy"]["pin"] == "tofu"

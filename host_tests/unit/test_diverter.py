@@ -57,7 +57,6 @@ def diverter(boost=None):
         "heater": {"power_w": 2000, "relay_pin": 23, "active_high": True},
         "control": {
             "poll_s": 1,
-            "start_margin_w": 100,
             "max_import_w": 200,
             "start_delay_s": 0,
             "stop_delay_s": 0,
