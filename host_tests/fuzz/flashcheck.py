@@ -11,7 +11,6 @@ from firmware.heater import Heater
 RATED_W = 2000
 COUNTERS = ("today_wh", "today_grid_wh", "yesterday_wh", "total_wh", "total_grid_wh")
 CONTROL = {
-    "start_margin_w": 100,
     "max_import_w": 200,
     "start_delay_s": 0,
     "stop_delay_s": 0,
@@ -47,7 +46,8 @@ def state_json(data, path="state.json"):
     if energy.day is not None and (type(energy.day) is not int or not 0 <= energy.day <= MAX_DAY):
         return "day %r" % (energy.day,)
     control = Control(CONTROL, 0)
-    for net in (500, -150, -w):  # importing; a little export; not enough for heater + margin
+    # Importing; a little export; export 100 W short of what a start needs (heater - allowance).
+    for net in (500, -150, -(w - CONTROL["max_import_w"] - 100)):
         on, why = control.decide(100, net, 1, False, w)
         if on:
             return "relay ON at net %d W with power_w %d (%s)" % (net, w, why)
