@@ -34,11 +34,11 @@ def _config(path):
     return None
 
 
-def _login(cfg, board):
+def _login(cfg, board, spare):
     # A cloud login, if one is due, while the heap is clean (bootlogin.py); then its code goes.
     from firmware import bootlogin
 
-    keeper = bootlogin.run(cfg, board)
+    keeper = bootlogin.run(cfg, board, spare)
     bootlogin = None
     unload("firmware.bootlogin")
     return keeper
@@ -58,7 +58,11 @@ def start(path="config.json"):
     if why:
         console.log("safe mode: %s; the diverter is not started, the REPL is yours" % why)
         return None
-    keeper = None if cfg["envoy"]["token"] else _login(cfg, board)
+    from firmware.envoy import early
+
+    spare = early(cfg["envoy"]["pin"])  # the Envoy's TLS context and buffer, first: for good
+    early = None
+    keeper = None if cfg["envoy"]["token"] else _login(cfg, board, spare)
     # Modules loaded later for a while (a reconnection, a due login) add their names to the
     # interpreter's string pool for good; loading them once now puts that pool at the start of
     # the heap, not in the middle of it later, where it would split the free space.
@@ -68,7 +72,7 @@ def start(path="config.json"):
     gc.collect()
     from firmware.diverter import Diverter
 
-    d = Diverter(cfg, board, keeper)
+    d = Diverter(cfg, board, keeper, spare)
     console.log(
         "diverter %s: heater %d W on GPIO%d, envoy %s, relay OFF (reset cause: %s)"
         % (

@@ -12,11 +12,11 @@ from firmware.tokens import TokenKeeper
 CLOUD_TIMEOUT_S = 15
 
 
-def run(cfg, board):
+def run(cfg, board, spare=None):
     """Log in to Enlighten now if a token is due and the account allows it. Any failure is said
     on the console and left to the diverter (it reports, retries and restarts for the next
     login when one is allowed). Returns the token keeper, for the diverter to take over: a new
-    token that flash could not hold lives on in RAM."""
+    token that flash could not hold lives on in RAM. spare: envoy.early()'s, for a probe."""
     k = TokenKeeper(cfg["envoy"], cfg["enlighten"])
     try:
         k.load()
@@ -27,7 +27,7 @@ def run(cfg, board):
             return k  # the diverter says why, and asks again when it can
         why = k.renewal_due(board.now())
         if why:
-            _login(k, cfg, board, why)
+            _login(k, cfg, board, why, spare)
         return k
     finally:
         k.done()
@@ -42,11 +42,11 @@ def _online(cfg, board):
     return clock.is_set(board.now()) or board.sync_clock()
 
 
-def _login(k, cfg, board, why):
+def _login(k, cfg, board, why, spare):
     now = board.now()
     if k.login_wait(now):
         return  # protecting the account: the diverter says until when
-    serial = cfg["envoy"]["serial"] or (k.claims or {}).get("aud") or _serial(cfg, board)
+    serial = cfg["envoy"]["serial"] or (k.claims or {}).get("aud") or _serial(cfg, board, spare)
     if not serial:
         return
     console.log("token: logging in to Enlighten (%s)" % why)
@@ -66,14 +66,14 @@ def _login(k, cfg, board, why):
         (console.problem if k.problem else console.log)(line)
 
 
-def _serial(cfg, board):
+def _serial(cfg, board, spare):
     # The Envoy's serial, for the token request: from its /info (no auth), over HTTPS and
     # pinned as always. None when it does not answer (the diverter says why).
     from firmware.envoy import Envoy
     from firmware.urls import split_host
 
     host, port = split_host(cfg["envoy"]["host"])
-    e = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(10))
+    e = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(10), spare=spare)
     try:
         e.probe()
         return e.serial
@@ -81,4 +81,4 @@ def _serial(cfg, board):
         console.log("token: the Envoy's serial is needed for a login (%s)" % err)
         return None
     finally:
-        e.release()
+        e.reset()

@@ -21,8 +21,9 @@ STOPPED = "stopped"
 
 
 class Diverter:
-    def __init__(self, cfg, board, keeper=None):
-        """keeper: the tokens.TokenKeeper that bootlogin.py used, if any."""
+    def __init__(self, cfg, board, keeper=None, spare=None):
+        """keeper: the tokens.TokenKeeper that bootlogin.py used, if any; spare: the Envoy
+        connection's TLS context and buffers made early (envoy.early())."""
         self.cfg = cfg
         self.board = board
         c = cfg["control"]
@@ -30,7 +31,7 @@ class Diverter:
         self.poll_s = c["poll_s"]
         rules = Control(c, up)
         self.accounting = acc = Accounting(cfg["heater"]["power_w"], c["stale_s"], up)
-        self.link = Link(cfg, board, keeper)
+        self.link = Link(cfg, board, keeper, spare)
         self.policy = Policy(rules, _boost(cfg["boost"]))
         self.output = Output(board, rules, acc.heater, acc)
         acc.reading = self.link.reading

@@ -38,7 +38,7 @@ class Downgrade(PinMismatch):
 
 
 class Envoy:
-    def __init__(self, host, port=None, pin="tofu", timeout_s=10, pin_file=PIN_FILE):
+    def __init__(self, host, port=None, pin="tofu", timeout_s=10, pin_file=PIN_FILE, spare=None):
         """pin: "tofu", "off" or a SHA-256 in hex. pin_file: where the tofu pin and the fact that
         HTTPS worked are kept; None keeps them in RAM only (the host tools)."""
         self.host = host
@@ -52,9 +52,8 @@ class Envoy:
         self.per_meter = False  # /ivp/meters/readings/<eid> works
         self.session = None  # "sessionId=..." from check_jwt
         self.conn = None
-        # The buffers of the last connection, for the next one; the first body buffer is taken
-        # now, in a heap not yet fragmented: a per-meter reading is about 2 KB.
-        self._spent = (None, None, bytearray(BODY_START), None, None)
+        # The buffers and TLS context of the last connection, for the next one (see early()).
+        self._spent = spare or early(pin, False)
         self._past_handshakes = 0  # of connections already replaced
         self._polls = None  # prepared request bytes, one per request of a poll
         self._headers = (_ACCEPT,)
@@ -72,8 +71,8 @@ class Envoy:
         if not https:
             self._forget_session()  # nothing secret ever goes over plain HTTP
         conn = Connection(self.host, port, tls=https, check_peer=check, timeout_s=self.timeout)
-        if self._spent is not None and (https or self._spent[3] is None):
-            conn.reuse(self._spent)  # a plain connection must not take a TLS context
+        if self._spent is not None:
+            conn.reuse(self._spent if https else self._spent[:3] + (None, None))
             self._spent = None
         return conn
 
@@ -100,13 +99,6 @@ class Envoy:
         self.version = None
         self.plan = None
         self._forget_session()
-
-    def release(self):
-        """reset(), and the TLS context goes too (not the buffers): a cloud login is coming,
-        whose own context takes the same room."""
-        self.reset()
-        if self._spent is not None:
-            self._spent = self._spent[:3] + (None, None)
 
     def handshakes(self):
         """TLS handshakes so far, all connections included."""
@@ -229,3 +221,16 @@ def _setup():
     from firmware import envoy_setup
 
     return envoy_setup
+
+
+def early(pin, tls=True):
+    """The long-lived things a connection to the Envoy needs, made first, in a heap not yet
+    fragmented, and kept for good: the body buffer (a per-meter reading is about 2 KB) and, with
+    tls, the TLS context (1.8 KB on an ESP32). For Envoy(spare=...)."""
+    body = bytearray(BODY_START)
+    if not tls:
+        return (None, None, body, None, None)
+    from firmware.compat import tls_context
+
+    ctx, seen = tls_context(None, pin != "off")
+    return (None, None, body, ctx, seen)

@@ -43,7 +43,7 @@ class Problem:
 
 
 class Link:
-    def __init__(self, cfg, board, keeper=None):
+    def __init__(self, cfg, board, keeper=None, spare=None):
         self.board = board
         self.wifi = cfg["wifi"]
         self.zone = cfg["clock"]
@@ -54,7 +54,7 @@ class Link:
         # so each gets a quarter of stale_s at most; 3 s at least leaves an ESP32 time for a
         # reconnect with its TLS handshake (about a second).
         timeout = min(ENVOY_TIMEOUT_S, max(3, cfg["control"]["stale_s"] / 4))
-        self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout))
+        self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout), spare=spare)
         self.tokens = Renewal(cfg, board, self, keeper)
         self.reading = Reading()
         self.problem = None
