@@ -198,7 +198,7 @@ def main(argv=None):
     p.add_argument("--heater-w", type=float, default=2000)
     p.add_argument("--base-load-w", type=float, default=300, help="house load for PV-only traces")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "simulate"))
-    p.add_argument("--all-lines", action="store_true", help="show every summary line too")
+    p.add_argument("--all-lines", action="store_true", help="show every summary and health line")
     p.add_argument("--quiet", action="store_true", help="only the day's result")
     args = p.parse_args(argv)
 
@@ -254,6 +254,8 @@ def main(argv=None):
             while shown < len(board.lines):
                 line = board.lines[shown]
                 shown += 1
+                if " health " in line and not args.all_lines:
+                    continue  # hourly heap figures: for the soak, not the day's story
                 if " summary " in line and not args.all_lines:
                     half_hour = line[:2] + ("a" if line[3:5] < "30" else "b")  # from its stamp
                     if half_hour == last_summary:
