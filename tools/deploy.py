@@ -99,12 +99,20 @@ def main(argv=None):
     p.add_argument(
         "--no-reset", action="store_true", help="do not soft-reset the board afterwards"
     )
-    p.add_argument("--py", action="store_true", help="copy .py sources instead of compiled .mpy")
+    p.add_argument(
+        "--py", action="store_true", help="copy .py sources (boards with PSRAM only: see README)"
+    )
     p.add_argument("--dry-run", action="store_true", help="only list what would be done")
     args = p.parse_args(argv)
     if load_config(args.config) is None:
         print("deploy: nothing was copied")
         return 2
+    if args.py:
+        print(
+            "deploy: warning: --py copies the sources; the board compiles each at import, which "
+            "a board without PSRAM (ESP32_GENERIC) cannot afford: it runs out of memory at the "
+            "first Envoy connection. Use it only on a board with PSRAM (WROVER, S3)."
+        )
     groups = stage(args.py)
     cmd = commands(args.port, groups, args.config, reset=not args.no_reset)
     n = sum(len(f) for f in groups.values())
