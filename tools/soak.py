@@ -153,7 +153,14 @@ def main(argv=None):
     p.add_argument("--speed", type=float, default=720, help="simulated seconds per host second")
     p.add_argument("--probe-hours", type=int, default=3, help="the length of each search run")
     p.add_argument("--echo", action="store_true")
+    p.add_argument("--binary", help="the MicroPython to run (default: the venv's micropython)")
+    p.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for it, e.g. ESP32_HEAP_GROW=57344"
+    )
+    p.add_argument("--virtual", action="store_true", help="on the board's virtual clock")
     args = p.parse_args(argv)
+    env = dict(e.split("=", 1) for e in args.env)
+    more = {"binary": args.binary, "env": env, "virtual": args.virtual}
     work = tempfile.mkdtemp(prefix="soak-")
     try:
         size = args.heapsize
@@ -167,6 +174,7 @@ def main(argv=None):
                     os.path.join(work, size),
                     start_hour=8,
                     renew_after_h=0.5,
+                    **more,
                 )
                 problems = verdict(res)
                 print(
@@ -179,14 +187,14 @@ def main(argv=None):
             else:
                 print("no size in %s passed" % SIZES)
                 return 1
-        res = soak(args.hours, size, args.speed, os.path.join(work, "soak"), args.echo)
+        res = soak(args.hours, size, args.speed, os.path.join(work, "soak"), args.echo, **more)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     problems = verdict(res)
     used = [h for _, h in res["heap"]]
     print(
-        "\nsoak: %d simulated hours under micropython -X heapsize=%s (64-bit unix port)"
-        % (res["hours"], size)
+        "\nsoak: %d simulated hours under %s -X heapsize=%s"
+        % (res["hours"], os.path.basename(args.binary or "micropython"), size)
     )
     print(
         "  Envoy readings %d, TLS handshakes %d, cloud logins %d (token renewals %d),"
