@@ -71,77 +71,8 @@ class Response:
         return False
 
 
-class Connection:
-    def __init__(self, host, port, tls=True, cadata=None, check_peer=None, timeout_s=10, cap=CAP):
-        """tls: use TLS. cadata: DER CA certificates to verify the server against (and its name).
-        check_peer(sha256 bytes or None): called after the handshake, before anything is sent;
-        it raises to refuse the server (certificate pinning). timeout_s: the time each request
-        may take, all of it (a new connection's handshake included)."""
-        self.host = host
-        self.port = port
-        self.host_header = host if port in (80, 443) else "%s:%d" % (host, port)
-        self.timeout = timeout_s
-        self.cap = cap
-        self.handshakes = 0
-        self._tls = tls
-        self._cadata = cadata
-        self._check_peer = check_peer
-        self._ctx = None
-        self._seen = None
-        self.sock = None
-        self._ready = None  # compat.waiter() of the socket
-        self._start = self._budget = 0  # the request's start (ticks_ms) and its time, ms
-        self._buf = None  # the read buffer: bytes received and not parsed yet are [_r:_w]
-        self._mv = None
-        self._r = self._w = 0
-        self._e = 0  # where the last line's text ends (before its CRLF)
-        self._body = None
-
-    def spare(self):
-        """What the next connection to the same server can reuse: the read and body buffers and
-        the TLS context. They are long-lived and large (a context is 1.8 KB on an ESP32), so
-        they are allocated once, not again after a reconnection, in a heap then fragmented."""
-        return self._buf, self._mv, self._body, self._ctx, self._seen
-
-    def reuse(self, spare):
-        self._buf, self._mv, self._body, self._ctx, self._seen = spare
-
-    def close(self):
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            self.sock = None
-        self._ready = None
-
-    def connect(self):
-        """Open the connection (and check the peer's certificate) within timeout_s; send() does
-        it as needed."""
-        self._begin()
-        self._connect()
-
-    def head(self, method, path, headers=(), body=None):
-        """The request line and headers as bytes; build once and reuse for repeated requests."""
-        parts = ["%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self.host_header)]
-        for name, value in headers:
-            parts.append("%s: %s\r\n" % (name, value))
-        if body is not None:
-            parts.append("Content-Length: %d\r\n" % len(body))
-        parts.append("\r\n")
-        return "".join(parts).encode()
-
-    def request(self, method, path, headers=(), body=None):
-        if type(body) is str:
-            body = body.encode()
-        return self.send(self.head(method, path, headers, body), body)
-
-    def send(self, head, body=None):
-        """Send a prepared request and read the reply, all within timeout_s. A kept-alive
-        connection that the server closed while idle is reopened once, for requests without a
-        body, within the same time."""
-        self._begin()
-        return self._exchange(head, body)
+class _Wire:
+    """Bytes in and out within the request's deadline, and the buffers they land in."""
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -162,71 +93,6 @@ class Connection:
         return OSError(
             ETIMEDOUT, "%s:%d: %s took more than %g s" % (self.host, self.port, what, self.timeout)
         )
-
-    # -- connection ---------------------------------------------------------------------------
-
-    def _connect(self):
-        addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
-        raw = sock = socket.socket()
-        what = "connecting"
-        try:
-            left = self._left()
-            if left <= 0:
-                raise self._timeout(what)
-            raw.settimeout(left / 1000)  # connect is one call: its timeout bounds it
-            raw.connect(addr)
-            raw.setblocking(False)
-            self._ready = waiter(raw)
-            if self._tls:
-                what = "the TLS handshake"
-                if self._ctx is None:
-                    self._ctx, self._seen = tls_context(self._cadata, self._check_peer is not None)
-                self._seen[0] = None
-                hostname = self.host if self._cadata else None
-                try:
-                    sock = tls_wrap(self._ctx, raw, hostname, self._wait)
-                except ValueError as e:  # MicroPython; CPython's is an OSError too
-                    why = [x for x in str(e).split("\n") if x.strip()]  # mbedtls: many lines
-                    raise CertificateError("; ".join(why) or type(e).__name__)
-                self.handshakes += 1
-                if self._check_peer is not None:
-                    self._check_peer(peer_sha256(sock, self._seen))
-            self._attach(stream(sock), self._ready)
-        except BaseException as e:
-            sock.close()
-            self._ready = None
-            if _timed_out(e):
-                raise self._timeout(what)  # one message for a timeout on either runtime
-            raise
-
-    def _attach(self, sock, ready):
-        # A new stream (the tests' fake ones too) and ready(event, ms) to wait for it.
-        self.sock = sock
-        self._ready = ready
-        if self._buf is None:
-            self._buf = bytearray(_FIRST)
-            self._mv = memoryview(self._buf)
-        self._r = self._w = 0
-
-    def _exchange(self, head, body):
-        reused = self.sock is not None
-        if not reused:
-            self._connect()
-        try:
-            self._write(head + body if body else head)  # one segment: no Nagle stall
-            return self._response()
-        except (OSError, _Closed) as e:
-            self.close()
-            # A kept-alive connection the server dropped while idle: try once on a new one.
-            # Never after a timeout: a slow server must not cost twice the time.
-            if reused and body is None and not _timed_out(e):
-                return self._exchange(head, None)
-            if isinstance(e, _Closed):
-                raise HTTPError("the server closed the connection without replying")
-            raise
-        except BaseException:
-            self.close()
-            raise
 
     def _write(self, data):
         n = self.sock.write(data)
@@ -317,6 +183,10 @@ class Connection:
             if keep:
                 self._body[:keep] = old[:keep]
         return memoryview(self._body)
+
+
+class _Replies(_Wire):
+    """HTTP/1.1 replies, parsed where they lie in the read buffer: status, headers, bodies."""
 
     def _response(self):
         for interim in range(_INTERIM + 1):
@@ -472,6 +342,146 @@ class Connection:
                 if not n:
                     return total
             total += n
+
+
+class Connection(_Replies):
+    """One kept-alive connection to one server, requests with a deadline, the one retry."""
+
+    def __init__(self, host, port, tls=True, cadata=None, check_peer=None, timeout_s=10, cap=CAP):
+        """tls: use TLS. cadata: DER CA certificates to verify the server against (and its name).
+        check_peer(sha256 bytes or None): called after the handshake, before anything is sent;
+        it raises to refuse the server (certificate pinning). timeout_s: the time each request
+        may take, all of it (a new connection's handshake included)."""
+        self.host = host
+        self.port = port
+        self.host_header = host if port in (80, 443) else "%s:%d" % (host, port)
+        self.timeout = timeout_s
+        self.cap = cap
+        self.handshakes = 0
+        self._tls = tls
+        self._cadata = cadata
+        self._check_peer = check_peer
+        self._ctx = None
+        self._seen = None
+        self.sock = None
+        self._ready = None  # compat.waiter() of the socket
+        self._start = self._budget = 0  # the request's start (ticks_ms) and its time, ms
+        self._buf = None  # the read buffer: bytes received and not parsed yet are [_r:_w]
+        self._mv = None
+        self._r = self._w = 0
+        self._e = 0  # where the last line's text ends (before its CRLF)
+        self._body = None
+
+    def spare(self):
+        """What the next connection to the same server can reuse: the read and body buffers and
+        the TLS context. They are long-lived and large (a context is 1.8 KB on an ESP32), so
+        they are allocated once, not again after a reconnection, in a heap then fragmented."""
+        return self._buf, self._mv, self._body, self._ctx, self._seen
+
+    def reuse(self, spare):
+        self._buf, self._mv, self._body, self._ctx, self._seen = spare
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+        self._ready = None
+
+    def connect(self):
+        """Open the connection (and check the peer's certificate) within timeout_s; send() does
+        it as needed."""
+        self._begin()
+        self._connect()
+
+    def head(self, method, path, headers=(), body=None):
+        """The request line and headers as bytes; build once and reuse for repeated requests."""
+        parts = ["%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, self.host_header)]
+        for name, value in headers:
+            parts.append("%s: %s\r\n" % (name, value))
+        if body is not None:
+            parts.append("Content-Length: %d\r\n" % len(body))
+        parts.append("\r\n")
+        return "".join(parts).encode()
+
+    def request(self, method, path, headers=(), body=None):
+        if type(body) is str:
+            body = body.encode()
+        return self.send(self.head(method, path, headers, body), body)
+
+    def send(self, head, body=None):
+        """Send a prepared request and read the reply, all within timeout_s. A kept-alive
+        connection that the server closed while idle is reopened once, for requests without a
+        body, within the same time."""
+        self._begin()
+        return self._exchange(head, body)
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _connect(self):
+        addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
+        raw = sock = socket.socket()
+        what = "connecting"
+        try:
+            left = self._left()
+            if left <= 0:
+                raise self._timeout(what)
+            raw.settimeout(left / 1000)  # connect is one call: its timeout bounds it
+            raw.connect(addr)
+            raw.setblocking(False)
+            self._ready = waiter(raw)
+            if self._tls:
+                what = "the TLS handshake"
+                if self._ctx is None:
+                    self._ctx, self._seen = tls_context(self._cadata, self._check_peer is not None)
+                self._seen[0] = None
+                hostname = self.host if self._cadata else None
+                try:
+                    sock = tls_wrap(self._ctx, raw, hostname, self._wait)
+                except ValueError as e:  # MicroPython; CPython's is an OSError too
+                    why = [x for x in str(e).split("\n") if x.strip()]  # mbedtls: many lines
+                    raise CertificateError("; ".join(why) or type(e).__name__)
+                self.handshakes += 1
+                if self._check_peer is not None:
+                    self._check_peer(peer_sha256(sock, self._seen))
+            self._attach(stream(sock), self._ready)
+        except BaseException as e:
+            sock.close()
+            self._ready = None
+            if _timed_out(e):
+                raise self._timeout(what)  # one message for a timeout on either runtime
+            raise
+
+    def _attach(self, sock, ready):
+        # A new stream (the tests' fake ones too) and ready(event, ms) to wait for it.
+        self.sock = sock
+        self._ready = ready
+        if self._buf is None:
+            self._buf = bytearray(_FIRST)
+            self._mv = memoryview(self._buf)
+        self._r = self._w = 0
+
+    def _exchange(self, head, body):
+        reused = self.sock is not None
+        if not reused:
+            self._connect()
+        try:
+            self._write(head + body if body else head)  # one segment: no Nagle stall
+            return self._response()
+        except (OSError, _Closed) as e:
+            self.close()
+            # A kept-alive connection the server dropped while idle: try once on a new one.
+            # Never after a timeout: a slow server must not cost twice the time.
+            if reused and body is None and not _timed_out(e):
+                return self._exchange(head, None)
+            if isinstance(e, _Closed):
+                raise HTTPError("the server closed the connection without replying")
+            raise
+        except BaseException:
+            self.close()
+            raise
 
 
 def _same(buf, at, name):
