@@ -58,10 +58,11 @@ def start(path="config.json"):
     if why:
         console.log("safe mode: %s; the diverter is not started, the REPL is yours" % why)
         return None
-    from firmware.envoy import early
+    from firmware.http import spare_parts
 
-    spare = early(cfg["envoy"]["pin"])  # the Envoy's TLS context and buffer, first: for good
-    early = None
+    # The Envoy's TLS context and body buffer (a per-meter reading is 2 KB), first: for good.
+    spare = spare_parts(3072, True, cfg["envoy"]["pin"] != "off")
+    spare_parts = None
     keeper = None if cfg["envoy"]["token"] else _login(cfg, board, spare)
     # Modules loaded later for a while (a reconnection, a due login) add their names to the
     # interpreter's string pool for good; loading them once now puts that pool at the start of

@@ -16,7 +16,7 @@ def run(cfg, board, spare=None):
     """Log in to Enlighten now if a token is due and the account allows it. Any failure is said
     on the console and left to the diverter (it reports, retries and restarts for the next
     login when one is allowed). Returns the token keeper, for the diverter to take over: a new
-    token that flash could not hold lives on in RAM. spare: envoy.early()'s, for a probe."""
+    token that flash could not hold lives on in RAM. spare: http.spare_parts()'s, for a probe."""
     k = TokenKeeper(cfg["envoy"], cfg["enlighten"])
     try:
         k.load()

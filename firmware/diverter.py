@@ -23,7 +23,7 @@ STOPPED = "stopped"
 class Diverter:
     def __init__(self, cfg, board, keeper=None, spare=None):
         """keeper: the tokens.TokenKeeper that bootlogin.py used, if any; spare: the Envoy
-        connection's TLS context and buffers made early (envoy.early())."""
+        connection's TLS context and buffers made early (http.spare_parts())."""
         self.cfg = cfg
         self.board = board
         c = cfg["control"]

@@ -5,7 +5,7 @@ import sys
 
 from firmware import envoy_parse as ep
 from firmware.compat import unload
-from firmware.http import Connection
+from firmware.http import Connection, spare_parts
 
 INFO = "/info"  # XML, no auth: firmware version and serial
 CHECK_JWT = "/auth/check_jwt"  # "Valid token." and a sessionId cookie
@@ -52,8 +52,8 @@ class Envoy:
         self.per_meter = False  # /ivp/meters/readings/<eid> works
         self.session = None  # "sessionId=..." from check_jwt
         self.conn = None
-        # The buffers and TLS context of the last connection, for the next one (see early()).
-        self._spent = spare or early(pin, False)
+        # The buffers and TLS context of the last connection, for the next (http.spare_parts).
+        self._spent = spare or spare_parts(BODY_START)
         self._past_handshakes = 0  # of connections already replaced
         self._polls = None  # prepared request bytes, one per request of a poll
         self._headers = (_ACCEPT,)
@@ -221,16 +221,3 @@ def _setup():
     from firmware import envoy_setup
 
     return envoy_setup
-
-
-def early(pin, tls=True):
-    """The long-lived things a connection to the Envoy needs, made first, in a heap not yet
-    fragmented, and kept for good: the body buffer (a per-meter reading is about 2 KB) and, with
-    tls, the TLS context (1.8 KB on an ESP32). For Envoy(spare=...)."""
-    body = bytearray(BODY_START)
-    if not tls:
-        return (None, None, body, None, None)
-    from firmware.compat import tls_context
-
-    ctx, seen = tls_context(None, pin != "off")
-    return (None, None, body, ctx, seen)

@@ -533,3 +533,14 @@ def _timed_out(e):
     return isinstance(e, OSError) and (
         (e.args and e.args[0] == ETIMEDOUT) or type(e).__name__ in ("TimeoutError", "timeout")
     )
+
+
+def spare_parts(body_bytes, tls=False, pin=False):
+    """What Connection.reuse() takes, made ahead of any connection: a body buffer and, with tls,
+    a TLS context (pin: see compat.tls_context). Made first, in a heap not yet fragmented, and
+    kept, a context (1.8 KB on an ESP32) and a buffer never need a large block later."""
+    body = bytearray(body_bytes)
+    if not tls:
+        return (None, None, body, None, None)
+    ctx, seen = tls_context(None, pin)
+    return (None, None, body, ctx, seen)
