@@ -23,7 +23,7 @@ class Accounting:
     def observe(self, up, fresh):
         """After each poll: a fresh reading teaches the heater model."""
         if fresh and self.output.power:
-            self._event(self.heater.observe(up, self.reading.net_w, True))
+            self._event(self.heater.observe(up, self.reading.house_w, True))
 
     def tick(self, up):
         """Count the energy since the last tick, at the power the output had meanwhile."""

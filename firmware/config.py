@@ -45,6 +45,10 @@ SCHEMA = {
         "utc_offset_min": ("int", 0, -720, 840),
         "dst": (("eu", "us", "none"), "none", 0, 0),
     },
+    "battery": {
+        "priority": (("battery", "heater"), "battery", 0, 0),
+        "min_soc": ("int", 50, 0, 100),
+    },
     "boost": {
         "min_kwh": ("num", 0, 0, 100),
         "window": ("window", "", 0, 0),

@@ -74,7 +74,7 @@ class Diverter:
         while policy.notes:
             console.log(policy.notes.pop(0))
         acc.boost = policy.boost if policy.boosting else None
-        out.apply(d, link.reading.net_w)
+        out.apply(d, link.reading.house_w)
         return d
 
     def _minute(self, up):
@@ -157,7 +157,7 @@ class Diverter:
         up = self.board.uptime()
         r, h, e, p = self.link.reading, self.accounting.heater, self.accounting.energy, self.policy
         age = r.age(up)
-        return {
+        s = {
             "relay": "on" if self.output.power else "off",
             "power": self.output.power,
             "reason": self.output.reason,
@@ -182,6 +182,9 @@ class Diverter:
             "envoy_handshakes": self.link.envoy.handshakes(),
             "poll_alloc": self.link.poll_alloc,
         }
+        if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
+            s.update(r.battery.status(up))
+        return s
 
     def details(self):
         """More than the snapshot, for a person at the REPL (diag.status())."""

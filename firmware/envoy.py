@@ -12,6 +12,8 @@ CHECK_JWT = "/auth/check_jwt"  # "Valid token." and a sessionId cookie
 METERS = "/ivp/meters"  # which CT measures what, by eid
 READINGS = "/ivp/meters/readings"  # all meters; /ivp/meters/readings/<eid> for one
 PRODUCTION_JSON = "/production.json"  # fallback for firmware without /ivp/meters; chunked
+BATTERY_CHARGE = "/ivp/ensemble/secctrl"  # SoC, reserve, capacity (Max_energy)
+BATTERY_POWER = "/ivp/ensemble/power"  # per IQ Battery: real_power_mw, + discharging
 PIN_FILE = "envoy_pin.json"  # {"sha256": hex} once pinned, {"https": true} once HTTPS worked
 _ACCEPT = ("Accept", "application/json")
 _SETUP = "firmware.envoy_setup"
@@ -50,6 +52,9 @@ class Envoy:
         self.https = True  # the scheme of self.conn
         self.plan = None  # see envoy_parse.plan_from_meters, or ("production",)
         self.per_meter = False  # /ivp/meters/readings/<eid> works
+        self.battery = None  # what the Envoy shows of home batteries, or None: none
+        self.storage = None  # the battery's power: the storage CT's eid, 0: BATTERY_POWER
+        self.battery_w = None  # with the last reading: W, + discharging (None: not read)
         self.session = None  # "sessionId=..." from check_jwt
         self.conn = None
         # The buffers and TLS context of the last connection, for the next (http.spare_parts).
@@ -184,22 +189,48 @@ class Envoy:
     # -- the poll ----------------------------------------------------------------------------
 
     def read(self):
-        """One reading: (net watts, + import; the Envoy's timestamp or None)."""
+        """One reading: (net watts, + import; the Envoy's timestamp or None). On a battery site,
+        battery_w is read with it."""
         polls = self._polls
         if self.per_meter:
             p, stamp = self._reading(polls[0], self.plan[1])
             if self.plan[0] == "total-production":
                 p -= self._reading(polls[1], self.plan[2])[0]
+            if self.storage is not None:
+                self._battery(polls[-1])
             return int(round(p)), stamp
         path, head = polls[0]
         first = self._json(self._get(path, head), path)
         if self.plan[0] == "production":
             return self._parsed(ep.net_from_production, path, first)
         second = None
-        if len(polls) > 1:
+        if self.plan[0] == "total-production" and len(polls) > 1:
             path, head = polls[1]
             second = self._json(self._get(path, head), path)
+        if self.storage is not None:
+            self._battery(polls[-1], first)
         return self._parsed(ep.net_from_readings, path, self.plan, first, second)
+
+    def _battery(self, poll, readings=None):
+        # A battery figure that cannot be read leaves the grid's: the policy says it is missing.
+        self.battery_w = None
+        try:
+            if self.storage == 0:
+                from firmware.battery import ensemble_power
+
+                path, head = poll
+                self.battery_w = ensemble_power(self._json(self._get(path, head), path))
+            elif readings is not None:
+                self.battery_w = ep.reading(readings, self.storage)[0]
+            else:
+                self.battery_w = self._reading(poll, self.storage)[0]
+        except (ValueError, EnvoyError):
+            pass
+        return self.battery_w
+
+    def get_json(self, path):
+        """A JSON endpoint, parsed: EnvoyError when it is not served."""
+        return self._json(self._get(path), path)
 
     def _reading(self, poll, eid):
         path, head = poll

@@ -275,3 +275,11 @@ def net_from_production(report):
                 raise ValueError("production.json net-consumption has no wNow number")
             return int(round(w)), _stamp(c.get("readingTime"))
     raise NoNetPower(NO_CT + " (production.json has no net-consumption entry)")
+
+
+def battery_capacity(secctrl):
+    """/ivp/ensemble/secctrl's Max_energy (Wh of batteries commissioned), or None for none."""
+    if type(secctrl) is not dict:
+        return None
+    wh = _power(secctrl.get("Max_energy"))
+    return wh if wh is not None and wh > 0 else None

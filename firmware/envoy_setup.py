@@ -12,6 +12,8 @@ from firmware.envoy import (
     INFO,
     METERS,
     PRODUCTION_JSON,
+    BATTERY_CHARGE,
+    BATTERY_POWER,
     READINGS,
     AuthError,
     Downgrade,
@@ -279,6 +281,7 @@ def discover(e):
     """How to get net power: /ivp/meters at start and after an error streak.
     Raises NoNetPower when the Envoy has no consumption CT."""
     e.per_meter = False
+    e.storage = e.battery = None
     r = e.conn.send(e.conn.head("GET", METERS, e._headers))
     meters = None
     if r.status == 200 and not r.looks_like_html():
@@ -301,8 +304,55 @@ def discover(e):
         e._parsed(ep.net_from_production, PRODUCTION_JSON, e._json(r, PRODUCTION_JSON))
     else:
         _try_per_meter(e)
+        _batteries(e, meters)
     _prepare(e)
     return e.plan
+
+
+def storage_eid(meters):
+    """The enabled storage CT's eid in /ivp/meters (a checked meter list), or None."""
+    for m in meters:
+        if m["measurementType"] == "storage" and m["state"] == "enabled":
+            return m["eid"]
+    return None
+
+
+def _optional_json(e, path):
+    # A battery endpoint that this firmware lacks or refuses is no battery, not an error.
+    r = e.conn.send(e.conn.head("GET", path, e._headers))
+    if r.status != 200 or r.looks_like_html():
+        return None
+    try:
+        return r.json()
+    except ValueError:
+        return None
+
+
+def _batteries(e, meters):
+    # Where a battery's power comes from: the storage CT, read with the grid CT (same 1-s
+    # snapshot); else the IQ Batteries' own /ivp/ensemble/power (its "devices:" list names the
+    # same batteries as /ivp/ensemble/inventory, in a tenth of the bytes). An AC Battery alone
+    # reports only in production.json, every 10-15 minutes: too slow for the heater.
+    e.storage = None
+    e.battery = None
+    eid = storage_eid(meters)
+    capacity = ep.battery_capacity(_optional_json(e, BATTERY_CHARGE))
+    units = 0
+    if eid is None:
+        power = _optional_json(e, BATTERY_POWER)
+        devices = power.get("devices:") if type(power) is dict else None
+        units = len(devices) if type(devices) is list else 0
+        if not units and capacity is None:
+            return
+    if eid is not None:
+        e.storage = eid
+        how = "storage CT eid %d" % eid
+    elif units:
+        e.storage = 0
+        how = BATTERY_POWER
+    else:
+        how = "nowhere live (an AC Battery?)"
+    e.battery = "%s Wh, power from %s" % ("?" if capacity is None else "%d" % capacity, how)
 
 
 def _try_per_meter(e):
@@ -325,6 +375,10 @@ def _prepare(e):
         paths = ["%s/%d" % (READINGS, eid) for eid in ep.eids(e.plan)]
     else:
         paths = [READINGS]
+    if e.storage == 0:
+        paths.append(BATTERY_POWER)
+    elif e.storage and e.per_meter:
+        paths.append("%s/%d" % (READINGS, e.storage))
     e._polls = [(p, e.conn.head("GET", p, e._headers)) for p in paths]
 
 

@@ -2,13 +2,16 @@
 # readings of net grid power, or a Problem saying why there are none. Network trouble is never
 # fatal here: it is reported once, the session is closed, and the next try waits (back-off).
 from firmware import clock, console
-from firmware.compat import mem_alloc
-from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
+from firmware import envoy_parse as ep
+from firmware.compat import mem_alloc, unload
+from firmware.envoy import BATTERY_CHARGE, AuthError, Envoy, NoNetPower, PinMismatch
 from firmware.renewal import NoToken, Renewal
 
 ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link for the limit
 ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
 NO_CT_RETRY_S = 3600
+BATTERY_CHECK_S = 3600  # a site without a battery looks for one again
+BATTERY_SOC_S = 60  # a battery site reads its SoC
 PIN_RETRY_S = 300
 RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
 
@@ -28,9 +31,18 @@ class Reading:
         self.net_w = None
         self.stamp = None
         self.fresh_at = None
+        self.battery = None  # a battery.Battery on sites with a home battery
 
     def age(self, up):
         return None if self.fresh_at is None else up - self.fresh_at
+
+    @property
+    def house_w(self):
+        """The house's own net power, where the heater's steps show: grid + battery (+ import)."""
+        b = self.battery
+        if b is None or b.w is None or b.missing is not None or self.net_w is None:
+            return self.net_w
+        return self.net_w + b.w
 
 
 class Problem:
@@ -56,6 +68,8 @@ class Link:
         timeout = min(ENVOY_TIMEOUT_S, max(3, cfg["control"]["stale_s"] / 4))
         self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout), spare=spare)
         self.tokens = Renewal(cfg, board, self, keeper)
+        self.battery_cfg = (cfg.get("battery"), cfg["control"])
+        self.next_battery = 0
         self.reading = Reading()
         self.problem = None
         self.clock_ok = False
@@ -156,6 +170,25 @@ class Link:
             self.tokens.proven()
         e.discover()
         console.log("envoy: net power from %s" % e.describe())
+        self._found(e.battery)
+
+    def _found(self, battery):
+        r = self.reading
+        if battery is None:
+            if r.battery is not None:
+                console.log("battery: the Envoy shows none now")
+                r.battery = None
+                unload("firmware.battery")
+            return
+        if r.battery is not None and r.battery.source == battery:
+            return
+        from firmware.battery import Battery
+
+        b, c = self.battery_cfg
+        b = b or {"priority": "battery", "min_soc": 50}
+        r.battery = Battery(b, c["max_import_w"], c["stale_s"], battery)
+        self.next_battery = 0
+        console.log("battery: %s; %s first (battery.priority)" % (battery, b["priority"]))
 
     def _probe(self):
         e = self.envoy
@@ -201,8 +234,33 @@ class Link:
             r.stamp = stamp
             r.fresh_at = up
         r.net_w = net
+        if r.battery is not None:
+            r.battery.power(up, e.battery_w)
         self._clear()
+        if up >= self.next_battery:
+            self._battery(up)
         return True
+
+    def _battery(self, up):
+        # A battery site reads its SoC each minute; others look for a battery each hour.
+        e, r = self.envoy, self.reading
+        self.next_battery = up + (BATTERY_SOC_S if r.battery else BATTERY_CHECK_S)
+        if not e.needs_token():
+            return  # firmware before 7 (no Ensemble endpoints on the captures)
+        try:
+            charge = e.get_json(BATTERY_CHARGE)
+        except Exception:  # not served, junk, or the network: the next poll will tell
+            charge = None
+        if r.battery is not None:
+            from firmware.battery import secctrl
+
+            try:
+                r.battery.charge(*secctrl(charge)[:2])
+            except ValueError:
+                r.battery.charge(None, None)
+        elif ep.battery_capacity(charge):
+            console.log("battery: the Envoy shows one now; connecting again to read it")
+            self.restart()
 
     def _down(self, up, reason, text, wait, reset):
         self.report(reason, text)

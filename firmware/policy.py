@@ -62,6 +62,10 @@ class Policy:
             self.notes.append("manual: the forced ON time is over; back to auto")
         net = reading.net_w
         age = reading.age(up)
+        b = reading.battery  # a home battery: the rules see the grid as battery.py adjusts it
+        if b is not None and net is not None:
+            b.notes = self.notes
+            net = b.adjust(up, net)
         rules = self.rules
         self.boosting = self._boost(age, local, energy)
         if self.boosting and heater.drawing is not False:
@@ -70,10 +74,13 @@ class Policy:
         want, reason = rules.decide(up, net, age, on, heater.power_w)
         if why and reason in (ctl.STALE, ctl.NO_DATA):
             return d.set(0, why)  # the link's problem line says why
+        said = reason if b is None or net is None else b.reason(want, reason)
         if want == on and reason not in (ctl.STALE, ctl.NO_DATA):
-            return d.set(1 if want else 0, reason)  # no change: no numbers needed
+            return d.set(1 if want else 0, said)  # no change: no numbers needed
         detail = rules.describe(reason, up, net, age, heater.power_w)
-        return d.set(1 if want else 0, reason, detail)
+        if b is not None and net is not None:
+            detail = b.describe(detail)
+        return d.set(1 if want else 0, said, detail)
 
     def _boost(self, age, local, energy):
         b = self.boost

@@ -1,0 +1,185 @@
+# A home battery next to the heater (Enphase IQ Battery / Encharge, or the legacy AC Battery).
+# In self-consumption mode the battery drives grid power towards 0: charging, it hides the export;
+# discharging, it covers a heater that the grid alone would show as import. So the rules are fed
+# an adjusted grid figure (policy.py), and the same rules serve the relay and the burst output:
+#   battery first: only real export is surplus; any discharge counts as import;
+#   heater first:  the charging power counts as available too (the heater takes it before the
+#                  battery), while the SoC is at least min_soc (under it: battery first);
+#   both:          discharge is never surplus. While the battery can cover a deficit, the grid
+#                  allowance X (control.max_import_w) would come from the battery: a start needs
+#                  the heater's full power, and a run stops on any sustained discharge;
+#   no data:       battery first, and the heater needs MARGIN_W of export beyond that.
+# Loaded only on sites where the Envoy shows a battery. Pure: time and readings come in.
+from firmware.compat import const
+from firmware.envoy_parse import _stamp
+
+BATTERY = "battery"
+HEATER = "heater"
+HYSTERESIS = const(5)  # % of SoC: heater first again at min_soc + this
+MARGIN_W = const(300)  # no battery data: export needed beyond battery first's
+IDLE_W = const(50)  # a battery's own idle flow: neither charging nor discharging
+
+DISCHARGING = "battery-discharging"
+CHARGING = "battery-charging"  # battery first: the battery takes the export
+NO_DATA = "battery-no-data"
+
+_OFF_BY_EXPORT = ("low-export", "low-average", "import")
+
+
+class Battery:
+    def __init__(self, cfg, max_import_w, stale_s, source):
+        """cfg: config "battery"; source: where its power comes from, for the console."""
+        self.priority = cfg["priority"]
+        self.min_soc = cfg["min_soc"]
+        self.allowance = max_import_w
+        self.stale_s = stale_s
+        self.source = source
+        self.w = None  # W, + discharging (the Envoy's sign: load = PV + grid + storage)
+        self.at = None  # uptime of self.w
+        self.soc = self.reserve = None  # %, read about once a minute
+        self.heater_first = False  # priority "heater" and the SoC allows it
+        self.missing = None  # why there is no usable battery data, or None
+        self.notes = []  # console lines
+
+    # -- what the link reads ----------------------------------------------------------------
+
+    def power(self, up, w):
+        """The battery's power with this poll's grid reading (None: it could not be read)."""
+        if w is not None:
+            self.w, self.at = int(w), up
+
+    def charge(self, soc, reserve):
+        """SoC and reserve (adjusted_backup_soc), % (None when unknown)."""
+        self.soc, self.reserve = soc, reserve
+        first = self.heater_first
+        if self.priority != HEATER or soc is None:
+            first = False
+        elif soc >= self.min_soc + (0 if first else HYSTERESIS):
+            first = True
+        elif soc < self.min_soc:
+            first = False
+        if first != self.heater_first:
+            self.heater_first = first
+            self.notes.append(
+                "battery: soc=%s%% min_soc=%d%%: %s first"
+                % (soc, self.min_soc, HEATER if first else BATTERY)
+            )
+
+    # -- the adjusted reading ---------------------------------------------------------------
+
+    def adjust(self, up, net):
+        """The grid figure (W, + import) the rules should see instead of net."""
+        x = self.allowance
+        age = None if self.at is None else up - self.at
+        if age is None or age > self.stale_s:
+            self._missing("no battery power" if age is None else "battery power %ds old" % age)
+            return net + 2 * x + MARGIN_W
+        self._missing(None)
+        w = self.w
+        at_reserve = w <= IDLE_W and self.soc is not None and self.reserve is not None
+        at_reserve = at_reserve and self.soc <= self.reserve
+        if w > IDLE_W:
+            return net + w + 2 * x  # discharge is import, beyond the allowance
+        if at_reserve:
+            return net  # the grid covers any deficit: the allowance is the grid's again
+        if self.heater_first and w < -IDLE_W:
+            return net + w + x  # the charging power is available to the heater
+        return net + x
+
+    def _missing(self, why):
+        if why is not None and self.missing is None:
+            self.notes.append(
+                "battery: %s (%s); battery first with a %d W margin" % (why, self.source, MARGIN_W)
+            )
+        elif why is None and self.missing is not None:
+            self.notes.append("battery: data again from %s" % self.source)
+        self.missing = why
+
+    def reason(self, on, reason):
+        """The rules' reason in battery terms, when the battery is why the heater is off."""
+        if on or reason not in _OFF_BY_EXPORT:
+            return reason
+        if self.missing is not None:
+            return NO_DATA
+        if self.w > IDLE_W:
+            return DISCHARGING
+        if self.w < -IDLE_W and not self.heater_first:
+            return CHARGING
+        return reason
+
+    def describe(self, detail):
+        """The rules' numbers, and the battery's."""
+        if self.missing is not None:
+            more = "battery=%s" % self.missing.replace(" ", "-")
+        else:
+            more = "battery_w=%d soc=%s" % (self.w, _pct(self.soc))
+        return "%s %s" % (detail, more) if detail else more
+
+    def status(self, up):
+        """The status snapshot's battery fields."""
+        fresh = self.at is not None and up - self.at <= self.stale_s
+        return {
+            "battery_w": self.w if fresh else None,
+            "battery_soc": self.soc,
+            "battery_first": HEATER if self.heater_first else BATTERY,
+            "battery_problem": self.missing,
+        }
+
+
+def _pct(v):
+    return "-" if v is None else "%d" % v
+
+
+# -- the Envoy's battery replies (untrusted: every field checked) ------------------------------
+
+
+def _num(v):
+    return v if type(v) in (int, float) and -1e9 < v < 1e9 else None
+
+
+def _pct_of(v):
+    v = _num(v)
+    return int(v) if v is not None and 0 <= v <= 100 else None
+
+
+def ensemble_power(obj):
+    """/ivp/ensemble/power -> the batteries' W (+ discharging), or None without devices. The key
+    really is "devices:" with a colon; an empty list means no IQ Battery reports."""
+    if type(obj) is not dict:
+        raise ValueError("ensemble power is not an object")
+    devices = obj.get("devices:", obj.get("devices"))
+    if devices is None or devices == []:
+        return None
+    if type(devices) is not list:
+        raise ValueError("ensemble power devices is not a list")
+    mw = 0
+    for d in devices:
+        p = _num(d.get("real_power_mw")) if type(d) is dict else None
+        if p is None:
+            raise ValueError("an ensemble device without real_power_mw")
+        mw += p
+    return int(round(mw / 1000))
+
+
+def secctrl(obj):
+    """/ivp/ensemble/secctrl -> (soc %, reserve %, capacity Wh), each None when absent. agg_soc
+    covers IQ and AC Batteries together; Max_energy 0 means no battery is commissioned."""
+    if type(obj) is not dict:
+        raise ValueError("secctrl is not an object")
+    cap = _num(obj.get("Max_energy"))
+    return _pct_of(obj.get("agg_soc")), _pct_of(obj.get("adjusted_backup_soc")), cap
+
+
+def acb(report):
+    """production.json storage[] -> (W + discharging, readingTime, percentFull) of the legacy AC
+    Batteries, or None when there are none (IQ systems list an idle entry with activeCount 0)."""
+    if type(report) is not dict or type(report.get("storage")) is not list:
+        return None
+    for s in report["storage"]:
+        if type(s) is dict and s.get("type") == "acb" and type(s.get("activeCount")) is int:
+            if s["activeCount"] > 0:
+                w = _num(s.get("wNow"))
+                if w is None:
+                    raise ValueError("production.json acb has no wNow number")
+                return int(w), _stamp(s.get("readingTime")), _pct_of(s.get("percentFull"))
+    return None
