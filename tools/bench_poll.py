@@ -21,10 +21,19 @@ from tools.hostutil import venv_tool
 from tools.sim import ROOT, Simulation, make_jwt
 
 
-def measure(sim, token, mode, polls, tmp):
+def measure(sim, token, mode, polls, tmp, battery=None):
     job = os.path.join(tmp, "job.json")
     with open(job, "w") as f:
-        json.dump({"mode": mode, "polls": polls, "port": sim.envoy.port, "token": token}, f)
+        json.dump(
+            {
+                "mode": mode,
+                "polls": polls,
+                "port": sim.envoy.port,
+                "token": token,
+                "battery": battery,
+            },
+            f,
+        )
     before = sim.envoy.handshakes
     r = subprocess.run(
         [venv_tool("micropython"), os.path.join(ROOT, "tools", "upy_poll_bench.py"), job, ROOT],
@@ -43,7 +52,15 @@ def measure(sim, token, mode, polls, tmp):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--polls", type=int, default=200)
+    p.add_argument(
+        "--battery",
+        metavar="FOLDER",
+        help="instead: a battery capture, its poll read four ways (grid only, grid and storage "
+        "CT per meter, all meters, grid and /ivp/ensemble/power)",
+    )
     args = p.parse_args(argv)
+    if args.battery:
+        return battery_ways(args.battery, args.polls)
     with tempfile.TemporaryDirectory() as tmp:
         sim = Simulation(pki_dir=os.path.join(ROOT, "build", "pki")).start()
         try:
@@ -81,6 +98,50 @@ def main(argv=None):
                 r["peak_over_idle"],
             )
         )
+    return 0
+
+
+def battery_ways(folder, polls):
+    from tools.sim import SimBattery
+
+    ways = [
+        ("grid-only", "grid CT only (a site without a battery)"),
+        ("per-meter", "grid CT + storage CT, one meter each (the firmware)"),
+        ("all-meters", "all meters in one body"),
+        ("ensemble", "grid CT + /ivp/ensemble/power"),
+    ]
+    print("Battery site %s, %d polls under the micropython binary:" % (folder, polls))
+    print("| poll | requests | median poll | heap allocated per poll | peak heap during a poll |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = Simulation(folder, pki_dir=os.path.join(ROOT, "build", "pki")).start()
+        sim.envoy.live = lambda t: (3000.0, -1200.0)
+        sim.envoy.battery = SimBattery(soc_pct=60)
+        try:
+            token = make_jwt(sim.envoy.serial, "bench@example.com", sim.clock.now())
+            sim.authority.add(token)
+            for way, name in ways:
+                before = len(sim.envoy.requests)
+                try:
+                    r = measure(sim, token, "keepalive", polls, tmp, way)
+                except SystemExit as e:
+                    print("| %s | - | fails: %s | | |" % (name, str(e).strip().splitlines()[-1]))
+                    continue
+                setup = 6  # /info, check_jwt, /ivp/meters, one meter, secctrl, ensemble power
+                n = (len(sim.envoy.requests) - before - setup) / polls
+                print(
+                    "| %s | %.0f | %.2f ms | %d B (max %d B) | %d B |"
+                    % (
+                        name,
+                        n,
+                        r["median_ms"],
+                        r["alloc_median"],
+                        r["alloc_max"],
+                        r["peak_over_idle"],
+                    )
+                )
+        finally:
+            sim.stop()
     return 0
 
 

@@ -345,6 +345,42 @@ class _Service:
                 pass
 
 
+class SimBattery:
+    """A home battery in self-consumption mode: it absorbs export until full and covers import
+    until its reserve, up to max_w either way. Power + discharging (the Envoy's sign)."""
+
+    def __init__(self, capacity_wh=10000, max_w=3840, reserve_pct=20, soc_pct=50):
+        self.capacity_wh = capacity_wh
+        self.max_w = max_w
+        self.reserve_pct = reserve_pct
+        self.wh = capacity_wh * soc_pct / 100
+        self.w = 0.0
+        self.t = None
+        self.charged_wh = self.discharged_wh = 0.0
+
+    @property
+    def soc(self):
+        return 100 * self.wh / self.capacity_wh
+
+    def flow(self, t, house_net_w):
+        """The battery's power at time t for the house's net power without it (+ import)."""
+        if self.t is not None and t > self.t:
+            wh = self.w * (t - self.t) / 3600
+            self.wh = min(self.capacity_wh, max(0.0, self.wh - wh))
+            if wh > 0:
+                self.discharged_wh += wh
+            else:
+                self.charged_wh -= wh
+        self.t = t
+        w = max(-self.max_w, min(self.max_w, house_net_w))
+        if w < 0 and self.wh >= self.capacity_wh - 1e-6:
+            w = 0.0  # full
+        if w > 0 and self.soc <= self.reserve_pct:
+            w = 0.0  # at its reserve
+        self.w = w
+        return w
+
+
 class SimEnvoy(_Service):
     OVERSIZE = 40000  # bigger than any cap the firmware uses
 
@@ -370,6 +406,7 @@ class SimEnvoy(_Service):
         self.requests = []  # (method, path, had_bearer, had_cookie)
         self.missing = []  # paths asked for that the capture does not hold (404)
         self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
+        self.battery = None  # a SimBattery behind the storage CT and ensemble figures
         self.frozen_at = None  # a stuck meter: live values keep this timestamp
         self.fault = None
         self.slow_s = 0
@@ -423,15 +460,24 @@ class SimEnvoy(_Service):
             else {}
         )
 
+    def _flows(self):
+        # (pv, grid, battery): with a battery, live's net is the house's without it.
+        t = self.clock.now()
+        pv, net = self.live(t)
+        b = self.battery.flow(t, net) if self.battery else 0.0
+        return pv, net - b, b
+
     def _live_readings(self, readings):
-        pv, net = self.live(self.clock.now())
+        pv, net, b = self._flows()
         now = int(self.clock.now()) if self.frozen_at is None else self.frozen_at
         eids = self._meters()
         for r in readings:
-            if r["eid"] == eids.get("net-consumption"):
+            if r["eid"] == eids.get("storage") and self.battery:
+                r["activePower"] = round(b, 3)
+            elif r["eid"] == eids.get("net-consumption"):
                 r["activePower"] = round(net, 3)
             elif r["eid"] == eids.get("total-consumption"):
-                r["activePower"] = round(net + pv, 3)
+                r["activePower"] = round(net + pv + b, 3)
             elif r["eid"] == eids.get("production"):
                 r["activePower"] = round(pv, 3)
             else:
@@ -439,8 +485,22 @@ class SimEnvoy(_Service):
             r["timestamp"] = now
         return readings
 
+    def _live_battery(self, obj):
+        # /ivp/ensemble/power and /ivp/ensemble/secctrl as the battery stands now.
+        _, _, b = self._flows()
+        soc = int(self.battery.soc)
+        devices = obj.get("devices:") if isinstance(obj, dict) else None
+        if devices:
+            for d in devices:
+                d["real_power_mw"] = int(b * 1000 / len(devices))
+                d["soc"] = soc
+        elif isinstance(obj, dict) and "agg_soc" in obj:
+            obj["agg_soc"] = obj["ENC_agg_soc"] = soc
+            obj["adjusted_backup_soc"] = self.battery.reserve_pct
+        return obj
+
     def _live_production(self, report):
-        pv, net = self.live(self.clock.now())
+        pv, net, _ = self._flows()
         now = int(self.clock.now())
         for c in report.get("consumption", []):
             c["readingTime"] = now
@@ -521,6 +581,8 @@ class SimEnvoy(_Service):
             if name not in self.endpoints and path == "/production.json?details=1":
                 name = "production.json"  # older captures have only the plain report
             return self._send_file(h, name, self._live_production)
+        if name in ("ivp_ensemble_power", "ivp_ensemble_secctrl") and self.battery:
+            return self._send_file(h, name, self._live_battery)
         if name in self.endpoints:
             return self._send_file(h, name)
         if path.startswith("/ivp/meters/readings/") and self.per_meter:

@@ -18,6 +18,18 @@ e.probe()
 e.login(job["token"])
 e.discover()
 session = e.session
+# Battery sites (bench_poll --battery): the same poll read four ways.
+way = job.get("battery")
+if way:
+    from firmware import envoy_setup
+
+    if way == "grid-only":
+        e.storage = None
+    elif way == "all-meters":
+        e.per_meter = False
+    elif way == "ensemble":
+        e.storage = 0
+    envoy_setup._prepare(e)
 
 if mode == "requests":
     import requests  # micropython-lib, frozen in the unix port: HTTP/1.0, Connection: close
