@@ -188,7 +188,14 @@ class Link:
         b = b or {"priority": "battery", "min_soc": 50}
         r.battery = Battery(b, c["max_import_w"], c["stale_s"], battery)
         self.next_battery = 0
-        console.log("battery: %s; %s first (battery.priority)" % (battery, b["priority"]))
+        console.log(
+            "battery: %s; priority=%s%s"
+            % (
+                battery,
+                b["priority"],
+                " min_soc=%d%%" % b["min_soc"] if b["priority"] == "heater" else "",
+            )
+        )
 
     def _probe(self):
         e = self.envoy

@@ -7,8 +7,13 @@ def _opt(value, fmt="%d"):
 
 
 def summary(s):
+    battery = ""
+    if "battery_soc" in s:  # a battery site
+        battery = " battery_w=%s soc=%s" % (_opt(s["battery_w"]), _opt(s["battery_soc"]))
+        if s["battery_problem"]:
+            battery += " battery=" + s["battery_problem"].replace(" ", "-")
     return (
-        "summary net_w=%s relay=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s"
+        "summary net_w=%s relay=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s"
         % (
             _opt(s["net_w"]),
             s["relay"],
@@ -17,6 +22,7 @@ def summary(s):
             s["today_grid_kwh"],
             _opt(s["token_days"], "%.0f"),
             _opt(s["age_s"]),
+            battery,
         )
     )
 
