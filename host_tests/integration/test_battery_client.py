@@ -1,0 +1,105 @@
+# The Envoy client on the battery captures: what it finds at connect and what each poll asks.
+import pytest
+from conftest import token_for
+
+from firmware import config, link
+from firmware.envoy import Envoy
+from tools.sim import SimBattery
+
+
+def connect(served, sim):
+    e = Envoy("127.0.0.1", served.port, "off")
+    e.probe()
+    if e.needs_token():
+        e.login(token_for(served, sim))
+    e.discover()
+    return e
+
+
+def polled(served, e):
+    n = len(served.requests)
+    e.read()
+    return [r[1] for r in served.requests[n:]]
+
+
+@pytest.mark.parametrize(
+    "folder, storage, found",
+    [
+        ("8.2.4286_with_3cts_and_battery_split", 704643840, "storage CT eid 704643840"),
+        ("8.2.127_with_3cts_and_battery_split", 704643840, "storage CT eid 704643840"),
+        ("8.3.1598_collar", 704643840, "storage CT eid 704643840"),
+        ("7.6.185_with_cts_and_battery_3t", 0, "/ivp/ensemble/power"),
+        ("8.2.4382_ACB", 0, "/ivp/ensemble/power"),
+        ("8.3.5169_ACB_inventory", None, "nowhere live"),
+        ("8.2.4345_with_device_data", None, None),  # an Enpower without batteries
+        ("8.3.5169_with_generator", None, None),
+        ("7.3.517", None, None),
+    ],
+)
+def test_each_kind_of_battery_is_found_and_read_with_the_grid(
+    folder, storage, found, sim, envoy_for
+):
+    served = envoy_for(folder)
+    e = connect(served, sim)
+    assert e.storage == storage
+    if found is None:
+        assert e.battery is None
+    else:
+        assert found in e.battery
+    paths = polled(served, e)
+    grid = "/ivp/meters/readings/704643584"
+    if storage:
+        assert paths == [grid, "/ivp/meters/readings/%d" % storage]
+        assert e.battery_w is not None
+    elif storage == 0:
+        assert paths == [grid, "/ivp/ensemble/power"]
+        assert e.battery_w == (105 if "ACB" in folder else 0)
+    else:
+        assert len(paths) == 1  # a site without a live battery figure: the poll as before
+        assert e.battery_w is None
+
+
+def test_the_captured_storage_ct_and_a_live_battery(sim, envoy_for):
+    served = envoy_for("8.2.4286_with_3cts_and_battery_split")
+    e = connect(served, sim)
+    e.read()
+    assert int(e.battery_w) == -7083  # charging, as captured
+    served.live = lambda t: (3000.0, -1000.0)
+    served.battery = SimBattery(soc_pct=50)
+    assert e.read()[0] == 0 and e.battery_w == -1000  # absorbs the export
+    served.battery.wh = served.battery.capacity_wh
+    assert e.read()[0] == -1000 and e.battery_w == 0  # full
+    # A storage CT that stops answering leaves the grid figure, the battery's missing.
+    one_meter = served._one_meter
+
+    def no_storage(h, path):
+        if path.endswith("/704643840"):
+            return h.reply(404, '{"error": "404 - Not Found"}')
+        return one_meter(h, path)
+
+    served._one_meter = no_storage
+    assert e.read()[0] == -1000 and e.battery_w is None
+
+
+class Board:
+    def timeout(self, s):
+        return s
+
+
+def test_the_hourly_check_finds_a_battery_fitted_later(sim, envoy_for):
+    for folder, found in (
+        ("8.2.4286_with_3cts_and_battery_split", True),
+        ("8.2.4345_with_device_data", False),
+    ):
+        served = envoy_for(folder)
+        cfg = config.validate(sim.config(envoy={"host": served.host, "pin": "off"}))[0]
+        lk = link.Link(cfg, Board())
+        lk.envoy.probe()
+        lk.envoy.login(token_for(served, sim))
+        lk.envoy.discover()
+        lk.envoy.battery = None  # as if this run had begun before the battery was fitted
+        n = len(served.requests)
+        lk._battery(100)
+        assert [r[1] for r in served.requests[n:]] == ["/ivp/ensemble/secctrl"]
+        assert (lk.envoy.version is None) == found  # reset: the next poll discovers again
+        assert lk.next_battery == 100 + link.BATTERY_CHECK_S
