@@ -303,8 +303,10 @@ def discover(e):
             raise NoNetPower(ep.NO_CT + " (production.json is an HTML page on this firmware)")
         e._parsed(ep.net_from_production, PRODUCTION_JSON, e._json(r, PRODUCTION_JSON))
     else:
+        eid = storage_eid(meters)
+        meters = r = None  # the heap they hold, before more requests
+        _batteries(e, eid)
         _try_per_meter(e)
-        _batteries(e, meters)
     _prepare(e)
     return e.plan
 
@@ -328,14 +330,11 @@ def _optional_json(e, path):
         return None
 
 
-def _batteries(e, meters):
+def _batteries(e, eid):
     # Where a battery's power comes from: the storage CT, read with the grid CT (same 1-s
     # snapshot); else the IQ Batteries' own /ivp/ensemble/power (its "devices:" list names the
     # same batteries as /ivp/ensemble/inventory, in a tenth of the bytes). An AC Battery alone
     # reports only in production.json, every 10-15 minutes: too slow for the heater.
-    e.storage = None
-    e.battery = None
-    eid = storage_eid(meters)
     capacity = ep.battery_capacity(_optional_json(e, BATTERY_CHARGE))
     units = 0
     if eid is None:
