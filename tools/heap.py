@@ -36,12 +36,20 @@ BOOT_FOLDERS = (
     "8.3.5433_tot_is_net_cons",  # total minus production: two readings per poll
     "8.3.1598_collar",
 )
-# Config sections each feature adds (later features add theirs here).
-FEATURES = {"default": {}}
+# Config sections each feature adds (later features add theirs here). "_site": a capture folder
+# (and SimBattery arguments) that the steady run and the first boot use instead of the demo's.
+FEATURES = {
+    "default": {},
+    "battery": {
+        "battery": {"priority": "heater", "min_soc": 50},
+        "_site": ("8.2.4286_with_3cts_and_battery_split", {"soc_pct": 60}),
+    },
+}
 FAILED = re.compile(r"MemoryError|memory allocation failed|fatal:|error:|watchdog expired")
 
 
-def steady(binary, env, workdir, config):
+def steady(binary, env, workdir, config, site=None):
+    folder, battery = site or ("8.2.4345_with_device_data", None)
     res = soak.soak(
         3,
         "56K",
@@ -53,11 +61,13 @@ def steady(binary, env, workdir, config):
         env=env,
         config=config,
         virtual=True,
+        folder=folder,
+        battery=battery,
     )
     return soak.verdict(res)
 
 
-def boot(folder, binary, env, workdir, config):
+def boot(folder, binary, env, workdir, config, battery=None):
     res = soak.soak(
         0.25,
         "56K",
@@ -69,6 +79,7 @@ def boot(folder, binary, env, workdir, config):
         folder=folder,
         config=config,
         virtual=True,
+        battery=battery,
     )
     lines = res["lines"]
     problems = [line for line in lines if FAILED.search(line)][:3]
@@ -111,11 +122,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     binary = args.binary or (STAND_IN if os.path.exists(STAND_IN) else None)
     config = {}
+    site = None
     for name in args.features.split(","):
         if name not in FEATURES:
             p.error("unknown feature %r" % name)
         for section, values in FEATURES[name].items():
-            config[section] = dict(config.get(section, {}), **values)
+            if section == "_site":
+                site = values
+            else:
+                config[section] = dict(config.get(section, {}), **values)
     if binary is None:
         print(
             "heap: %s is not here, so the ESP32's heap cannot be modelled; a fresh clone lacks it "
@@ -123,7 +138,8 @@ def main(argv=None):
         )
         return 2
     workloads = [("steady: 3 h, a login and a renewal", None)]
-    folders = BOOT_FOLDERS[:1] if args.quick else BOOT_FOLDERS
+    folders = ((site[0],) if site else ()) + BOOT_FOLDERS
+    folders = folders[:1] if args.quick else folders
     workloads += [("boot: " + f, f) for f in folders]
     work = tempfile.mkdtemp(prefix="heap-")
     print("heap: %s, -X heapsize=56K, features: %s" % (os.path.relpath(binary), args.features))
@@ -137,9 +153,10 @@ def main(argv=None):
                 env = {"ESP32_HEAP_GROW": str(budget)}
                 wd = os.path.join(work, "%s-%d" % (folder or "steady", budget))
                 if folder is None:
-                    problems = steady(binary, env, wd, config)
+                    problems = steady(binary, env, wd, config, site)
                 else:
-                    problems = boot(folder, binary, env, wd, config)
+                    battery = site[1] if site and folder == site[0] else None
+                    problems = boot(folder, binary, env, wd, config, battery)
                 shutil.rmtree(wd, ignore_errors=True)
                 if args.echo:
                     print("  %s at %d: %s" % (name, budget, problems or "ok"), flush=True)

@@ -45,14 +45,16 @@ def soak(
     folder="8.2.4345_with_device_data",
     config=None,
     virtual=False,
+    battery=None,
 ):
     """Run the firmware for `hours` simulated hours from start_hour (local) of the demo day;
     tokens fall due renew_after_h hours after they are issued (default: halfway). The firmware
     renews ahead of time only while the relay is off, so a sunny noon defers it. binary and env:
     the MicroPython to run and extra environment (tools/heap.py passes the ESP32-heap stand-in);
     folder: the captured Envoy to simulate; config: sections merged into the generated
-    config.json. virtual: the board's own virtual clock leads (firmware/board_sim.py): the run
-    is the same on every machine, and as fast as it can go. Returns a dict of findings."""
+    config.json. battery: SimBattery arguments, for a capture with a battery. virtual: the
+    board's own virtual clock leads (firmware/board_sim.py): the run is the same on every
+    machine, and as fast as it can go. Returns a dict of findings."""
     house = House(DEFAULT_TRACE)
     (y, mo, d), (offset, dst) = trace_date_and_zone(DEFAULT_TRACE)
     day_start = clock.days_from_civil(y, mo, d) * 86400 - offset * 60
@@ -73,6 +75,10 @@ def soak(
     sim.cloud.token_lifetime_s = 30 * 86400 + int(due_h * 3600)
     rec = Recorder(sim, house, day_start, offset)
     sim.envoy.live = rec.live
+    if battery is not None:
+        from tools.sim import SimBattery
+
+        sim.envoy.battery = SimBattery(**battery)
     sim.start()
     sections = {"control": DEMO_CONTROL, "clock": {"utc_offset_min": offset, "dst": dst}}
     for name, values in (config or {}).items():
