@@ -69,11 +69,24 @@ def start(path="config.json"):
     # the heap, not in the middle of it later, where it would split the free space.
     for name in ("firmware.account", "firmware.envoy_setup", "firmware.lastwords"):
         __import__(name)
-    unload("firmware.account", "firmware.jwt", "firmware.envoy_setup", "firmware.lastwords")
+    unload(
+        "firmware.account",
+        "firmware.guard",
+        "firmware.jwt",
+        "firmware.envoy_setup",
+        "firmware.lastwords",
+    )
+    gc.collect()
+    from firmware.link import Link
+
+    # The first connection to the Envoy (its setup code, a handshake, the meters' reply) while
+    # the rest of the diverter is not loaded yet: the largest need of a run, in the most room.
+    link = Link(cfg, board, keeper, spare)
+    link.poll(board.uptime(), False)
     gc.collect()
     from firmware.diverter import Diverter
 
-    d = Diverter(cfg, board, keeper, spare)
+    d = Diverter(cfg, board, link)
     console.log(
         "diverter %s: heater %d W on GPIO%d, envoy %s, relay OFF (reset cause: %s)"
         % (
