@@ -10,8 +10,10 @@
 #                  the heater's full power, and a run stops on any sustained discharge;
 #   no data:       battery first, and the heater needs MARGIN_W of export beyond that.
 # Loaded only on sites where the Envoy shows a battery. Pure: time and readings come in.
-from firmware.compat import const
-from firmware.envoy_parse import _stamp
+from firmware import console
+from firmware import envoy_parse as ep
+from firmware.compat import const, unload
+from firmware.envoy import BATTERY_CHARGE, EnvoyError
 
 BATTERY = "battery"
 HEATER = "heater"
@@ -115,6 +117,13 @@ class Battery:
             more = "battery_w=%d soc=%s" % (self.w, _pct(self.soc))
         return "%s %s" % (detail, more) if detail else more
 
+    def read_charge(self, e):
+        """SoC and reserve from the Envoy (about once a minute)."""
+        try:
+            self.charge(*secctrl(e.optional_json(BATTERY_CHARGE))[:2])
+        except ValueError:
+            self.charge(None, None)
+
     def status(self, up):
         """The status snapshot's battery fields."""
         fresh = self.at is not None and up - self.at <= self.stale_s
@@ -128,6 +137,44 @@ class Battery:
 
 def _pct(v):
     return "-" if v is None else "%d" % v
+
+
+# -- the link's and the Envoy client's battery code, loaded only on battery sites -------------
+
+
+def found(link, description):
+    """At each connection: the battery the Envoy showed (description), or None for none."""
+    r = link.reading
+    if description is None:
+        console.log("battery: the Envoy shows none now")
+        r.battery = None
+        unload("firmware.battery")
+        return
+    if r.battery is not None and r.battery.source == description:
+        return
+    b, c = link.battery_cfg
+    b = b or {"priority": BATTERY, "min_soc": 50}
+    r.battery = Battery(b, c["max_import_w"], c["stale_s"], description)
+    link.next_battery = 0  # the SoC with the first reading
+    more = " min_soc=%d%%" % b["min_soc"] if b["priority"] == HEATER else ""
+    console.log("battery: %s; priority=%s%s" % (description, b["priority"], more))
+
+
+def read_power(e, poll, readings=None):
+    """e.battery_w with this poll's reading: the storage CT's (from its own reply, or from the
+    all-meters readings), or BATTERY_POWER's. None when it cannot be read: the grid's reading
+    stands, and the policy says that the battery's is missing."""
+    e.battery_w = None
+    try:
+        if e.storage == 0:
+            path, head = poll
+            e.battery_w = ensemble_power(e._json(e._get(path, head), path))
+        elif readings is not None:
+            e.battery_w = ep.reading(readings, e.storage)[0]
+        else:
+            e.battery_w = e._reading(poll, e.storage)[0]
+    except (ValueError, EnvoyError):  # a network error fails the poll, as for the grid's
+        pass
 
 
 # -- the Envoy's battery replies (untrusted: every field checked) ------------------------------
@@ -181,5 +228,5 @@ def acb(report):
                 w = _num(s.get("wNow"))
                 if w is None:
                     raise ValueError("production.json acb has no wNow number")
-                return int(w), _stamp(s.get("readingTime")), _pct_of(s.get("percentFull"))
+                return int(w), ep._stamp(s.get("readingTime")), _pct_of(s.get("percentFull"))
     return None

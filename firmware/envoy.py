@@ -197,7 +197,7 @@ class Envoy:
             if self.plan[0] == "total-production":
                 p -= self._reading(polls[1], self.plan[2])[0]
             if self.storage is not None:
-                self._battery(polls[-1])
+                _battery().read_power(self, polls[-1])
             return int(round(p)), stamp
         path, head = polls[0]
         first = self._json(self._get(path, head), path)
@@ -208,29 +208,15 @@ class Envoy:
             path, head = polls[1]
             second = self._json(self._get(path, head), path)
         if self.storage is not None:
-            self._battery(polls[-1], first)
+            _battery().read_power(self, polls[-1], first)
         return self._parsed(ep.net_from_readings, path, self.plan, first, second)
 
-    def _battery(self, poll, readings=None):
-        # A battery figure that cannot be read leaves the grid's: the policy says it is missing.
-        self.battery_w = None
+    def optional_json(self, path):
+        """A JSON endpoint, parsed, or None when it is not served (or anything goes wrong)."""
         try:
-            if self.storage == 0:
-                from firmware.battery import ensemble_power
-
-                path, head = poll
-                self.battery_w = ensemble_power(self._json(self._get(path, head), path))
-            elif readings is not None:
-                self.battery_w = ep.reading(readings, self.storage)[0]
-            else:
-                self.battery_w = self._reading(poll, self.storage)[0]
-        except (ValueError, EnvoyError):
-            pass
-        return self.battery_w
-
-    def get_json(self, path):
-        """A JSON endpoint, parsed: EnvoyError when it is not served."""
-        return self._json(self._get(path), path)
+            return self._json(self._get(path), path)
+        except Exception:
+            return None
 
     def _reading(self, poll, eid):
         path, head = poll
@@ -246,6 +232,12 @@ class Envoy:
             return parse(*args)
         except ValueError as e:
             raise EnvoyError("unexpected reply to %s: %s" % (what, e))
+
+
+def _battery():
+    from firmware import battery
+
+    return battery
 
 
 def _setup():

@@ -319,26 +319,15 @@ def storage_eid(meters):
     return None
 
 
-def _optional_json(e, path):
-    # A battery endpoint that this firmware lacks or refuses is no battery, not an error.
-    r = e.conn.send(e.conn.head("GET", path, e._headers))
-    if r.status != 200 or r.looks_like_html():
-        return None
-    try:
-        return r.json()
-    except ValueError:
-        return None
-
-
 def _batteries(e, eid):
     # Where a battery's power comes from: the storage CT, read with the grid CT (same 1-s
     # snapshot); else the IQ Batteries' own /ivp/ensemble/power (its "devices:" list names the
     # same batteries as /ivp/ensemble/inventory, in a tenth of the bytes). An AC Battery alone
     # reports only in production.json, every 10-15 minutes: too slow for the heater.
-    capacity = ep.battery_capacity(_optional_json(e, BATTERY_CHARGE))
+    capacity = ep.battery_capacity(e.optional_json(BATTERY_CHARGE))
     units = 0
     if eid is None:
-        power = _optional_json(e, BATTERY_POWER)
+        power = e.optional_json(BATTERY_POWER)
         devices = power.get("devices:") if type(power) is dict else None
         units = len(devices) if type(devices) is list else 0
         if not units and capacity is None:

@@ -3,7 +3,7 @@
 # fatal here: it is reported once, the session is closed, and the next try waits (back-off).
 from firmware import clock, console
 from firmware import envoy_parse as ep
-from firmware.compat import mem_alloc, unload
+from firmware.compat import const, mem_alloc
 from firmware.envoy import BATTERY_CHARGE, AuthError, Envoy, NoNetPower, PinMismatch
 from firmware.renewal import NoToken, Renewal
 
@@ -11,8 +11,8 @@ ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link 
 ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
 MEMORY_STREAK = 3  # this many in a row for want of memory: only a restart defragments the heap
 NO_CT_RETRY_S = 3600
-BATTERY_CHECK_S = 3600  # a site without a battery looks for one again
-BATTERY_SOC_S = 60  # a battery site reads its SoC
+_BATTERY_CHECK_S = const(3600)  # a site without a battery looks for one again
+_BATTERY_SOC_S = const(60)  # a battery site reads its SoC
 PIN_RETRY_S = 300
 RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
 
@@ -173,32 +173,10 @@ class Link:
             self.tokens.proven()
         e.discover()
         console.log("envoy: net power from %s" % e.describe())
-        self._found(e.battery)
+        if e.battery is not None or self.reading.battery is not None:
+            from firmware.battery import found
 
-    def _found(self, battery):
-        r = self.reading
-        if battery is None:
-            if r.battery is not None:
-                console.log("battery: the Envoy shows none now")
-                r.battery = None
-                unload("firmware.battery")
-            return
-        if r.battery is not None and r.battery.source == battery:
-            return
-        from firmware.battery import Battery
-
-        b, c = self.battery_cfg
-        b = b or {"priority": "battery", "min_soc": 50}
-        r.battery = Battery(b, c["max_import_w"], c["stale_s"], battery)
-        self.next_battery = 0
-        console.log(
-            "battery: %s; priority=%s%s"
-            % (
-                battery,
-                b["priority"],
-                " min_soc=%d%%" % b["min_soc"] if b["priority"] == "heater" else "",
-            )
-        )
+            found(self, e.battery)
 
     def _probe(self):
         e = self.envoy
@@ -256,23 +234,13 @@ class Link:
         return True
 
     def _battery(self, up):
-        # A battery site reads its SoC each minute; others look for a battery each hour.
-        e, r = self.envoy, self.reading
-        self.next_battery = up + (BATTERY_SOC_S if r.battery else BATTERY_CHECK_S)
-        if not e.needs_token():
-            return  # firmware before 7 (no Ensemble endpoints on the captures)
-        try:
-            charge = e.get_json(BATTERY_CHARGE)
-        except Exception:  # not served, junk, or the network: the next poll will tell
-            charge = None
-        if r.battery is not None:
-            from firmware.battery import secctrl
-
-            try:
-                r.battery.charge(*secctrl(charge)[:2])
-            except ValueError:
-                r.battery.charge(None, None)
-        elif ep.battery_capacity(charge):
+        # A battery site reads its SoC each minute (battery.py); others look for one each hour.
+        b, e = self.reading.battery, self.envoy
+        if b is not None:
+            self.next_battery = up + _BATTERY_SOC_S
+            return b.read_charge(e)
+        self.next_battery = up + _BATTERY_CHECK_S
+        if e.needs_token() and ep.battery_capacity(e.optional_json(BATTERY_CHARGE)):
             console.log("battery: the Envoy shows one now; connecting again to read it")
             self.restart()
 

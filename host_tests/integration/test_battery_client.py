@@ -102,4 +102,4 @@ def test_the_hourly_check_finds_a_battery_fitted_later(sim, envoy_for):
         lk._battery(100)
         assert [r[1] for r in served.requests[n:]] == ["/ivp/ensemble/secctrl"]
         assert (lk.envoy.version is None) == found  # reset: the next poll discovers again
-        assert lk.next_battery == 100 + link.BATTERY_CHECK_S
+        assert lk.next_battery == 100 + 3600

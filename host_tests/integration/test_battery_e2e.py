@@ -84,3 +84,27 @@ def test_a_full_battery_leaves_the_export_to_the_heater_in_heater_first_too(sim,
     b.wait_for("relay=on reason=surplus", 40)
     b.wait_for("heater: heating", 20)  # the heater's step is seen on the grid and battery
     assert battery.w == 0 and battery.discharged_wh < 1
+
+
+def test_missing_battery_data_means_battery_first_with_a_margin(sim, board):
+    pv = [3000.0]
+    battery = site(sim, pv, soc_pct=100)
+    b = board(sim.config(battery={"priority": "heater"}))
+    b.wait_for("relay=on reason=surplus", 40)
+    one_meter = sim.envoy._one_meter
+
+    def no_storage(h, path):  # the storage CT stops answering
+        if path.endswith("/704643840"):
+            return h.reply(404, '{"error": "404 - Not Found"}')
+        return one_meter(h, path)
+
+    sim.envoy._one_meter = no_storage
+    line = b.wait_for("battery: battery power", 30)
+    assert "battery first with a 300 W margin" in line
+    b.wait_for("battery=battery-power", 20)  # the summary says so too
+    assert b.count("relay=off reason=") == 0  # the grid still shows 600 W of export
+    pv[0] = 1500.0  # the battery starts covering the heater: the grid reads 0
+    b.wait_for("relay=off reason=battery-no-data", 30)
+    assert battery.discharged_wh < (HOUSE_W + HEATER_W) * 20 / 3600
+    sim.envoy._one_meter = one_meter
+    b.wait_for("battery: data again from", 30)
