@@ -41,6 +41,7 @@ class Battery:
         self.soc = self.reserve = None  # %, read about once a minute
         self.heater_first = False  # priority "heater" and the SoC allows it
         self.missing = None  # why there is no usable battery data, or None
+        self.grid = None  # W, the grid's figure that adjust() last saw
         self.notes = []  # console lines
 
     # -- what the link reads ----------------------------------------------------------------
@@ -72,6 +73,7 @@ class Battery:
     def adjust(self, up, net):
         """The grid figure (W, + import) the rules should see instead of net."""
         x = self.allowance
+        self.grid = net
         age = None if self.at is None else up - self.at
         if age is None or age > self.stale_s:
             self._missing("no battery power" if age is None else "battery power %ds old" % age)
@@ -114,7 +116,7 @@ class Battery:
         if self.missing is not None:
             more = "battery=%s" % self.missing.replace(" ", "-")
         else:
-            more = "battery_w=%d soc=%s" % (self.w, _pct(self.soc))
+            more = "battery_w=%d soc=%s grid_w=%d" % (self.w, _pct(self.soc), self.grid)
         return "%s %s" % (detail, more) if detail else more
 
     def read_charge(self, e):

@@ -339,7 +339,7 @@ def _batteries(e, eid):
         e.storage = 0
         how = BATTERY_POWER
     else:
-        how = "nowhere live (an AC Battery?)"
+        how = "no live source (an AC Battery reports every 10-15 min)"
     e.battery = "%s Wh, power from %s" % ("?" if capacity is None else "%d" % capacity, how)
 
 

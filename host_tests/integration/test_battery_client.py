@@ -30,7 +30,7 @@ def polled(served, e):
         ("8.3.1598_collar", 704643840, "storage CT eid 704643840"),
         ("7.6.185_with_cts_and_battery_3t", 0, "/ivp/ensemble/power"),
         ("8.2.4382_ACB", 0, "/ivp/ensemble/power"),
-        ("8.3.5169_ACB_inventory", None, "nowhere live"),
+        ("8.3.5169_ACB_inventory", None, "no live source"),
         ("8.2.4345_with_device_data", None, None),  # an Enpower without batteries
         ("8.3.5169_with_generator", None, None),
         ("7.3.517", None, None),

@@ -183,7 +183,8 @@ def test_reasons_in_battery_terms():
     assert b.reason(False, "import") == bt.DISCHARGING
     assert b.reason(True, "min-on") == "min-on"
     assert b.reason(False, "min-off") == "min-off"
-    assert b.describe("") == "battery_w=1450 soc=62"
+    b.adjust(1, 0)
+    assert b.describe("") == "battery_w=1450 soc=62 grid_w=0"
     assert battery(w=-900).reason(False, "low-export") == bt.CHARGING
     assert battery("heater", w=-900).reason(False, "low-export") == "low-export"
     assert battery(w=10).reason(False, "low-export") == "low-export"  # idle
