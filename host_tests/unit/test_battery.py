@@ -230,3 +230,42 @@ def test_the_policy_feeds_the_rules_the_adjusted_grid():
     assert r.house_w == 1450
     r.battery = None
     assert r.house_w == 0
+
+
+def test_the_status_snapshot_and_the_summary_carry_the_battery():
+    from test_diverter import diverter
+
+    from firmware import reports
+
+    d, board = diverter()
+    s = d.status()
+    assert "battery_w" not in s and "battery" not in reports.summary(s)  # no battery: as before
+    r = d.link.reading
+    r.net_w, r.fresh_at = 0, board.up
+    r.battery = battery(w=-1200, soc=64)
+    s = d.status()
+    assert (s["battery_w"], s["battery_soc"], s["battery_problem"]) == (-1200, 64, None)
+    assert s["battery_first"] == "battery"
+    assert reports.summary(s).endswith(" battery_w=-1200 soc=64")
+    board.up += 60  # no battery figure for a minute: missing
+    r.battery.adjust(board.up, 0)
+    s = d.status()
+    assert s["battery_w"] is None and s["battery_problem"] == "battery power 60s old"
+    assert reports.summary(s).endswith(" battery_w=- soc=64 battery=battery-power-60s-old")
+
+
+def test_a_battery_that_goes_away_is_forgotten():
+    from test_diverter import diverter
+
+    d, board = diverter()
+    bt.found(d.link, "10000 Wh, power from storage CT eid 7")
+    b = d.link.reading.battery
+    assert b.priority == "battery" and b.source.startswith("10000 Wh")
+    bt.found(d.link, "10000 Wh, power from storage CT eid 7")
+    assert d.link.reading.battery is b  # the same battery at a reconnection: kept
+    bt.found(d.link, None)
+    assert d.link.reading.battery is None
+    import sys
+
+    assert "firmware.battery" not in sys.modules
+    sys.modules["firmware.battery"] = bt  # for the tests that follow

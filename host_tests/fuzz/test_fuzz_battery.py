@@ -1,0 +1,117 @@
+# Fuzzing the battery replies' parsers and the policy (hypothesis, fixed seed): any JSON value
+# gives a result of the right kind or a ValueError with a reason, never anything else; the
+# policy's adjusted grid figure never counts battery discharge as surplus.
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware import battery as bt
+from firmware import envoy_parse as ep
+
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=600,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**12), max_value=10**12)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
+)
+json_value = st.recursive(
+    scalar,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+device = st.dictionaries(
+    st.sampled_from(["real_power_mw", "soc", "serial_num"]), scalar | json_value, max_size=3
+)
+power_reply = json_value | st.fixed_dictionaries(
+    {}, optional={"devices:": st.lists(device, max_size=5) | json_value, "devices": json_value}
+)
+secctrl_reply = json_value | st.fixed_dictionaries(
+    {},
+    optional={k: scalar for k in ("agg_soc", "adjusted_backup_soc", "Max_energy", "ENC_agg_soc")},
+)
+acb_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["acb", "eim", 1]),
+        "activeCount": scalar,
+        "wNow": scalar,
+        "readingTime": scalar,
+        "percentFull": scalar,
+    },
+)
+production_reply = json_value | st.fixed_dictionaries(
+    {}, optional={"storage": st.lists(acb_entry, max_size=3) | json_value}
+)
+
+
+def only_value_error(fn, *args):
+    try:
+        return fn(*args)
+    except ValueError as e:
+        assert str(e), "a ValueError without a reason"
+        return ValueError
+
+
+@FUZZ
+@given(power_reply)
+def test_ensemble_power(obj):
+    w = only_value_error(bt.ensemble_power, obj)
+    assert w is None or w is ValueError or type(w) is int
+
+
+@FUZZ
+@given(secctrl_reply)
+def test_secctrl_and_capacity(obj):
+    r = only_value_error(bt.secctrl, obj)
+    if r is not ValueError:
+        soc, reserve, _ = r
+        for pct in (soc, reserve):
+            assert pct is None or (type(pct) is int and 0 <= pct <= 100)
+    cap = ep.battery_capacity(obj)  # never raises: detection
+    assert cap is None or cap > 0
+
+
+@FUZZ
+@given(production_reply)
+def test_acb(obj):
+    r = only_value_error(bt.acb, obj)
+    if r not in (None, ValueError):
+        w, stamp, pct = r
+        assert type(w) is int and (stamp is None or type(stamp) is int)
+        assert pct is None or 0 <= pct <= 100
+
+
+@FUZZ
+@given(
+    st.sampled_from(["battery", "heater"]),
+    st.integers(min_value=-10000, max_value=10000),
+    st.integers(min_value=-5000, max_value=5000),
+    st.none() | st.integers(min_value=0, max_value=100),
+    st.integers(min_value=0, max_value=1000),
+    st.sampled_from([None, 1, 29, 31]),
+)
+def test_discharge_is_never_surplus(priority, grid, battery, soc, x, age):
+    b = bt.Battery({"priority": priority, "min_soc": 50}, x, 30, "fuzz")
+    b.notes = []
+    if age is not None:
+        b.power(0, battery)
+    b.charge(soc, 20)
+    net = b.adjust(age or 0, grid)
+    if age is None or age > 30:
+        assert net == grid + 2 * x + bt.MARGIN_W  # no data: battery first with a margin
+    elif battery > bt.IDLE_W:
+        assert net >= grid + battery  # discharge is import
+    elif not b.heater_first:
+        assert net >= grid  # battery first: only real export is surplus
+    else:
+        assert net >= grid + battery  # heater first: no more than the charging power
