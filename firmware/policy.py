@@ -63,9 +63,11 @@ class Policy:
         net = reading.net_w
         age = reading.age(up)
         b = reading.battery  # a home battery: the rules see the grid as battery.py adjusts it
-        if b is not None and net is not None:
+        if b is not None and net is not None and age is not None:
             b.notes = self.notes
             net = b.adjust(up, net)
+        else:
+            b = None  # no data: the rules say so, not the battery
         rules = self.rules
         self.boosting = self._boost(age, local, energy)
         if self.boosting and heater.drawing is not False:
@@ -74,11 +76,11 @@ class Policy:
         want, reason = rules.decide(up, net, age, on, heater.power_w)
         if why and reason in (ctl.STALE, ctl.NO_DATA):
             return d.set(0, why)  # the link's problem line says why
-        said = reason if b is None or net is None else b.reason(want, reason)
+        said = reason if b is None else b.reason(want, reason)
         if want == on and reason not in (ctl.STALE, ctl.NO_DATA):
             return d.set(1 if want else 0, said)  # no change: no numbers needed
         detail = rules.describe(reason, up, net, age, heater.power_w)
-        if b is not None and net is not None:
+        if b is not None:
             detail = b.describe(detail)
         return d.set(1 if want else 0, said, detail)
 

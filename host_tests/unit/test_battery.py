@@ -269,3 +269,13 @@ def test_a_battery_that_goes_away_is_forgotten():
 
     assert "firmware.battery" not in sys.modules
     sys.modules["firmware.battery"] = bt  # for the tests that follow
+
+
+def test_without_a_grid_reading_the_rules_speak_not_the_battery():
+    heater = Heater(2000)
+    p, r = _policy_case("battery", 0, 1450)
+    r.fresh_at = None  # the link lost the data (its problem line says why)
+    r.battery = bt.Battery({"priority": "battery", "min_soc": 50}, X, 30, "test")
+    d = p.decide(100, r, False, heater)
+    assert (d.power, d.reason) == (0, "no-data") and "battery" not in d.detail
+    assert p.notes == [] and r.battery.missing is None
