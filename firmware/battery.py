@@ -9,7 +9,9 @@
 #                  allowance X (control.max_import_w) would come from the battery: a start needs
 #                  the heater's full power, and a run stops on any sustained discharge;
 #   no data:       battery first, and the heater needs MARGIN_W of export beyond that.
-# Loaded only on sites where the Envoy shows a battery. Pure: time and readings come in.
+# Loaded only on sites where the Envoy shows a battery: Battery is pure (time and readings come
+# in); found(), read_power() and Battery.read_charge() are the link's and the Envoy client's
+# battery code, kept here so that a site without a battery never loads them.
 from firmware import console
 from firmware import envoy_parse as ep
 from firmware.compat import const, unload
@@ -217,18 +219,3 @@ def secctrl(obj):
         raise ValueError("secctrl is not an object")
     cap = _num(obj.get("Max_energy"))
     return _pct_of(obj.get("agg_soc")), _pct_of(obj.get("adjusted_backup_soc")), cap
-
-
-def acb(report):
-    """production.json storage[] -> (W + discharging, readingTime, percentFull) of the legacy AC
-    Batteries, or None when there are none (IQ systems list an idle entry with activeCount 0)."""
-    if type(report) is not dict or type(report.get("storage")) is not list:
-        return None
-    for s in report["storage"]:
-        if type(s) is dict and s.get("type") == "acb" and type(s.get("activeCount")) is int:
-            if s["activeCount"] > 0:
-                w = _num(s.get("wNow"))
-                if w is None:
-                    raise ValueError("production.json acb has no wNow number")
-                return int(w), ep._stamp(s.get("readingTime")), _pct_of(s.get("percentFull"))
-    return None

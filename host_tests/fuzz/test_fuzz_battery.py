@@ -39,19 +39,6 @@ secctrl_reply = json_value | st.fixed_dictionaries(
     {},
     optional={k: scalar for k in ("agg_soc", "adjusted_backup_soc", "Max_energy", "ENC_agg_soc")},
 )
-acb_entry = st.fixed_dictionaries(
-    {},
-    optional={
-        "type": st.sampled_from(["acb", "eim", 1]),
-        "activeCount": scalar,
-        "wNow": scalar,
-        "readingTime": scalar,
-        "percentFull": scalar,
-    },
-)
-production_reply = json_value | st.fixed_dictionaries(
-    {}, optional={"storage": st.lists(acb_entry, max_size=3) | json_value}
-)
 
 
 def only_value_error(fn, *args):
@@ -79,16 +66,6 @@ def test_secctrl_and_capacity(obj):
             assert pct is None or (type(pct) is int and 0 <= pct <= 100)
     cap = ep.battery_capacity(obj)  # never raises: detection
     assert cap is None or cap > 0
-
-
-@FUZZ
-@given(production_reply)
-def test_acb(obj):
-    r = only_value_error(bt.acb, obj)
-    if r not in (None, ValueError):
-        w, stamp, pct = r
-        assert type(w) is int and (stamp is None or type(stamp) is int)
-        assert pct is None or 0 <= pct <= 100
 
 
 @FUZZ
