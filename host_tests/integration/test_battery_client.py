@@ -103,3 +103,12 @@ def test_the_hourly_check_finds_a_battery_fitted_later(sim, envoy_for):
         assert [r[1] for r in served.requests[n:]] == ["/ivp/ensemble/secctrl"]
         assert (lk.envoy.version is None) == found  # reset: the next poll discovers again
         assert lk.next_battery == 100 + 3600
+
+
+def test_without_per_meter_readings_the_storage_ct_comes_from_the_same_body(sim, envoy_for):
+    served = envoy_for("8.2.4286_with_3cts_and_battery_split")
+    served.per_meter = False
+    e = connect(served, sim)
+    assert not e.per_meter and e.storage == 704643840
+    assert polled(served, e) == ["/ivp/meters/readings"]
+    assert int(e.battery_w) == -7083
