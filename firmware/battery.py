@@ -174,9 +174,9 @@ def read_power(e, poll, readings=None):
             path, head = poll
             e.battery_w = ensemble_power(e._json(e._get(path, head), path))
         elif readings is not None:
-            e.battery_w = ep.reading(readings, e.storage)[0]
+            e.battery_w = int(round(ep.reading(readings, e.storage)[0]))
         else:
-            e.battery_w = e._reading(poll, e.storage)[0]
+            e.battery_w = int(round(e._reading(poll, e.storage)[0]))
     except (ValueError, EnvoyError):  # a network error fails the poll, as for the grid's
         pass
 

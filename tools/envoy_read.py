@@ -82,6 +82,9 @@ def main(argv=None):
         print("meter: " + e.describe())
         net, stamp = e.read()
         print("net_w=%d" % net)
+        if e.battery:
+            w = e.battery_w
+            print("battery: %s; battery_w=%s" % (e.battery, "-" if w is None else "%d" % w))
         return 0
     except NoNetPower as err:
         print(str(err))

@@ -63,7 +63,7 @@ def test_the_captured_storage_ct_and_a_live_battery(sim, envoy_for):
     served = envoy_for("8.2.4286_with_3cts_and_battery_split")
     e = connect(served, sim)
     e.read()
-    assert int(e.battery_w) == -7083  # charging, as captured
+    assert e.battery_w == -7084  # charging, as captured
     served.live = lambda t: (3000.0, -1000.0)
     served.battery = SimBattery(soc_pct=50)
     assert e.read()[0] == 0 and e.battery_w == -1000  # absorbs the export
@@ -111,4 +111,15 @@ def test_without_per_meter_readings_the_storage_ct_comes_from_the_same_body(sim,
     e = connect(served, sim)
     assert not e.per_meter and e.storage == 704643840
     assert polled(served, e) == ["/ivp/meters/readings"]
-    assert int(e.battery_w) == -7083
+    assert e.battery_w == -7084
+
+
+def test_envoy_read_shows_the_battery(sim, envoy_for, tmp_path):
+    from test_host_tools import run
+
+    served = envoy_for("8.2.4286_with_3cts_and_battery_split")
+    code, out = run(
+        "tools.envoy_read", "--host", served.host, "--token", token_for(served, sim), cwd=tmp_path
+    )
+    assert code == 0, out
+    assert "battery: 25000 Wh, power from storage CT eid 704643840; battery_w=-7084" in out
