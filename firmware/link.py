@@ -1,6 +1,7 @@
 # The link to the data: keeps Wi-Fi, the clock, the token and the Envoy session alive and yields
 # readings of net grid power, or a Problem saying why there are none. Network trouble is never
 # fatal here: it is reported once, the session is closed, and the next try waits (back-off).
+# On a site with a home battery, each reading carries the battery's power too (battery.py).
 from firmware import clock, console
 from firmware import envoy_parse as ep
 from firmware.compat import const, mem_alloc
