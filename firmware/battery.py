@@ -118,15 +118,13 @@ class Battery:
         if self.missing is not None:
             more = "battery=%s" % self.missing.replace(" ", "-")
         else:
-            more = "battery_w=%d soc=%s grid_w=%d" % (self.w, _pct(self.soc), self.grid)
+            more = "battery_w=%d soc=%s grid_w=%d" % (self.w, _text(self.soc), self.grid)
         return "%s %s" % (detail, more) if detail else more
 
     def read_charge(self, e):
         """SoC and reserve from the Envoy (about once a minute)."""
-        try:
-            self.charge(*secctrl(e.optional_json(BATTERY_CHARGE))[:2])
-        except ValueError:
-            self.charge(None, None)
+        r = e.optional(BATTERY_CHARGE)
+        self.charge(*(secctrl(r.raw, r.length) if r is not None else (None, None)))
 
     def status(self, up):
         """The status snapshot's battery fields."""
@@ -139,7 +137,7 @@ class Battery:
         }
 
 
-def _pct(v):
+def _text(v):
     return "-" if v is None else "%d" % v
 
 
@@ -172,7 +170,8 @@ def read_power(e, poll, readings=None):
     try:
         if e.storage == 0:
             path, head = poll
-            e.battery_w = ensemble_power(e._json(e._get(path, head), path))
+            r = e._get(path, head)
+            e.battery_w = ensemble_power(r.raw, r.length)
         elif readings is not None:
             e.battery_w = int(round(ep.reading(readings, e.storage)[0]))
         else:
@@ -184,38 +183,35 @@ def read_power(e, poll, readings=None):
 # -- the Envoy's battery replies (untrusted: every field checked) ------------------------------
 
 
-def _num(v):
-    return v if type(v) in (int, float) and -1e9 < v < 1e9 else None
+def _pct(v):
+    return int(v) if type(v) in (int, float) and 0 <= v <= 100 else None
 
 
-def _pct_of(v):
-    v = _num(v)
-    return int(v) if v is not None and 0 <= v <= 100 else None
-
-
-def ensemble_power(obj):
-    """/ivp/ensemble/power -> the batteries' W (+ discharging), or None without devices. The key
-    really is "devices:" with a colon; an empty list means no IQ Battery reports."""
-    if type(obj) is not dict:
-        raise ValueError("ensemble power is not an object")
-    devices = obj.get("devices:", obj.get("devices"))
-    if devices is None or devices == []:
+def ensemble_power(buf, n):
+    """/ivp/ensemble/power (bytes) -> the IQ Batteries' W (+ discharging), or None when it lists
+    none. The key really is "devices:" with a colon; an empty list means no battery reports.
+    Each device's real_power_mw is read where it stands (no objects built per poll)."""
+    if not ep.has_items(buf, n, b'"devices:"'):
         return None
-    if type(devices) is not list:
-        raise ValueError("ensemble power devices is not a list")
-    mw = 0
-    for d in devices:
-        p = _num(d.get("real_power_mw")) if type(d) is dict else None
-        if p is None:
-            raise ValueError("an ensemble device without real_power_mw")
-        mw += p
+    key = b'"real_power_mw"'
+    mw = count = i = 0
+    while True:
+        i = buf.find(key, i, n)
+        if i < 0:
+            break
+        v = ep._power(ep.number_after(buf, n, key, i))
+        if v is None:
+            raise ValueError("an IQ Battery's real_power_mw is not a number")
+        mw += v
+        count += 1
+        i += len(key)
+    if not count:
+        raise ValueError("the IQ Batteries' power lists no real_power_mw")
     return int(round(mw / 1000))
 
 
-def secctrl(obj):
-    """/ivp/ensemble/secctrl -> (soc %, reserve %, capacity Wh), each None when absent. agg_soc
-    covers IQ and AC Batteries together; Max_energy 0 means no battery is commissioned."""
-    if type(obj) is not dict:
-        raise ValueError("secctrl is not an object")
-    cap = _num(obj.get("Max_energy"))
-    return _pct_of(obj.get("agg_soc")), _pct_of(obj.get("adjusted_backup_soc")), cap
+def secctrl(buf, n):
+    """/ivp/ensemble/secctrl (bytes) -> (SoC %, reserve %), None when absent. agg_soc covers IQ
+    and AC Batteries together; the reserve is adjusted_backup_soc."""
+    soc = _pct(ep.number_after(buf, n, b'"agg_soc"'))
+    return soc, _pct(ep.number_after(buf, n, b'"adjusted_backup_soc"'))

@@ -211,12 +211,14 @@ class Envoy:
             _battery().read_power(self, polls[-1], first)
         return self._parsed(ep.net_from_readings, path, self.plan, first, second)
 
-    def optional_json(self, path):
-        """A JSON endpoint, parsed, or None when it is not served (or anything goes wrong)."""
+    def optional(self, path):
+        """The reply to path (its body valid until the next request), or None when it is not
+        served, or anything goes wrong (a network error shows in the next poll)."""
         try:
-            return self._json(self._get(path), path)
+            r = self._get(path)
         except Exception:
             return None
+        return None if r.looks_like_html() else r
 
     def _reading(self, poll, eid):
         path, head = poll

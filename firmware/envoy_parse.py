@@ -277,9 +277,43 @@ def net_from_production(report):
     raise NoNetPower(NO_CT + " (production.json has no net-consumption entry)")
 
 
-def battery_capacity(secctrl):
-    """/ivp/ensemble/secctrl's Max_energy (Wh of batteries commissioned), or None for none."""
-    if type(secctrl) is not dict:
+def number_after(buf, n, key, start=0):
+    """The number that follows key (a quoted name: b'"agg_soc"') and its colon in buf[:n], or
+    None. For the Ensemble replies, whose names are unique in them: a few bytes allocated
+    instead of the whole reply as objects."""
+    i = buf.find(key, start, n)
+    if i < 0:
         return None
-    wh = _power(secctrl.get("Max_energy"))
+    i = _skip(buf, i + len(key), n)
+    if i >= n or buf[i] != 58:  # ":"
+        return None
+    i = _skip(buf, i + 1, n)
+    j = _number_end(buf, i, n)
+    return _number(buf, i, j) if 0 < j - i <= _MAX_NUMBER else None
+
+
+def has_items(buf, n, key):
+    """True when key (quoted) names a non-empty list in buf[:n]."""
+    i = buf.find(key, 0, n)
+    if i < 0:
+        return False
+    i = _skip(buf, i + len(key), n)
+    if i >= n or buf[i] != 58:
+        return False
+    i = _skip(buf, i + 1, n)
+    if i >= n or buf[i] != 91:  # "["
+        return False
+    i = _skip(buf, i + 1, n)
+    return i < n and buf[i] != 93  # "]"
+
+
+def _skip(buf, i, n):
+    while i < n and buf[i] in b" \t\r\n":
+        i += 1
+    return i
+
+
+def battery_capacity(buf, n):
+    """/ivp/ensemble/secctrl's Max_energy (Wh of batteries commissioned), or None for none."""
+    wh = _power(number_after(buf, n, b'"Max_energy"'))
     return wh if wh is not None and wh > 0 else None

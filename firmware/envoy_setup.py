@@ -324,12 +324,12 @@ def _batteries(e, eid):
     # snapshot); else the IQ Batteries' own /ivp/ensemble/power (its "devices:" list names the
     # same batteries as /ivp/ensemble/inventory, in a tenth of the bytes). An AC Battery alone
     # reports only in production.json, every 10-15 minutes: too slow for the heater.
-    capacity = ep.battery_capacity(e.optional_json(BATTERY_CHARGE))
-    units = 0
+    r = e.optional(BATTERY_CHARGE)
+    capacity = None if r is None else ep.battery_capacity(r.raw, r.length)
+    units = False
     if eid is None:
-        power = e.optional_json(BATTERY_POWER)
-        devices = power.get("devices:") if type(power) is dict else None
-        units = len(devices) if type(devices) is list else 0
+        r = e.optional(BATTERY_POWER)
+        units = r is not None and ep.has_items(r.raw, r.length, b'"devices:"')
         if not units and capacity is None:
             return
     if eid is not None:

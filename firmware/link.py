@@ -241,7 +241,8 @@ class Link:
             self.next_battery = up + _BATTERY_SOC_S
             return b.read_charge(e)
         self.next_battery = up + _BATTERY_CHECK_S
-        if e.needs_token() and ep.battery_capacity(e.optional_json(BATTERY_CHARGE)):
+        r = e.optional(BATTERY_CHARGE) if e.needs_token() else None
+        if r is not None and ep.battery_capacity(r.raw, r.length):
             console.log("battery: the Envoy shows one now; connecting again to read it")
             self.restart()
 

@@ -1,6 +1,8 @@
 # Fuzzing the battery replies' parsers and the policy (hypothesis, fixed seed): any JSON value
 # gives a result of the right kind or a ValueError with a reason, never anything else; the
 # policy's adjusted grid figure never counts battery discharge as surplus.
+import json
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,22 +51,44 @@ def only_value_error(fn, *args):
         return ValueError
 
 
+def raw(obj):
+    body = json.dumps(obj).encode()
+    return body, len(body)
+
+
 @FUZZ
 @given(power_reply)
 def test_ensemble_power(obj):
-    w = only_value_error(bt.ensemble_power, obj)
+    w = only_value_error(bt.ensemble_power, *raw(obj))
     assert w is None or w is ValueError or type(w) is int
+    if isinstance(obj, dict) and isinstance(obj.get("devices:"), list) and w is not ValueError:
+        devices = obj["devices:"]  # the scan agrees with the parsed reply
+        if w is None:
+            assert devices == []
+        elif all(isinstance(d, dict) for d in devices) and "devices" not in obj:
+            mw = [d.get("real_power_mw") for d in devices]
+            if all(type(v) in (int, float) and abs(v) < 1e9 for v in mw):
+                assert w == int(round(sum(mw) / 1000))
+
+
+@FUZZ
+@given(st.binary(max_size=80), st.sampled_from([b'"devices:"', b'"agg_soc"', b'"Max_energy"']))
+def test_the_scanners_take_any_bytes(body, key):
+    body = key + body
+    ep.number_after(body, len(body), key)
+    ep.has_items(body, len(body), key)
+    only_value_error(bt.ensemble_power, body, len(body))
 
 
 @FUZZ
 @given(secctrl_reply)
 def test_secctrl_and_capacity(obj):
-    r = only_value_error(bt.secctrl, obj)
-    if r is not ValueError:
-        soc, reserve, _ = r
-        for pct in (soc, reserve):
-            assert pct is None or (type(pct) is int and 0 <= pct <= 100)
-    cap = ep.battery_capacity(obj)  # never raises: detection
+    soc, reserve = bt.secctrl(*raw(obj))  # never raises
+    for pct in (soc, reserve):
+        assert pct is None or (type(pct) is int and 0 <= pct <= 100)
+    if isinstance(obj, dict) and type(obj.get("agg_soc")) is int and 0 <= obj["agg_soc"] <= 100:
+        assert soc == obj["agg_soc"]
+    cap = ep.battery_capacity(*raw(obj))  # never raises: detection
     assert cap is None or cap > 0
 
 
