@@ -12,10 +12,10 @@
 # Loaded only on sites where the Envoy shows a battery: Battery is pure (time and readings come
 # in); found(), read_power() and Battery.read_charge() are the link's and the Envoy client's
 # battery code, kept here so that a site without a battery never loads them.
-from firmware import console
+from firmware import console, ensemble
 from firmware import envoy_parse as ep
 from firmware.compat import const, unload
-from firmware.envoy import BATTERY_CHARGE, EnvoyError
+from firmware.envoy import EnvoyError
 
 BATTERY = "battery"
 HEATER = "heater"
@@ -123,8 +123,8 @@ class Battery:
 
     def read_charge(self, e):
         """SoC and reserve from the Envoy (about once a minute)."""
-        r = e.optional(BATTERY_CHARGE)
-        self.charge(*(secctrl(r.raw, r.length) if r is not None else (None, None)))
+        r = ensemble.get(e, ensemble.CHARGE)
+        self.charge(*(ensemble.charge(r.raw, r.length) if r is not None else (None, None)))
 
     def status(self, up):
         """The status snapshot's battery fields."""
@@ -164,54 +164,17 @@ def found(link, description):
 
 def read_power(e, poll, readings=None):
     """e.battery_w with this poll's reading: the storage CT's (from its own reply, or from the
-    all-meters readings), or BATTERY_POWER's. None when it cannot be read: the grid's reading
+    all-meters readings), or /ivp/ensemble/power's. None when it cannot be read: the grid's reading
     stands, and the policy says that the battery's is missing."""
     e.battery_w = None
     try:
         if e.storage == 0:
             path, head = poll
             r = e._get(path, head)
-            e.battery_w = ensemble_power(r.raw, r.length)
+            e.battery_w = ensemble.power(r.raw, r.length)
         elif readings is not None:
             e.battery_w = int(round(ep.reading(readings, e.storage)[0]))
         else:
             e.battery_w = int(round(e._reading(poll, e.storage)[0]))
     except (ValueError, EnvoyError):  # a network error fails the poll, as for the grid's
         pass
-
-
-# -- the Envoy's battery replies (untrusted: every field checked) ------------------------------
-
-
-def _pct(v):
-    return int(v) if type(v) in (int, float) and 0 <= v <= 100 else None
-
-
-def ensemble_power(buf, n):
-    """/ivp/ensemble/power (bytes) -> the IQ Batteries' W (+ discharging), or None when it lists
-    none. The key really is "devices:" with a colon; an empty list means no battery reports.
-    Each device's real_power_mw is read where it stands (no objects built per poll)."""
-    if not ep.has_items(buf, n, b'"devices:"'):
-        return None
-    key = b'"real_power_mw"'
-    mw = count = i = 0
-    while True:
-        i = buf.find(key, i, n)
-        if i < 0:
-            break
-        v = ep._power(ep.number_after(buf, n, key, i))
-        if v is None:
-            raise ValueError("an IQ Battery's real_power_mw is not a number")
-        mw += v
-        count += 1
-        i += len(key)
-    if not count:
-        raise ValueError("the IQ Batteries' power lists no real_power_mw")
-    return int(round(mw / 1000))
-
-
-def secctrl(buf, n):
-    """/ivp/ensemble/secctrl (bytes) -> (SoC %, reserve %), None when absent. agg_soc covers IQ
-    and AC Batteries together; the reserve is adjusted_backup_soc."""
-    soc = _pct(ep.number_after(buf, n, b'"agg_soc"'))
-    return soc, _pct(ep.number_after(buf, n, b'"adjusted_backup_soc"'))

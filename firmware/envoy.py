@@ -12,8 +12,6 @@ CHECK_JWT = "/auth/check_jwt"  # "Valid token." and a sessionId cookie
 METERS = "/ivp/meters"  # which CT measures what, by eid
 READINGS = "/ivp/meters/readings"  # all meters; /ivp/meters/readings/<eid> for one
 PRODUCTION_JSON = "/production.json"  # fallback for firmware without /ivp/meters; chunked
-BATTERY_CHARGE = "/ivp/ensemble/secctrl"  # SoC, reserve, capacity (Max_energy)
-BATTERY_POWER = "/ivp/ensemble/power"  # per IQ Battery: real_power_mw, + discharging
 PIN_FILE = "envoy_pin.json"  # {"sha256": hex} once pinned, {"https": true} once HTTPS worked
 _ACCEPT = ("Accept", "application/json")
 _SETUP = "firmware.envoy_setup"
@@ -53,7 +51,7 @@ class Envoy:
         self.plan = None  # see envoy_parse.plan_from_meters, or ("production",)
         self.per_meter = False  # /ivp/meters/readings/<eid> works
         self.battery = None  # what the Envoy shows of home batteries, or None: none
-        self.storage = None  # the battery's power: the storage CT's eid, 0: BATTERY_POWER
+        self.storage = None  # the battery's power: the storage CT's eid, 0: ensemble.POWER
         self.battery_w = None  # with the last reading: W, + discharging (None: not read)
         self.session = None  # "sessionId=..." from check_jwt
         self.conn = None
@@ -179,6 +177,8 @@ class Envoy:
         """The session is set up: its code can go until the next one."""
         if _SETUP in sys.modules:
             unload(_SETUP)
+            if self.battery is None:
+                unload("firmware.ensemble")  # kept by battery.py on a battery site
 
     def needs_token(self):
         return ep.needs_token(self.version)
@@ -197,7 +197,9 @@ class Envoy:
             if self.plan[0] == "total-production":
                 p -= self._reading(polls[1], self.plan[2])[0]
             if self.storage is not None:
-                _battery().read_power(self, polls[-1])
+                from firmware.battery import read_power
+
+                read_power(self, polls[-1])
             return int(round(p)), stamp
         path, head = polls[0]
         first = self._json(self._get(path, head), path)
@@ -208,17 +210,10 @@ class Envoy:
             path, head = polls[1]
             second = self._json(self._get(path, head), path)
         if self.storage is not None:
-            _battery().read_power(self, polls[-1], first)
-        return self._parsed(ep.net_from_readings, path, self.plan, first, second)
+            from firmware.battery import read_power
 
-    def optional(self, path):
-        """The reply to path (its body valid until the next request), or None when it is not
-        served, or anything goes wrong (a network error shows in the next poll)."""
-        try:
-            r = self._get(path)
-        except Exception:
-            return None
-        return None if r.looks_like_html() else r
+            read_power(self, polls[-1], first)
+        return self._parsed(ep.net_from_readings, path, self.plan, first, second)
 
     def _reading(self, poll, eid):
         path, head = poll
@@ -234,12 +229,6 @@ class Envoy:
             return parse(*args)
         except ValueError as e:
             raise EnvoyError("unexpected reply to %s: %s" % (what, e))
-
-
-def _battery():
-    from firmware import battery
-
-    return battery
 
 
 def _setup():

@@ -12,8 +12,6 @@ from firmware.envoy import (
     INFO,
     METERS,
     PRODUCTION_JSON,
-    BATTERY_CHARGE,
-    BATTERY_POWER,
     READINGS,
     AuthError,
     Downgrade,
@@ -324,12 +322,14 @@ def _batteries(e, eid):
     # snapshot); else the IQ Batteries' own /ivp/ensemble/power (its "devices:" list names the
     # same batteries as /ivp/ensemble/inventory, in a tenth of the bytes). An AC Battery alone
     # reports only in production.json, every 10-15 minutes: too slow for the heater.
-    r = e.optional(BATTERY_CHARGE)
-    capacity = None if r is None else ep.battery_capacity(r.raw, r.length)
+    from firmware import ensemble as en
+
+    r = en.get(e, en.CHARGE)
+    capacity = None if r is None else en.capacity(r.raw, r.length)
     units = False
     if eid is None:
-        r = e.optional(BATTERY_POWER)
-        units = r is not None and ep.has_items(r.raw, r.length, b'"devices:"')
+        r = en.get(e, en.POWER)
+        units = r is not None and en.has_items(r.raw, r.length, b'"devices:"')
         if not units and capacity is None:
             return
     if eid is not None:
@@ -337,7 +337,7 @@ def _batteries(e, eid):
         how = "storage CT eid %d" % eid
     elif units:
         e.storage = 0
-        how = BATTERY_POWER
+        how = en.POWER
     else:
         how = "no live source (an AC Battery reports every 10-15 min)"
     e.battery = "%s Wh, power from %s" % ("?" if capacity is None else "%d" % capacity, how)
@@ -364,7 +364,7 @@ def _prepare(e):
     else:
         paths = [READINGS]
     if e.storage == 0:
-        paths.append(BATTERY_POWER)
+        paths.append("/ivp/ensemble/power")
     elif e.storage and e.per_meter:
         paths.append("%s/%d" % (READINGS, e.storage))
     e._polls = [(p, e.conn.head("GET", p, e._headers)) for p in paths]

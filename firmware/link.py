@@ -3,17 +3,14 @@
 # fatal here: it is reported once, the session is closed, and the next try waits (back-off).
 # On a site with a home battery, each reading carries the battery's power too (battery.py).
 from firmware import clock, console
-from firmware import envoy_parse as ep
-from firmware.compat import const, mem_alloc
-from firmware.envoy import BATTERY_CHARGE, AuthError, Envoy, NoNetPower, PinMismatch
+from firmware.compat import mem_alloc
+from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
 from firmware.renewal import NoToken, Renewal
 
 ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link for the limit
 ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
 MEMORY_STREAK = 3  # this many in a row for want of memory: only a restart defragments the heap
 NO_CT_RETRY_S = 3600
-_BATTERY_CHECK_S = const(3600)  # a site without a battery looks for one again
-_BATTERY_SOC_S = const(60)  # a battery site reads its SoC
 PIN_RETRY_S = 300
 RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
 
@@ -71,7 +68,7 @@ class Link:
         self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout), spare=spare)
         self.tokens = Renewal(cfg, board, self, keeper)
         self.battery_cfg = (cfg.get("battery"), cfg["control"])
-        self.next_battery = 0
+        self.next_battery = 3600  # the first connection looks for a battery; the next, in an hour
         self.reading = Reading()
         self.problem = None
         self.clock_ok = False
@@ -230,21 +227,11 @@ class Link:
         if r.battery is not None:
             r.battery.power(up, e.battery_w)
         self._clear()
-        if up >= self.next_battery:
-            self._battery(up)
-        return True
+        if up >= self.next_battery:  # the SoC each minute, or a look for a battery each hour
+            from firmware.ensemble import look
 
-    def _battery(self, up):
-        # A battery site reads its SoC each minute (battery.py); others look for one each hour.
-        b, e = self.reading.battery, self.envoy
-        if b is not None:
-            self.next_battery = up + _BATTERY_SOC_S
-            return b.read_charge(e)
-        self.next_battery = up + _BATTERY_CHECK_S
-        r = e.optional(BATTERY_CHARGE) if e.needs_token() else None
-        if r is not None and ep.battery_capacity(r.raw, r.length):
-            console.log("battery: the Envoy shows one now; connecting again to read it")
-            self.restart()
+            look(self, up)
+        return True
 
     def _down(self, up, reason, text, wait, reset):
         self.report(reason, text)

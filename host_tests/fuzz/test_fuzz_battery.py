@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware import battery as bt
-from firmware import envoy_parse as ep
+from firmware import ensemble as en
 
 FUZZ = settings(
     derandomize=True,
@@ -59,7 +59,7 @@ def raw(obj):
 @FUZZ
 @given(power_reply)
 def test_ensemble_power(obj):
-    w = only_value_error(bt.ensemble_power, *raw(obj))
+    w = only_value_error(en.power, *raw(obj))
     assert w is None or w is ValueError or type(w) is int
     if isinstance(obj, dict) and isinstance(obj.get("devices:"), list) and w is not ValueError:
         devices = obj["devices:"]  # the scan agrees with the parsed reply
@@ -75,20 +75,20 @@ def test_ensemble_power(obj):
 @given(st.binary(max_size=80), st.sampled_from([b'"devices:"', b'"agg_soc"', b'"Max_energy"']))
 def test_the_scanners_take_any_bytes(body, key):
     body = key + body
-    ep.number_after(body, len(body), key)
-    ep.has_items(body, len(body), key)
-    only_value_error(bt.ensemble_power, body, len(body))
+    en.number_after(body, len(body), key)
+    en.has_items(body, len(body), key)
+    only_value_error(en.power, body, len(body))
 
 
 @FUZZ
 @given(secctrl_reply)
 def test_secctrl_and_capacity(obj):
-    soc, reserve = bt.secctrl(*raw(obj))  # never raises
+    soc, reserve = en.charge(*raw(obj))  # never raises
     for pct in (soc, reserve):
         assert pct is None or (type(pct) is int and 0 <= pct <= 100)
     if isinstance(obj, dict) and type(obj.get("agg_soc")) is int and 0 <= obj["agg_soc"] <= 100:
         assert soc == obj["agg_soc"]
-    cap = ep.battery_capacity(*raw(obj))  # never raises: detection
+    cap = en.capacity(*raw(obj))  # never raises: detection
     assert cap is None or cap > 0
 
 

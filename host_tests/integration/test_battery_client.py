@@ -2,7 +2,7 @@
 import pytest
 from conftest import token_for
 
-from firmware import config, link
+from firmware import config, ensemble, link
 from firmware.envoy import Envoy
 from tools.sim import SimBattery
 
@@ -99,7 +99,7 @@ def test_the_hourly_check_finds_a_battery_fitted_later(sim, envoy_for):
         lk.envoy.discover()
         lk.envoy.battery = None  # as if this run had begun before the battery was fitted
         n = len(served.requests)
-        lk._battery(100)
+        ensemble.look(lk, 100)
         assert [r[1] for r in served.requests[n:]] == ["/ivp/ensemble/secctrl"]
         assert (lk.envoy.version is None) == found  # reset: the next poll discovers again
         assert lk.next_battery == 100 + 3600

@@ -5,6 +5,7 @@ import json
 from support import fixture, raises
 
 from firmware import battery as bt
+from firmware import ensemble as en
 from firmware import envoy_parse as ep
 from firmware import envoy_setup as es
 from firmware import link, policy
@@ -51,22 +52,22 @@ def scan(obj):
 
 def test_ensemble_power_has_a_colon_in_its_key_and_can_be_empty():
     assert b'"devices:"' in fixture(CT_SPLIT, "ivp_ensemble_power")
-    assert bt.ensemble_power(*raw(CT_SPLIT, "ivp_ensemble_power")) == -6592  # 5 charging
-    assert bt.ensemble_power(*raw(NO_CT, "ivp_ensemble_power")) == 0  # one at its reserve
-    assert bt.ensemble_power(*raw(ACB_AND_IQ, "ivp_ensemble_power")) == 105  # discharging
-    assert bt.ensemble_power(*raw(NONE, "ivp_ensemble_power")) is None  # "devices:": []
-    assert bt.ensemble_power(*raw(ACB_INVENTORY, "ivp_ensemble_power")) is None
+    assert en.power(*raw(CT_SPLIT, "ivp_ensemble_power")) == -6592  # 5 charging
+    assert en.power(*raw(NO_CT, "ivp_ensemble_power")) == 0  # one at its reserve
+    assert en.power(*raw(ACB_AND_IQ, "ivp_ensemble_power")) == 105  # discharging
+    assert en.power(*raw(NONE, "ivp_ensemble_power")) is None  # "devices:": []
+    assert en.power(*raw(ACB_INVENTORY, "ivp_ensemble_power")) is None
     for folder in (CT_SPLIT, NO_CT, ACB_AND_IQ, NONE, ACB_INVENTORY, COLLAR, DISAGREE):
         obj = load(folder, "ivp_ensemble_power")  # the same as from the parsed reply
         want = sum(d["real_power_mw"] for d in obj["devices:"])
-        got = bt.ensemble_power(*raw(folder, "ivp_ensemble_power"))
+        got = en.power(*raw(folder, "ivp_ensemble_power"))
         assert got == (int(round(want / 1000)) if obj["devices:"] else None), folder
-    assert bt.ensemble_power(*scan({"devices": [{"real_power_mw": 1500}]})) is None  # no colon
-    assert bt.ensemble_power(b'{"devices:" : [ ] }', 19) is None
+    assert en.power(*scan({"devices": [{"real_power_mw": 1500}]})) is None  # no colon
+    assert en.power(b'{"devices:" : [ ] }', 19) is None
     for junk in ({"devices:": [{"real_power_mw": True}]}, {"devices:": [1]}):
-        raises(ValueError, bt.ensemble_power, *scan(junk))
+        raises(ValueError, en.power, *scan(junk))
     body = b'{"devices:": [{"real_power_mw": -1500}, {"real_power_mw": 2500}]}'
-    assert bt.ensemble_power(body, len(body)) == 1
+    assert en.power(body, len(body)) == 1
 
 
 def test_the_power_list_names_the_batteries_the_inventory_does():
@@ -74,28 +75,28 @@ def test_the_power_list_names_the_batteries_the_inventory_does():
     for folder in (CT_SPLIT, DISAGREE, COLLAR, NO_CT, ACB_AND_IQ, ACB_INVENTORY, NONE):
         devices = load(folder, "ivp_ensemble_power")["devices:"]
         assert len(devices) == encharge_count(load(folder, "ivp_ensemble_inventory")), folder
-        has = ep.has_items(*raw(folder, "ivp_ensemble_power"), b'"devices:"')
+        has = en.has_items(*raw(folder, "ivp_ensemble_power"), b'"devices:"')
         assert has == (len(devices) > 0), folder
     assert load(NONE, "ivp_ensemble_inventory")[0]["type"] == "ENCHARGE"  # ...with no devices
     assert load(ACB, "ivp_ensemble_inventory") == []
 
 
 def test_secctrl_gives_soc_reserve_and_capacity():
-    assert bt.secctrl(*raw(CT_SPLIT, "ivp_ensemble_secctrl")) == (46, 100)
-    assert bt.secctrl(*raw(DISAGREE, "ivp_ensemble_secctrl")) == (21, 20)
-    assert bt.secctrl(*raw(NO_CT, "ivp_ensemble_secctrl")) == (15, 15)
-    assert bt.secctrl(*raw(ACB_AND_IQ, "ivp_ensemble_secctrl"))[0] == 39  # IQ 54 % + ACB 25 %
-    assert bt.secctrl(*scan({"agg_soc": 101, "adjusted_backup_soc": "x"})) == (None, None)
-    assert bt.secctrl(*scan({"ENC_agg_soc": 5, "agg_soc": 7})) == (7, None)  # its own name
-    assert bt.secctrl(*scan([])) == (None, None)
+    assert en.charge(*raw(CT_SPLIT, "ivp_ensemble_secctrl")) == (46, 100)
+    assert en.charge(*raw(DISAGREE, "ivp_ensemble_secctrl")) == (21, 20)
+    assert en.charge(*raw(NO_CT, "ivp_ensemble_secctrl")) == (15, 15)
+    assert en.charge(*raw(ACB_AND_IQ, "ivp_ensemble_secctrl"))[0] == 39  # IQ 54 % + ACB 25 %
+    assert en.charge(*scan({"agg_soc": 101, "adjusted_backup_soc": "x"})) == (None, None)
+    assert en.charge(*scan({"ENC_agg_soc": 5, "agg_soc": 7})) == (7, None)  # its own name
+    assert en.charge(*scan([])) == (None, None)
     # Detection: any commissioned capacity; none on a site with only an Enpower.
-    assert ep.battery_capacity(*raw(CT_SPLIT, "ivp_ensemble_secctrl")) == 25000
-    assert ep.battery_capacity(*raw(NONE, "ivp_ensemble_secctrl")) is None
-    assert ep.battery_capacity(*raw(ACB, "ivp_ensemble_secctrl")) == 412
-    assert ep.battery_capacity(*raw(ACB_INVENTORY, "ivp_ensemble_secctrl")) == 2480
-    assert ep.battery_capacity(*scan({"Max_energy": 1e99})) is None
-    assert ep.battery_capacity(*scan({"Max_energy": "25000"})) is None
-    assert ep.battery_capacity(b'{"Max_energy" :\n 7}', 19) == 7
+    assert en.capacity(*raw(CT_SPLIT, "ivp_ensemble_secctrl")) == 25000
+    assert en.capacity(*raw(NONE, "ivp_ensemble_secctrl")) is None
+    assert en.capacity(*raw(ACB, "ivp_ensemble_secctrl")) == 412
+    assert en.capacity(*raw(ACB_INVENTORY, "ivp_ensemble_secctrl")) == 2480
+    assert en.capacity(*scan({"Max_energy": 1e99})) is None
+    assert en.capacity(*scan({"Max_energy": "25000"})) is None
+    assert en.capacity(b'{"Max_energy" :\n 7}', 19) == 7
 
 
 def acb(folder):
@@ -117,8 +118,8 @@ def test_acb_only_reports_in_production_json_and_too_slowly():
     # such a site as "battery data missing": battery first with a margin.
     meters = load(ACB_AND_IQ, "ivp_meters_readings")[0]["timestamp"]
     assert meters - acb(ACB_AND_IQ)["readingTime"] > 40 * 3600
-    assert ep.battery_capacity(*raw(ACB, "ivp_ensemble_secctrl")) == 412
-    assert bt.secctrl(*raw(ACB, "ivp_ensemble_secctrl"))[0] == 18  # agg_soc counts the ACB
+    assert en.capacity(*raw(ACB, "ivp_ensemble_secctrl")) == 412
+    assert en.charge(*raw(ACB, "ivp_ensemble_secctrl"))[0] == 18  # agg_soc counts the ACB
 
 
 def test_storage_ct_sign_and_where_it_is_found():
@@ -134,7 +135,7 @@ def test_storage_ct_sign_and_where_it_is_found():
 
 def test_the_ct_and_the_ensemble_disagree_and_the_ct_wins():
     ct = watts(DISAGREE, "storage")
-    ensemble = bt.ensemble_power(*raw(DISAGREE, "ivp_ensemble_power"))
+    ensemble = en.power(*raw(DISAGREE, "ivp_ensemble_power"))
     assert int(ct) == -2579 and ensemble == -641  # the same second (timestamp 1709829517)
     # With the CT the house would draw a negative load; with the ensemble about 1.2 kW.
     pv, grid = watts(DISAGREE, "production"), watts(DISAGREE, "net-consumption")
