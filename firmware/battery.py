@@ -10,7 +10,7 @@
 #                  the heater's full power, and a run stops on any sustained discharge;
 #   no data:       battery first, and the heater needs MARGIN_W of export beyond that.
 # Loaded only on sites where the Envoy shows a battery: Battery is pure (time and readings come
-# in); found(), read_power() and Battery.read_charge() are the link's and the Envoy client's
+# in); found() and read_power() are the link's and the Envoy client's
 # battery code, kept here so that a site without a battery never loads them.
 from firmware import console, ensemble
 from firmware import envoy_parse as ep
@@ -121,11 +121,6 @@ class Battery:
             more = "battery_w=%d soc=%s grid_w=%d" % (self.w, _text(self.soc), self.grid)
         return "%s %s" % (detail, more) if detail else more
 
-    def read_charge(self, e):
-        """SoC and reserve from the Envoy (about once a minute)."""
-        r = ensemble.get(e, ensemble.CHARGE)
-        self.charge(*(ensemble.charge(r.raw, r.length) if r is not None else (None, None)))
-
     def status(self, up):
         """The status snapshot's battery fields."""
         fresh = self.at is not None and up - self.at <= self.stale_s
@@ -157,7 +152,6 @@ def found(link, description):
     b, c = link.battery_cfg
     b = b or {"priority": BATTERY, "min_soc": 50}
     r.battery = Battery(b, c["max_import_w"], c["stale_s"], description)
-    link.next_battery = 0  # the SoC with the first reading
     more = " min_soc=%d%%" % b["min_soc"] if b["priority"] == HEATER else ""
     console.log("battery: %s; priority=%s%s" % (description, b["priority"], more))
 

@@ -1,8 +1,7 @@
 # The Envoy's Ensemble replies (home batteries), read where they stand in the reply's bytes: a few
 # bytes allocated instead of the whole reply as objects. Their field names are unique in them,
-# and a name inside a string cannot match (its quotes are escaped). Loaded to detect a battery
-# (at connect, and each hour while there is none) and kept only on a battery site.
-from firmware import console
+# and a name inside a string cannot match (its quotes are escaped). Loaded after each connection
+# and each hour to look for a battery; kept only on a battery site.
 from firmware import envoy_parse as ep
 from firmware.compat import unload
 
@@ -13,16 +12,55 @@ LOOK_S = 3600  # a site without a battery looks for one again
 
 
 def look(link, up):
-    """The link's battery work that is not per poll: a battery site's SoC (each minute), or,
-    without a battery, a look for one (each hour; a new one means connecting again)."""
+    """The link's battery work that is not per poll, after each connection and then each minute
+    with a battery (its SoC), each hour without (a look for one)."""
+    e = link.envoy
+    ensemble = e.needs_token()  # firmware before 7: no Ensemble endpoints in the captures
+    r = get(e, CHARGE) if ensemble else None
+    cap = soc = None
+    if r is not None:
+        cap = capacity(r.raw, r.length)
+        soc = charge(r.raw, r.length)  # before the next request reuses the buffer
+    if not e.battery:  # not looked for since this connection, or none then
+        e.battery = _find(e, cap) if ensemble else ""
+    if e.battery or link.reading.battery is not None:
+        from firmware.battery import found
+
+        found(link, e.battery or None)
     b = link.reading.battery
     link.next_battery = up + (SOC_S if b else LOOK_S)
-    if b is not None:
-        return b.read_charge(link.envoy)
-    if check(link.envoy):
-        console.log("battery: the Envoy shows one now; connecting again to read it")
-        link.restart()
-    unload("firmware.ensemble")
+    if b is None:
+        unload("firmware.ensemble")
+    else:
+        b.charge(*(soc or (None, None)))
+
+
+def find(e):
+    """The host tools' look: e.battery, found now ("" for none)."""
+    r = get(e, CHARGE)
+    e.battery = _find(e, None if r is None else capacity(r.raw, r.length))
+    return e.battery
+
+
+def _find(e, cap):
+    # Where the battery's power comes from: the storage CT (setup found it in /ivp/meters),
+    # read with the grid CT (the same 1-s snapshot); else the IQ Batteries' own figure (its
+    # "devices:" list names the same batteries as /ivp/ensemble/inventory, in a tenth of the
+    # bytes). An AC Battery alone reports only in production.json, every 10-15 minutes: too
+    # slow for the heater, so it has no live source. -> a description, or "" for no battery.
+    if e.storage:
+        how = "storage CT eid %d" % e.storage
+    else:
+        p = get(e, POWER)
+        if p is not None and has_items(p.raw, p.length, b'"devices:"'):
+            e.storage = 0
+            e._polls.append((POWER, e.conn.head("GET", POWER, e._headers)))
+            how = POWER
+        elif cap is None:
+            return ""
+        else:
+            how = "no live source (an AC Battery reports every 10-15 min)"
+    return "%s Wh, power from %s" % ("?" if cap is None else "%d" % cap, how)
 
 
 def get(e, path):
@@ -74,14 +112,6 @@ def capacity(buf, n):
     """secctrl's Max_energy: Wh of batteries commissioned, or None for none."""
     wh = number_after(buf, n, b'"Max_energy"')
     return wh if wh is not None and wh > 0 else None
-
-
-def check(e):
-    """True when the Envoy shows battery capacity now (the hourly look on a site without)."""
-    if not e.needs_token():
-        return False  # firmware before 7: no Ensemble endpoints on the captures
-    r = get(e, CHARGE)
-    return r is not None and capacity(r.raw, r.length) is not None
 
 
 def charge(buf, n):

@@ -50,7 +50,8 @@ class Envoy:
         self.https = True  # the scheme of self.conn
         self.plan = None  # see envoy_parse.plan_from_meters, or ("production",)
         self.per_meter = False  # /ivp/meters/readings/<eid> works
-        self.battery = None  # what the Envoy shows of home batteries, or None: none
+        # Home batteries (ensemble.look): a description, "" for none, None before the look
+        self.battery = None
         self.storage = None  # the battery's power: the storage CT's eid, 0: ensemble.POWER
         self.battery_w = None  # with the last reading: W, + discharging (None: not read)
         self.session = None  # "sessionId=..." from check_jwt
@@ -177,8 +178,6 @@ class Envoy:
         """The session is set up: its code can go until the next one."""
         if _SETUP in sys.modules:
             unload(_SETUP)
-            if self.battery is None:
-                unload("firmware.ensemble")  # kept by battery.py on a battery site
 
     def needs_token(self):
         return ep.needs_token(self.version)
@@ -189,31 +188,32 @@ class Envoy:
     # -- the poll ----------------------------------------------------------------------------
 
     def read(self):
-        """One reading: (net watts, + import; the Envoy's timestamp or None). On a battery site,
-        battery_w is read with it."""
+        """One reading: (net watts, + import; the Envoy's timestamp or None). Once
+        ensemble.look() has found a battery, battery_w is read with it."""
         polls = self._polls
+        first = None
         if self.per_meter:
             p, stamp = self._reading(polls[0], self.plan[1])
             if self.plan[0] == "total-production":
                 p -= self._reading(polls[1], self.plan[2])[0]
-            if self.storage is not None:
-                from firmware.battery import read_power
-
-                read_power(self, polls[-1])
-            return int(round(p)), stamp
-        path, head = polls[0]
-        first = self._json(self._get(path, head), path)
-        if self.plan[0] == "production":
-            return self._parsed(ep.net_from_production, path, first)
-        second = None
-        if self.plan[0] == "total-production" and len(polls) > 1:
-            path, head = polls[1]
-            second = self._json(self._get(path, head), path)
-        if self.storage is not None:
+            net = int(round(p)), stamp
+        else:
+            path, head = polls[0]
+            first = self._json(self._get(path, head), path)
+            if self.plan[0] == "production":
+                net = self._parsed(ep.net_from_production, path, first)
+                first = None
+            else:
+                second = None
+                if self.plan[0] == "total-production" and len(polls) > 1:
+                    path, head = polls[1]
+                    second = self._json(self._get(path, head), path)
+                net = self._parsed(ep.net_from_readings, path, self.plan, first, second)
+        if self.battery and self.storage is not None:
             from firmware.battery import read_power
 
             read_power(self, polls[-1], first)
-        return self._parsed(ep.net_from_readings, path, self.plan, first, second)
+        return net
 
     def _reading(self, poll, eid):
         path, head = poll

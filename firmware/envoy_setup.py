@@ -279,7 +279,7 @@ def discover(e):
     """How to get net power: /ivp/meters at start and after an error streak.
     Raises NoNetPower when the Envoy has no consumption CT."""
     e.per_meter = False
-    e.storage = e.battery = None
+    e.storage = e.battery = e.battery_w = None
     r = e.conn.send(e.conn.head("GET", METERS, e._headers))
     meters = None
     if r.status == 200 and not r.looks_like_html():
@@ -301,9 +301,10 @@ def discover(e):
             raise NoNetPower(ep.NO_CT + " (production.json is an HTML page on this firmware)")
         e._parsed(ep.net_from_production, PRODUCTION_JSON, e._json(r, PRODUCTION_JSON))
     else:
-        eid = storage_eid(meters)
-        meters = r = None  # the heap they hold, before more requests
-        _batteries(e, eid)
+        # A storage CT is read with the grid's once ensemble.look() has found the battery, after
+        # the setup code is gone: nothing about batteries adds to a connection's peak.
+        e.storage = storage_eid(meters)
+        meters = r = None
         _try_per_meter(e)
     _prepare(e)
     return e.plan
@@ -315,32 +316,6 @@ def storage_eid(meters):
         if m["measurementType"] == "storage" and m["state"] == "enabled":
             return m["eid"]
     return None
-
-
-def _batteries(e, eid):
-    # Where a battery's power comes from: the storage CT, read with the grid CT (same 1-s
-    # snapshot); else the IQ Batteries' own /ivp/ensemble/power (its "devices:" list names the
-    # same batteries as /ivp/ensemble/inventory, in a tenth of the bytes). An AC Battery alone
-    # reports only in production.json, every 10-15 minutes: too slow for the heater.
-    from firmware import ensemble as en
-
-    r = en.get(e, en.CHARGE)
-    capacity = None if r is None else en.capacity(r.raw, r.length)
-    units = False
-    if eid is None:
-        r = en.get(e, en.POWER)
-        units = r is not None and en.has_items(r.raw, r.length, b'"devices:"')
-        if not units and capacity is None:
-            return
-    if eid is not None:
-        e.storage = eid
-        how = "storage CT eid %d" % eid
-    elif units:
-        e.storage = 0
-        how = en.POWER
-    else:
-        how = "no live source (an AC Battery reports every 10-15 min)"
-    e.battery = "%s Wh, power from %s" % ("?" if capacity is None else "%d" % capacity, how)
 
 
 def _try_per_meter(e):

@@ -171,10 +171,7 @@ class Link:
             self.tokens.proven()
         e.discover()
         console.log("envoy: net power from %s" % e.describe())
-        if e.battery is not None or self.reading.battery is not None:
-            from firmware.battery import found
-
-            found(self, e.battery)
+        self.next_battery = 0  # ensemble.look() once the setup code is gone
 
     def _probe(self):
         e = self.envoy

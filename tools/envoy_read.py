@@ -82,7 +82,10 @@ def main(argv=None):
         print("meter: " + e.describe())
         net, stamp = e.read()
         print("net_w=%d" % net)
-        if e.battery:
+        from firmware import ensemble
+
+        if e.needs_token() and ensemble.find(e):
+            e.read()
             w = e.battery_w
             print("battery: %s; battery_w=%s" % (e.battery, "-" if w is None else "%d" % w))
         return 0

@@ -1,18 +1,32 @@
-# The Envoy client on the battery captures: what it finds at connect and what each poll asks.
+# The Envoy client on the battery captures: what ensemble.look() finds once connected, and what
+# each poll asks.
 import pytest
 from conftest import token_for
 
-from firmware import config, ensemble, link
+from firmware import ensemble, link
 from firmware.envoy import Envoy
 from tools.sim import SimBattery
 
 
-def connect(served, sim):
+class Link:
+    """What ensemble.look() uses of a link.Link."""
+
+    def __init__(self, e):
+        self.envoy = e
+        self.reading = link.Reading()
+        self.battery_cfg = (None, {"max_import_w": 300, "stale_s": 30})
+        self.next_battery = 0
+
+
+def connect(served, sim, look=True):
     e = Envoy("127.0.0.1", served.port, "off")
     e.probe()
     if e.needs_token():
         e.login(token_for(served, sim))
     e.discover()
+    if look:
+        e.link = Link(e)
+        ensemble.look(e.link, 0)
     return e
 
 
@@ -33,7 +47,8 @@ def polled(served, e):
         ("8.3.5169_ACB_inventory", None, "no live source"),
         ("8.2.4345_with_device_data", None, None),  # an Enpower without batteries
         ("8.3.5169_with_generator", None, None),
-        ("7.3.517", None, None),
+        ("7.3.517", 0, "/ivp/ensemble/power"),  # batteries, and no /ivp/meters
+        ("7.6.175_with_cts", None, None),
     ],
 )
 def test_each_kind_of_battery_is_found_and_read_with_the_grid(
@@ -43,7 +58,7 @@ def test_each_kind_of_battery_is_found_and_read_with_the_grid(
     e = connect(served, sim)
     assert e.storage == storage
     if found is None:
-        assert e.battery is None
+        assert not e.battery
     else:
         assert found in e.battery
     paths = polled(served, e)
@@ -52,7 +67,8 @@ def test_each_kind_of_battery_is_found_and_read_with_the_grid(
         assert paths == [grid, "/ivp/meters/readings/%d" % storage]
         assert e.battery_w is not None
     elif storage == 0:
-        assert paths == [grid, "/ivp/ensemble/power"]
+        assert paths[-1] == "/ivp/ensemble/power" and len(paths) == 2
+        assert paths[0] in (grid, "/production.json")
         assert e.battery_w == (105 if "ACB" in folder else 0)
     else:
         assert len(paths) == 1  # a site without a live battery figure: the poll as before
@@ -81,28 +97,39 @@ def test_the_captured_storage_ct_and_a_live_battery(sim, envoy_for):
     assert e.read()[0] == -1000 and e.battery_w is None
 
 
-class Board:
-    def timeout(self, s):
-        return s
-
-
-def test_the_hourly_check_finds_a_battery_fitted_later(sim, envoy_for):
+def test_nothing_about_batteries_at_connect_then_one_look(sim, envoy_for):
     for folder, found in (
         ("8.2.4286_with_3cts_and_battery_split", True),
         ("8.2.4345_with_device_data", False),
+        ("7.6.185_with_cts_and_battery_3t", True),
     ):
         served = envoy_for(folder)
-        cfg = config.validate(sim.config(envoy={"host": served.host, "pin": "off"}))[0]
-        lk = link.Link(cfg, Board())
-        lk.envoy.probe()
-        lk.envoy.login(token_for(served, sim))
-        lk.envoy.discover()
-        lk.envoy.battery = None  # as if this run had begun before the battery was fitted
+        n = len(served.requests)
+        e = connect(served, sim, look=False)
+        asked = [r[1] for r in served.requests[n:]]
+        assert not [p for p in asked if "ensemble" in p], asked
+        assert e.battery is None and polled(served, e)[-1].startswith("/ivp/meters/readings/")
+        lk = Link(e)
         n = len(served.requests)
         ensemble.look(lk, 100)
-        assert [r[1] for r in served.requests[n:]] == ["/ivp/ensemble/secctrl"]
-        assert (lk.envoy.version is None) == found  # reset: the next poll discovers again
-        assert lk.next_battery == 100 + 3600
+        asked = [r[1] for r in served.requests[n:]]
+        assert asked[0] == "/ivp/ensemble/secctrl" and len(asked) <= 2
+        assert (lk.reading.battery is not None) == found
+        assert lk.next_battery == 100 + (60 if found else 3600)
+        if found:
+            assert lk.reading.battery.soc is not None  # the SoC from the same reply
+
+
+def test_the_hourly_look_finds_a_battery_fitted_later(sim, envoy_for):
+    served = envoy_for("7.6.185_with_cts_and_battery_3t")
+    e = connect(served, sim, look=False)
+    lk = Link(e)
+    lk.reading.net_w = 0
+    e.battery = ""  # the look after connecting found none (the battery came later)
+    ensemble.look(lk, 3600)
+    assert lk.reading.battery is not None and e.storage == 0
+    assert polled(served, e)[-1] == "/ivp/ensemble/power"  # read from the next poll on
+    assert e.battery_w == 0
 
 
 def test_without_per_meter_readings_the_storage_ct_comes_from_the_same_body(sim, envoy_for):
