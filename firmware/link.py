@@ -139,6 +139,10 @@ class Link:
         before = mem_alloc()
         ok = self._poll(up)
         self.poll_alloc = mem_alloc() - before
+        if ok and up >= self.next_battery:  # a battery's SoC each minute, or a look for one
+            from firmware.ensemble import look
+
+            look(self, up)
         return ok
 
     def _wifi(self, up, heater_on):
@@ -224,10 +228,6 @@ class Link:
         if r.battery is not None:
             r.battery.power(up, e.battery_w)
         self._clear()
-        if up >= self.next_battery:  # the SoC each minute, or a look for a battery each hour
-            from firmware.ensemble import look
-
-            look(self, up)
         return True
 
     def _down(self, up, reason, text, wait, reset):
