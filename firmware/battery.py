@@ -121,6 +121,10 @@ class Battery:
             more = "battery_w=%d soc=%s grid_w=%d" % (self.w, _text(self.soc), self.grid)
         return "%s %s" % (detail, more) if detail else more
 
+    def read_charge(self, buf, n):
+        """SoC and reserve from the bytes of /ivp/ensemble/secctrl."""
+        self.charge(*soc_reserve(buf, n))
+
     def status(self, up):
         """The status snapshot's battery fields."""
         fresh = self.at is not None and up - self.at <= self.stale_s
@@ -165,10 +169,44 @@ def read_power(e, poll, readings=None):
         if e.storage == 0:
             path, head = poll
             r = e._get(path, head)
-            e.battery_w = ensemble.power(r.raw, r.length)
+            e.battery_w = ensemble_power(r.raw, r.length)
         elif readings is not None:
             e.battery_w = int(round(ep.reading(readings, e.storage)[0]))
         else:
             e.battery_w = int(round(e._reading(poll, e.storage)[0]))
     except (ValueError, EnvoyError):  # a network error fails the poll, as for the grid's
         pass
+
+
+def soc_reserve(buf, n):
+    """secctrl -> (SoC %, reserve %), None when absent. agg_soc covers IQ and AC Batteries
+    together; the reserve is adjusted_backup_soc."""
+    return _pct(ensemble.number_after(buf, n, b'"agg_soc"')), _pct(
+        ensemble.number_after(buf, n, b'"adjusted_backup_soc"')
+    )
+
+
+def _pct(v):
+    return int(v) if v is not None and 0 <= v <= 100 else None
+
+
+def ensemble_power(buf, n):
+    """/ivp/ensemble/power -> the IQ Batteries' W (+ discharging), or None when it lists none.
+    The key really is "devices:" with a colon; an empty list means no battery reports."""
+    if not ensemble.has_items(buf, n, b'"devices:"'):
+        return None
+    key = b'"real_power_mw"'
+    mw = count = i = 0
+    while True:
+        i = buf.find(key, i, n)
+        if i < 0:
+            break
+        v = ensemble.number_after(buf, n, key, i)
+        if v is None:
+            raise ValueError("an IQ Battery's real_power_mw is not a number")
+        mw += v
+        count += 1
+        i += len(key)
+    if not count:
+        raise ValueError("the IQ Batteries' power lists no real_power_mw")
+    return int(round(mw / 1000))

@@ -17,10 +17,14 @@ def look(link, up):
     e = link.envoy
     ensemble = e.needs_token()  # firmware before 7: no Ensemble endpoints in the captures
     r = get(e, CHARGE) if ensemble else None
-    cap = soc = None
+    b = link.reading.battery
+    cap = None
     if r is not None:
         cap = capacity(r.raw, r.length)
-        soc = charge(r.raw, r.length)  # before the next request reuses the buffer
+        if b is not None:
+            b.read_charge(r.raw, r.length)  # before the next request reuses the buffer
+    elif b is not None:
+        b.charge(None, None)
     if not e.battery:  # not looked for since this connection, or none then
         e.battery = _find(e, cap) if ensemble else ""
     if e.battery or link.reading.battery is not None:
@@ -31,8 +35,6 @@ def look(link, up):
     link.next_battery = up + (SOC_S if b else LOOK_S)
     if b is None:
         unload("firmware.ensemble")
-    else:
-        b.charge(*(soc or (None, None)))
 
 
 def find(e):
@@ -112,37 +114,3 @@ def capacity(buf, n):
     """secctrl's Max_energy: Wh of batteries commissioned, or None for none."""
     wh = number_after(buf, n, b'"Max_energy"')
     return wh if wh is not None and wh > 0 else None
-
-
-def charge(buf, n):
-    """secctrl -> (SoC %, reserve %), None when absent. agg_soc covers IQ and AC Batteries
-    together; the reserve is adjusted_backup_soc."""
-    return _pct(number_after(buf, n, b'"agg_soc"')), _pct(
-        number_after(buf, n, b'"adjusted_backup_soc"')
-    )
-
-
-def _pct(v):
-    return int(v) if v is not None and 0 <= v <= 100 else None
-
-
-def power(buf, n):
-    """/ivp/ensemble/power -> the IQ Batteries' W (+ discharging), or None when it lists none.
-    The key really is "devices:" with a colon; an empty list means no battery reports."""
-    if not has_items(buf, n, b'"devices:"'):
-        return None
-    key = b'"real_power_mw"'
-    mw = count = i = 0
-    while True:
-        i = buf.find(key, i, n)
-        if i < 0:
-            break
-        v = number_after(buf, n, key, i)
-        if v is None:
-            raise ValueError("an IQ Battery's real_power_mw is not a number")
-        mw += v
-        count += 1
-        i += len(key)
-    if not count:
-        raise ValueError("the IQ Batteries' power lists no real_power_mw")
-    return int(round(mw / 1000))

@@ -175,7 +175,7 @@ class Link:
             self.tokens.proven()
         e.discover()
         console.log("envoy: net power from %s" % e.describe())
-        self.next_battery = 0  # ensemble.look() once the setup code is gone
+        self.next_battery = up + 5  # ensemble.look() once the setup code is gone
 
     def _probe(self):
         e = self.envoy

@@ -59,7 +59,7 @@ def raw(obj):
 @FUZZ
 @given(power_reply)
 def test_ensemble_power(obj):
-    w = only_value_error(en.power, *raw(obj))
+    w = only_value_error(bt.ensemble_power, *raw(obj))
     assert w is None or w is ValueError or type(w) is int
     if isinstance(obj, dict) and isinstance(obj.get("devices:"), list) and w is not ValueError:
         devices = obj["devices:"]  # the scan agrees with the parsed reply
@@ -77,13 +77,13 @@ def test_the_scanners_take_any_bytes(body, key):
     body = key + body
     en.number_after(body, len(body), key)
     en.has_items(body, len(body), key)
-    only_value_error(en.power, body, len(body))
+    only_value_error(bt.ensemble_power, body, len(body))
 
 
 @FUZZ
 @given(secctrl_reply)
 def test_secctrl_and_capacity(obj):
-    soc, reserve = en.charge(*raw(obj))  # never raises
+    soc, reserve = bt.soc_reserve(*raw(obj))  # never raises
     for pct in (soc, reserve):
         assert pct is None or (type(pct) is int and 0 <= pct <= 100)
     if isinstance(obj, dict) and type(obj.get("agg_soc")) is int and 0 <= obj["agg_soc"] <= 100:

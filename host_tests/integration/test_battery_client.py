@@ -117,7 +117,8 @@ def test_nothing_about_batteries_at_connect_then_one_look(sim, envoy_for):
         assert (lk.reading.battery is not None) == found
         assert lk.next_battery == 100 + (60 if found else 3600)
         if found:
-            assert lk.reading.battery.soc is not None  # the SoC from the same reply
+            ensemble.look(lk, 160)  # a minute later: the SoC
+            assert lk.reading.battery.soc is not None and lk.next_battery == 220
 
 
 def test_the_hourly_look_finds_a_battery_fitted_later(sim, envoy_for):

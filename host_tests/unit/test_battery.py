@@ -52,22 +52,22 @@ def scan(obj):
 
 def test_ensemble_power_has_a_colon_in_its_key_and_can_be_empty():
     assert b'"devices:"' in fixture(CT_SPLIT, "ivp_ensemble_power")
-    assert en.power(*raw(CT_SPLIT, "ivp_ensemble_power")) == -6592  # 5 charging
-    assert en.power(*raw(NO_CT, "ivp_ensemble_power")) == 0  # one at its reserve
-    assert en.power(*raw(ACB_AND_IQ, "ivp_ensemble_power")) == 105  # discharging
-    assert en.power(*raw(NONE, "ivp_ensemble_power")) is None  # "devices:": []
-    assert en.power(*raw(ACB_INVENTORY, "ivp_ensemble_power")) is None
+    assert bt.ensemble_power(*raw(CT_SPLIT, "ivp_ensemble_power")) == -6592  # 5 charging
+    assert bt.ensemble_power(*raw(NO_CT, "ivp_ensemble_power")) == 0  # one at its reserve
+    assert bt.ensemble_power(*raw(ACB_AND_IQ, "ivp_ensemble_power")) == 105  # discharging
+    assert bt.ensemble_power(*raw(NONE, "ivp_ensemble_power")) is None  # "devices:": []
+    assert bt.ensemble_power(*raw(ACB_INVENTORY, "ivp_ensemble_power")) is None
     for folder in (CT_SPLIT, NO_CT, ACB_AND_IQ, NONE, ACB_INVENTORY, COLLAR, DISAGREE):
         obj = load(folder, "ivp_ensemble_power")  # the same as from the parsed reply
         want = sum(d["real_power_mw"] for d in obj["devices:"])
-        got = en.power(*raw(folder, "ivp_ensemble_power"))
+        got = bt.ensemble_power(*raw(folder, "ivp_ensemble_power"))
         assert got == (int(round(want / 1000)) if obj["devices:"] else None), folder
-    assert en.power(*scan({"devices": [{"real_power_mw": 1500}]})) is None  # no colon
-    assert en.power(b'{"devices:" : [ ] }', 19) is None
+    assert bt.ensemble_power(*scan({"devices": [{"real_power_mw": 1500}]})) is None  # no colon
+    assert bt.ensemble_power(b'{"devices:" : [ ] }', 19) is None
     for junk in ({"devices:": [{"real_power_mw": True}]}, {"devices:": [1]}):
-        raises(ValueError, en.power, *scan(junk))
+        raises(ValueError, bt.ensemble_power, *scan(junk))
     body = b'{"devices:": [{"real_power_mw": -1500}, {"real_power_mw": 2500}]}'
-    assert en.power(body, len(body)) == 1
+    assert bt.ensemble_power(body, len(body)) == 1
 
 
 def test_the_power_list_names_the_batteries_the_inventory_does():
@@ -82,13 +82,13 @@ def test_the_power_list_names_the_batteries_the_inventory_does():
 
 
 def test_secctrl_gives_soc_reserve_and_capacity():
-    assert en.charge(*raw(CT_SPLIT, "ivp_ensemble_secctrl")) == (46, 100)
-    assert en.charge(*raw(DISAGREE, "ivp_ensemble_secctrl")) == (21, 20)
-    assert en.charge(*raw(NO_CT, "ivp_ensemble_secctrl")) == (15, 15)
-    assert en.charge(*raw(ACB_AND_IQ, "ivp_ensemble_secctrl"))[0] == 39  # IQ 54 % + ACB 25 %
-    assert en.charge(*scan({"agg_soc": 101, "adjusted_backup_soc": "x"})) == (None, None)
-    assert en.charge(*scan({"ENC_agg_soc": 5, "agg_soc": 7})) == (7, None)  # its own name
-    assert en.charge(*scan([])) == (None, None)
+    assert bt.soc_reserve(*raw(CT_SPLIT, "ivp_ensemble_secctrl")) == (46, 100)
+    assert bt.soc_reserve(*raw(DISAGREE, "ivp_ensemble_secctrl")) == (21, 20)
+    assert bt.soc_reserve(*raw(NO_CT, "ivp_ensemble_secctrl")) == (15, 15)
+    assert bt.soc_reserve(*raw(ACB_AND_IQ, "ivp_ensemble_secctrl"))[0] == 39  # IQ 54 % + ACB 25 %
+    assert bt.soc_reserve(*scan({"agg_soc": 101, "adjusted_backup_soc": "x"})) == (None, None)
+    assert bt.soc_reserve(*scan({"ENC_agg_soc": 5, "agg_soc": 7})) == (7, None)  # its own name
+    assert bt.soc_reserve(*scan([])) == (None, None)
     # Detection: any commissioned capacity; none on a site with only an Enpower.
     assert en.capacity(*raw(CT_SPLIT, "ivp_ensemble_secctrl")) == 25000
     assert en.capacity(*raw(NONE, "ivp_ensemble_secctrl")) is None
@@ -119,7 +119,7 @@ def test_acb_only_reports_in_production_json_and_too_slowly():
     meters = load(ACB_AND_IQ, "ivp_meters_readings")[0]["timestamp"]
     assert meters - acb(ACB_AND_IQ)["readingTime"] > 40 * 3600
     assert en.capacity(*raw(ACB, "ivp_ensemble_secctrl")) == 412
-    assert en.charge(*raw(ACB, "ivp_ensemble_secctrl"))[0] == 18  # agg_soc counts the ACB
+    assert bt.soc_reserve(*raw(ACB, "ivp_ensemble_secctrl"))[0] == 18  # agg_soc counts the ACB
 
 
 def test_storage_ct_sign_and_where_it_is_found():
@@ -135,7 +135,7 @@ def test_storage_ct_sign_and_where_it_is_found():
 
 def test_the_ct_and_the_ensemble_disagree_and_the_ct_wins():
     ct = watts(DISAGREE, "storage")
-    ensemble = en.power(*raw(DISAGREE, "ivp_ensemble_power"))
+    ensemble = bt.ensemble_power(*raw(DISAGREE, "ivp_ensemble_power"))
     assert int(ct) == -2579 and ensemble == -641  # the same second (timestamp 1709829517)
     # With the CT the house would draw a negative load; with the ensemble about 1.2 kW.
     pv, grid = watts(DISAGREE, "production"), watts(DISAGREE, "net-consumption")
