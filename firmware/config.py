@@ -5,6 +5,7 @@ from firmware.clock import parse_window
 from firmware.urls import split_host, split_url
 
 REQUIRED = object()
+BURST_POLL_S = 2  # firmware/burst_out.py plays at most this far ahead
 DAY = 86400
 
 # section -> key -> (kind, default, low, high). Kinds: "str", "int", "num", "bool", or a tuple
@@ -31,6 +32,9 @@ SCHEMA = {
         "power_w": ("int", REQUIRED, 100, 12000),
         "relay_pin": ("gpio", REQUIRED, 0, 39),
         "active_high": ("bool", True, 0, 0),
+        "output": (("relay", "burst"), "relay", 0, 0),
+        "burst_window_s": ("num", 1, 0.1, 600),
+        "mains_hz": ((50, 60), 50, 0, 0),
     },
     "control": {
         "poll_s": ("num", 1, 0.2, 60),
@@ -99,8 +103,8 @@ def _check(section, key, spec, value, errors, warnings):
     kind, _, lo, hi = spec
     name = "%s.%s" % (section, key)
     if type(kind) is tuple:
-        if value not in kind:
-            errors.append("%s: %r is not one of %s" % (name, value, ", ".join(kind)))
+        if value not in kind or type(value) is bool:
+            errors.append("%s: %r is not one of %s" % (name, value, ", ".join(map(str, kind))))
         return value
     want_str = kind in ("str", "host", "url", "window", "pin", "token")
     if want_str:
@@ -166,7 +170,7 @@ def validate(raw):
                 out[key] = spec[1]
         cfg[section] = out
     _check_credentials(cfg, errors)
-    _check_control(cfg, warnings)
+    _check_control(cfg, warnings, errors)
     return cfg, errors, warnings
 
 
@@ -188,8 +192,14 @@ def _check_credentials(cfg, errors):
         errors.append("enlighten.email: %r is not an e-mail address" % email)
 
 
-def _check_control(cfg, warnings):
+def _check_control(cfg, warnings, errors):
     c = cfg["control"]
+    if cfg["heater"].get("output") == "burst" and type(c.get("poll_s")) in (int, float):
+        if c["poll_s"] > BURST_POLL_S:
+            errors.append(
+                "control.poll_s: %s s is too slow for heater.output burst (at most %d s): each "
+                "poll renews the pattern" % (c["poll_s"], BURST_POLL_S)
+            )
     if type(c.get("stale_s")) in (int, float) and type(c.get("poll_s")) in (int, float):
         if c["stale_s"] < 2 * c["poll_s"]:
             warnings.append(

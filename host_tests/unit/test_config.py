@@ -304,3 +304,25 @@ def test_example_config_is_valid_and_documents_every_key():
         for key in config.SCHEMA[section]:
             assert key in raw[section], "%s.%s not in config.example.json" % (section, key)
             assert "_" + key in raw[section], "%s.%s has no comment" % (section, key)
+
+
+def test_burst_output_settings():
+    cfg, errors, _ = config.validate(good())
+    assert cfg["heater"]["output"] == "relay" and cfg["heater"]["mains_hz"] == 50
+    raw = good()
+    raw["heater"].update({"output": "burst", "burst_window_s": 20, "mains_hz": 60})
+    cfg, errors, _ = config.validate(raw)
+    assert errors == [] and cfg["heater"]["burst_window_s"] == 20
+    for key, value, text in (
+        ("output", "ssr", "heater.output: 'ssr' is not one of relay, burst"),
+        ("mains_hz", 55, "heater.mains_hz: 55 is not one of 50, 60"),
+        ("mains_hz", True, "heater.mains_hz: True is not one of 50, 60"),
+        ("burst_window_s", 0, "heater.burst_window_s: 0 is out of range"),
+    ):
+        raw = good()
+        raw["heater"][key] = value
+        contains(only_error(raw), text)
+    raw = good()
+    raw["heater"]["output"] = "burst"
+    raw["control"] = {"poll_s": 5}
+    contains(only_error(raw), "control.poll_s: 5 s is too slow for heater.output burst")
