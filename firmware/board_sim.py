@@ -8,7 +8,8 @@
 # <folder>/time for the simulated Envoy: the same day then tells the same story on any machine;
 # "stop=<seconds>" ends the run there, as a Ctrl-C would.
 # Flag files in <folder> inject faults: wifi_down, clock_unset; the board writes the relay state
-# ("1"/"0") to <folder>/relay for the simulated house.
+# ("1"/"0") to <folder>/relay for the simulated house, or in burst mode the share of full power
+# that the chunk in play delivers and the world time at which it ends ("0.370 1736762400.000").
 import os
 import time
 
@@ -100,6 +101,15 @@ class Board:
     def _publish(self):
         _tell("relay", "1" if self.relay_on else "0")
 
+    def burst(self, hz):
+        return SimBurst(self, hz)
+
+    def world(self):
+        # The simulated world's time (Unix seconds, float): what the simulated Envoy counts in.
+        if VIRTUAL:
+            return _START + _BASE + _virtual[0]
+        return _START + (time.time() - _ANCHOR) * SPEED
+
     def now(self):
         if not self._clock_set:
             return 946684800 + int(self.uptime())  # an ESP32 wakes up in 2000
@@ -173,3 +183,29 @@ class Board:
         # A host process starts from nothing, as after a power cut, unless tools/hostboard.py
         # started it again after a machine.reset().
         return "a software reset or a crash" if os.getenv("DIVERTER_RESET") else "power-on"
+
+
+class SimBurst:
+    """The simulated zero-cross SSR driver: a chunk "plays" for its length in world time and
+    the simulated house stops drawing at its end unless the next chunk came (the lease)."""
+
+    on_level, off_level = 1, 0
+
+    def __init__(self, board, hz):
+        self.board, self.hz = board, hz
+        self.playing = False
+
+    def play(self, levels):
+        if not self.playing:
+            print("board: burst on GPIO%d started" % self.board.relay_pin)
+        self.playing = True
+        b = self.board
+        b.relay_on = True
+        end = b.world() + len(levels) / self.hz
+        _tell("relay", "%.3f %.3f" % (sum(levels) / len(levels), end))
+
+    def off(self):
+        if self.playing:
+            print("board: burst on GPIO%d stopped" % self.board.relay_pin)
+            _tell("relay", "0")
+        self.playing = self.board.relay_on = False

@@ -70,6 +70,8 @@ class Policy:
         want, reason = rules.decide(up, net, age, on, heater.power_w)
         if why and reason in (ctl.STALE, ctl.NO_DATA):
             return d.set(0, why)  # the link's problem line says why
+        if type(want) is not bool:  # burst.py: a share of full power; its numbers are not news
+            return d.set(want, reason)
         if want == on and reason not in (ctl.STALE, ctl.NO_DATA):
             return d.set(1 if want else 0, reason)  # no change: no numbers needed
         detail = rules.describe(reason, up, net, age, heater.power_w)
