@@ -21,7 +21,8 @@ simulate: $(VENV)/.installed
 	$(PY) -m tools.simulate $(ARGS)
 
 ## bench: poll benchmark (keep-alive vs a new connection per poll), then every traced day (regular
-## and spiky) through the firmware's rules against the best possible schedule, and the goals
+## and spiky) through the firmware's rules against the best possible schedule, and the burst output
+## against the ideal; the goals of both
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench_poll
 	$(PY) -m tools.replay --goals $(if $(TRACES),--traces $(TRACES))
