@@ -24,3 +24,14 @@ def test_the_same_day_gives_the_same_story_twice(capsys, tmp_path):
     assert steps and all(1900 <= s <= 2100 for s in steps), steps
     assert "tank hot" in story and "diverted into the tank" in story
     assert (tmp_path / "one" / "day.png").stat().st_size > 20000
+
+
+def test_the_demo_with_a_burst_output(capsys, tmp_path):
+    simulate.main(
+        ["--output", "burst", "--from", "09:00", "--to", "10:00", "--out", str(tmp_path / "b")]
+    )
+    story = capsys.readouterr().out
+    assert "burst=on reason=surplus duty_pct=" in story
+    assert "summary net_w=" in story and " burst=on duty_pct=" in story
+    assert "burst started:" in story and "0.00 from the grid" in story
+    assert (tmp_path / "b" / "day.png").stat().st_size > 20000
