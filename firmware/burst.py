@@ -96,11 +96,6 @@ class Control:
         up = self.watts + p // STEP_UP
         self.watts = up if w > up else w
 
-    def describe(self, reason, now, net_w, age_s, heater_w):
-        if reason in (NO_DATA, STALE):
-            return "age_s=%d" % age_s if age_s is not None else ""
-        return "heater_w=%d trim_w=%d" % (self.watts, self.trim)
-
 
 class Pattern:
     """Which mains cycles conduct, one chunk at a time. levels: the chunk's cycles, on or off

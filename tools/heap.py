@@ -37,7 +37,7 @@ BOOT_FOLDERS = (
     "8.3.1598_collar",
 )
 # Config sections each feature adds (later features add theirs here).
-FEATURES = {"default": {}}
+FEATURES = {"default": {}, "burst": {"heater": {"output": "burst"}}}
 FAILED = re.compile(r"MemoryError|memory allocation failed|fatal:|error:|watchdog expired")
 
 
