@@ -18,6 +18,7 @@ LOW_EXPORT = "low-export"
 
 TARGET_W = const(30)  # export aimed at: the meter should never count heater energy as import
 STEP_UP = const(4)  # increases per reading at most P / STEP_UP
+START = const(20)  # a start needs P / START: export hovering near the target is not a start
 TRIM_MAX = const(10)  # the trim stays within P / TRIM_MAX
 TRIM_GAIN = const(4)  # the trim takes 1 / TRIM_GAIN of each reading's error
 _HISTORY = const(8)  # passes of delivered shares kept (readings are 1-2 s old)
@@ -87,12 +88,13 @@ class Control:
         free = net - p * self.lagged(self._read_at) // _FULL
         error = net + TARGET_W  # > 0: more import than the target
         w = -free - TARGET_W + self.trim
-        # Integrate only while the output can still move the way the error asks (no wind-up).
-        if (error > 0 and self.watts > 0) or (error < 0 and self.watts < p):
+        # Integrate only while the heater runs (the trim corrects its model) and can still move
+        # the way the error asks (no wind-up).
+        if self.watts > 0 and (error > 0 or self.watts < p):
             trim = self.trim - error // TRIM_GAIN
             limit = p // TRIM_MAX
             self.trim = -limit if trim < -limit else (limit if trim > limit else trim)
-        w = 0 if w < 0 else (p if w > p else w)
+        w = 0 if w < 0 or (not self.watts and w < p // START) else (p if w > p else w)
         up = self.watts + p // STEP_UP
         self.watts = up if w > up else w
 

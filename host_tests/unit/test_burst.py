@@ -116,3 +116,13 @@ def test_a_slow_window_is_one_block():
     assert p.fill(0.05) == 0  # a decrease acts inside the window
     p2 = B.Pattern(2, 60, 0.5, on=0, off=1)  # active low, 60 Hz
     assert p2.fill(0.25) == 30 and p2.levels == [0] * 30
+
+
+def test_a_start_needs_a_twentieth_of_the_heater_but_a_run_goes_down_to_zero():
+    out = run(B.Control(CFG, 0), [B.TARGET_W + P // B.START - 10] * 20)
+    assert out[-1][:2] == (0, B.LOW_EXPORT)
+    c = B.Control(CFG, 0)
+    run(c, [1000] * 20)
+    # The sun going down slowly: the run goes on under the start level, down to a few watts.
+    out = run(c, list(range(1000, 80, -20)) + [80] * 20, t0=20, share=0.5)
+    assert 0 < out[-1][0] < 0.04 and out[-1][1] == B.SURPLUS, out[-1]
