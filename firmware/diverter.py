@@ -8,7 +8,6 @@ import gc
 from firmware import VERSION, clock, console, reports
 from firmware.accounting import Accounting
 from firmware.compat import mem_alloc, print_exception, unload
-from firmware.control import Control
 from firmware.link import Link
 from firmware.output import Output
 from firmware.policy import Policy
@@ -39,6 +38,8 @@ class Diverter:
             rules = Burst(c, up)
             self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"])
         else:
+            from firmware.control import Control
+
             rules = Control(c, up)
             self.output = Output(board, rules, acc.heater, acc)
         self.policy = Policy(rules, _boost(cfg["boost"]))

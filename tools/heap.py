@@ -80,7 +80,7 @@ def boot(folder, binary, env, workdir, config):
         retried = [x for x in lines[:first] if "envoy: " in x and not any(f in x for f in fine)]
         if retried:
             problems.append("the first Envoy connection failed: " + retried[0])
-    if not any("relay=on" in line for line in lines):
+    if not any("relay=on" in line or "burst=on" in line for line in lines):
         problems.append("the relay never came on")
     return problems
 

@@ -126,3 +126,9 @@ def test_a_start_needs_a_twentieth_of_the_heater_but_a_run_goes_down_to_zero():
     # The sun going down slowly: the run goes on under the start level, down to a few watts.
     out = run(c, list(range(1000, 80, -20)) + [80] * 20, t0=20, share=0.5)
     assert 0 < out[-1][0] < 0.04 and out[-1][1] == B.SURPLUS, out[-1]
+
+
+def test_the_no_data_reasons_are_those_policy_knows():
+    from firmware import control, policy
+
+    assert (B.STALE, B.NO_DATA) == (control.STALE, control.NO_DATA) == policy.NO_READING

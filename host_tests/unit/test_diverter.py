@@ -250,3 +250,13 @@ def test_burst_manual_on_is_full_power_and_an_error_stops_it():
     assert board.driver.chunks[-1][1] == 1
     d.fail("ValueError: something broke")
     assert not board.relay_on and board.driver.chunks[-1][1] == 0
+
+
+def test_burst_leaves_the_relay_rules_unloaded():
+    import sys
+
+    sys.modules.pop("firmware.control", None)
+    d, board = diverter(output="burst")
+    assert "firmware.control" not in sys.modules  # heap: 2.6 KB of bytecode on an ESP32
+    d, board = diverter()
+    assert "firmware.control" in sys.modules
