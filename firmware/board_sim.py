@@ -102,6 +102,8 @@ class Board:
         _tell("relay", "1" if self.relay_on else "0")
 
     def burst(self, hz):
+        from firmware.burst_sim import SimBurst  # only in burst mode
+
         return SimBurst(self, hz)
 
     def world(self):
@@ -183,29 +185,3 @@ class Board:
         # A host process starts from nothing, as after a power cut, unless tools/hostboard.py
         # started it again after a machine.reset().
         return "a software reset or a crash" if os.getenv("DIVERTER_RESET") else "power-on"
-
-
-class SimBurst:
-    """The simulated zero-cross SSR driver: a chunk "plays" for its length in world time and
-    the simulated house stops drawing at its end unless the next chunk came (the lease)."""
-
-    on_level, off_level = 1, 0
-
-    def __init__(self, board, hz):
-        self.board, self.hz = board, hz
-        self.playing = False
-
-    def play(self, levels):
-        if not self.playing:
-            print("board: burst on GPIO%d started" % self.board.relay_pin)
-        self.playing = True
-        b = self.board
-        b.relay_on = True
-        end = b.world() + len(levels) / self.hz
-        _tell("relay", "%.3f %.3f" % (sum(levels) / len(levels), end))
-
-    def off(self):
-        if self.playing:
-            print("board: burst on GPIO%d stopped" % self.board.relay_pin)
-            _tell("relay", "0")
-        self.playing = self.board.relay_on = False

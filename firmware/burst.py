@@ -5,6 +5,11 @@
 #   watts = export without the heater - TARGET_W (a slight export), plus a small integral trim
 #   for what the model gets wrong (P, the lag); clipped to 0..P.
 #   Decreases at once; increases at most STEP_UP of P per reading. Stale or no data: 0 at once.
+# observe(): the heater model (heater.py) in this mode. No switch-on step here: between two fresh
+#   readings a change of the share by SHARE_STEP or more is a step (heating, or tank hot when the
+#   net hardly moves), by LEARN_STEP or more one to learn the power from; while the share stays
+#   full, a jump of about P is the thermostat. Changes are made at once only downwards, so most
+#   steps are the heater cut back when a load came on: seen a reading later, the load steady.
 # Pattern: the share as whole mains cycles (a pair of half-cycles: no DC), spread evenly inside
 #   each window (<= 1 s), the rounding carried to the next window; or, for a window over 1 s,
 #   one ON block at its start (fewer switchings: less flicker, README). Filled one chunk (about
@@ -21,6 +26,8 @@ STEP_UP = const(4)  # increases per reading at most P / STEP_UP
 START = const(20)  # a start needs P / START: export hovering near the target is not a start
 TRIM_MAX = const(10)  # the trim stays within P / TRIM_MAX
 TRIM_GAIN = const(4)  # the trim takes 1 / TRIM_GAIN of each reading's error
+SHARE_STEP = const(200)  # in 1/1000 of full power
+LEARN_STEP = const(500)
 _HISTORY = const(8)  # passes of delivered shares kept (readings are 1-2 s old)
 _FULL = const(1000)  # shares in 1/1000: small ints, no heap on the board
 
@@ -63,6 +70,10 @@ class Control:
         over the Envoy's lag of 1 to 2 s."""
         return (self.share_at(read_at - 1) + self.share_at(read_at - 2)) >> 1
 
+    def see(self, heater, net_w, read_at):
+        """A fresh reading, that became fresh at read_at, for the heater model."""
+        return observe(heater, net_w, self.lagged(read_at))
+
     def _stop(self, reason):
         self.watts = self.trim = 0
         self._read_at = None
@@ -97,6 +108,30 @@ class Control:
         w = 0 if w < 0 or (not self.watts and w < p // START) else (p if w > p else w)
         up = self.watts + p // STEP_UP
         self.watts = up if w > up else w
+
+
+def observe(h, net_w, share):
+    """heater.Heater h, a fresh reading and the share (1/1000) in force when it was taken.
+    Returns "heating", "tank-hot", "learned" or None, as Heater.observe."""
+    prev_net, prev_share = h._level, h._share
+    h._level, h._share = net_w, share
+    if net_w is None or prev_net is None:
+        return None
+    if h.drawing is None and share:
+        h.drawing, h.jump = True, None  # trust the label until a step says otherwise
+        return "heating"
+    change = share - prev_share
+    jump = net_w - prev_net
+    if change >= SHARE_STEP or change <= -SHARE_STEP:
+        step = jump * _FULL // change
+        learn = change >= LEARN_STEP or change <= -LEARN_STEP
+        prev = h.last_step
+        if learn:
+            h.last_step = step
+        return h._step(step, prev, learn)
+    if change == 0 and share == _FULL:
+        return h._thermostat(jump)
+    return None
 
 
 class Pattern:

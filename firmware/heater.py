@@ -2,17 +2,14 @@
 # the heater's power. If it barely moves, the tank's thermostat is open: the tank is hot. A step
 # seen twice alike becomes the learned power that the start rule uses. Pure logic, time passed in.
 # Limit: a household load of the same size switching at the same moment can fool it.
-# A burst output (burst.py) has no switch-on step: observe_share() sees the heater in the changes
-# of its share between two readings (a change of at least SHARE_STEP tells heating from tank hot,
-# one of LEARN_STEP teaches the power) and the thermostat as a jump while the share stays full.
+# A burst output has no switch-on step: burst.observe() sees the heater in the changes of its
+# share between two readings, with _step() and _thermostat() below.
 
 SETTLE_S = 5  # the Envoy's CT readings follow a step within a couple of seconds
 HOT_BELOW = 0.5  # a step under half the rated power: the thermostat is open
 SAME_WITHIN = 0.15  # two steps this close are "consistent"
 THERMOSTAT = 0.6  # a jump this big (of the learned power) while on: the thermostat switched
 TOO_BIG = 1.5  # a step over this (of the rated power): something else switched on too
-SHARE_STEP = 200  # burst: shares in 1/1000 of full power
-LEARN_STEP = 500
 
 
 def plausible(rated_w, w):
@@ -88,29 +85,6 @@ class Heater:
         if not self.drawing and jump >= THERMOSTAT * self.power_w:
             self.drawing, self.jump = True, jump
             return "heating"
-        return None
-
-    def observe_share(self, net_w, share):
-        """Burst mode: each fresh reading, with the share of full power (1/1000) in force when
-        it was taken. Returns "heating", "tank-hot", "learned" or None."""
-        prev_net, prev_share = self._level, self._share
-        self._level, self._share = net_w, share
-        if net_w is None or prev_net is None:
-            return None
-        if self.drawing is None and share:
-            self.drawing, self.jump = True, None  # trust the label until a step says otherwise
-            return "heating"
-        change = share - prev_share
-        jump = net_w - prev_net
-        if change >= SHARE_STEP or change <= -SHARE_STEP:
-            step = jump * 1000 // change
-            learn = change >= LEARN_STEP or change <= -LEARN_STEP
-            prev = self.last_step
-            if learn:
-                self.last_step = step
-            return self._step(step, prev, learn)
-        if change == 0 and share == 1000:
-            return self._thermostat(jump)
         return None
 
     def _learn(self, step, prev):

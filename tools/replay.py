@@ -136,7 +136,7 @@ class Firmware:
             if not self.burst:
                 self.heater.observe(now, net_w, self.relay)
             elif fresh:
-                self.heater.observe_share(net_w, self.control.lagged(now))
+                self.control.see(self.heater, net_w, now)
         age = None if self.fresh_at is None else now - self.fresh_at
         if self.burst:
             return self._burst(now, age)

@@ -1,4 +1,6 @@
-# heater.py (learning, thermostat) and energy.py (runs under CPython and MicroPython).
+# heater.py (learning, thermostat; burst.observe in burst mode) and energy.py (runs under
+# CPython and MicroPython).
+from firmware.burst import observe as burst_observe
 from firmware.energy import Energy
 from firmware.heater import SETTLE_S, Heater
 
@@ -157,7 +159,7 @@ def test_the_thermostat_lines_carry_the_jump_that_triggered_them():
 
 def burst(h, readings):
     """(net_w, share in 1/1000) per fresh reading -> the events."""
-    return [h.observe_share(net, share) for net, share in readings]
+    return [burst_observe(h, net, share) for net, share in readings]
 
 
 def test_burst_a_share_change_shows_the_heater():
@@ -189,4 +191,4 @@ def test_burst_small_changes_and_noise_tell_nothing():
     h = Heater(2000)
     burst(h, [(-1500, 0), (-1000, 250)])
     assert burst(h, [(-800, 350), (-2000, 350), (-600, 500), (-650, 500)]) == [None] * 4
-    assert h.drawing is True and h.observe_share(None, 500) is None
+    assert h.drawing is True and burst_observe(h, None, 500) is None
