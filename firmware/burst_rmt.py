@@ -9,7 +9,7 @@ import esp32
 
 from firmware.compat import const
 
-_DIV = const(250)  # 80 MHz / 250 = 320 kHz: a 50 Hz cycle is 6400 ticks (at most 32767)
+_DIV = const(250)  # 80 MHz / 250 = 320 kHz: a cycle is well under PULSE_MAX (32767) ticks
 _WAIT_MS = const(2500)  # longer than a chunk (config: poll_s <= 2)
 
 
@@ -17,7 +17,8 @@ class Rmt:
     def __init__(self, pin, on_level, hz):
         self._pin = pin  # the machine.Pin that board_esp32 claimed at its OFF level
         self.on_level, self.off_level = on_level, 1 - on_level
-        self._ticks = (80000000 // _DIV + hz // 2) // hz
+        # Ticks of one mains cycle: 6400 at 50 Hz from the usual 80 MHz source.
+        self._ticks = (esp32.RMT.source_freq() // _DIV + hz // 2) // hz
         self._rmt = None
         self._old = None  # a channel let go of while its chunk may still run
 

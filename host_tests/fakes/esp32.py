@@ -6,6 +6,10 @@ from machine import log
 class RMT:
     done = True  # whether a chunk written earlier has ended
 
+    @classmethod
+    def source_freq(cls):
+        return 80000000
+
     def __init__(self, channel, pin=None, clock_div=8, idle_level=False):
         self.pin = pin
         self.alive = True
