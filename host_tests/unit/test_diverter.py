@@ -260,3 +260,17 @@ def test_burst_leaves_the_relay_rules_unloaded():
     assert "firmware.control" not in sys.modules  # heap: 2.6 KB of bytecode on an ESP32
     d, board = diverter()
     assert "firmware.control" in sys.modules
+
+
+def test_burst_boost_heats_at_full_power_and_counts_it():
+    d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"}, output="burst")
+    board.wall = MIDNIGHT + 2 * 3600 + 60
+    reading(d, board, 300)
+    assert apply(d) == (True, policy.BOOST) and board.driver.chunks[-1][1] == 1
+    d.accounting.heater.drawing = True  # the heater model saw it (burst.observe)
+    board.up += 1800
+    reading(d, board, 2300)
+    assert apply(d)[1] != policy.BOOST  # target reached: back to auto (no surplus: off)
+    s = d.status()
+    assert abs(s["today_kwh"] - 1) < 0.001 and abs(s["today_grid_kwh"] - 1) < 0.001, s
+    assert not board.relay_on
