@@ -344,7 +344,11 @@ class Impostor(Scenario):
     """The Envoy replaced mid-run by a plain-HTTP one claiming old firmware: refused as a
     downgrade before anything secret is sent; the real Envoy is used again once it is back."""
 
-    name, what, speed = "plain-http-impostor", "a plain-HTTP impostor claiming firmware 3.9.36", 60
+    name, what, speed = (
+        "plain-http-impostor",
+        "a plain-HTTP impostor in the Envoy's place, claiming firmware 3.9.36",
+        60,
+    )
     # Its first effect is a failed TLS handshake (envoy-down); after ERROR_STREAK failures the
     # firmware probes /info again and finds the downgrade.
     reason, words, hold_s = "envoy-down", "claims old firmware", 150
@@ -381,7 +385,7 @@ class PinNotSaved(Scenario):
 
     name, what, speed = (
         "pin-not-saved",
-        "a full flash at the first pin, then another certificate",
+        "the flash full at the first pin, then another certificate",
         60,
     )
     reason, words, hold_s = "pin-mismatch", "certificate changed", 60
@@ -413,7 +417,7 @@ class DamagedFiles(Scenario):
     """A non-UTF-8 byte in each file on flash, found at boot: each is reported and ignored, the
     board runs (a new login replaces the token) and every file is written valid again."""
 
-    name, what, speed = "damaged-files", "a non-UTF-8 byte in each file on flash at boot", 20
+    name, what, speed = "damaged-files", "a non-UTF-8 byte in each of the four files at boot", 20
     reason, words, hold_s = None, "", 0
     safe = "OFF during the reboot"
     kept = ("token", "state", "cloud", "envoy_pin")
@@ -435,13 +439,16 @@ class DamagedFiles(Scenario):
             line = "store: %s is damaged (not UTF-8); ignoring it" % name
             assert r.board.count(line) == 1, "no %r on the console" % line
         assert not r.board.count("fatal"), "a fatal error"
+        assert r.sim.cloud.logins == 2, "%d logins: one for the damaged token expected" % (
+            r.sim.cloud.logins - 1
+        )
 
 
 class Trickle(Scenario):
     """The Envoy (or the link) trickles its replies a byte every simulated second: each request
     ends at its deadline, so the relay is OFF within stale_s plus one poll."""
 
-    name, what = "envoy-trickle", "a trickling Envoy: a byte every second"
+    name, what = "envoy-trickle", "a trickling Envoy: a byte a second, without end"
     words = "timed out"
 
     def configure(self, r, cfg):
