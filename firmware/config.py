@@ -223,7 +223,7 @@ def _check_mistakes(cfg, errors):
         _fix(
             errors,
             "envoy.host",
-            'the address alone, without "%s://": "%s"' % (scheme, rest.split("/")[0]),
+            'give the address alone, without "%s://": "%s"' % (scheme, rest.split("/")[0]),
         )
     power = cfg["heater"].get("power_w")
     if type(power) in (int, float) and 0 < power <= 12:

@@ -343,7 +343,7 @@ def test_a_url_for_the_envoy_host_names_the_address_to_give():
         raw = good()
         raw["envoy"]["host"] = host
         e = only_error(raw)
-        assert e == 'envoy.host: the address alone, without "%s": "%s"' % (
+        assert e == 'envoy.host: give the address alone, without "%s": "%s"' % (
             host.split("//")[0] + "//",
             bare,
         ), e
