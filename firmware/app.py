@@ -58,6 +58,23 @@ def start(path="config.json"):
     if why:
         console.log("safe mode: %s; the diverter is not started, the REPL is yours" % why)
         return None
+    console.log(
+        "diverter %s: heater %d W on GPIO%d, envoy %s, relay OFF (reset cause: %s)"
+        % (
+            VERSION,
+            cfg["heater"]["power_w"],
+            cfg["heater"]["relay_pin"],
+            cfg["envoy"]["host"],
+            board.reset_cause(),
+        )
+    )
+    from firmware import lastwords
+
+    line = lastwords.boot()
+    lastwords = None
+    unload("firmware.lastwords")
+    if line:
+        console.log(line)
     from firmware.http import spare_parts
 
     # The Envoy's TLS context and body buffer (a per-meter reading is 2 KB), first: for good.
@@ -69,29 +86,25 @@ def start(path="config.json"):
     # the heap, not in the middle of it later, where it would split the free space.
     for name in ("firmware.account", "firmware.envoy_setup", "firmware.lastwords"):
         __import__(name)
-    unload("firmware.account", "firmware.jwt", "firmware.envoy_setup", "firmware.lastwords")
+    unload(
+        "firmware.account",
+        "firmware.guard",
+        "firmware.jwt",
+        "firmware.envoy_setup",
+        "firmware.lastwords",
+    )
+    gc.collect()
+    from firmware.link import Link
+
+    # The first connection to the Envoy (its setup code, a handshake, the meters' reply) while
+    # the rest of the diverter is not loaded yet: the largest need of a run, in the most room.
+    link = Link(cfg, board, keeper, spare)
+    console.log(link.tokens.load())  # the token bootlogin left, or the one on flash
+    link.poll(board.uptime(), False)
     gc.collect()
     from firmware.diverter import Diverter
 
-    d = Diverter(cfg, board, keeper, spare)
-    console.log(
-        "diverter %s: heater %d W on GPIO%d, envoy %s, relay OFF (reset cause: %s)"
-        % (
-            VERSION,
-            cfg["heater"]["power_w"],
-            cfg["heater"]["relay_pin"],
-            cfg["envoy"]["host"],
-            d.reset_cause,
-        )
-    )
-    from firmware import lastwords
-
-    line = lastwords.boot()
-    unload("firmware.lastwords")
-    if line:
-        console.log(line)
-    console.log(d.link.tokens.load())  # the token bootlogin left, or the one on flash
-    return d
+    return Diverter(cfg, board, link)
 
 
 def resume():

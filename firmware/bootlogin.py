@@ -82,3 +82,8 @@ def _serial(cfg, board, spare):
         return None
     finally:
         e.reset()
+        e = None
+        # The probe's code is a quarter of what a login needs: gone before it; the diverter
+        # loads the client again in the heap the login leaves.
+        unload("firmware.envoy", "firmware.envoy_setup", "firmware.envoy_parse")
+        gc.collect()

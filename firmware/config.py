@@ -169,6 +169,7 @@ def validate(raw):
             else:
                 out[key] = spec[1]
         cfg[section] = out
+    _check_mistakes(cfg, errors)
     _check_credentials(cfg, errors)
     _check_control(cfg, warnings, errors)
     return cfg, errors, warnings
@@ -190,6 +191,80 @@ def _check_credentials(cfg, errors):
         )
     elif "@" not in email:
         errors.append("enlighten.email: %r is not an e-mail address" % email)
+
+
+# The mistakes people make, each told with its fix. A message here replaces the generic one for
+# its key (a range or grammar error), if there is one.
+
+PLACEHOLDERS = (  # config.example.json's; test_config.py keeps them in step
+    ("wifi", "ssid", "MyHomeWiFi", "your Wi-Fi network's name"),
+    ("wifi", "password", "wifi-password", 'your Wi-Fi password ("" for an open network)'),
+    (
+        "enlighten",
+        "email",
+        "you@example.com",
+        "your Enlighten login (or paste a token in envoy.token)",
+    ),
+    ("enlighten", "password", "enlighten-password", "your Enlighten password"),
+)
+
+
+def _fix(errors, name, text):
+    for i in range(len(errors) - 1, -1, -1):
+        if errors[i].startswith(name + ":"):
+            del errors[i]
+    errors.append("%s: %s" % (name, text))
+
+
+def _check_mistakes(cfg, errors):
+    token = cfg["envoy"].get("token")
+    for section, key, example, fix in PLACEHOLDERS:
+        if cfg[section].get(key) == example and not (token and section == "enlighten"):
+            _fix(errors, section + "." + key, "%r is the example's; put %s" % (example, fix))
+    host = cfg["envoy"].get("host")
+    if type(host) is str and "://" in host:
+        scheme, rest = host.split("://", 1)
+        _fix(
+            errors,
+            "envoy.host",
+            'give the address alone, without "%s://": "%s"' % (scheme, rest.split("/")[0]),
+        )
+    power = cfg["heater"].get("power_w")
+    if type(power) in (int, float) and 0 < power <= 12:
+        _fix(
+            errors,
+            "heater.power_w",
+            "%s looks like kilowatts; give watts: %d" % (power, int(power * 1000 + 0.5)),
+        )
+    offset = cfg["clock"].get("utc_offset_min")
+    if type(offset) is int and offset % 15:
+        _fix(
+            errors,
+            "clock.utc_offset_min",
+            "%d looks like hours; give minutes: %d" % (offset, offset * 60)
+            if -12 <= offset <= 14
+            else "%d is not a whole quarter hour; give minutes from UTC, e.g. 60 for central "
+            "Europe, -300 for New York, 330 for India" % offset,
+        )
+    _check_boost(cfg["boost"], errors)
+
+
+def _check_boost(b, errors):
+    kwh, window = b.get("min_kwh"), b.get("window")
+    if type(kwh) not in (int, float) or type(window) is not str:
+        return
+    if [e for e in errors if e.startswith("boost.")]:
+        return  # one thing at a time
+    if kwh > 0 and not window:
+        errors.append(
+            "boost.window: missing; min_kwh %s needs the off-peak window to heat in, e.g. "
+            '"01:00-05:00" (or set min_kwh to 0 for no boost)' % kwh
+        )
+    elif window and not kwh:
+        errors.append(
+            "boost.min_kwh: 0, so the window %s does nothing; give the kWh to reach each day, "
+            'e.g. 3 (or set window to "" for no boost)' % window
+        )
 
 
 def _check_control(cfg, warnings, errors):

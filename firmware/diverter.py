@@ -8,7 +8,7 @@ import gc
 from firmware import VERSION, clock, console, reports
 from firmware.accounting import Accounting
 from firmware.compat import mem_alloc, print_exception, unload
-from firmware.link import Link
+from firmware.link import MEMORY_STREAK, Link
 from firmware.output import Output
 from firmware.policy import Policy
 
@@ -20,9 +20,8 @@ STOPPED = "stopped"
 
 
 class Diverter:
-    def __init__(self, cfg, board, keeper=None, spare=None):
-        """keeper: the tokens.TokenKeeper that bootlogin.py used, if any; spare: the Envoy
-        connection's TLS context and buffers made early (http.spare_parts())."""
+    def __init__(self, cfg, board, link=None):
+        """link: the link.Link that app.py connected at boot, or a new one."""
         self.cfg = cfg
         self.board = board
         c = cfg["control"]
@@ -30,7 +29,7 @@ class Diverter:
         self.poll_s = c["poll_s"]
         h = cfg["heater"]
         self.accounting = acc = Accounting(h["power_w"], c["stale_s"], up)
-        self.link = Link(cfg, board, keeper, spare)
+        self.link = link or Link(cfg, board)
         if h.get("output") == "burst":  # a zero-cross SSR: its modules only then
             from firmware.burst import Control as Burst
             from firmware.burst_out import BurstOutput
@@ -66,6 +65,8 @@ class Diverter:
         self.accounting.observe(up, link.poll(up, self.output.power > 0))
         if link.tokens.restart:
             self.restart_to_log_in(link.tokens.restart)
+        if link.reboot:
+            self.restart_for_memory(link.reboot)
         if link.clock_ok and not was_set:
             self.next_minute = 0  # the day and the token's days, now that the date is known
         self.act(up)
@@ -116,6 +117,13 @@ class Diverter:
         self.stop()
         self.board.reset()
 
+    def restart_for_memory(self, why):
+        """A heap too full or too fragmented to go on: a restart gives a fresh one (the heater
+        is OFF meanwhile)."""
+        console.problem("restarting: %s (a fresh heap has room)" % why)
+        self.stop()
+        self.board.reset()
+
     def keep_last_words(self, up):
         """The recent problem lines to flash (lastwords.py), to be read after a reset."""
         from firmware import lastwords
@@ -126,15 +134,18 @@ class Diverter:
 
     def loop(self):
         self.board.wdt_start(WATCHDOG_S)
-        pause = 0
+        pause = short = 0
         while True:
             started = self.board.uptime()
             try:
                 self.step()
-                pause = 0
+                pause = short = 0
             except MemoryError:
                 self.fail("out of memory")
                 pause = 5
+                short += 1
+                if short >= MEMORY_STREAK:
+                    self.restart_for_memory("out of memory %d times in a row" % short)
             except Exception as e:
                 print_exception(e)
                 self.fail("%s: %s" % (type(e).__name__, e))

@@ -107,7 +107,7 @@ class Renewal:
                 "be checked; not logging in" % why,
             )
             return
-        from firmware import account
+        from firmware import guard
 
         try:
             wait = k.login_wait(now)
@@ -118,7 +118,7 @@ class Renewal:
                         "token: needed (%s); next cloud login allowed in %d min "
                         "(protecting the account)" % (why, (wait + 59) // 60),
                     )
-            elif account.restart_allowed(k, now):
+            elif guard.restart_allowed(k, now):
                 self.restart = why
         finally:
             k.done()

@@ -4,7 +4,7 @@
 # record is kept on flash too (cloud.json), so reboots cannot turn into a login storm. Both files
 # are untrusted input: every field is checked, and a damaged or impossible record is dropped
 # (with a console line) rather than blocking logins for good. This is the part that stays in
-# RAM; reading tokens, the account guard and logins are in account.py, loaded when needed.
+# RAM; reading tokens and logins (account.py) and the account guard (guard.py) load when needed.
 from firmware.compat import unload
 
 TOKEN_FILE = "token.json"
@@ -91,18 +91,18 @@ class TokenKeeper:
         """The Envoy refused the token even after a fresh check_jwt."""
         self.rejected = True
 
-    # -- protecting the account (account.py) ---------------------------------------------------
+    # -- protecting the account (guard.py) -----------------------------------------------------
 
     def login_wait(self, now):
         """Seconds before the next cloud login is allowed (0: now); never more than a day."""
-        return _account().login_wait(self, now)
+        return _guard().login_wait(self, now)
 
     def logins_today(self, now):
         """Cloud logins in the last 24 hours."""
-        return _account().logins_today(self, now)
+        return _guard().logins_today(self, now)
 
     def failures(self):
-        return _account().failures(self)
+        return _guard().failures(self)
 
     def renew(self, now, serial, fetch):
         """One cloud attempt, if allowed: see account.renew."""
@@ -113,8 +113,14 @@ class TokenKeeper:
         _account().fresh_token_rejected(self, now)
 
     def done(self):
-        """Unload the account guard and the JWT reader until the next need."""
-        unload("firmware.account", "firmware.jwt")
+        """Unload the cloud code, the account guard and the JWT reader until the next need."""
+        unload("firmware.account", "firmware.guard", "firmware.jwt")
+
+
+def _guard():
+    from firmware import guard
+
+    return guard
 
 
 def _account():

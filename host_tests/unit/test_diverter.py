@@ -45,6 +45,9 @@ class FakeBoard:
     def reset_cause(self):
         return "power-on"
 
+    def reset(self):
+        self.resets = getattr(self, "resets", 0) + 1
+
 
 class FakeBurst:
     """A zero-cross SSR driver: what was played, chunk by chunk."""
@@ -221,6 +224,70 @@ def test_problems_reach_flash_at_most_every_ten_minutes():
     d._minute(600)
     with open(lastwords.FILE) as f:
         assert "connection refused" in f.read()
+
+
+class _ShortOfMemory:
+    # An Envoy client whose connection cannot find the memory it needs, n times.
+    def __init__(self, n):
+        self.n = n
+        self.version = "D8"
+
+    def ready(self):
+        if self.n:
+            self.n -= 1
+            raise MemoryError("memory allocation failed, allocating 640 bytes")
+        return True
+
+    def read(self):
+        return -1000, 1
+
+    def done(self):
+        pass
+
+    def reset(self):
+        pass
+
+    close = reset
+
+
+def test_a_heap_too_fragmented_to_connect_restarts_the_board():
+    d, board = diverter()
+    d.link.envoy = _ShortOfMemory(2)
+    assert not d.link._poll(10) and not d.link._poll(20)
+    assert d.link._poll(30) and d.link.reboot is None  # two, then a connection: no restart
+    d.link.envoy = _ShortOfMemory(3)
+    for up in (40, 50, 60):
+        assert not d.link._poll(up)
+    assert "no memory" in d.link.reboot
+    d.link.poll = lambda up, heater_on: False
+    d.step()
+    assert getattr(board, "resets", 0) == 1 and not board.relay_on
+
+
+class _Reset(Exception):
+    pass
+
+
+def test_running_out_of_memory_again_and_again_restarts_the_board():
+    d, board = diverter()
+    passes = []
+
+    def step():
+        passes.append(board.up)
+        raise MemoryError("memory allocation failed, allocating 232 bytes")
+
+    def reset():
+        raise _Reset()
+
+    d.step = step
+    board.reset = reset
+    board.wdt_start = board.wdt_relax = lambda *a: None
+    board.sleep_ms = lambda ms: None
+    try:
+        d.loop()
+    except _Reset:
+        pass
+    assert len(passes) == 3 and not board.relay_on and d.status()["reason"] == dv.STOPPED
 
 
 def test_burst_follows_the_surplus_and_stops_at_once():

@@ -197,7 +197,7 @@ YEAR_2096 = 4000000000
 
 
 def cred():
-    from firmware.account import _credential_id
+    from firmware.guard import _credential_id
 
     return _credential_id("me@example.com", "pw")
 

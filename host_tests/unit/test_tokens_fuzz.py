@@ -13,7 +13,7 @@ except ImportError:
 from jwts import make
 from support import tmpdir
 
-from firmware.account import _credential_id
+from firmware.guard import _credential_id
 from firmware.tokens import CLOUD_FILE, TOKEN_FILE, TokenKeeper
 
 if st is not None:
