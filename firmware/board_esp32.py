@@ -35,6 +35,12 @@ class Board:
         self._pin.value(self._on_level if on else 1 - self._on_level)
         self.relay_on = bool(on)
 
+    def burst(self, hz):
+        """The driver of a zero-cross SSR on the heater's pin (burst_rmt.py, loaded only then)."""
+        from firmware.burst_rmt import Rmt
+
+        return Rmt(self._pin, self._on_level, hz)
+
     def now(self):
         return int(time.time()) + EPOCH_OFFSET
 

@@ -8,7 +8,8 @@
 # <folder>/time for the simulated Envoy: the same day then tells the same story on any machine;
 # "stop=<seconds>" ends the run there, as a Ctrl-C would.
 # Flag files in <folder> inject faults: wifi_down, clock_unset; the board writes the relay state
-# ("1"/"0") to <folder>/relay for the simulated house.
+# ("1"/"0") to <folder>/relay for the simulated house, or in burst mode the share of full power
+# that the chunk in play delivers and the world time at which it ends ("0.370 1736762400.000").
 import os
 import time
 
@@ -99,6 +100,11 @@ class Board:
 
     def _publish(self):
         _tell("relay", "1" if self.relay_on else "0")
+
+    def burst(self, hz):
+        from firmware.burst_sim import SimBurst  # only in burst mode
+
+        return SimBurst(self, hz)
 
     def now(self):
         if not self._clock_set:

@@ -5,6 +5,7 @@ from firmware.clock import parse_window
 from firmware.urls import split_host, split_url
 
 REQUIRED = object()
+BURST_POLL_S = 2  # firmware/burst_out.py plays at most this far ahead
 DAY = 86400
 
 # section -> key -> (kind, default, low, high). Kinds: "str", "int", "num", "bool", or a tuple
@@ -31,6 +32,9 @@ SCHEMA = {
         "power_w": ("int", REQUIRED, 100, 12000),
         "relay_pin": ("gpio", REQUIRED, 0, 39),
         "active_high": ("bool", True, 0, 0),
+        "output": (("relay", "burst"), "relay", 0, 0),
+        "burst_window_s": ("num", 1, 0.1, 600),
+        "mains_hz": ((50, 60), 50, 0, 0),
     },
     "control": {
         "poll_s": ("num", 1, 0.2, 60),
@@ -103,8 +107,8 @@ def _check(section, key, spec, value, errors, warnings):
     kind, _, lo, hi = spec
     name = "%s.%s" % (section, key)
     if type(kind) is tuple:
-        if value not in kind:
-            errors.append("%s: %r is not one of %s" % (name, value, ", ".join(kind)))
+        if value not in kind or type(value) is bool:
+            errors.append("%s: %r is not one of %s" % (name, value, ", ".join(map(str, kind))))
         return value
     want_str = kind in ("str", "host", "url", "window", "pin", "token")
     if want_str:
@@ -169,8 +173,9 @@ def validate(raw):
             else:
                 out[key] = spec[1]
         cfg[section] = out
+    _check_mistakes(cfg, errors)
     _check_credentials(cfg, errors)
-    _check_control(cfg, warnings)
+    _check_control(cfg, warnings, errors)
     return cfg, errors, warnings
 
 
@@ -192,8 +197,88 @@ def _check_credentials(cfg, errors):
         errors.append("enlighten.email: %r is not an e-mail address" % email)
 
 
-def _check_control(cfg, warnings):
+# The mistakes people make, each told with its fix. A message here replaces the generic one for
+# its key (a range or grammar error), if there is one.
+
+PLACEHOLDERS = (  # config.example.json's; test_config.py keeps them in step
+    ("wifi", "ssid", "MyHomeWiFi", "your Wi-Fi network's name"),
+    ("wifi", "password", "wifi-password", 'your Wi-Fi password ("" for an open network)'),
+    (
+        "enlighten",
+        "email",
+        "you@example.com",
+        "your Enlighten login (or paste a token in envoy.token)",
+    ),
+    ("enlighten", "password", "enlighten-password", "your Enlighten password"),
+)
+
+
+def _fix(errors, name, text):
+    for i in range(len(errors) - 1, -1, -1):
+        if errors[i].startswith(name + ":"):
+            del errors[i]
+    errors.append("%s: %s" % (name, text))
+
+
+def _check_mistakes(cfg, errors):
+    token = cfg["envoy"].get("token")
+    for section, key, example, fix in PLACEHOLDERS:
+        if cfg[section].get(key) == example and not (token and section == "enlighten"):
+            _fix(errors, section + "." + key, "%r is the example's; put %s" % (example, fix))
+    host = cfg["envoy"].get("host")
+    if type(host) is str and "://" in host:
+        scheme, rest = host.split("://", 1)
+        _fix(
+            errors,
+            "envoy.host",
+            'give the address alone, without "%s://": "%s"' % (scheme, rest.split("/")[0]),
+        )
+    power = cfg["heater"].get("power_w")
+    if type(power) in (int, float) and 0 < power <= 12:
+        _fix(
+            errors,
+            "heater.power_w",
+            "%s looks like kilowatts; give watts: %d" % (power, int(power * 1000 + 0.5)),
+        )
+    offset = cfg["clock"].get("utc_offset_min")
+    if type(offset) is int and offset % 15:
+        _fix(
+            errors,
+            "clock.utc_offset_min",
+            "%d looks like hours; give minutes: %d" % (offset, offset * 60)
+            if -12 <= offset <= 14
+            else "%d is not a whole quarter hour; give minutes from UTC, e.g. 60 for central "
+            "Europe, -300 for New York, 330 for India" % offset,
+        )
+    _check_boost(cfg["boost"], errors)
+
+
+def _check_boost(b, errors):
+    kwh, window = b.get("min_kwh"), b.get("window")
+    if type(kwh) not in (int, float) or type(window) is not str:
+        return
+    if [e for e in errors if e.startswith("boost.")]:
+        return  # one thing at a time
+    if kwh > 0 and not window:
+        errors.append(
+            "boost.window: missing; min_kwh %s needs the off-peak window to heat in, e.g. "
+            '"01:00-05:00" (or set min_kwh to 0 for no boost)' % kwh
+        )
+    elif window and not kwh:
+        errors.append(
+            "boost.min_kwh: 0, so the window %s does nothing; give the kWh to reach each day, "
+            'e.g. 3 (or set window to "" for no boost)' % window
+        )
+
+
+def _check_control(cfg, warnings, errors):
     c = cfg["control"]
+    if cfg["heater"].get("output") == "burst" and type(c.get("poll_s")) in (int, float):
+        if c["poll_s"] > BURST_POLL_S:
+            errors.append(
+                "control.poll_s: %s s is too slow for heater.output burst (at most %d s): each "
+                "poll renews the pattern" % (c["poll_s"], BURST_POLL_S)
+            )
     if type(c.get("stale_s")) in (int, float) and type(c.get("poll_s")) in (int, float):
         if c["stale_s"] < 2 * c["poll_s"]:
             warnings.append(

@@ -8,7 +8,6 @@ import gc
 from firmware import VERSION, clock, console, reports
 from firmware.accounting import Accounting
 from firmware.compat import mem_alloc, print_exception, unload
-from firmware.control import Control
 from firmware.link import MEMORY_STREAK, Link
 from firmware.output import Output
 from firmware.policy import Policy
@@ -28,11 +27,21 @@ class Diverter:
         c = cfg["control"]
         up = board.uptime()
         self.poll_s = c["poll_s"]
-        rules = Control(c, up)
-        self.accounting = acc = Accounting(cfg["heater"]["power_w"], c["stale_s"], up)
+        h = cfg["heater"]
+        self.accounting = acc = Accounting(h["power_w"], c["stale_s"], up)
         self.link = link or Link(cfg, board)
+        if h.get("output") == "burst":  # a zero-cross SSR: its modules only then
+            from firmware.burst import Control as Burst
+            from firmware.burst_out import BurstOutput
+
+            rules = Burst(c, up)
+            self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"])
+        else:
+            from firmware.control import Control
+
+            rules = Control(c, up)
+            self.output = Output(board, rules, acc.heater, acc)
         self.policy = Policy(rules, _boost(cfg["boost"]))
-        self.output = Output(board, rules, acc.heater, acc)
         acc.reading = self.link.reading
         acc.output = self.output
         self.output.off("boot")  # the pin was claimed OFF; this is the output path's start
@@ -171,6 +180,7 @@ class Diverter:
         s = {
             "relay": "on" if self.output.power else "off",
             "power": self.output.power,
+            "output": "burst" if self.output.burst else "relay",
             "reason": self.output.reason,
             "net_w": None if age is None else r.net_w,
             "age_s": None if age is None else int(age),

@@ -2,6 +2,8 @@
 # the heater's power. If it barely moves, the tank's thermostat is open: the tank is hot. A step
 # seen twice alike becomes the learned power that the start rule uses. Pure logic, time passed in.
 # Limit: a household load of the same size switching at the same moment can fool it.
+# A burst output has no switch-on step: burst.observe() sees the heater in the changes of its
+# share between two readings, with _step() and _thermostat() below.
 
 SETTLE_S = 5  # the Envoy's CT readings follow a step within a couple of seconds
 HOT_BELOW = 0.5  # a step under half the rated power: the thermostat is open
@@ -26,10 +28,12 @@ class Heater:
         self.rated_w = rated_w
         self.learned_w = plausible(rated_w, learned_w)
         self.drawing = None  # True: heating; False: thermostat open (tank hot); None: unknown
-        self.last_step = None
+        self.last_step = None  # the last switch-on step, W (learning compares two)
+        self.jump = None  # the step or jump behind the last event, W, for its console line
         self._baseline = None
         self._on_at = None
         self._level = None
+        self._share = None
 
     @property
     def power_w(self):
@@ -50,25 +54,36 @@ class Heater:
                 return None
             self._level = net_w
             if self._baseline is None:  # no reading before the switch: trust the label
-                self.drawing = True
+                self.drawing, self.jump = True, None
                 return "heating"
             step = net_w - self._baseline
             prev, self.last_step = self.last_step, step
-            if step < HOT_BELOW * self.rated_w:
-                self.drawing = False
-                return "tank-hot"
-            self.drawing = True
-            return "learned" if self._learn(step, prev) else "heating"
+            return self._step(step, prev, True)
         # While on, a sudden jump of about the heater's power is its thermostat switching.
         jump = net_w - self._level
         self._level += (net_w - self._level) * 0.3
-        if self.drawing and jump <= -THERMOSTAT * self.power_w:
-            self.drawing = False
+        event = self._thermostat(jump)
+        if event:
             self._level = net_w
+        return event
+
+    def _step(self, step, prev, learn):
+        # A step of the heater's full power, measured: is it drawing, and how much?
+        self.jump = step
+        if step < HOT_BELOW * self.rated_w:
+            was, self.drawing = self.drawing, False
+            return None if was is False else "tank-hot"
+        was, self.drawing = self.drawing, True
+        if learn and self._learn(step, prev):
+            return "learned"
+        return None if was is True else "heating"
+
+    def _thermostat(self, jump):
+        if self.drawing and jump <= -THERMOSTAT * self.power_w:
+            self.drawing, self.jump = False, jump
             return "tank-hot"
         if not self.drawing and jump >= THERMOSTAT * self.power_w:
-            self.drawing = True
-            self._level = net_w
+            self.drawing, self.jump = True, jump
             return "heating"
         return None
 

@@ -6,6 +6,8 @@ from firmware import console
 
 
 class Output:
+    burst = False  # burst_out.BurstOutput: a zero-cross SSR
+
     def __init__(self, board, rules, heater, accounting):
         self.board = board
         self.rules = rules

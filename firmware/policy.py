@@ -1,7 +1,9 @@
 # What the heater should do now: a manual override first, then the boost, then the automatic
 # rules (control.py). Pure, like control.py: the time, the reading and the heater's state come in,
 # a Decision goes out, and lines for the console are left in `notes`.
-from firmware import control as ctl
+# The reasons of both rule sets (control.py, burst.py) when there is no fresh reading. Not
+# imported from control.py: in burst mode that module is not loaded (heap).
+NO_READING = ("stale", "no-data")
 
 MANUAL_ON = "manual-on"
 MANUAL_OFF = "manual-off"
@@ -74,10 +76,12 @@ class Policy:
             if on or up - rules.changed_at >= rules.min_off:
                 return d.set(1, BOOST, "to_go_kwh=%.2f" % (self.boost.remaining_wh / 1000))
         want, reason = rules.decide(up, net, age, on, heater.power_w)
-        if why and reason in (ctl.STALE, ctl.NO_DATA):
+        if why and reason in NO_READING:
             return d.set(0, why)  # the link's problem line says why
-        said = reason if b is None else b.reason(want, reason)
-        if want == on and reason not in (ctl.STALE, ctl.NO_DATA):
+        said = reason if b is None else b.reason(want > 0, reason)
+        if type(want) is not bool:  # burst.py: a share of full power; its numbers are not news
+            return d.set(want, said)
+        if want == on and reason not in NO_READING:
             return d.set(1 if want else 0, said)  # no change: no numbers needed
         detail = rules.describe(reason, up, net, age, heater.power_w)
         if b is not None:

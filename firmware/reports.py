@@ -7,16 +7,18 @@ def _opt(value, fmt="%d"):
 
 
 def summary(s):
+    burst = s.get("output") == "burst"
     battery = ""
     if "battery_soc" in s:  # a battery site
         battery = " battery_w=%s soc=%s" % (_opt(s["battery_w"]), _opt(s["battery_soc"]))
         if s["battery_problem"]:
             battery += " battery=" + s["battery_problem"].replace(" ", "-")
     return (
-        "summary net_w=%s relay=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s"
+        "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s"
         % (
             _opt(s["net_w"]),
-            s["relay"],
+            "burst" if burst else "relay",
+            ("%s duty_pct=%d" % (s["relay"], s["power"] * 100)) if burst else s["relay"],
             s["reason"],
             s["today_kwh"],
             s["today_grid_kwh"],

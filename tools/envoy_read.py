@@ -21,6 +21,10 @@ from firmware import urls
 from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
 from tools import hostutil
 from tools.hostutil import load_config
+from tools.neterrors import explain, explain_cloud, trying
+
+TIMEOUT_S = 5  # per request: an Envoy on the LAN answers within a second
+CLOUD_TIMEOUT_S = 10  # per request: Enlighten's login takes a few seconds
 
 
 def main(argv=None):
@@ -45,9 +49,10 @@ def main(argv=None):
         pin, note = hostutil.envoy_pin(args, cfg)
     except ValueError as e:
         p.error(str(e))
-    e = Envoy(name, port, pin, timeout_s=15, pin_file=None)
+    e = Envoy(name, port, pin, timeout_s=TIMEOUT_S, pin_file=None)
     keeper = None
     try:
+        print(trying(host, TIMEOUT_S), flush=True)
         e.probe()
         print(
             "firmware %s, serial %s, %s"
@@ -99,7 +104,7 @@ def main(argv=None):
         print("the Envoy refused the token: %s" % err)
         return 1
     except Exception as err:
-        print("could not read the Envoy at %s: %s" % (host, str(err) or type(err).__name__))
+        print("could not read the Envoy: " + explain(err, host, TIMEOUT_S))
         return 1
     finally:
         e.close()
@@ -117,7 +122,10 @@ def token_from_cloud(cfg, keeper, serial):
         return token
     why = hostutil.login_refused(keeper, now)
     if why is None:
-        token, why, _ = hostutil.cloud_token(cfg, keeper, serial, now)
+        cloud = cfg["enlighten"]["login_url"].split("/")[2]
+        print(trying("Enlighten (%s)" % cloud, CLOUD_TIMEOUT_S), flush=True)
+        token, why, error = hostutil.cloud_token(cfg, keeper, serial, now, CLOUD_TIMEOUT_S)
+        why = explain_cloud(why, error, cfg["enlighten"], CLOUD_TIMEOUT_S)
     if token is None:
         print("could not get a token: %s" % why)
         return None

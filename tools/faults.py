@@ -31,9 +31,21 @@ HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/soa
 class Run:
     """One scenario's world: the simulation, the board folder and the running firmware."""
 
-    def __init__(self, sim, folder, simdir):
+    def __init__(self, sim, folder, simdir, heapsize=HEAP, echo=False, preexec_fn=None):
         self.sim, self.folder, self.simdir = sim, folder, simdir
         self.board = None
+        self._boot = (heapsize, echo, preexec_fn)
+
+    def boot(self):
+        """Start the firmware (again) in the board folder."""
+        heapsize, echo, preexec_fn = self._boot
+        self.board = HostBoard(
+            self.folder,
+            self.sim.clock.env(self.simdir),
+            heapsize=heapsize,
+            echo=echo,
+            preexec_fn=preexec_fn,
+        )
 
     def now(self):
         return self.sim.clock.now()
@@ -113,9 +125,20 @@ class Scenario:
     hold_s = 60  # simulated seconds the fault lasts
     recovery = "relay=on"
     live = (3000.0, -2600.0)  # PV and house net: export covers the heater
+    then = None  # what follows the relay=off line, said by `words` (the table gives its time)
+    safe = None  # the "relay OFF after" cell when reason is None (None: the data keeps coming)
+    kept = ("token", "state")  # files that must be on flash, valid, at the end
+    flash_full = False  # True: every write to the board's files fails, from boot on
 
     def setup(self, r):
         """Before boot."""
+
+    def configure(self, r, cfg):
+        """The board's config.json."""
+        return cfg
+
+    def teardown(self, r):
+        """After the run, pass or fail."""
 
     def inject(self, r):
         raise NotImplementedError
@@ -317,6 +340,134 @@ class FlashFull(Scenario):
             assert json.load(f)["token"] == r.sim.cloud.issued[-1], "the renewal was not saved"
 
 
+class Impostor(Scenario):
+    """The Envoy replaced mid-run by a plain-HTTP one claiming old firmware: refused as a
+    downgrade before anything secret is sent; the real Envoy is used again once it is back."""
+
+    name, what, speed = (
+        "plain-http-impostor",
+        "a plain-HTTP impostor in the Envoy's place, claiming firmware 3.9.36",
+        60,
+    )
+    # Its first effect is a failed TLS handshake (envoy-down); after ERROR_STREAK failures the
+    # firmware probes /info again and finds the downgrade.
+    reason, words, hold_s = "envoy-down", "claims old firmware", 150
+    then = "refused as a downgrade (pin-mismatch)"
+
+    def inject(self, r):
+        from tools.sim import SimEnvoy
+
+        e = r.sim.envoy
+        e.stop()
+        self.impostor = SimEnvoy("3.9.36", r.sim.pki, r.sim.clock, r.sim.authority, port=e.port)
+        self.impostor.start()
+
+    def clear(self, r):
+        self.impostor.stop()
+        r.sim.envoy.start()
+
+    def teardown(self, r):
+        if getattr(self, "impostor", None):
+            self.impostor.stop()
+
+    def verify(self, r):
+        asked = self.impostor.requests
+        assert asked, "the impostor was never asked"
+        assert not [q for q in asked if q[2] or q[3]], "a secret reached the impostor: %s" % asked
+        assert {q[1] for q in asked} == {"/info"}, asked
+        assert r.board.count("relay=off reason=pin-mismatch"), "the reason did not follow"
+
+
+class PinNotSaved(Scenario):
+    """The flash is full when the certificate is first pinned: the pin holds in RAM (the console
+    says so), and a TLS impostor with another certificate is refused. The token was saved before
+    the flash filled up."""
+
+    name, what, speed = (
+        "pin-not-saved",
+        "the flash full at the first pin, then another certificate",
+        60,
+    )
+    reason, words, hold_s = "pin-mismatch", "certificate changed", 60
+    kept, flash_full = ("token",), True
+
+    def setup(self, r):
+        from tools.sim import make_jwt
+
+        e, clock = r.sim.envoy, r.sim.clock
+        token = make_jwt(e.serial, r.sim.cloud.email, clock.now())
+        r.sim.authority.add(token)
+        with open(os.path.join(r.folder, "token.json"), "w") as f:
+            json.dump({"token": token}, f)
+
+    def inject(self, r):
+        CertChanged.inject(self, r)
+
+    def clear(self, r):
+        CertChanged.clear(self, r)
+
+    def verify(self, r):
+        CertChanged.verify(self, r)
+        assert r.board.count("could not be saved; it holds until the next reboot") == 1
+        assert not r.board.count("envoy: certificate pinned"), "claimed a pin not on flash"
+        assert not os.path.exists(os.path.join(r.folder, "envoy_pin.json"))
+
+
+class DamagedFiles(Scenario):
+    """A non-UTF-8 byte in each file on flash, found at boot: each is reported and ignored, the
+    board runs (a new login replaces the token) and every file is written valid again."""
+
+    name, what, speed = "damaged-files", "a non-UTF-8 byte in each of the four files at boot", 20
+    reason, words, hold_s = None, "", 0
+    safe = "OFF during the reboot"
+    kept = ("token", "state", "cloud", "envoy_pin")
+
+    def inject(self, r):
+        r.board.stop(10)
+        for name in FILES:
+            path = os.path.join(r.folder, name)
+            with open(path, "rb") as f:
+                data = f.read()
+            with open(path, "wb") as f:
+                f.write(data[:-2] + b"\xff}")
+
+    def clear(self, r):
+        r.boot()
+
+    def verify(self, r):
+        for name in FILES:
+            line = "store: %s is damaged (not UTF-8); ignoring it" % name
+            assert r.board.count(line) == 1, "no %r on the console" % line
+        assert not r.board.count("fatal"), "a fatal error"
+        assert r.sim.cloud.logins == 2, "%d logins: one for the damaged token expected" % (
+            r.sim.cloud.logins - 1
+        )
+
+
+class Trickle(Scenario):
+    """The Envoy (or the link) trickles its replies a byte every simulated second: each request
+    ends at its deadline, so the relay is OFF within stale_s plus one poll."""
+
+    name, what = "envoy-trickle", "a trickling Envoy: a byte a second, without end"
+    words = "timed out"
+
+    def configure(self, r, cfg):
+        from tools.trickle import TrickleProxy
+
+        self.proxy = TrickleProxy(r.sim.envoy.port, pace_s=0).start()
+        cfg["envoy"]["host"] = "127.0.0.1:%d" % self.proxy.port
+        return cfg
+
+    def inject(self, r):
+        self.proxy.pace_s = 1.0 / r.sim.clock.speed
+
+    def clear(self, r):
+        self.proxy.pace_s = 0
+
+    def teardown(self, r):
+        self.proxy.stop()
+
+
 SCENARIOS = [
     EnvoyDown(),
     EnvoyReboot(),
@@ -336,6 +487,10 @@ SCENARIOS = [
     ClockUnset(),
     WifiDrop(),
     FlashFull(),
+    Impostor(),
+    PinNotSaved(),
+    DamagedFiles(),
+    Trickle(),
 ]
 
 
@@ -344,21 +499,26 @@ def _ignore_sigxfsz():
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
+def _flash_full():
+    _ignore_sigxfsz()
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+
 def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
     """Run one scenario; returns its measurements (simulated seconds). Raises on a failure."""
     sim = Simulation(pki_dir=pki_dir, speed=scenario.speed).start()
     folder = os.path.join(workdir, scenario.name, "board")
     simdir = os.path.join(workdir, scenario.name, "sim")
     os.makedirs(simdir)
-    r = Run(sim, folder, simdir)
+    preexec = _flash_full if scenario.flash_full else _ignore_sigxfsz
+    r = Run(sim, folder, simdir, heapsize, echo, preexec)
     sim.relay_file = os.path.join(simdir, "relay")
     sim.envoy.live = sim.steady(*scenario.live)
     try:
+        os.makedirs(folder)
         scenario.setup(r)
-        lay_out(folder, sim.config(), compiled=True)
-        r.board = HostBoard(
-            folder, sim.clock.env(simdir), heapsize=heapsize, echo=echo, preexec_fn=_ignore_sigxfsz
-        )
+        lay_out(folder, scenario.configure(r, sim.config()), compiled=True)
+        r.boot()
         ready = "relay=on reason=surplus" if scenario.live[1] < 0 else "envoy: net power from"
         if isinstance(scenario, ClockUnset):
             ready = "clock: not set"
@@ -367,7 +527,8 @@ def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
         scenario.inject(r)
         result = {"name": scenario.name, "what": scenario.what}
         if scenario.words:
-            r.wait_line(scenario.words, t_fault, 600)
+            i = r.wait_line(scenario.words, t_fault, 600)
+            result["said_s"] = max(0.0, r.line_time(i) - t_fault)
         if isinstance(scenario, ClockUnset):
             result["off_from_boot"] = True
         elif scenario.reason:
@@ -394,6 +555,7 @@ def run(scenario, pki_dir, workdir, heapsize=HEAP, echo=False):
     finally:
         if r.board:
             r.board.kill()
+        scenario.teardown(r)
         sim.stop()
 
 
@@ -457,13 +619,16 @@ def main(argv=None):
     print("| fault | relay OFF after | back on its own after | kept on flash |")
     print("|---|---|---|---|")
     for res in rows:
-        reason = [s for s in SCENARIOS if s.name == res["name"]][0].reason
+        scenario = [s for s in SCENARIOS if s.name == res["name"]][0]
+        reason = scenario.reason
         if "safe_s" in res:
             safe = "%.0f s (%s)" % (res["safe_s"], reason)
+            if scenario.then:
+                safe += "; %s after %.0f s" % (scenario.then, res["said_s"])
         elif res.get("off_from_boot"):
             safe = "OFF from boot (%s)" % reason
         else:
-            safe = "unaffected: the data keeps coming"
+            safe = scenario.safe or "unaffected: the data keeps coming"
         print(
             "| %s | %s | %.0f s | %s |"
             % (res["what"], safe, res["recovery_s"], ", ".join(res["kept"]) or "-")

@@ -40,6 +40,7 @@ BOOT_FOLDERS = (
 # (and SimBattery arguments) that the steady run and the first boot use instead of the demo's.
 FEATURES = {
     "default": {},
+    "burst": {"heater": {"output": "burst"}},
     "battery": {
         "battery": {"priority": "heater", "min_soc": 50},
         "_site": ("8.2.4286_with_3cts_and_battery_split", {"soc_pct": 60}),
@@ -91,7 +92,7 @@ def boot(folder, binary, env, workdir, config, battery=None):
         retried = [x for x in lines[:first] if "envoy: " in x and not any(f in x for f in fine)]
         if retried:
             problems.append("the first Envoy connection failed: " + retried[0])
-    if not any("relay=on" in line for line in lines):
+    if not any("relay=on" in line or "burst=on" in line for line in lines):
         problems.append("the relay never came on")
     return problems
 

@@ -136,16 +136,16 @@ def login_refused(keeper, now):
     )
 
 
-def cloud_token(cfg, keeper, serial, now):
+def cloud_token(cfg, keeper, serial, now, timeout_s=None):
     """A new token through the account guard (check login_refused first): (token, None, None),
-    or (None, why, the enlighten.CloudError or None)."""
+    or (None, why, the enlighten.CloudError or None). timeout_s: per request."""
     from firmware import enlighten
 
     failed = []
 
     def fetch(serial):
         try:
-            return enlighten.get_token(cfg["enlighten"], serial)
+            return enlighten.get_token(cfg["enlighten"], serial, timeout_s=timeout_s)
         except enlighten.CloudError as e:
             failed.append(e)
             raise

@@ -104,7 +104,8 @@ class House:
 
     def step(self, seconds, tod_s, relay_on):
         """Advance the tank by seconds; returns the heater's draw now."""
-        draw = self.heater_w if relay_on and self.tank.thermostat_closed() else 0.0
+        # relay_on: True/False, or the share of full power of a burst output
+        draw = self.heater_w * relay_on if relay_on and self.tank.thermostat_closed() else 0.0
         self.tank.advance(seconds, draw, tod_s)
         self.heater_draw_w = draw
         return draw

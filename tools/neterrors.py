@@ -89,25 +89,30 @@ def kind(e):
     return "other"
 
 
-def explain(e, host, timeout_s=None):
-    """A short message naming the cause of e, met while talking to host ("ip" or "ip:port")."""
+def explain(e, host, timeout_s=None, check=None):
+    """A short message naming the cause of e, met while talking to host ("ip" or "ip:port").
+    check: what to check when nothing answers there (default: the Envoy's address)."""
     k = kind(e)
     inner = _underlying(e)
     if k == "refused":
-        return (
-            "%s refused the connection: nothing listens on that port there"
-            " (check the Envoy's address and port)" % host
+        return "%s refused the connection: nothing listens on that port there (check %s)" % (
+            host,
+            check or "the Envoy's address and port",
         )
     if k == "timeout":
         within = " within %g s" % timeout_s if timeout_s else ""
         return (
-            "%s did not answer%s: no device at that address, or it is off or busy"
-            " (check the Envoy's IP address in your router)" % (host, within)
+            "%s did not answer%s: no device at that address, or it is off or busy (check %s)"
+            % (
+                host,
+                within,
+                check or "the Envoy's IP address in your router",
+            )
         )
     if k == "unreachable":
-        return (
-            "no route to %s: this computer cannot reach that address"
-            " (check the address, and that you are on the Envoy's network)" % host
+        return "no route to %s: this computer cannot reach that address (check %s)" % (
+            host,
+            check or "the address, and that you are on the Envoy's network",
         )
     if k == "unresolved":
         return "the name %s could not be resolved: use the Envoy's IP address" % host
@@ -131,3 +136,18 @@ def explain(e, host, timeout_s=None):
     if k == "not-http":
         return "%s does not answer like a web server (%s): is it the Envoy?" % (host, inner)
     return "%s: %s" % (host, str(e) or type(e).__name__)
+
+
+def explain_cloud(why, error, cloud_cfg, timeout_s=None):
+    """why: the account guard's failure line (tools.hostutil.cloud_token); error: the CloudError
+    under it. A network failure is named in words; the guard's note on the next attempt stays."""
+    if error is None or getattr(error, "kind", None) != "network":
+        return why
+    what = str(error).split(":")[0]  # "Enlighten login" or "Entrez token"
+    url = cloud_cfg["login_url" if what.startswith("Enlighten") else "token_url"]
+    host = url.split("/")[2]
+    i = why.find("; next login")
+    check = "this computer's Internet connection, and enlighten.%s if you changed it" % (
+        "login_url" if what.startswith("Enlighten") else "token_url"
+    )
+    return "%s: %s%s" % (what, explain(error, host, timeout_s, check), why[i:] if i >= 0 else "")

@@ -2,7 +2,7 @@
 the best possible relay schedule.
 
     python -m tools.replay [--traces DIR | --trace FILE ...] [--config config.json] [--spiky]
-                           [--goals] [--json FILE] [--no-plots]
+                           [--goals] [--output relay|burst|both] [--json FILE] [--no-plots]
 
 Each day (tools/data/traces by default) is interpolated to one-second steps; PV-only days get a
 constant base load (300 W). --spiky superimposes seeded second-scale household loads (kettles,
@@ -38,6 +38,12 @@ Held-out days (HELD_OUT) were not used to tune the rules and are reported apart.
 --goals runs the regular and the spiky days and says whether the goals are met: >= 95 % of the
 optimum on every set (all days, held-out days, both variants), <= 5 % of the diverted energy
 from the grid. Tables and per-day plots go to build/replay/.
+
+--output burst (both with --goals) replays heater.output "burst", a zero-cross SSR: the same
+adapter runs burst.Control and burst.Pattern as the board does (one-second chunks of whole mains
+cycles), and the heater draws the chunk's share of its power. Its goal, with the Envoy's latency
+(the board model): >= 95 % of the ideal from surplus with <= 2 % of the diverted energy from the
+grid, on every set. No DP or baseline rows for it: the ideal is its reference.
 """
 
 import argparse
@@ -50,7 +56,7 @@ import zlib
 
 import numpy as np
 
-from firmware import config
+from firmware import burst, config
 from firmware.control import Control
 from firmware.heater import Heater
 from tools import dp
@@ -71,6 +77,7 @@ LAMS = (0.5, 1.0, 2.0, 4.0)
 MODELS = ("exact", "board", "tank")
 GOAL_SHARE = 0.95
 GOAL_GRID = 0.05
+GOAL_BURST_GRID = 0.02
 
 
 def settings(path=None):
@@ -98,31 +105,60 @@ def settings(path=None):
 
 
 class Firmware:
-    """The firmware under test, as firmware/app.py wires it: a poll's reading goes to the heater
-    model (learned power, tank hot), then Control decides with the learned power, and a switch
-    resets both. step() -> (the heater's power fraction 0..1, the reason)."""
+    """The firmware under test, as firmware/diverter.py wires it: a poll's reading goes to the
+    heater model (learned power, tank hot), then the rules decide with the learned power, and
+    the output tells both. With heater.output "relay": Control, and a switch resets the heater
+    model; with "burst": burst.Control, whose share becomes whole mains cycles (burst.Pattern,
+    one-second chunks as the board plays them) and the heater model sees the share in force
+    when each fresh reading was taken. step() -> (the heater's power fraction 0..1, the reason)."""
 
     def __init__(self, cfg, now):
-        self.control = Control(cfg["control"], now)
-        self.heater = Heater(cfg["heater"]["power_w"])
+        h = cfg["heater"]
+        self.burst = h["output"] == "burst"
+        if self.burst:
+            self.control = burst.Control(cfg["control"], now)
+            self.pattern = burst.Pattern(h["burst_window_s"], h["mains_hz"], 1)
+        else:
+            self.control = Control(cfg["control"], now)
+        self.heater = Heater(h["power_w"])
         self.relay = False
         self.net = self.stamp = self.fresh_at = None
 
     def step(self, now, net_w, stamp):
         """A poll at board time now: net_w and the Envoy's timestamp, or None (no reply)."""
+        fresh = False
         if net_w is not None:
             if stamp != self.stamp:  # the same timestamp again is not a fresh reading
                 self.stamp = stamp
                 self.fresh_at = now
+                fresh = True
             self.net = net_w
-            self.heater.observe(now, net_w, self.relay)
+            if not self.burst:
+                self.heater.observe(now, net_w, self.relay)
+            elif fresh:
+                self.control.see(self.heater, net_w, now)
         age = None if self.fresh_at is None else now - self.fresh_at
+        if self.burst:
+            return self._burst(now, age)
         on, reason = self.control.decide(now, self.net, age, self.relay, self.heater.power_w)
         if on != self.relay:
             self.control.switched(now)
             self.heater.switched(now, on, self.net)
             self.relay = on
         return (1.0 if on else 0.0), reason
+
+    def _burst(self, now, age):
+        # As burst_out.BurstOutput.set: the chunk's delivered share is what the rules remember.
+        share, reason = self.control.decide(now, self.net, age, self.relay, self.heater.power_w)
+        p = self.pattern
+        frac = p.fill(share) / len(p.levels) if share > 0 else 0.0
+        if not share:
+            p.stop()
+        self.control.applied(now, frac)
+        if (share > 0) != self.relay:
+            self.control.switched(now)
+            self.relay = share > 0
+        return frac, reason
 
 
 class Naive:
@@ -261,8 +297,10 @@ def reference(days, powers, firmware_runs, min_on_s, min_off_s):
 
 
 def replay(days, cfg, models=MODELS, plots=None):
-    """Every day through the firmware (and the baseline) under each model, with the DP rows."""
+    """Every day through the firmware (and the baseline) under each model, with the DP rows.
+    A burst output is judged against the ideal only: no relay baseline, no DP."""
     rated = cfg["heater"]["power_w"]
+    burst_out = cfg["heater"]["output"] == "burst"
     c = cfg["control"]
     out = {}
     for model in models:
@@ -273,13 +311,18 @@ def replay(days, cfg, models=MODELS, plots=None):
             ours["ideal_wh"] = day.ideal_wh(pw)
             ours["power_w"] = pw
             rows.append(ours)
-            if model != "tank":
+            if model == "tank":
+                continue
+            base_states = bytearray(len(states))
+            if not burst_out:
                 base, base_states = run_day(day, Naive(cfg, 0), model, pw)
                 base_rows.append(base)
-                if plots and model == "exact":
-                    plot_day(day, states, base_states, pw, os.path.join(plots, day.name + ".png"))
+            if plots and model == "exact":
+                name = day.name + ("-burst" if burst_out else "") + ".png"
+                plot_day(day, states, base_states, pw, os.path.join(plots, name))
         res = {"days": [d.name for d in days], "firmware": rows, "baseline": base_rows}
-        if model != "tank":
+        res["output"] = cfg["heater"]["output"]
+        if model != "tank" and not burst_out:
             res["dp"] = reference(days, powers, rows, c["min_on_s"], c["min_off_s"])
         out[model] = res
     return out
@@ -328,7 +371,10 @@ def totals(res, days):
 
 def table(res, days, model):
     dp_rows = "dp" in res
+    of_ideal = res.get("output") == "burst"
     head = "| day | ideal | fw from surplus | fw from grid | fw switches |"
+    if of_ideal:
+        head += " of the ideal | grid share |"
     if dp_rows:
         head += " DP at fw grid | lam | DP switches | share |"
     if model == "tank":
@@ -340,6 +386,11 @@ def table(res, days, model):
     def row(name, r, ref, base):
         cells = [name, _kwh(r["ideal_wh"]), _kwh(r["surplus_wh"]), _kwh(r["grid_wh"])]
         cells.append("%d" % r["switches"])
+        if of_ideal:
+            cells += [
+                "%.1f %%" % (100 * r["surplus_wh"] / r["ideal_wh"] if r["ideal_wh"] else 100),
+                "%.1f %%" % (100 * r["grid_wh"] / r["diverted_wh"] if r["diverted_wh"] else 0),
+            ]
         if dp_rows:
             share = r["surplus_wh"] / ref["surplus_wh"] if ref["surplus_wh"] > 0 else 1.0
             cells += [
@@ -425,6 +476,37 @@ def plot_day(day, states, base_states, power_w, path):
     plt.close(fig)
 
 
+def burst_verdicts(results):
+    """[(text, met)] for the burst output's goals, from {variant: replay()}: with the Envoy's
+    latency (the board model), >= 95 % of the ideal from surplus and <= 2 % of the diverted
+    energy from the grid, on every set of days."""
+    out = []
+    for variant, res in results.items():
+        t = totals(res["board"], res["_days"])
+        for name in ("all", "tuning", "held_out"):
+            if name not in t:
+                continue
+            r = t[name]
+            share = r["surplus_wh"] / r["ideal_wh"] if r["ideal_wh"] else 1.0
+            grid = r["grid_wh"] / r["diverted_wh"] if r["diverted_wh"] else 0.0
+            out.append(
+                (
+                    "burst, %s days, %s: %.1f %% of the ideal from surplus (goal >= %d %%), "
+                    "%.2f %% of the diverted energy from the grid (goal <= %d %%)"
+                    % (
+                        variant,
+                        name.replace("_", "-"),
+                        100 * share,
+                        100 * GOAL_SHARE,
+                        100 * grid,
+                        100 * GOAL_BURST_GRID,
+                    ),
+                    share >= GOAL_SHARE and grid <= GOAL_BURST_GRID,
+                )
+            )
+    return out
+
+
 def verdicts(results):
     """[(text, met)] for the goals, from {variant: replay()}."""
     out = []
@@ -453,7 +535,7 @@ def verdicts(results):
     return out
 
 
-def _jsonable(results):
+def _jsonable(results, bursts=None):
     out = {}
     for variant, res in results.items():
         days = res["_days"]
@@ -463,6 +545,8 @@ def _jsonable(results):
                 r = dict(res[model])
                 r["totals"] = totals(res[model], days)
                 out[variant][model] = r
+    for variant, res in (bursts or {}).items():
+        out.setdefault(variant, {})["burst"] = _jsonable({variant: res})[variant]
     return out
 
 
@@ -479,6 +563,11 @@ def main(argv=None):
     p.add_argument("--json", help="write every number as JSON to this file (- for stdout)")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "replay"))
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument(
+        "--output",
+        choices=("relay", "burst", "both"),
+        help="heater.output to replay (default: the config's; both with --goals)",
+    )
     args = p.parse_args(argv)
     cfg, errors = settings(args.config)
     if errors:
@@ -496,6 +585,8 @@ def main(argv=None):
         print("--models: choose from %s" % ",".join(MODELS))
         return 2
     variants = ["regular", "spiky"] if args.goals else ["spiky" if args.spiky else "regular"]
+    output = args.output or ("both" if args.goals else cfg["heater"]["output"])
+    outputs = ("relay", "burst") if output == "both" else (output,)
     os.makedirs(args.out, exist_ok=True)
     c = cfg["control"]
     text = [
@@ -508,28 +599,35 @@ def main(argv=None):
         "Energies in kWh. DP: the best schedule with the same minimum on/off times, perfect "
         "foresight, at the firmware's own grid import ('~': interpolated on the hull).",
     ]
-    results = {}
+    results, bursts = {}, {}
     for variant in variants:
         days = [Day(f, args.base_load_w, variant == "spiky", args.seed) for f in files]
         plots = None
         if not args.no_plots:
             plots = os.path.join(args.out, variant)
             os.makedirs(plots, exist_ok=True)
-        res = replay(days, cfg, models, plots)
-        res["_days"] = days
-        results[variant] = res
-        for model in models:
-            text.append("\n## %s days, %s model\n" % (variant, model))
-            text.append(table(res[model], days, model))
-    if "exact" in models:
+        for out in outputs:
+            ours = dict(cfg, heater=dict(cfg["heater"], output=out))
+            res = replay(days, ours, models, plots)
+            res["_days"] = days
+            (bursts if out == "burst" else results)[variant] = res
+            for model in models:
+                text.append("\n## %s days, %s model, %s output\n" % (variant, model, out))
+                text.append(table(res[model], days, model))
+    lines = []
+    if "exact" in models and results:
+        lines += verdicts(results)
+    if "board" in models and bursts:
+        lines += burst_verdicts(bursts)
+    if lines:
         text.append("\n## Goals\n")
-        for line, met in verdicts(results):
+        for line, met in lines:
             text.append("- %s: %s" % ("met" if met else "NOT MET", line))
     report = "\n".join(text) + "\n"
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write(report)
     if args.json:
-        blob = json.dumps(_jsonable(results), indent=1)
+        blob = json.dumps(_jsonable(results, bursts), indent=1)
         if args.json == "-":
             print(blob)
         else:

@@ -794,11 +794,20 @@ class Simulation:
     relay_file = None  # the simulated board writes its relay state here ("1" or "0")
 
     def relay_on(self):
+        """The heater's share of its full power now: 1.0 or 0.0 for a relay; for a burst output
+        the share of the chunk in play, 0.0 once the chunk has ended (its lease, board_sim)."""
         try:
             with open(self.relay_file) as f:
-                return f.read() == "1"
+                text = f.read().split()
         except (OSError, TypeError):
-            return False
+            return 0.0
+        try:
+            share = float(text[0])
+            if len(text) > 1 and self.clock.now() > float(text[1]) + 0.01:
+                return 0.0  # not renewed in time
+        except (IndexError, ValueError):
+            return 0.0
+        return share
 
     def steady(self, pv_w, house_net_w, heater_w=2000.0):
         """A live function: constant PV and house, plus the heater while the relay is on."""

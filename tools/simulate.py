@@ -1,6 +1,7 @@
 """The demo: a real measured day of PV and load, replayed through the real firmware.
 
     python -m tools.simulate [--trace FILE] [--from HH:MM] [--to HH:MM] [--heater-w 2000]
+                             [--output relay|burst]
 
 It starts the simulated Envoy and Enlighten on 127.0.0.1 (HTTPS, real endpoints and formats),
 makes the Envoy's grid meter follow the day (plus the heater whenever the simulated relay is on,
@@ -9,6 +10,9 @@ config. The simulated board's clock is virtual: time moves only when the firmwar
 passes, so the same day gives the same decisions, console and totals on every run and every
 machine, and the day takes as long as the machine needs (about two minutes). At the end: kWh
 diverted, from surplus and from the grid, export left, relay switches, and a PNG plot.
+--output burst makes the heater a zero-cross SSR (heater.output "burst"): the simulated board
+publishes the share of each chunk it plays, the house draws that share of the heater's power
+until the chunk ends, and the plot shows the duty curve.
 """
 
 import argparse
@@ -146,19 +150,20 @@ def plot(rec, path, title, heater_w):
     top.set_ylabel("kW")
     top.legend(loc="upper left", fontsize=7, ncol=2)
     top.set_title(title, fontsize=10)
+    burst = any(0 < r[4] < 1 for r in rows)
     mid.fill_between(
         hours,
-        [1 if r[4] else 0 for r in rows],
+        [r[4] for r in rows] if burst else [1 if r[4] else 0 for r in rows],
         step="post",
         color="#d62728",
         alpha=0.5,
-        label="relay on",
+        label="burst duty (share of full power)" if burst else "relay on",
     )
     mid.plot(
         hours, [r[5] / heater_w for r in rows], color="black", linewidth=0.8, label="heater draws"
     )
     mid.set_yticks([0, 1])
-    mid.set_yticklabels(["off", "on"])
+    mid.set_yticklabels(["0", "100 %"] if burst else ["off", "on"])
     mid.legend(loc="upper left", fontsize=7)
     cap = rec.house.tank.capacity_wh / 1000
     low.plot(hours, [r[6] / 1000 for r in rows], color="#2ca02c", label="energy in the tank")
@@ -196,6 +201,9 @@ def main(argv=None):
     )
     p.add_argument("--to", dest="end", help="local time to stop, HH:MM (default: the trace's end)")
     p.add_argument("--heater-w", type=float, default=2000)
+    p.add_argument(
+        "--output", choices=("relay", "burst"), default="relay", help="heater.output (README)"
+    )
     p.add_argument("--base-load-w", type=float, default=300, help="house load for PV-only traces")
     p.add_argument("--out", default=os.path.join(ROOT, "build", "simulate"))
     p.add_argument("--all-lines", action="store_true", help="show every summary and health line")
@@ -223,20 +231,21 @@ def main(argv=None):
     sim.envoy.live = rec.live
     sim.start()
     config = sim.config(
-        heater={"power_w": int(args.heater_w)},
+        heater={"power_w": int(args.heater_w), "output": args.output},
         control=DEMO_CONTROL,
         clock={"utc_offset_min": offset, "dst": dst},
     )
     board_dir = lay_out(os.path.join(args.out, "board"), config)
     say = (lambda *a, **k: None) if args.quiet else print
     say(
-        "demo: %s, %04d-%02d-%02d, heater %d W, %s to %s local"
+        "demo: %s, %04d-%02d-%02d, heater %d W (%s), %s to %s local"
         % (
             place or os.path.basename(args.trace),
             y,
             mo,
             d,
             args.heater_w,
+            "a relay" if args.output == "relay" else "a zero-cross SSR, burst output",
             clock.hms(first)[:5],
             clock.hms(last)[:5],
         )
@@ -277,7 +286,7 @@ def main(argv=None):
 def report(rec, board, board_dir, args, place, date):
     import json
 
-    switches = sum(1 for line in board.lines if re.match(r"\S+ relay=on reason=", line))
+    switches = sum(1 for line in board.lines if re.match(r"\S+ (relay|burst)=on reason=", line))
     ideal = 0.0
     for a, b in zip(rec.rows, rec.rows[1:], strict=False):
         ideal += min(max(-(b[3] - b[5]), 0.0), args.heater_w) * (b[0] - a[0]) / 3600
@@ -312,7 +321,13 @@ def report(rec, board, board_dir, args, place, date):
         % (ideal / 1000)
     )
     print("export left over:         %5.2f kWh" % (rec.export_wh / 1000))
-    print("relay switched on:        %5d times" % switches)
+    print(
+        "%s %5d times"
+        % (
+            "relay switched on:       " if args.output == "relay" else "burst started:           ",
+            switches,
+        )
+    )
     print(
         "tank at the end:          %5.2f of %.1f kWh%s"
         % (

@@ -118,7 +118,9 @@ def soak(
         "failures": failures,
         "renewals": text.count("token: new owner token") - 1,
         "logins": sim.cloud.logins,
-        "switches": sum(1 for line in board.lines if re.match(r"\S+ relay=on reason=", line)),
+        "switches": sum(
+            1 for line in board.lines if re.match(r"\S+ (relay|burst)=on reason=", line)
+        ),
         "diverted_kwh": rec.heater_wh / 1000,
         "handshakes": sim.envoy.handshakes,
         "polls": sum(1 for q in sim.envoy.requests if q[1].startswith("/ivp/meters/readings")),

@@ -22,6 +22,10 @@ import time
 from firmware import tokens, urls
 from tools import hostutil
 from tools.hostutil import load_config
+from tools.neterrors import explain, explain_cloud, trying
+
+TIMEOUT_S = 5  # per Envoy request: an Envoy on the LAN answers within a second
+CLOUD_TIMEOUT_S = 10  # per cloud request: Enlighten's login takes a few seconds
 
 
 def describe(token, now=None):
@@ -41,7 +45,7 @@ def serial_from_envoy(cfg, pin="tofu"):
     from firmware.envoy import Envoy
 
     host, port = urls.split_host(cfg["envoy"]["host"])
-    e = Envoy(host, port, pin, timeout_s=10, pin_file=None)
+    e = Envoy(host, port, pin, timeout_s=TIMEOUT_S, pin_file=None)
     try:
         e.probe()
     finally:
@@ -99,18 +103,19 @@ def get_token(cfg, args, pin):
         print(refused)
         return None
     if not serial:
+        host = cfg["envoy"]["host"]
+        print("the Envoy serial, from its /info: " + trying(host, TIMEOUT_S), flush=True)
         try:
             serial = serial_from_envoy(cfg, pin)
         except Exception as e:
-            print(
-                "could not read the serial from the Envoy at %s (%s); give --serial"
-                % (cfg["envoy"]["host"], e)
-            )
+            print("could not read the serial: %s; or give --serial" % explain(e, host, TIMEOUT_S))
             return None
         print("Envoy serial %s (from its /info)" % serial)
-    token, why, error = hostutil.cloud_token(cfg, keeper, serial, now)
+    cloud = cfg["enlighten"]
+    print(trying("Enlighten (%s)" % cloud["login_url"].split("/")[2], CLOUD_TIMEOUT_S), flush=True)
+    token, why, error = hostutil.cloud_token(cfg, keeper, serial, now, CLOUD_TIMEOUT_S)
     if token is None:
-        print("failed: %s" % why)
+        print("failed: %s" % explain_cloud(why, error, cloud, CLOUD_TIMEOUT_S))
         if error is not None and error.kind == "certificate":
             print(
                 "the bundled root CAs (firmware/certs) do not cover this server: put its root "

@@ -17,6 +17,10 @@ class Pin:
             Pin.levels[n] = value
             log.append(("init", n, mode, value))
 
+    def init(self, mode=None, pull=None, value=None):
+        Pin.levels[self.n] = value
+        log.append(("init", self.n, mode, value))
+
     def value(self, v=None):
         if v is None:
             if self.n == 0:

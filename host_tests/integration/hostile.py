@@ -8,14 +8,15 @@ the HTTP client's tests and the fault suite.
 `behaviour` (one of BEHAVIOURS) may be changed while the server runs: it is read for each
 request. Every reply the server plays ends by `limit_s` at the latest (then the server hangs up),
 so a client without a deadline is slow, not stuck. TrickleProxy passes another server's bytes
-back one at a time with pauses: a dribbled TLS handshake, or a trickling Envoy in front of the
-simulated one (TrickleProxy(sim.envoy.port)).
+back one at a time with pauses (tools/trickle.py): a dribbled TLS handshake, or a trickling Envoy
+in front of the simulated one (TrickleProxy(sim.envoy.port)).
 """
 
 import socket
 import ssl
-import threading
 import time
+
+from tools.trickle import Listener, TrickleProxy, drop  # noqa: F401 (TrickleProxy: for the tests)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
@@ -162,82 +163,7 @@ BEHAVIOURS = {
 }
 
 
-class _Base:
-    """A listener on 127.0.0.1 with a thread per connection; stop() drops everything."""
-
-    def __init__(self, limit_s):
-        self.limit_s = limit_s
-        self.port = None
-        self.connections = 0
-        self._listener = None
-        self._open = set()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-
-    def start(self):
-        self._stopping.clear()
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port or 0))
-        listener.listen(16)
-        listener.settimeout(0.05)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def stop(self):
-        self._stopping.set()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            for s in list(self._open):
-                _drop(s)
-            self._open.clear()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def _accept(self):
-        listener = self._listener
-        while not self._stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            self._track(conn)
-            threading.Thread(target=self._guarded, args=(conn,), daemon=True).start()
-
-    def _track(self, s):
-        with self._lock:
-            self._open.add(s)
-
-    def _guarded(self, conn):
-        try:
-            self._serve(conn)
-        except (OSError, ValueError):
-            pass  # the client hung up, or we did (stop)
-        finally:
-            _drop(conn)
-            with self._lock:
-                self._open.discard(conn)
-
-    def _sleep(self, seconds, until):
-        # False when the reply must end: stopped, or past limit_s.
-        left = until - time.monotonic()
-        if left <= 0 or self._stopping.wait(min(seconds, left)):
-            return False
-        return time.monotonic() < until
-
-
-class Hostile(_Base):
+class Hostile(Listener):
     """An HTTP/1.1 server that answers each request as `behaviour` says (see BEHAVIOURS).
 
     pki: the dict of tools.certs.make(): serve TLS with its certificate `cert` ("envoy": the
@@ -271,7 +197,7 @@ class Hostile(_Base):
         try:
             self._play(conn)
         finally:
-            _drop(conn)
+            drop(conn)
 
     def _play(self, conn):
         conn.settimeout(self.limit_s)
@@ -290,52 +216,6 @@ class Hostile(_Base):
                     return  # hang up: a reply that never ends ends here
                 if time.monotonic() > until:
                     return
-
-
-class TrickleProxy(_Base):
-    """Forwards each connection to 127.0.0.1:upstream. The client's bytes go on at once; the
-    server's come back `chunk` bytes at a time, `pace_s` apart, after the first `fast` bytes."""
-
-    def __init__(self, upstream, pace_s=0.2, chunk=1, fast=0, limit_s=30.0):
-        super().__init__(limit_s)
-        self.upstream = upstream
-        self.pace_s = pace_s
-        self.chunk = chunk
-        self.fast = fast
-
-    def _serve(self, conn):
-        up = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
-        self._track(up)
-        threading.Thread(target=self._pump_up, args=(conn, up), daemon=True).start()
-        until = time.monotonic() + self.limit_s
-        sent = 0
-        up.settimeout(self.limit_s)
-        while True:
-            data = memoryview(up.recv(4096))
-            if not data:
-                return
-            while data:
-                if sent < self.fast:
-                    n = self.fast - sent
-                elif self._sleep(self.pace_s, until):
-                    n = self.chunk
-                else:
-                    return
-                conn.sendall(data[:n])
-                sent += len(data[:n])
-                data = data[n:]
-
-    def _pump_up(self, conn, up):
-        try:
-            while True:
-                data = conn.recv(4096)
-                if not data:
-                    break
-                up.sendall(data)
-        except OSError:
-            pass
-        finally:
-            _drop(up)
 
 
 class Unaccepting:
@@ -396,14 +276,3 @@ def _read_request(conn, pending):
             return None, b""
         rest += data
     return head, rest[length:]
-
-
-def _drop(s):
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
-        s.close()
-    except OSError:
-        pass

@@ -76,6 +76,17 @@ def test_a_bad_config_stops_the_deploy(sim, tmp_path):
     )
 
 
+def test_the_example_config_unedited_is_not_deployed(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(open(os.path.join(ROOT, "config.example.json")).read())
+    code, out = deploy("--config", str(cfg), "--dry-run", cwd=tmp_path)
+    assert code == 2, out
+    assert "config: wifi.ssid: 'MyHomeWiFi' is the example's; put your Wi-Fi network's name" in out
+    assert "config: enlighten.password: 'enlighten-password' is the example's" in out
+    assert "config: 4 problem(s)" in out and "nothing was copied" in out
+    assert "would copy" not in out
+
+
 def test_deploy_into_a_virtual_board_then_boot_it(sim, vboard, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(sim.config()))

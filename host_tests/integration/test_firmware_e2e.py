@@ -3,7 +3,7 @@
 import json
 import os
 
-from conftest import token_for
+from conftest import ROOT, token_for
 
 SIM_SPEED = 10  # the simulated clock (and board) run 10x: a minute passes in 6 s
 
@@ -46,6 +46,23 @@ def test_config_problems_are_listed_and_nothing_starts(sim, board):
     assert "config: control.pol_s: unknown key" in out
     assert "3 problem(s): relay stays OFF and the cloud is not contacted" in out
     assert b.proc.returncode == 0  # back to the REPL, no crash loop
+    assert sim.cloud.logins == 0 and sim.envoy.requests == []
+
+
+def test_the_example_config_unedited_is_refused_on_the_board(sim, board):
+    with open(os.path.join(ROOT, "config.example.json")) as f:
+        cfg = json.load(f)
+    cfg["envoy"]["host"] = sim.envoy.host
+    b = board(cfg)
+    b.proc.wait(20)
+    out = b.output()
+    assert "config: wifi.ssid: 'MyHomeWiFi' is the example's; put your Wi-Fi network's name" in out
+    assert (
+        "config: enlighten.email: 'you@example.com' is the example's; put your Enlighten login"
+        in out
+    )
+    assert "4 problem(s): relay stays OFF and the cloud is not contacted" in out
+    assert b.proc.returncode == 0
     assert sim.cloud.logins == 0 and sim.envoy.requests == []
 
 

@@ -1,6 +1,7 @@
 # tools.neterrors: each network failure a user meets, produced by a real server (or a real
 # absence of one) on 127.0.0.1, named in words; and tools.envoy_pin using it.
 import errno
+import json
 import os
 import socket
 import ssl
@@ -280,3 +281,86 @@ def test_envoy_pin_plain_http_old_firmware(sim, envoy_for):
 def test_envoy_pin_bad_host_argument():
     code, out, _ = envoy_pin("--host", "192.168.1.50:99999")
     assert code == 2 and "usage:" in out
+
+
+# -- tools.envoy_read and tools.token ------------------------------------------------------------
+
+
+def tool(name, *args, cwd=ROOT):
+    t = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "tools." + name, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
+    return r.returncode, r.stdout + r.stderr, time.monotonic() - t
+
+
+def in_words(out):
+    # No raw errno, no ssl module internals, no traceback.
+    for raw in ("_ssl", "Errno", "111", "network error", "Traceback"):
+        assert raw not in out, out
+
+
+def test_envoy_read_refused():
+    host = "127.0.0.1:%d" % closed_port()
+    code, out, _ = tool("envoy_read", "--host", host, "--token", "x")
+    assert code == 1, out
+    assert out.splitlines()[0] == "trying %s (up to 5 s)..." % host
+    assert "could not read the Envoy: %s refused the connection" % host in out
+    assert "check the Envoy's address and port" in out
+    in_words(out)
+
+
+def test_envoy_read_gives_up_after_5_s(silent):
+    host = "127.0.0.1:%d" % silent
+    code, out, took = tool("envoy_read", "--host", host, "--token", "x")
+    assert code == 1 and took < 15, (took, out)
+    assert out.splitlines()[0] == "trying %s (up to 5 s)..." % host
+    assert "could not read the Envoy: %s did not answer within 5 s" % host in out
+    in_words(out)
+
+
+def host_config(tmp_path, sim, envoy_port, serial="", login_port=None):
+    cfg = sim.config()
+    cfg["envoy"].update(host="127.0.0.1:%d" % envoy_port, serial=serial)
+    if login_port:
+        cfg["enlighten"]["login_url"] = "https://127.0.0.1:%d/login/login.json" % login_port
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return str(tmp_path / "config.json")
+
+
+def test_token_envoy_refused_for_the_serial(sim, tmp_path):
+    port = closed_port()
+    code, out, _ = tool("token", "--config", host_config(tmp_path, sim, port), cwd=tmp_path)
+    assert code == 1, out
+    host = "127.0.0.1:%d" % port
+    assert "the Envoy serial, from its /info: trying %s (up to 5 s)..." % host in out
+    assert "could not read the serial: %s refused the connection" % host in out
+    assert out.rstrip().endswith("; or give --serial"), out
+    assert sim.cloud.logins == 0
+    in_words(out)
+
+
+def test_token_envoy_silent_for_the_serial(sim, tmp_path, silent):
+    cfg = host_config(tmp_path, sim, silent)
+    code, out, took = tool("token", "--config", cfg, cwd=tmp_path)
+    assert code == 1 and took < 15, (took, out)
+    assert "could not read the serial: 127.0.0.1:%d did not answer within 5 s" % silent in out
+    in_words(out)
+
+
+def test_token_cloud_refused(sim, tmp_path):
+    port = closed_port()
+    cfg = host_config(tmp_path, sim, sim.envoy.port, sim.envoy.serial, login_port=port)
+    code, out, _ = tool("token", "--config", cfg, cwd=tmp_path)
+    assert code == 1, out
+    host = "127.0.0.1:%d" % port
+    assert "trying Enlighten (%s) (up to 10 s)..." % host in out
+    assert "failed: Enlighten login: %s refused the connection" % host in out
+    assert "check this computer's Internet connection" in out
+    assert out.rstrip().endswith("; next login attempt in 5 min"), out
+    in_words(out)

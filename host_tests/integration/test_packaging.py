@@ -264,4 +264,67 @@ def test_make_deploy_uses_the_deploy_venv():
     assert ".venv-deploy/bin/python -m tools.deploy --port /dev/ttyUSB0" in plan(
         "PORT=/dev/ttyUSB0"
     )
-    assert "requirements-deploy.txt" in plan() and "--port" not in plan()
+    assert "./tools/bootstrap.sh --deploy" in plan() and "--port" not in plan()
+
+
+# tools/bootstrap.sh in a copy of the tree, with stand-ins for python3 (without venv, as on a
+# fresh Debian), sudo and apt-get that log what they were asked.
+FAKE_PYTHON = """#!/bin/sh
+echo "python $*" >> "$LOG"
+case "$*" in
+  "-c import venv, ensurepip") [ -e "$LOG.venv-installed" ] && exit 0; exit 1 ;;
+  "-m venv "*)
+    mkdir -p "$3/bin"
+    printf '#!/bin/sh\\necho "venv-python $*" >> "$LOG"\\n' > "$3/bin/python"
+    chmod +x "$3/bin/python" ;;
+esac
+"""
+FAKE_APT = """#!/bin/sh
+echo "apt-get $*" >> "$LOG"
+case "$*" in *python3-venv*) touch "$LOG.venv-installed" ;; esac
+"""
+FAKE_SUDO = '#!/bin/sh\necho "sudo $1" >> "$LOG"\nexec "$@"\n'
+
+
+def bootstrap(tmp_path, *args, has_venv=False):
+    tree, bin_dir, log = tmp_path / "tree", tmp_path / "bin", tmp_path / "log"
+    (tree / "tools").mkdir(parents=True)
+    bin_dir.mkdir()
+    for name in ("tools/bootstrap.sh", "requirements.txt", "requirements-deploy.txt"):
+        (tree / name).write_text(read(name))
+    (tree / "tools/bootstrap.sh").chmod(0o755)
+    for name, text in (("python3", FAKE_PYTHON), ("apt-get", FAKE_APT), ("sudo", FAKE_SUDO)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    if has_venv:
+        (tmp_path / "log.venv-installed").write_text("")
+    env = dict(os.environ, LOG=str(log), PATH="%s:/usr/bin:/bin" % bin_dir)
+    env.pop("PYTHON", None)
+    r = subprocess.run(
+        ["sh", str(tree / "tools/bootstrap.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return tree, log.read_text().splitlines(), r.stdout
+
+
+def test_bootstrap_deploy_installs_python3_venv_alone_and_makes_the_deploy_venv(tmp_path):
+    tree, log, out = bootstrap(tmp_path, "--deploy")
+    assert "bootstrap: installing python3-venv with apt" in out
+    installs = [line for line in log if "apt-get install" in line]
+    assert len(installs) == 1 and installs[0].endswith("--no-install-recommends python3-venv")
+    assert "python -m venv .venv-deploy" in log
+    pip = [line for line in log if line.startswith("venv-python")]
+    assert pip == [
+        "venv-python -m pip install -q --disable-pip-version-check -r requirements-deploy.txt"
+    ]
+    assert (tree / ".venv-deploy/.installed").exists() and not (tree / ".venv").exists()
+
+
+def test_bootstrap_deploy_leaves_apt_alone_when_venv_works(tmp_path):
+    tree, log, out = bootstrap(tmp_path, "--deploy", has_venv=True)
+    assert "installing" not in out and not [line for line in log if "apt-get" in line], log
+    assert (tree / ".venv-deploy/.installed").exists()

@@ -167,3 +167,27 @@ def test_the_traces_ship_with_their_licences():
     assert "GPL-3.0" in text and "CC BY-NC 4.0" in text
     names = {os.path.basename(d)[:-4] for d in days}
     assert set(replay.HELD_OUT) <= names
+
+
+def test_the_burst_output_takes_the_surplus_with_the_envoys_latency(tmp_path, capsys):
+    cfg, _ = replay.settings()
+    cfg["heater"] = dict(cfg["heater"], output="burst")
+    day = replay.Day(two_hours_with_a_dip(tmp_path, 2))
+    fw = replay.Firmware(cfg, -(10**6))
+    board, states = replay.run_day(day, fw, "board", 1900)
+    ideal = day.ideal_wh(1900)
+    # The dips of 1.1 kW are taken too, at about half power: whole cycles, not a relay.
+    assert board["surplus_wh"] > 0.95 * ideal and board["grid_wh"] < 0.02 * board["diverted_wh"]
+    middle = sorted(states[3600 + 1000 : 3600 + 1150])[75]  # 1070 W of 1900: 56 %
+    assert 52 <= middle <= 60, middle
+    path = two_hours_with_a_dip(tmp_path)
+    out = tmp_path / "r.json"
+    code = replay.main(
+        ["--trace", path, "--models", "board", "--output", "both", "--no-plots"]
+        + ["--json", str(out), "--out", str(tmp_path / "build")]
+    )
+    assert code == 0
+    res = json.loads(out.read_text())["regular"]
+    assert "board" in res and "dp" not in res["burst"]["board"]
+    text = capsys.readouterr().out
+    assert "met: burst, regular days, all:" in text and "board model, burst output" in text

@@ -24,3 +24,35 @@ def test_the_same_day_gives_the_same_story_twice(capsys, tmp_path):
     assert steps and all(1900 <= s <= 2100 for s in steps), steps
     assert "tank hot" in story and "diverted into the tank" in story
     assert (tmp_path / "one" / "day.png").stat().st_size > 20000
+
+
+def test_the_demo_with_a_burst_output(capsys, tmp_path):
+    simulate.main(
+        ["--output", "burst", "--from", "09:00", "--to", "10:00", "--out", str(tmp_path / "b")]
+    )
+    story = capsys.readouterr().out
+    assert "burst=on reason=surplus duty_pct=" in story
+    assert "summary net_w=" in story and " burst=on duty_pct=" in story
+    assert "burst started:" in story and "0.00 from the grid" in story
+    assert (tmp_path / "b" / "day.png").stat().st_size > 20000
+
+
+def test_the_simulated_burst_stops_when_its_chunk_is_not_renewed(tmp_path):
+    from tools.sim import Simulation
+
+    class World:
+        relay_file = str(tmp_path / "relay")
+
+        class clock:
+            t = 100.0
+
+            @classmethod
+            def now(cls):
+                return cls.t
+
+    (tmp_path / "relay").write_text("0.370 101.000")
+    assert Simulation.relay_on(World) == 0.37
+    World.clock.t = 101.5  # the chunk ended and no other came: the lease ran out
+    assert Simulation.relay_on(World) == 0.0
+    (tmp_path / "relay").write_text("1")
+    assert Simulation.relay_on(World) == 1.0

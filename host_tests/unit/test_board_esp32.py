@@ -109,3 +109,33 @@ def test_boot_claims_the_last_good_pin_when_config_json_is_broken():
         f.write(b'{"relay_pin": 22, \xff')  # damaged too: a line, nothing driven, no exception
     board.relay_off_at_boot(claim=board_esp32.claim_relay_pin)
     assert machine.log == []
+
+
+def test_burst_plays_chunks_in_hardware_and_off_takes_the_pin_back_at_once():
+    import esp32
+
+    fresh()
+    b = board_esp32.Board(22, active_high=False)
+    d = b.burst(50)
+    assert (d.on_level, d.off_level) == (0, 1)
+    del machine.log[:]
+    d.off()  # nothing playing: nothing to do
+    assert machine.log == []
+    d.play([0, 1, 0, 1])
+    assert machine.log == [("rmt", 22, 250, True), ("pulses", 6400, [0, 1, 0, 1])]
+    d.play([1, 1, 1, 1])  # the same channel: the hardware queues it after the one in play
+    assert machine.log[-1] == ("pulses", 6400, [1, 1, 1, 1]) and len(machine.log) == 3
+    del machine.log[:]
+    d.off()
+    assert machine.log == [("init", 22, "out", 1)] and machine.Pin.levels[22] == 1
+    # Restarting waits for the stopped chunk's end before releasing its channel.
+    esp32.RMT.done = False
+    d.play([0, 0])
+    assert machine.log[1:] == [
+        ("wait", 2500),
+        ("deinit",),
+        ("rmt", 22, 250, True),
+        ("pulses", 6400, [0, 0]),
+    ]
+    esp32.RMT.done = True
+    assert board_esp32.Board(23).burst(60)._ticks == 5333

@@ -295,12 +295,123 @@ def test_stale_shorter_than_two_polls_warns():
     contains(warnings[0], "control.stale_s")
 
 
-def test_example_config_is_valid_and_documents_every_key():
+def example():
     with open(ROOT + "/config.example.json") as f:
-        raw = json.load(f)
+        return json.load(f)
+
+
+def test_example_config_documents_every_key_and_only_its_placeholders_are_refused():
+    raw = example()
     cfg, errors, warnings = config.validate(raw)
-    assert errors == [] and warnings == [], (errors, warnings)
+    assert warnings == [], warnings
+    assert len(errors) == 4, errors
+    for section, key, value, _ in config.PLACEHOLDERS:
+        assert raw[section][key] == value, "%s.%s: not the example's" % (section, key)
+        contains(" ".join(errors), "%s.%s: %r is the example's; put your" % (section, key, value))
+        raw[section][key] = good()[section][key]
+    assert config.validate(raw)[1] == []  # filled in, the example is a valid config
     for section in config.SCHEMA:
         for key in config.SCHEMA[section]:
             assert key in raw[section], "%s.%s not in config.example.json" % (section, key)
             assert "_" + key in raw[section], "%s.%s has no comment" % (section, key)
+
+
+def test_each_placeholder_left_alone_is_refused():
+    for section, key, value, _ in config.PLACEHOLDERS:
+        raw = good()
+        raw[section][key] = value
+        e = only_error(raw)
+        contains(e, "%s.%s: %r is the example's; put your " % (section, key, value))
+
+
+def test_the_example_login_is_not_needed_with_a_pasted_token():
+    raw = good()
+    raw["enlighten"] = {"email": "you@example.com", "password": "enlighten-password"}
+    raw["envoy"]["token"] = (
+        "eyJraWQiOiJ4IiwidHlwIjoiSldUIiwiYWxnIjoiRVMyNTYifQ."
+        "eyJhdWQiOiIxMjIiLCJleHAiOjIwMDAwMDAwMDAsImlhdCI6MTcwMDAwMDAwMH0.c2ln"
+    )
+    assert config.validate(raw)[1] == []
+
+
+def test_a_url_for_the_envoy_host_names_the_address_to_give():
+    for host, bare in (
+        ("https://192.168.1.50", "192.168.1.50"),
+        ("http://envoy.local/", "envoy.local"),
+        ("https://192.168.1.50:443/home", "192.168.1.50:443"),
+    ):
+        raw = good()
+        raw["envoy"]["host"] = host
+        e = only_error(raw)
+        assert e == 'envoy.host: give the address alone, without "%s": "%s"' % (
+            host.split("//")[0] + "//",
+            bare,
+        ), e
+        assert "port" not in e, e
+
+
+def test_kilowatts_for_the_heater_power_name_the_watts():
+    for kw, watts in ((2.0, 2000), (3, 3000), (2.5, 2500), (0.75, 750), (12, 12000)):
+        raw = good()
+        raw["heater"]["power_w"] = kw
+        e = only_error(raw)
+        assert e == "heater.power_w: %s looks like kilowatts; give watts: %d" % (kw, watts), e
+    raw = good()
+    raw["heater"]["power_w"] = 50  # neither kW nor W: the range
+    contains(only_error(raw), "heater.power_w: 50 is out of range (100 to 12000)")
+
+
+def test_hours_for_the_utc_offset_name_the_minutes():
+    for hours in (1, 2, -5, -12, 14, 10):
+        raw = good()
+        raw["clock"] = {"utc_offset_min": hours}
+        e = only_error(raw)
+        assert e == "clock.utc_offset_min: %d looks like hours; give minutes: %d" % (
+            hours,
+            hours * 60,
+        ), e
+    raw = good()
+    raw["clock"] = {"utc_offset_min": 100}
+    contains(only_error(raw), "clock.utc_offset_min: 100 is not a whole quarter hour")
+    for minutes in (0, 60, -300, 330, 345, 765, -720, 840):
+        raw = good()
+        raw["clock"] = {"utc_offset_min": minutes}
+        assert config.validate(raw)[1] == [], minutes
+
+
+def test_half_a_boost_is_refused_with_the_missing_half():
+    raw = good()
+    raw["boost"] = {"min_kwh": 3}
+    e = only_error(raw)
+    contains(e, "boost.window: missing; min_kwh 3 needs the off-peak window")
+    contains(e, '"01:00-05:00"')
+    raw["boost"] = {"window": "01:00-05:00"}
+    e = only_error(raw)
+    contains(e, "boost.min_kwh: 0, so the window 01:00-05:00 does nothing")
+    raw["boost"] = {"window": "25:00-05:00"}  # one problem at a time
+    contains(only_error(raw), "boost.window: 25:00 is not a time of day")
+    for whole in ({"min_kwh": 0, "window": ""}, {"min_kwh": 2.5, "window": "22:00-06:00"}):
+        raw["boost"] = whole
+        assert config.validate(raw)[1] == [], whole
+
+
+def test_burst_output_settings():
+    cfg, errors, _ = config.validate(good())
+    assert cfg["heater"]["output"] == "relay" and cfg["heater"]["mains_hz"] == 50
+    raw = good()
+    raw["heater"].update({"output": "burst", "burst_window_s": 20, "mains_hz": 60})
+    cfg, errors, _ = config.validate(raw)
+    assert errors == [] and cfg["heater"]["burst_window_s"] == 20
+    for key, value, text in (
+        ("output", "ssr", "heater.output: 'ssr' is not one of relay, burst"),
+        ("mains_hz", 55, "heater.mains_hz: 55 is not one of 50, 60"),
+        ("mains_hz", True, "heater.mains_hz: True is not one of 50, 60"),
+        ("burst_window_s", 0, "heater.burst_window_s: 0 is out of range"),
+    ):
+        raw = good()
+        raw["heater"][key] = value
+        contains(only_error(raw), text)
+    raw = good()
+    raw["heater"]["output"] = "burst"
+    raw["control"] = {"poll_s": 5}
+    contains(only_error(raw), "control.poll_s: 5 s is too slow for heater.output burst")

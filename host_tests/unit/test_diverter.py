@@ -35,6 +35,10 @@ class FakeBoard:
     def wdt_feed(self):
         pass
 
+    def burst(self, hz):
+        self.driver = FakeBurst(self)
+        return self.driver
+
     def timeout(self, seconds):
         return seconds
 
@@ -45,7 +49,25 @@ class FakeBoard:
         self.resets = getattr(self, "resets", 0) + 1
 
 
-def diverter(boost=None):
+class FakeBurst:
+    """A zero-cross SSR driver: what was played, chunk by chunk."""
+
+    on_level, off_level = 1, 0
+
+    def __init__(self, board):
+        self.board = board
+        self.chunks = []  # (uptime, share of the chunk), 0 for an off
+
+    def play(self, levels):
+        self.chunks.append((self.board.up, sum(levels) / len(levels)))
+        self.board.relay_on = True
+
+    def off(self):
+        self.chunks.append((self.board.up, 0))
+        self.board.relay_on = False
+
+
+def diverter(boost=None, output="relay"):
     os.chdir(tmpdir())
     cfg = {
         "wifi": {"ssid": "x", "password": ""},
@@ -57,7 +79,14 @@ def diverter(boost=None):
             "ca_file": "",
         },
         "envoy": {"host": "127.0.0.1:1", "serial": "", "token": "", "pin": "off"},
-        "heater": {"power_w": 2000, "relay_pin": 23, "active_high": True},
+        "heater": {
+            "power_w": 2000,
+            "relay_pin": 23,
+            "active_high": True,
+            "output": output,
+            "burst_window_s": 1,
+            "mains_hz": 50,
+        },
         "control": {
             "poll_s": 1,
             "max_import_w": 200,
@@ -262,3 +291,56 @@ def test_running_out_of_memory_again_and_again_restarts_the_board():
     except _Reset:
         pass
     assert len(passes) == 3 and not board.relay_on and d.status()["reason"] == dv.STOPPED
+
+
+def test_burst_follows_the_surplus_and_stops_at_once():
+    d, board = diverter(output="burst")
+    assert board.driver.chunks == [(0.0, 0)]  # OFF at boot
+    for _ in range(12):
+        board.up += 1
+        # The export without the heater is 1030 W; the heater draws its share 1-2 s later.
+        played = board.driver.chunks[-2][1] if len(board.driver.chunks) > 1 else 0
+        reading(d, board, -1030 + 2000 * played)
+        on, reason = apply(d)
+    assert on and reason == "surplus"
+    share = board.driver.chunks[-1][1]
+    assert 0.46 <= share <= 0.54, board.driver.chunks
+    s = d.status()
+    assert s["output"] == "burst" and abs(s["power"] - 0.5) < 0.05
+    assert "burst=on duty_pct=" in dv.reports.summary(s)
+    board.up += 31  # stale: off at once
+    assert apply(d) == (False, "stale") and board.driver.chunks[-1] == (board.up, 0)
+
+
+def test_burst_manual_on_is_full_power_and_an_error_stops_it():
+    d, board = diverter(output="burst")
+    reading(d, board, 400)
+    d.force_on(5)
+    assert apply(d) == (True, policy.MANUAL_ON)
+    assert board.driver.chunks[-1][1] == 1
+    d.fail("ValueError: something broke")
+    assert not board.relay_on and board.driver.chunks[-1][1] == 0
+
+
+def test_burst_leaves_the_relay_rules_unloaded():
+    import sys
+
+    sys.modules.pop("firmware.control", None)
+    d, board = diverter(output="burst")
+    assert "firmware.control" not in sys.modules  # heap: 2.6 KB of bytecode on an ESP32
+    d, board = diverter()
+    assert "firmware.control" in sys.modules
+
+
+def test_burst_boost_heats_at_full_power_and_counts_it():
+    d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"}, output="burst")
+    board.wall = MIDNIGHT + 2 * 3600 + 60
+    reading(d, board, 300)
+    assert apply(d) == (True, policy.BOOST) and board.driver.chunks[-1][1] == 1
+    d.accounting.heater.drawing = True  # the heater model saw it (burst.observe)
+    board.up += 1800
+    reading(d, board, 2300)
+    assert apply(d)[1] != policy.BOOST  # target reached: back to auto (no surplus: off)
+    s = d.status()
+    assert abs(s["today_kwh"] - 1) < 0.001 and abs(s["today_grid_kwh"] - 1) < 0.001, s
+    assert not board.relay_on

@@ -1,4 +1,6 @@
-# heater.py (learning, thermostat) and energy.py (runs under CPython and MicroPython).
+# heater.py (learning, thermostat; burst.observe in burst mode) and energy.py (runs under
+# CPython and MicroPython).
+from firmware.burst import observe as burst_observe
 from firmware.energy import Energy
 from firmware.heater import SETTLE_S, Heater
 
@@ -142,3 +144,51 @@ def test_stored_day_must_be_a_day_number_or_none():
         assert e.new_day(19000) is True and e.yesterday_wh == 0
     assert Energy({"day": 19000}).day == 19000
     assert Energy({"day": None}).day is None
+
+
+def test_the_thermostat_lines_carry_the_jump_that_triggered_them():
+    # Issue 15: the "tank hot" and "heating" lines printed the switch-on step.
+    h = Heater(2000)
+    switch_on(h, 0, -2500, -550)
+    assert h.jump == 1950
+    assert h.observe(10, -2516, True) == "tank-hot"
+    assert h.jump == -1966 and h.last_step == 1950
+    assert h.observe(11, -520, True) == "heating"
+    assert h.jump == 1996
+
+
+def burst(h, readings):
+    """(net_w, share in 1/1000) per fresh reading -> the events."""
+    return [burst_observe(h, net, share) for net, share in readings]
+
+
+def test_burst_a_share_change_shows_the_heater():
+    h = Heater(2000)
+    # Starting trusts the label; a quarter more share that adds ~480 W is heating.
+    assert burst(h, [(-1000, 0), (-980, 250)]) == [None, "heating"]
+    assert h.drawing is True
+    assert burst(h, [(-500, 500)]) == [None]  # a step of 1920 W (not enough change to learn)
+    assert h.jump == 1920 and h.learned_w is None
+    # Two drops of a full share a reading apart (a kettle came on) teach the power.
+    events = burst(h, [(-470, 500), (-1420, 0), (-460, 500), (-1415, 0)])
+    assert events == [None, None, "learned", "learned"]
+    assert h.learned_w == 1910
+
+
+def test_burst_no_change_of_net_with_the_share_is_a_hot_tank():
+    h = Heater(2000)
+    burst(h, [(-1500, 0), (-1000, 250)])
+    assert burst(h, [(-1010, 500)]) == ["tank-hot"]
+    assert h.drawing is False and h.jump == -40
+    assert burst(h, [(-1000, 750), (-1005, 1000)]) == [None, None]  # still hot: one line
+    # At full share the thermostat closing is a jump of the heater's power.
+    assert burst(h, [(-1000, 1000), (950, 1000)]) == [None, "heating"]
+    assert h.jump == 1950
+    assert burst(h, [(-1000, 1000)]) == ["tank-hot"]
+
+
+def test_burst_small_changes_and_noise_tell_nothing():
+    h = Heater(2000)
+    burst(h, [(-1500, 0), (-1000, 250)])
+    assert burst(h, [(-800, 350), (-2000, 350), (-600, 500), (-650, 500)]) == [None] * 4
+    assert h.drawing is True and burst_observe(h, None, 500) is None

@@ -1,0 +1,134 @@
+# burst.py: the proportional controller and the cycle pattern (runs under CPython and MicroPython).
+from firmware import burst as B
+
+P = 2000
+CFG = {"stale_s": 30}
+
+
+def run(ctl, exports, lag=2, real_w=P, learned_w=P, t0=0, share=0):
+    """One pass a second; the reading at second t is the net of second t - lag (the Envoy's
+    latency). exports: the export without the heater, one per second. -> [(share, reason, net)]"""
+    nets = []
+    out = []
+    for k, export in enumerate(exports):
+        t = t0 + k
+        if k >= lag:
+            share, reason = ctl.decide(t, nets[k - lag], 0, share > 0, learned_w)
+        else:
+            share, reason = ctl.decide(t, None, None, False, learned_w)
+        ctl.applied(t, share)
+        nets.append(-export + real_w * share)
+        out.append((share, reason, nets[-1]))
+    return out
+
+
+def test_a_steady_export_is_taken_but_a_slight_export_remains():
+    out = run(B.Control(CFG, 0), [1000] * 40)
+    share, reason, net = out[-1]
+    assert reason == B.SURPLUS
+    assert abs(share - 970 / 2000) < 0.01, share
+    assert -45 < net < -15, net
+
+
+def test_no_export_no_heat():
+    out = run(B.Control(CFG, 0), [-200] * 20)
+    assert out[-1][:2] == (0, B.LOW_EXPORT)
+
+
+def test_more_export_than_the_heater_is_full_power():
+    out = run(B.Control(CFG, 0), [3000] * 20)
+    assert out[-1][0] == 1 and out[-1][2] == -1000
+
+
+def test_increases_are_limited_decreases_are_at_once():
+    c = B.Control(CFG, 0)
+    out = run(c, [3000] * 10)
+    shares = [s for s, _, _ in out]
+    for i in range(1, len(shares)):
+        assert shares[i] - shares[i - 1] <= 1 / B.STEP_UP + 1e-9
+    assert shares[-1] == 1
+    # A kettle: the export falls to 200 W; the first reading that shows it cuts the heater.
+    c2 = B.Control(CFG, 0)
+    out = run(c2, [3000] * 15 + [200] * 10)
+    first = 15 + 2  # the reading of second 15 arrives at 17
+    assert out[first - 1][0] == 1
+    assert out[first][0] < 0.2, out[first]
+
+
+def test_the_heater_free_net_uses_the_share_in_force_when_the_reading_was_taken():
+    c = B.Control(CFG, 0)
+    for t in range(10):
+        c.applied(t, 0.5 if t < 8 else 0)
+    assert c.share_at(7.5) == 500 and c.share_at(8) == 0
+    assert c.lagged(10) == 0 and c.lagged(9) == 250  # the mean of 1 and 2 s before
+    c.applied(10, 1)
+    assert c.lagged(11) == 500  # at 10: 1000, at 9: 0
+
+
+def test_the_trim_corrects_a_wrong_learned_power():
+    out = run(B.Control(CFG, 0), [1000] * 120, real_w=1800, learned_w=2000)
+    net = out[-1][2]
+    assert -60 < net < 0, net
+
+
+def test_stale_or_missing_data_is_zero_at_once():
+    c = B.Control(CFG, 0)
+    run(c, [1500] * 20)
+    assert c.watts > 0
+    assert c.decide(21, -500, 31, True, P) == (0, B.STALE)
+    assert c.watts == 0 and c.trim == 0
+    assert c.decide(22, None, None, True, P) == (0, B.NO_DATA)
+
+
+def test_a_repeated_reading_is_not_fresh():
+    c = B.Control(CFG, 0)
+    c.decide(10, -1000, 0, False, P)
+    w = c.watts
+    c.applied(10, w / P)
+    # The same reading a second later (age 1): no new step up.
+    assert c.decide(11, -1000, 1, True, P)[0] == w / P
+
+
+def test_spread_pattern_whole_cycles_evenly():
+    p = B.Pattern(1, 50, 1)
+    assert p.fill(0.5) == 25
+    assert p.levels[:6] == [0, 1, 0, 1, 0, 1]
+    assert p.fill(1) == 50 and p.fill(0) == 0
+    assert p.fill(0.2) == 10
+    assert p.levels[:10] == [0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+
+
+def test_spread_pattern_carries_the_rounding():
+    p = B.Pattern(1, 50, 1)
+    counts = [p.fill(0.01) for _ in range(10)]  # half a cycle per window
+    assert sum(counts) == 5 and max(counts) == 1
+
+
+def test_short_chunks_continue_the_window():
+    p = B.Pattern(1, 50, 0.5)
+    assert p.fill(0.5) + p.fill(0.5) == 25
+
+
+def test_a_slow_window_is_one_block():
+    p = B.Pattern(10, 50, 1)
+    assert [p.fill(0.3) for _ in range(10)] == [50, 50, 50, 0, 0, 0, 0, 0, 0, 0]
+    assert p.fill(0.3) == 50  # the next window
+    assert p.fill(0.05) == 0  # a decrease acts inside the window
+    p2 = B.Pattern(2, 60, 0.5, on=0, off=1)  # active low, 60 Hz
+    assert p2.fill(0.25) == 30 and p2.levels == [0] * 30
+
+
+def test_a_start_needs_a_twentieth_of_the_heater_but_a_run_goes_down_to_zero():
+    out = run(B.Control(CFG, 0), [B.TARGET_W + P // B.START - 10] * 20)
+    assert out[-1][:2] == (0, B.LOW_EXPORT)
+    c = B.Control(CFG, 0)
+    run(c, [1000] * 20)
+    # The sun going down slowly: the run goes on under the start level, down to a few watts.
+    out = run(c, list(range(1000, 80, -20)) + [80] * 20, t0=20, share=0.5)
+    assert 0 < out[-1][0] < 0.04 and out[-1][1] == B.SURPLUS, out[-1]
+
+
+def test_the_no_data_reasons_are_those_policy_knows():
+    from firmware import control, policy
+
+    assert (B.STALE, B.NO_DATA) == (control.STALE, control.NO_DATA) == policy.NO_READING

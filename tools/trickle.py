@@ -1,0 +1,150 @@
+"""A TCP proxy on 127.0.0.1 that trickles: the server's bytes come back a few at a time, with
+pauses. A dribbled TLS handshake for the HTTP client's tests, and a trickling Envoy in front of
+the simulated one for the fault table (tools/faults.py):
+
+    proxy = TrickleProxy(sim.envoy.port, pace_s=0).start()   # pace_s 0: passes bytes at once
+    ... the client talks to proxy.port ...
+    proxy.pace_s = 0.05                                      # from now on, a byte every 50 ms
+    proxy.stop()
+"""
+
+import socket
+import threading
+import time
+
+
+class Listener:
+    """A listener on 127.0.0.1 with a thread per connection; stop() drops everything."""
+
+    def __init__(self, limit_s):
+        self.limit_s = limit_s
+        self.port = None
+        self.connections = 0
+        self._listener = None
+        self._open = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def start(self):
+        self._stopping.clear()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port or 0))
+        listener.listen(16)
+        listener.settimeout(0.05)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for s in list(self._open):
+                drop(s)
+            self._open.clear()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _accept(self):
+        listener = self._listener
+        while not self._stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._track(conn)
+            threading.Thread(target=self._guarded, args=(conn,), daemon=True).start()
+
+    def _track(self, s):
+        with self._lock:
+            self._open.add(s)
+
+    def _guarded(self, conn):
+        try:
+            self._serve(conn)
+        except (OSError, ValueError):
+            pass  # the client hung up, or we did (stop)
+        finally:
+            drop(conn)
+            with self._lock:
+                self._open.discard(conn)
+
+    def _sleep(self, seconds, until):
+        # False when the reply must end: stopped, or past limit_s.
+        left = until - time.monotonic()
+        if left <= 0 or self._stopping.wait(min(seconds, left)):
+            return False
+        return time.monotonic() < until
+
+
+class TrickleProxy(Listener):
+    """Forwards each connection to 127.0.0.1:upstream. The client's bytes go on at once; the
+    server's come back `chunk` bytes at a time, `pace_s` apart, after the first `fast` bytes.
+    pace_s 0 passes them on at once; it may change while connections are open. A trickling
+    connection is dropped limit_s after its trickle began."""
+
+    def __init__(self, upstream, pace_s=0.2, chunk=1, fast=0, limit_s=30.0):
+        super().__init__(limit_s)
+        self.upstream = upstream
+        self.pace_s = pace_s
+        self.chunk = chunk
+        self.fast = fast
+
+    def _serve(self, conn):
+        up = socket.create_connection(("127.0.0.1", self.upstream), timeout=10)
+        self._track(up)
+        up.settimeout(None)  # stop() drops it
+        threading.Thread(target=self._pump_up, args=(conn, up), daemon=True).start()
+        until = None
+        sent = 0
+        while True:
+            data = memoryview(up.recv(4096))
+            if not data:
+                return
+            while data:
+                if not self.pace_s:
+                    n = len(data)
+                elif sent < self.fast:
+                    n = self.fast - sent
+                else:
+                    until = until or time.monotonic() + self.limit_s
+                    if not self._sleep(self.pace_s, until):
+                        return
+                    n = self.chunk
+                conn.sendall(data[:n])
+                sent += len(data[:n])
+                data = data[n:]
+
+    def _pump_up(self, conn, up):
+        try:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                up.sendall(data)
+        except OSError:
+            pass
+        finally:
+            drop(up)
+
+
+def drop(s):
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        s.close()
+    except OSError:
+        pass
