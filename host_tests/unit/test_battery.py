@@ -313,3 +313,22 @@ def test_without_a_grid_reading_the_rules_speak_not_the_battery():
     d = p.decide(100, r, False, heater)
     assert (d.power, d.reason) == (0, "no-data") and "battery" not in d.detail
     assert p.notes == [] and r.battery.missing is None
+
+
+def test_the_burst_output_never_takes_the_battery_either():
+    from test_diverter import apply, diverter, reading
+
+    d, board = diverter(output="burst")
+    d.link.reading.battery = b = battery("heater", w=-2600, soc=80)
+    for _ in range(12):  # heater first: the battery charges with 2.6 kW, the grid reads 0
+        board.up += 1
+        b.power(board.up, -2600 + 2000 * d.output.power)
+        reading(d, board, 0)
+        on, reason = apply(d)
+    assert on and reason == "surplus" and d.output.power > 0.9
+    for _ in range(3):  # a cloud: the battery covers the heater, the grid still reads 0
+        board.up += 1
+        b.power(board.up, 1400)
+        reading(d, board, 0)
+        on, reason = apply(d)
+    assert not on and reason == bt.DISCHARGING and d.output.power == 0
