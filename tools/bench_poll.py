@@ -127,7 +127,7 @@ def battery_ways(folder, polls):
                 except SystemExit as e:
                     print("| %s | - | fails: %s | | |" % (name, str(e).strip().splitlines()[-1]))
                     continue
-                setup = 6  # /info, check_jwt, /ivp/meters, one meter, secctrl, ensemble power
+                setup = 4  # /info, check_jwt, /ivp/meters, one meter
                 n = (len(sim.envoy.requests) - before - setup) / polls
                 print(
                     "| %s | %.0f | %.2f ms | %d B (max %d B) | %d B |"

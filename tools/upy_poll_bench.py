@@ -23,13 +23,12 @@ way = job.get("battery")
 if way:
     from firmware import envoy_setup
 
-    if way == "grid-only":
-        e.storage = None
-    elif way == "all-meters":
+    if way == "all-meters":
         e.per_meter = False
     elif way == "ensemble":
         e.storage = 0
     envoy_setup._prepare(e)
+    e.battery = "" if way == "grid-only" else "bench"  # as ensemble.look() leaves it
 
 if mode == "requests":
     import requests  # micropython-lib, frozen in the unix port: HTTP/1.0, Connection: close
