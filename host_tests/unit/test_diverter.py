@@ -241,9 +241,6 @@ class _ShortOfMemory:
     def read(self):
         return -1000, 1
 
-    def needs_token(self):  # no hourly battery check (link.Link._battery)
-        return False
-
     def done(self):
         pass
 
