@@ -121,8 +121,10 @@ class Diverter:
         """A heap too full or too fragmented to go on: a restart gives a fresh one (the heater
         is OFF meanwhile)."""
         console.problem("restarting: %s (a fresh heap has room)" % why)
-        self.stop()
-        self.board.reset()
+        try:
+            self.stop()  # may itself run out of memory: the reset comes all the same
+        finally:
+            self.board.reset()
 
     def keep_last_words(self, up):
         """The recent problem lines to flash (lastwords.py), to be read after a reset."""
