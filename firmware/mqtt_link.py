@@ -13,7 +13,7 @@ REFUSED = {
     2: "the broker refused the client id",
     3: "the broker is unavailable",
     4: "the broker refused the user name or password",
-    5: "the broker refused the login (not authorised)",
+    5: "the broker refused the login (not authorised: check mqtt.user and mqtt.password)",
 }
 
 
