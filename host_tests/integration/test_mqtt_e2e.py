@@ -243,3 +243,12 @@ def test_a_malformed_length_drops_the_connection(sim, board):
     b = board(mqtt_config(sim, evil.port))
     b.wait_for("a malformed packet length; the relay logic carries on", 30)
     evil.close()
+
+
+def test_polling_goes_on_at_its_rate_whatever_the_broker_does(pki_dir, tmp_path):
+    from tools import faults
+
+    rates = faults.mqtt_poll_rates(pki_dir, str(tmp_path), minutes=2)
+    print("Envoy polls per simulated minute:", rates)
+    assert rates["down"] >= 0.95 * rates["none"], rates
+    assert rates["silent"] >= 0.8 * rates["none"], rates  # a connection timeout per back-off
