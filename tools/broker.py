@@ -9,6 +9,7 @@
 A missing mosquitto is a setup bug: it raises, so that no test can skip for lack of it.
 """
 
+import atexit
 import os
 import shutil
 import socket
@@ -67,6 +68,7 @@ class Broker:
         self.proc = subprocess.Popen(
             [_tool("mosquitto"), "-c", conf], stdout=self.log, stderr=subprocess.STDOUT
         )
+        atexit.register(self.stop)  # never left running after a crash of its owner
         deadline = time.time() + 10
         while True:
             try:
