@@ -12,6 +12,7 @@
 #   wdt_start(timeout_s), wdt_feed(), wdt_relax()
 #   safe_mode()                      why the app must not start, or None
 #   reset(), reset_cause()           restart the board; why this run began, in words
+#   unique_id()                      this board's id, hex digits (MQTT names the device by it)
 import sys
 
 __all__ = ("Board", "claim_relay_pin", "relay_off_at_boot", "remember_relay", "RELAY_FILE")

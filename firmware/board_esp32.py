@@ -131,6 +131,11 @@ class Board:
     def reset(self):
         machine.reset()
 
+    def unique_id(self):
+        from binascii import hexlify
+
+        return hexlify(machine.unique_id()).decode()  # the Wi-Fi MAC: 12 hex digits
+
     def reset_cause(self):
         # ESP-IDF's reasons as MicroPython groups them (ports/esp32/modmachine.c): a brownout
         # counts as power-on, a crash (panic) as a soft reset, every watchdog as WDT_RESET.

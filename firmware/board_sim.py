@@ -175,6 +175,9 @@ class Board:
         print("board: reset")
         raise SystemExit(RESET_STATUS)
 
+    def unique_id(self):
+        return _params.get("id", "5e0000d1e5e1")  # "id=" in DIVERTER_SIM: another board
+
     def reset_cause(self):
         # A host process starts from nothing, as after a power cut, unless tools/hostboard.py
         # started it again after a machine.reset().

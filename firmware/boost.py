@@ -46,6 +46,12 @@ class Boost:
                 )
         return self.remaining_wh > 0
 
+    def retarget(self, wh):
+        """A new min_kwh (wh) at run time; an open window's top-up follows it."""
+        if self._instance is not None:
+            self.remaining_wh = max(0.0, self.remaining_wh + wh - self.target_wh)
+        self.target_wh = wh
+
     def delivered(self, wh):
         if self.remaining_wh > 0:
             self.remaining_wh = max(0.0, self.remaining_wh - wh)

@@ -40,6 +40,7 @@ class BurstOutput(Output):
         if not on:
             self.pattern.stop()
         self.rules.switched(up)
+        self.changes += 1  # starts and stops only: MQTT publishes the state on each
         console.log(
             "burst=%s reason=%s%s%s%s"
             % (

@@ -57,6 +57,17 @@ SCHEMA = {
         "min_kwh": ("num", 0, 0, 100),
         "window": ("window", "", 0, 0),
     },
+    "mqtt": {
+        "host": ("str", "", 0, 64),  # empty: no MQTT at all
+        "port": ("int", 1883, 1, 65535),
+        "user": ("str", "", 0, 64),
+        "password": ("str", "", 0, 128),
+        "tls": ("bool", False, 0, 0),
+        "ca_file": ("str", "", 0, 128),
+        "prefix": ("topic", "homeassistant", 0, 0),
+        "topic": ("topic", "", 0, 0),  # empty: derived from the board's unique id
+        "interval_s": ("num", 10, 1, 3600),
+    },
 }
 
 _TYPE_NAMES = {"str": "text", "int": "a whole number", "num": "a number", "bool": "true or false"}
@@ -98,6 +109,8 @@ def _check_special(kind, value):
             p = pins.problem(value)
             if p:
                 raise ValueError(p)
+        elif kind == "topic":
+            _check_topic(value)
     except ValueError as e:
         return str(e)
     return None
@@ -110,7 +123,7 @@ def _check(section, key, spec, value, errors, warnings):
         if value not in kind or type(value) is bool:
             errors.append("%s: %r is not one of %s" % (name, value, ", ".join(map(str, kind))))
         return value
-    want_str = kind in ("str", "host", "url", "window", "pin", "token")
+    want_str = kind in ("str", "host", "url", "window", "pin", "token", "topic")
     if want_str:
         if type(value) is not str:
             errors.append("%s: expected text, got %s" % (name, _json_type(value)))
@@ -176,6 +189,7 @@ def validate(raw):
     _check_mistakes(cfg, errors)
     _check_credentials(cfg, errors)
     _check_control(cfg, warnings, errors)
+    _check_mqtt(cfg, errors, warnings)
     return cfg, errors, warnings
 
 
@@ -285,6 +299,44 @@ def _check_control(cfg, warnings, errors):
                 "control.stale_s: %s s is under two polls (%s s each); one slow reply will "
                 "switch the relay off" % (c["stale_s"], c["poll_s"])
             )
+
+
+_TOPIC_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+
+def _check_topic(value):
+    # MQTT topic levels of plain characters: no wildcards, no empty levels, nothing to quote.
+    if len(value) > 64:
+        raise ValueError("longer than 64 characters")
+    for level in value.split("/") if value else ():
+        if not level or any(c not in _TOPIC_CHARS for c in level):
+            raise ValueError(
+                "%r: use letters, digits, _ and - between single slashes (no spaces, +, #)" % value
+            )
+
+
+def _check_mqtt(cfg, errors, warnings):
+    m = cfg["mqtt"]
+    host = m.get("host")
+    if type(host) is not str:
+        return
+    if not host:
+        if any(m.get(k) for k in ("user", "password", "tls", "ca_file", "topic")):
+            warnings.append("mqtt.host: empty, so MQTT is off and the other mqtt keys are unused")
+        return
+    if any(c not in _TOPIC_CHARS + "." for c in host):
+        errors.append(
+            "mqtt.host: %r is not a host name or IP address (the port goes in mqtt.port)" % host
+        )
+    if m.get("password") and not m.get("user"):
+        errors.append("mqtt.password: given without mqtt.user")
+    if m.get("tls") is True and not m.get("ca_file"):
+        errors.append(
+            "mqtt.ca_file: needed with mqtt.tls: the DER certificate of the CA that signed the "
+            "broker's certificate"
+        )
+    if m.get("prefix") == "":
+        errors.append("mqtt.prefix: empty; Home Assistant's default is homeassistant")
 
 
 MAX_BYTES = 16384  # config.example.json, with its comments, is 3.4 KB

@@ -51,6 +51,12 @@ class Diverter:
         self.next_summary = up + SUMMARY_S
         self.next_save = up + SAVE_S
         console.set_clock(self._clock_text, board.uptime)
+        self.mqtt = None
+        m = cfg.get("mqtt")
+        if m and m["host"]:  # no MQTT module in memory unless it is configured
+            from firmware.mqtt import Mqtt
+
+            self.mqtt = Mqtt(m, self)
 
     def _clock_text(self):
         local = self.link.local()
@@ -69,9 +75,14 @@ class Diverter:
             self.restart_for_memory(link.reboot)
         if link.clock_ok and not was_set:
             self.next_minute = 0  # the day and the token's days, now that the date is known
+        m = self.mqtt
+        if m:
+            m.receive(up)  # commands first, so that they count in this pass's decision
         self.act(up)
         if up >= self.next_minute:
             self._minute(up)
+        if m:
+            m.send(up)
 
     def act(self, up):
         """Count, decide from what the link knows, and switch through the one output path."""
@@ -169,6 +180,8 @@ class Diverter:
         """The heater OFF, the Envoy connection closed, the energy counters saved."""
         self.output.off(STOPPED)
         self.link.envoy.close()
+        if self.mqtt:
+            self.mqtt.close()  # "offline": nothing controls the heater now
         self.accounting.save()
 
     # -- what a person or a program may ask -------------------------------------------------------
@@ -183,6 +196,7 @@ class Diverter:
             "relay": "on" if self.output.power else "off",
             "power": self.output.power,
             "output": "burst" if self.output.burst else "relay",
+            "heating_w": 0 if h.drawing is False else int(h.power_w * self.output.power),
             "reason": self.output.reason,
             "net_w": None if age is None else r.net_w,
             "age_s": None if age is None else int(age),
@@ -196,6 +210,8 @@ class Diverter:
             "mode": p.mode,
             "mode_left_min": p.minutes_left(up),
             "boost_to_go_kwh": p.boost.remaining_wh / 1000 if p.boosting else None,
+            "boost_kwh": None if p.boost is None else p.boost.target_wh / 1000,
+            "max_import_w": getattr(p.rules, "max_import", None),  # None: burst has no allowance
             "problem": self.link.problem.text if self.link.problem else None,
             "uptime_s": int(up),
             "version": VERSION,
@@ -215,9 +231,13 @@ class Diverter:
 
         return details(self)
 
-    def force_on(self, minutes=60):
-        self.policy.force_on(self.board.uptime(), minutes)
-        console.log("manual: relay forced ON for %d min (diag.auto() to end it)" % minutes)
+    def force_on(self, minutes=60, guarded=False):
+        """guarded: the safety rules still apply (stale data, min_off_s, tank hot); MQTT's."""
+        self.policy.force_on(self.board.uptime(), minutes, guarded)
+        console.log(
+            "manual: relay forced ON for %d min%s"
+            % (minutes, " within the safety rules" if guarded else " (diag.auto() to end it)")
+        )
 
     def force_off(self):
         self.policy.force_off()
@@ -227,6 +247,22 @@ class Diverter:
         self.policy.auto()
         console.log("manual: back to automatic")
 
+    def set_max_import(self, w):
+        """The grid allowance (control.max_import_w) until the next restart; ValueError in burst
+        mode, which has none (it aims at a slight export)."""
+        if not hasattr(self.policy.rules, "max_import"):
+            raise ValueError("the burst output has no grid allowance")
+        self.policy.rules.max_import = int(w)
+        console.log("control: max_import_w=%d until the next restart" % w)
+
+    def set_boost(self, kwh):
+        """The boost's min_kwh until the next restart; ValueError without a boost window."""
+        b = self.policy.boost
+        if b is None:
+            raise ValueError("no boost window in config.json (boost.window)")
+        b.retarget(kwh * 1000)
+        console.log("boost: min_kwh=%.1f until the next restart" % kwh)
+
     def repin(self):
         """Forget the Envoy's pinned certificate: the next connection pins it again."""
         self.link.envoy.forget_pin()
@@ -234,7 +270,7 @@ class Diverter:
 
 
 def _boost(b):
-    if not (b["min_kwh"] and b["window"]):
+    if not b["window"]:  # with a window but no min_kwh, MQTT can set a target later
         return None
     from firmware.boost import Boost
 

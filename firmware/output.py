@@ -15,6 +15,7 @@ class Output:
         self.accounting = accounting
         self.power = 0  # as far as the rules and counters know; the pin itself goes first
         self.reason = "boot"
+        self.changes = 0  # counts switches: MQTT publishes the state on every change
 
     def set(self, power, reason, detail="", net=None):
         """power: 0 to 1 (a relay switches on at any power above 0); net: the grid's last
@@ -32,6 +33,7 @@ class Output:
         self.rules.switched(up)
         self.heater.switched(up, on, net)
         self.power = 1 if on else 0
+        self.changes += 1
         console.log(
             "relay=%s reason=%s%s%s"
             % (

@@ -3,7 +3,8 @@
 # a Decision goes out, and lines for the console are left in `notes`.
 # The reasons of both rule sets (control.py, burst.py) when there is no fresh reading. Not
 # imported from control.py: in burst mode that module is not loaded (heap).
-NO_READING = ("stale", "no-data")
+STALE, NO_DATA = NO_READING = ("stale", "no-data")
+MIN_OFF = "min-off"  # control.MIN_OFF: a forced ON that keeps the safety rules waits it out
 
 MANUAL_ON = "manual-on"
 MANUAL_OFF = "manual-off"
@@ -30,14 +31,18 @@ class Policy:
         self.boost = boost  # a boost.Boost, or None when no boost is configured
         self.mode = AUTO  # AUTO, MANUAL_ON or MANUAL_OFF
         self.until = None  # uptime at which MANUAL_ON ends
+        self.guarded = False  # MANUAL_ON that keeps the safety rules (a remote command)
         self.boosting = False
         self.notes = []  # lines for the console, printed and cleared by the loop
         self.decision = Decision()
 
-    # -- overrides (the REPL's diag helpers, later MQTT) ----------------------------------------
+    # -- overrides (the REPL's diag helpers, and MQTT commands) --------------------------------
 
-    def force_on(self, up, minutes):
-        self.mode, self.until = MANUAL_ON, up + minutes * 60
+    def force_on(self, up, minutes, guarded=False):
+        """guarded: the safety rules still apply (a command from afar, not a person at the
+        board): no data or stale data keeps it OFF, min_off_s is waited out, and a hot tank
+        (thermostat open) ends it."""
+        self.mode, self.until, self.guarded = MANUAL_ON, up + minutes * 60, guarded
 
     def force_off(self):
         self.mode, self.until = MANUAL_OFF, None
@@ -57,11 +62,6 @@ class Policy:
         d = self.decision
         if self.mode == MANUAL_OFF:
             return d.set(0, MANUAL_OFF)
-        if self.mode == MANUAL_ON:
-            if up < self.until:
-                return d.set(1, MANUAL_ON, "left_min=%d" % self.minutes_left(up))
-            self.auto()
-            self.notes.append("manual: the forced ON time is over; back to auto")
         net = reading.net_w
         age = reading.age(up)
         b = reading.battery  # a home battery: the rules see the grid as battery.py adjusts it
@@ -71,6 +71,22 @@ class Policy:
         else:
             b = None  # no data: the rules say so, not the battery
         rules = self.rules
+        if self.mode == MANUAL_ON:
+            if up >= self.until:
+                self.auto()
+                self.notes.append("manual: the forced ON time is over; back to auto")
+            elif not self.guarded:
+                return d.set(1, MANUAL_ON, "left_min=%d" % self.minutes_left(up))
+            elif net is None or age is None or age > rules.stale_s:
+                return d.set(0, why or (NO_DATA if age is None else STALE))
+            elif on and heater.drawing is False:
+                self.auto()
+                self.notes.append("manual: the tank is hot (thermostat open); back to auto")
+            elif not on and up - rules.changed_at < rules.min_off:
+                left = rules.min_off - (up - rules.changed_at)
+                return d.set(0, MIN_OFF, "left_s=%d (forced ON waits)" % left)
+            else:
+                return d.set(1, MANUAL_ON, "left_min=%d" % self.minutes_left(up))
         self.boosting = self._boost(age, local, energy)
         if self.boosting and heater.drawing is not False:
             if on or up - rules.changed_at >= rules.min_off:

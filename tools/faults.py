@@ -645,3 +645,130 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- MQTT (issue 13): the broker down, refusing the login, or gone mid-run. The relay logic must
+# not notice: the data keeps coming, the relay stays on, and MQTT comes back on its own.
+
+
+class MqttFault(Scenario):
+    speed, reason, hold_s, recovery = 60, None, 120, "ok: recovered (mqtt)"
+    user = password = None  # what the board's config says
+    users = None  # what the broker accepts
+    up_at_boot = True
+
+    def __init__(self, name, what, says):
+        self.name, self.what, self.says = name, what, says  # at boot: before the fault's start
+
+    def setup(self, r):
+        import atexit
+
+        from tools.broker import free_port
+
+        self.port, self.broker = free_port(), None
+        atexit.register(self._stop)  # run() has no teardown for a scenario
+        m = {"host": "127.0.0.1", "port": self.port}
+        if self.user:
+            m.update(user=self.user, password=self.password)
+        config = r.sim.config
+        r.sim.config = lambda **kw: config(mqtt=m, **kw)
+        if self.up_at_boot:
+            self._start(self.users)
+
+    def _start(self, users):
+        from tools.broker import Broker
+
+        self.broker = Broker(users=users, port=self.port).start()
+
+    def _stop(self):
+        if self.broker:
+            self.broker.stop()
+
+    def inject(self, r):
+        self.polls = len(r.sim.envoy.requests), r.now()
+
+    def clear(self, r):
+        n, t = self.polls
+        self.rate = (len(r.sim.envoy.requests) - n) / ((r.now() - t) / 60)
+        self._stop()
+        self._start(None)
+
+    def verify(self, r):
+        self._stop()
+        assert r.board.count("relay=off") == 0, "the relay logic stumbled over MQTT"
+        assert self.rate >= 50, "%.0f Envoy polls per simulated minute" % self.rate
+        lines = [x for x in r.board.lines if "mqtt: 127.0.0.1:" in x]
+        assert 1 <= len(lines) <= 3, "a problem line for each retry, not each change: %s" % lines
+        assert r.board.count(self.says) == 1
+
+
+class MqttDown(MqttFault):
+    up_at_boot = False  # nothing listens on the port: refused at once
+
+
+class MqttAuth(MqttFault):
+    user, password, users = "ha", "not-the-broker-s", {"ha": "another"}
+
+    def verify(self, r):
+        MqttFault.verify(self, r)
+        assert self.password not in r.board.output(), "the MQTT password reached the console"
+
+
+class MqttGone(MqttFault):
+    recovery = "mqtt: connected"
+
+    def __init__(self, name, what, says):
+        MqttFault.__init__(self, name, what, says)
+        self.words = says
+
+    def inject(self, r):
+        r.wait_line("mqtt: connected", 0, 60)
+        MqttFault.inject(self, r)
+        self._stop()  # the broker goes away under an open connection
+
+
+SCENARIOS += [
+    MqttDown("mqtt-down", "the MQTT broker down from boot", "connection refused; the relay logic"),
+    MqttAuth("mqtt-auth", "the MQTT broker refuses the login", "the broker refused the login"),
+    MqttGone("mqtt-gone", "the MQTT broker goes away mid-run", "the broker closed the connection"),
+]
+
+
+def mqtt_poll_rates(pki_dir, workdir, minutes=3, speed=20):
+    """Envoy polls per simulated minute (poll_s=1) with no MQTT, with a broker that refuses
+    connections (down), and with one that accepts TCP but never answers (each try waits out
+    the connection timeout): {"none": .., "down": .., "silent": ..}."""
+    import socket
+
+    from tools.broker import free_port
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # the kernel completes the handshakes; nobody ever reads
+    ports = {"none": None, "down": free_port(), "silent": silent.getsockname()[1]}
+    rates = {}
+    try:
+        for name, port in ports.items():
+            sim = Simulation(pki_dir=pki_dir, speed=speed).start()
+            folder = os.path.join(workdir, "rate-" + name, "board")
+            simdir = os.path.join(workdir, "rate-" + name, "sim")
+            os.makedirs(simdir)
+            r = Run(sim, folder, simdir)
+            sim.relay_file = os.path.join(simdir, "relay")
+            sim.envoy.live = sim.steady(3000.0, -2600.0)
+            mqtt = {"host": "127.0.0.1", "port": port} if port else {}
+            lay_out(folder, sim.config(mqtt=mqtt), compiled=True)
+            try:
+                r.board = HostBoard(folder, sim.clock.env(simdir), heapsize=HEAP)
+                r.wait_line("relay=on", 0, 120)
+                n, t = len(sim.envoy.requests), r.now()
+                r.sleep_sim(minutes * 60)
+                rates[name] = (len(sim.envoy.requests) - n) / ((r.now() - t) / 60)
+                if port:
+                    assert r.board.count("mqtt: 127.0.0.1:%d" % port) >= 1, "no MQTT problem"
+            finally:
+                r.board.kill()
+                sim.stop()
+    finally:
+        silent.close()
+    return rates

@@ -45,6 +45,7 @@ FEATURES = {
         "battery": {"priority": "heater", "min_soc": 50},
         "_site": ("8.2.4286_with_3cts_and_battery_split", {"soc_pct": 60}),
     },
+    "mqtt": {"mqtt": {"host": "127.0.0.1", "interval_s": 10}},
 }
 FAILED = re.compile(r"MemoryError|memory allocation failed|fatal:|error:|watchdog expired")
 
@@ -143,6 +144,12 @@ def main(argv=None):
     folders = folders[:1] if args.quick else folders
     workloads += [("boot: " + f, f) for f in folders]
     work = tempfile.mkdtemp(prefix="heap-")
+    broker = None
+    if "mqtt" in config:  # a broker on 127.0.0.1, so that the runs connect and publish
+        from tools.broker import Broker
+
+        broker = Broker().start()
+        config["mqtt"]["port"] = broker.port
     print("heap: %s, -X heapsize=56K, features: %s" % (os.path.relpath(binary), args.features))
     print("| workload | smallest growth that passes | headroom on an ESP32 |")
     print("|---|---|---|")
@@ -173,6 +180,8 @@ def main(argv=None):
             print("| %s | %d | %.1f KB |" % (name, need, room / 1024), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if broker:
+            broker.stop()
     if worst is None or worst < 0:
         print("heap: some workload does not fit an ESP32_GENERIC")
         return 1

@@ -17,6 +17,9 @@ RESET_STATUS = 77  # firmware/board_sim.py exits with it for machine.reset()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARD_FILES = ["boot.py", "main.py", "firmware"]
+# Modules an ESP32 has frozen that the venv's micropython lacks (umqtt.simple): host-only, never
+# deployed, after the board folder and .frozen on the path.
+UPY_LIB = os.path.join(ROOT, "tools", "upy_lib")
 
 
 def lay_out(folder, config=None, compiled=False):
@@ -75,6 +78,8 @@ class HostBoard:
         if sim_env:
             self._env["DIVERTER_SIM"] = sim_env
         self._cmd = [binary or venv_tool("micropython")]
+        if binary is None:
+            self._env["MICROPYPATH"] = ".frozen:" + UPY_LIB
         if heapsize:
             self._cmd += ["-X", "heapsize=%s" % heapsize]
         self._cmd += ["-c", "import boot\nimport main"]

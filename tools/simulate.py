@@ -208,6 +208,14 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(ROOT, "build", "simulate"))
     p.add_argument("--all-lines", action="store_true", help="show every summary and health line")
     p.add_argument("--quiet", action="store_true", help="only the day's result")
+    p.add_argument(
+        "--mqtt",
+        nargs="?",
+        const=0,
+        type=int,
+        metavar="PORT",
+        help="start a mosquitto on 127.0.0.1 (on PORT, default a free one) and publish to it",
+    )
     args = p.parse_args(argv)
 
     house = House(args.trace, heater_w=args.heater_w, base_load_w=args.base_load_w)
@@ -235,6 +243,7 @@ def main(argv=None):
         control=DEMO_CONTROL,
         clock={"utc_offset_min": offset, "dst": dst},
     )
+    broker = _mqtt(args, config)
     board_dir = lay_out(os.path.join(args.out, "board"), config)
     say = (lambda *a, **k: None) if args.quiet else print
     say(
@@ -276,11 +285,33 @@ def main(argv=None):
     finally:
         board.stop(10)
         sim.stop()
+        if broker:
+            broker.stop()
     for line in board.lines[shown:]:
         story.append(line)
         say(line)
     report(rec, board, board_dir, args, place, (y, mo, d))
     return 0
+
+
+def _mqtt(args, config):
+    # --mqtt: a private broker, and how to watch it. The day runs on a virtual clock (about two
+    # minutes), so the watcher gets a few seconds to start before the board does.
+    if args.mqtt is None:
+        return None
+    from tools.broker import Broker
+
+    broker = Broker(port=args.mqtt or None).start()
+    config["mqtt"] = {"host": "127.0.0.1", "port": broker.port}
+    print(
+        "demo: MQTT broker (mosquitto) on 127.0.0.1:%d; in another terminal, watch it with\n"
+        "    mosquitto_sub -h 127.0.0.1 -p %d -t 'diverter_5e0000d1e5e1/#' -t "
+        "'homeassistant/#' -v\n"
+        "demo: starting in 5 s" % (broker.port, broker.port),
+        flush=True,
+    )
+    time.sleep(5)
+    return broker
 
 
 def report(rec, board, board_dir, args, place, date):

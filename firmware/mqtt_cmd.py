@@ -1,0 +1,80 @@
+# What arrives over MQTT: a command, or Home Assistant's birth message. Loaded by mqtt.py for
+# each message, then unloaded. Commands only change policy through the Diverter's public
+# methods (the REPL's), so the safety rules apply to them; each one is logged and acknowledged
+# by the state, which is published at once. Bad ones are logged and ignored.
+from firmware import console
+
+
+def run(q, topic, value, retained=0):
+    """q: the mqtt.Mqtt; topic, value: bytes (topic None: a message too long to read)."""
+    if topic is None:
+        console.log("mqtt: ignored a message over 128 bytes (commands are short)")
+        return
+    if topic == (q.m["prefix"] + "/status").encode():
+        if value == b"online":  # Home Assistant (re)started: it needs discovery again
+            q.discover = q.dirty = True
+        return
+    head = (q.base + "/").encode()
+    if not (topic.startswith(head) and topic.endswith(b"/set")) or len(topic) <= len(head) + 4:
+        console.log("mqtt: ignored a message on %s: not a command topic" % shown(topic))
+    elif retained:
+        console.log("mqtt: ignored a retained %s: only a fresh command is obeyed" % shown(topic))
+    else:
+        command(q, topic[len(head) : -4], value)
+
+
+def command(q, name, value):
+    q.dirty = True  # the state at once: the ack, and it undoes a bad value shown optimistically
+    d = q.d
+    try:
+        v = None
+        if name == b"mode":
+            if value not in (b"auto", b"off", b"on"):
+                raise ValueError("expected auto, off or on")
+        elif name == b"on_min":
+            v = number(value, 1, 1440, True)
+        elif name == b"max_import_w":
+            v = number(value, 0, 10000, True)
+        elif name == b"boost_kwh":
+            if d.policy.boost is None:
+                raise ValueError("no boost window in config.json")
+            v = number(value, 0, 100)
+        else:
+            raise ValueError("no such command")
+    except ValueError as e:
+        console.log("mqtt: ignored %s=%s: %s" % (shown(name), shown(value), e))
+        return
+    console.log("mqtt: command %s=%s" % (name.decode(), value.decode()))
+    if name == b"mode":
+        if value == b"auto":
+            d.auto()
+        elif value == b"off":
+            d.force_off()
+        else:
+            d.force_on(q.on_min, True)
+    elif name == b"on_min":
+        q.on_min = v
+    elif name == b"max_import_w":
+        d.set_max_import(v)
+    else:
+        d.set_boost(v)
+
+
+def number(text, lo, hi, whole=False):
+    """A plain decimal number (bytes) from lo to hi; ValueError for anything else."""
+    bad = ValueError("expected a number from %s to %s" % (lo, hi))
+    if not 0 < len(text) <= 10 or any(c not in b"0123456789." for c in text):
+        raise bad
+    v = float(text.decode())  # "1.2.3" and "." raise ValueError too
+    if whole:
+        if v != int(v):
+            raise ValueError("expected a whole number")
+        v = int(v)
+    if not lo <= v <= hi:
+        raise bad
+    return v
+
+
+def shown(b):
+    """Untrusted bytes for the console: escaped, and at most 40 of them."""
+    return repr(bytes(b[:40]))[2:-1] + ("..." if len(b) > 40 else "")
