@@ -125,13 +125,15 @@ class Diverter:
             "token: a cloud login is due (%s); restarting, so that it runs before the diverter "
             "takes the heap" % why
         )
-        self.stop()
-        self.board.reset()
+        self._restart()
 
     def restart_for_memory(self, why):
         """A heap too full or too fragmented to go on: a restart gives a fresh one (the heater
         is OFF meanwhile)."""
         console.problem("restarting: %s (a fresh heap has room)" % why)
+        self._restart()
+
+    def _restart(self):
         try:
             self.stop()  # may itself run out of memory: the reset comes all the same
         finally:

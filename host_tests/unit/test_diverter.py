@@ -341,3 +341,18 @@ def test_burst_boost_heats_at_full_power_and_counts_it():
     s = d.status()
     assert abs(s["today_kwh"] - 1) < 0.001 and abs(s["today_grid_kwh"] - 1) < 0.001, s
     assert not board.relay_on
+
+
+def test_a_restart_comes_even_when_stopping_runs_out_of_memory():
+    d, board = diverter()
+
+    def stop():
+        raise MemoryError("memory allocation failed, allocating 283 bytes")
+
+    d.stop = stop
+    for restart in (d.restart_to_log_in, d.restart_for_memory):
+        try:
+            restart("why")
+        except MemoryError:
+            pass
+    assert getattr(board, "resets", 0) == 2
