@@ -136,7 +136,8 @@ def test_a_stop_says_offline_itself(sim, board, broker):
     b = board(mqtt_config(sim, br.port))
     w.wait(lambda r, t, p: p == "online", 30)
     b.wait_for("relay=on", 30)
-    b.stop()
+    b.stop(20)  # a loaded machine: never the kill after 5 s, whose last will also says offline
+    assert "stopped: relay OFF" in b.output()
     w.wait(lambda r, t, p: p == "offline", 10)
     assert "disconnected." in br.log_text()  # a clean DISCONNECT, not a lost connection
 
