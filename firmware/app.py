@@ -100,7 +100,8 @@ def start(path="config.json"):
     # the rest of the diverter is not loaded yet: the largest need of a run, in the most room.
     link = Link(cfg, board, keeper, spare)
     console.log(link.tokens.load())  # the token bootlogin left, or the one on flash
-    link.poll(board.uptime(), False)
+    if link.poll(board.uptime(), False):
+        link.look_for_battery(board.uptime())  # the Ensemble's code too, while there is room
     gc.collect()
     from firmware.diverter import Diverter
 

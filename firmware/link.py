@@ -140,10 +140,15 @@ class Link:
         ok = self._poll(up)
         self.poll_alloc = mem_alloc() - before
         if ok and up >= self.next_battery:  # a battery's SoC each minute, or a look for one
-            from firmware.ensemble import look
-
-            look(self, up)
+            self.look_for_battery(up)
         return ok
+
+    def look_for_battery(self, up):
+        """ensemble.look(): after a connection (app.py: the first, before the diverter loads),
+        then each minute on a battery site (its SoC) or each hour elsewhere."""
+        from firmware.ensemble import look
+
+        look(self, up)
 
     def _wifi(self, up, heater_on):
         b = self.board
