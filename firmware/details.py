@@ -31,10 +31,10 @@ def details(d):
         "wifi": "up" if d.board.wifi_up() else "down",
     }
     if k.token is None:
-        out["token"] = "none (%s)" % (k.problem or "not fetched yet")
+        out["token_state"] = "none (%s)" % (k.problem or "not fetched yet")
     else:
         days = link.tokens.days_left()
-        out["token"] = (
+        out["token_state"] = (
             "%s%s, %s days left, renewal: %s; cloud logins in 24 h: %d, failures in a row: %d"
             % (
                 k.kind(),

@@ -34,7 +34,7 @@ def status():
     print("envoy: %s" % x["envoy"])
     if x["pinned_sha256"]:
         print("  pinned certificate sha256=%s" % x["pinned_sha256"])
-    print("token: %s" % x["token"])
+    print("token: %s" % x["token_state"])  # its kind and days, never the token
     print(
         "heater: rated_w=%d learned_w=%s state=%s last_step_w=%s"
         % (x["heater_rated_w"], x["heater_learned_w"], s["heater"], x["heater_last_step_w"])
