@@ -8,7 +8,7 @@ import gc
 from firmware import VERSION, clock, console, reports
 from firmware.accounting import Accounting
 from firmware.compat import mem_alloc, print_exception, unload
-from firmware.link import MEMORY_STREAK, Link
+from firmware.link import Link
 from firmware.output import Output
 from firmware.policy import Policy
 
@@ -17,6 +17,7 @@ SUMMARY_S = 60
 SAVE_S = 3600
 ERROR = "internal-error"
 STOPPED = "stopped"
+MEMORY_STREAK = 3  # passes in a row out of memory: only a restart defragments the heap
 
 
 class Diverter:
@@ -71,8 +72,6 @@ class Diverter:
         self.accounting.observe(up, link.poll(up, self.output.power > 0))
         if link.tokens.restart:
             self.restart_to_log_in(link.tokens.restart)
-        if link.reboot:
-            self.restart_for_memory(link.reboot)
         if link.clock_ok and not was_set:
             self.next_minute = 0  # the day and the token's days, now that the date is known
         m = self.mqtt

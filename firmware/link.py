@@ -9,7 +9,6 @@ from firmware.renewal import NoToken, Renewal
 
 ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link for the limit
 ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
-MEMORY_STREAK = 3  # this many in a row for want of memory: only a restart defragments the heap
 NO_CT_RETRY_S = 3600
 PIN_RETRY_S = 300
 RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
@@ -73,8 +72,6 @@ class Link:
         self.problem = None
         self.clock_ok = False
         self.errors = 0
-        self.short_of_memory = 0
-        self.reboot = None  # why the board should restart (a heap too fragmented to connect)
         self.poll_alloc = None  # Python-heap bytes the last poll allocated
         self.next_envoy = self.next_wifi = self.next_clock = 0
         self.rechecked_at = None
@@ -214,17 +211,15 @@ class Link:
         except NoNetPower as err:
             self._down(up, NO_CT, "envoy: %s. Retrying in an hour." % err, NO_CT_RETRY_S, True)
             return False
+        except MemoryError:
+            raise  # the loop's: it counts them, and a streak restarts the board
         except Exception as err:  # network, HTTP, broken replies: transient
             self.errors += 1
-            if isinstance(err, MemoryError):
-                self.short_of_memory += 1
-                if self.short_of_memory >= MEMORY_STREAK:
-                    self.reboot = "no memory for the Envoy %d times in a row" % MEMORY_STREAK
             wait = min(60, 2 ** min(self.errors, 6))
             self._down(up, ENVOY_DOWN, "envoy: %s" % why(err), wait, self.errors >= ERROR_STREAK)
             return False
         e.done()  # the setup code (probe, pin, meters) goes until the next connection
-        self.errors = self.short_of_memory = 0
+        self.errors = 0
         r = self.reading
         if stamp is None or stamp != r.stamp:
             r.stamp = stamp
