@@ -70,6 +70,12 @@ SCHEMA = {
     },
 }
 
+# Keys of earlier versions: an upgrade names what took their place.
+RETIRED = {
+    "control.start_margin_w": "gone in 1.1; remove it: control.max_import_w is the one trade-off"
+    " setting now (see the README)",
+}
+
 _TYPE_NAMES = {"str": "text", "int": "a whole number", "num": "a number", "bool": "true or false"}
 
 
@@ -175,7 +181,8 @@ def validate(raw):
             given = {}
         for key in sorted(given):
             if key[:1] != "_" and key not in keys:
-                errors.append("%s.%s: unknown key (a typo?)" % (section, key))
+                name = "%s.%s" % (section, key)
+                errors.append("%s: %s" % (name, RETIRED.get(name, "unknown key (a typo?)")))
         out = {}
         for key in sorted(keys):
             spec = keys[key]

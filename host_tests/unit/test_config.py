@@ -183,6 +183,14 @@ def test_unknown_key_and_section_are_reported_as_typos():
     contains(" ".join(errors), "heatr: unknown section")
 
 
+def test_a_key_of_the_last_version_names_what_replaced_it():
+    raw = good()
+    raw["control"] = {"start_margin_w": 200}
+    cfg, errors, _ = config.validate(raw)
+    assert len(errors) == 1, errors
+    contains(errors[0], "control.start_margin_w: gone in 1.1; remove it: control.max_import_w")
+
+
 def test_comment_keys_are_ignored():
     raw = good()
     raw["_readme"] = "hello"
