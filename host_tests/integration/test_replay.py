@@ -118,10 +118,10 @@ def test_settings_come_from_a_config_file_and_are_checked(tmp_path):
     assert errors == [] and cfg["control"]["max_import_w"] == 500
     assert cfg["heater"]["power_w"] == 3000 and cfg["control"]["min_on_s"] == 300
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"control": {"max_import_w": -1, "start_margin_w": 100}}))
+    bad.write_text(json.dumps({"control": {"max_import_w": -1, "max_imprt_w": 100}}))
     _, errors = replay.settings(str(bad))
     assert any("control.max_import_w" in e for e in errors)
-    assert any("control.start_margin_w: unknown key" in e for e in errors)
+    assert any("control.max_imprt_w: unknown key" in e for e in errors)
     assert replay.main(["--config", str(bad), "--no-plots"]) == 2
 
 
