@@ -1,13 +1,12 @@
 # The account guard: the record of cloud logins kept in cloud.json (attempts in the last day,
-# back-off after failures, restarts for a login). Small and on its own, so that a board deciding
-# mid-run whether a login is allowed loads only this (account.py and jwt.py stay on flash).
+# back-off after failures, restarts for a login), read and checked. Its verdict (when the next
+# login is allowed) is kept in the keeper, so that a board deciding mid-run whether to restart
+# for a login loads nothing; before the clock is set, it loads only this.
 import hashlib
 
 from firmware import console, store
 from firmware.clock import is_set
 from firmware.tokens import FIRST_BACKOFF_S, LOGINS_PER_DAY, MAX_BACKOFF_S, YEAR_2100
-
-RESTART_EVERY_S = 900
 
 
 def _credential_id(email, password):
@@ -74,7 +73,11 @@ def login_wait(k, now):
     wait = log["next"] - now
     if len(attempts) >= LOGINS_PER_DAY:
         wait = max(wait, attempts[-LOGINS_PER_DAY] + 86400 - now)
-    return max(0, min(MAX_BACKOFF_S, wait))
+    wait = max(0, min(MAX_BACKOFF_S, wait))
+    # Kept (tokens.TokenKeeper.login_wait) only with a set clock: with the clock at 2000, the
+    # attempts of the last day cannot be told.
+    k.login_at = now + wait if is_set(now) else None
+    return wait
 
 
 def logins_today(k, now):
@@ -99,15 +102,5 @@ def note(k, now, ok, attempt=True):
         n = min(log["failures"] + 1, 1000)
         log["failures"] = n
         log["next"] = now + min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** min(n - 1, 16))
+    login_wait(k, now)  # the kept verdict follows the record
     return store.save(k.cloud_file, log)
-
-
-def restart_allowed(k, now, every_s=RESTART_EVERY_S):
-    """May the board restart for a login now? Not twice within every_s, whatever happens at
-    boot (no Wi-Fi, no time): a restart is cheap, a restart loop is not. Recorded in cloud.json."""
-    log = record(k)
-    last = log["restart"]
-    if now - every_s < last <= now:
-        return False
-    log["restart"] = int(now)
-    return store.save(k.cloud_file, log)  # unrecorded, it could repeat: no restart then

@@ -35,6 +35,15 @@ class Renewal:
         k.done()
         return line
 
+    def read_login_record(self):
+        """At boot, once the clock is set: the account guard's verdict read while the heap is
+        clean, so that a renewal falling due mid-run is decided without loading the guard."""
+        k = self.keeper
+        now = self.board.now()
+        if not k.pasted and k.login_at is None and clock.is_set(now):
+            k.login_wait(now)
+            k.done()
+
     def token(self):
         return self.keeper.token
 
@@ -107,8 +116,6 @@ class Renewal:
                 "be checked; not logging in" % why,
             )
             return
-        from firmware import guard
-
         try:
             wait = k.login_wait(now)
             if wait:
@@ -118,7 +125,7 @@ class Renewal:
                         "token: needed (%s); next cloud login allowed in %d min "
                         "(protecting the account)" % (why, (wait + 59) // 60),
                     )
-            elif guard.restart_allowed(k, now):
+            elif k.restart_allowed(now):
                 self.restart = why
         finally:
             k.done()

@@ -5,6 +5,7 @@
 # are untrusted input: every field is checked, and a damaged or impossible record is dropped
 # (with a console line) rather than blocking logins for good. This is the part that stays in
 # RAM; reading tokens and logins (account.py) and the account guard (guard.py) load when needed.
+from firmware import store
 from firmware.compat import unload
 
 TOKEN_FILE = "token.json"
@@ -16,6 +17,7 @@ LOGINS_PER_DAY = 6
 MAX_TOKEN = 4096  # characters; an Entrez token is about 1 KB
 YEAR_2000 = 946684800
 YEAR_2100 = 4102444800
+RESTART_EVERY_S = 900  # restarts for a login: not more often, whatever happens at boot
 
 
 def claims_of(token):
@@ -39,6 +41,9 @@ class TokenKeeper:
         self.unproven = False  # fetched, but the Envoy has not accepted it yet
         self.problem = None  # why there is no usable token, for the console
         self._log = None  # the login record (cloud.json), read at first need
+        # When a cloud login is next allowed: the guard's verdict, kept until the record
+        # changes, so that a renewal falling due mid-run loads nothing. None: not known yet.
+        self.login_at = None
         self.source = None  # where the token came from: "stored", "pasted" or "new"
 
     def load(self):
@@ -95,7 +100,20 @@ class TokenKeeper:
 
     def login_wait(self, now):
         """Seconds before the next cloud login is allowed (0: now); never more than a day."""
-        return _guard().login_wait(self, now)
+        if self.login_at is None:
+            return _guard().login_wait(self, now)
+        return max(0, min(MAX_BACKOFF_S, self.login_at - int(now)))
+
+    def restart_allowed(self, now, every_s=RESTART_EVERY_S):
+        """May the board restart for a login now? Not twice within every_s, whatever happens at
+        boot (no Wi-Fi, no time): a restart is cheap, a restart loop is not. Recorded in
+        cloud.json; when the flash refuses it, no restart (it could repeat unrecorded)."""
+        log = self._log if self._log is not None else _guard().record(self)
+        last = log["restart"]
+        if now - every_s < last <= now:
+            return False
+        log["restart"] = int(now)
+        return store.save(self.cloud_file, log)
 
     def logins_today(self, now):
         """Cloud logins in the last 24 hours."""

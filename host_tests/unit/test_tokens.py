@@ -338,3 +338,43 @@ def test_token_and_login_record_files_are_parameters():
     )
     contains(again.load(), "stored owner token")
     assert again.logins_today(NOW + 1) == 1
+
+
+def test_a_login_decided_mid_run_loads_neither_the_guard_nor_the_cloud_code():
+    import sys
+
+    cred()  # the guard was loaded for the test's own record
+    k = reboot_with({"cred": cred(), "attempts": [NOW - 100], "next": NOW + 600, "failures": 2})
+    assert k.login_wait(NOW) == 600  # at boot: the guard reads cloud.json, its verdict is kept
+    k.done()
+    assert "firmware.guard" not in sys.modules
+    assert k.login_wait(NOW + 500) == 100 and k.login_wait(NOW + 700) == 0
+    assert k.restart_allowed(NOW + 700)
+    assert not k.restart_allowed(NOW + 700 + 899)  # not twice within 15 minutes
+    assert k.restart_allowed(NOW + 700 + 900)
+    assert "firmware.guard" not in sys.modules and "firmware.account" not in sys.modules
+    with open(CLOUD_FILE) as f:
+        assert json.load(f)["restart"] == NOW + 1600  # recorded, for the next boot
+
+
+def test_the_kept_verdict_follows_a_failed_login():
+    k = reboot_with({"cred": cred(), "attempts": [], "next": 0, "failures": 0})
+    assert k.login_wait(NOW) == 0
+    k.renew(NOW, "1", Cloud(fail="Enlighten login: wrong e-mail or password (401)"))
+    k.done()
+    assert k.login_at == NOW + 300 and k.login_wait(NOW + 60) == 240
+
+
+def test_without_a_set_clock_no_verdict_is_kept():
+    k = reboot_with({"cred": cred(), "attempts": [NOW - 100], "next": NOW + 600, "failures": 2})
+    k.login_wait(1000)  # an ESP32 that has not synced: the year 2000
+    assert k.login_at is None
+    assert k.login_wait(NOW) == 600  # read again with the clock set
+
+
+def test_a_restart_the_flash_cannot_record_is_not_allowed():
+    k = reboot_with({"cred": cred(), "attempts": [], "next": 0, "failures": 0})
+    k.login_wait(NOW)
+    os.remove(CLOUD_FILE)
+    os.mkdir(CLOUD_FILE)  # the save fails: a restart could repeat unrecorded
+    assert not k.restart_allowed(NOW)
