@@ -22,7 +22,7 @@ MEMORY_STREAK = 3  # passes in a row out of memory: only a restart defragments t
 
 class Diverter:
     def __init__(self, cfg, board, link=None):
-        """link: the link.Link that app.py connected at boot, or a new one."""
+        """link: the link.Link that startup.py connected at boot, or a new one."""
         self.cfg = cfg
         self.board = board
         c = cfg["control"]

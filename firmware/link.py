@@ -141,7 +141,7 @@ class Link:
         return ok
 
     def look_for_battery(self, up):
-        """ensemble.look(): after a connection (app.py: the first, before the diverter loads),
+        """ensemble.look(): after a connection (startup.py: the first, before the diverter loads),
         then each minute on a battery site (its SoC) or each hour elsewhere."""
         from firmware.ensemble import look
 

@@ -4,7 +4,8 @@
 # record is kept on flash too (cloud.json), so reboots cannot turn into a login storm. Both files
 # are untrusted input: every field is checked, and a damaged or impossible record is dropped
 # (with a console line) rather than blocking logins for good. This is the part that stays in
-# RAM; reading tokens and logins (account.py) and the account guard (guard.py) load when needed.
+# RAM, with the account guard's verdict; reading tokens and logins (account.py) and the account
+# guard (guard.py) load when needed.
 from firmware import store
 from firmware.compat import unload
 

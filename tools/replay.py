@@ -7,7 +7,7 @@ the best possible relay schedule.
 Each day (tools/data/traces by default) is interpolated to one-second steps; PV-only days get a
 constant base load (300 W). --spiky superimposes seeded second-scale household loads (kettles,
 cooking, a washing machine, a fridge, noise: tools/house.py, spiky_load) on every day. The
-firmware under test is Control + Heater as firmware/app.py wires them (class Firmware, the one
+firmware under test is Control + Heater as firmware/diverter.py wires them (class Firmware, the one
 place to change when the firmware's policy objects change), with the defaults of
 firmware/config.py or the control/heater sections of --config. Three models of the world:
 
