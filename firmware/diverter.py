@@ -52,6 +52,7 @@ class Diverter:
         self.next_summary = up + SUMMARY_S
         self.next_save = up + SAVE_S
         console.set_clock(self._clock_text, board.uptime)
+        self.watch = None  # update_watch.Watch: a version on trial, looks for releases
         self.mqtt = None
         m = cfg.get("mqtt")
         if m and m["host"]:  # no MQTT module in memory unless it is configured
@@ -109,6 +110,8 @@ class Diverter:
             line = self.link.tokens.days_line(day)
             if line:
                 console.log(line)
+        if self.watch:
+            self.watch.minute(self, up)
         if up >= self.next_save:
             self.next_save = up + SAVE_S
             self.accounting.save()
@@ -124,6 +127,12 @@ class Diverter:
             "token: a cloud login is due (%s); restarting, so that it runs before the diverter "
             "takes the heap" % why
         )
+        self._restart()
+
+    def restart_for_update(self, line):
+        """A look for a release, or a new version's trial: they run at boot (update_boot.py,
+        boot.py)."""
+        console.log(line)
         self._restart()
 
     def restart_for_memory(self, why):
