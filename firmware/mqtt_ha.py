@@ -107,3 +107,36 @@ def run(q):
     boost = q.d.policy.boost is not None
     for topic, payload in configs(q.m["prefix"], q.base, q.uid, boost):
         q.client.publish(topic, payload, True)
+    _update(q)
+
+
+# The firmware's update entity (update.url set): installed and latest version, the release notes,
+# "in progress" from the Install button until the board is back (the install runs at boot, before
+# MQTT connects: no percentage). Its state has only the keys Home Assistant's schema takes
+# (homeassistant/components/mqtt/update.py), on <base>/update; its command is <base>/update/set.
+
+
+def _update(q):
+    topic = "%s/update/%s/firmware/config" % (q.m["prefix"], q.uid)
+    if not q.d.cfg["update"]["url"]:
+        q.client.publish(topic, b"", True)  # removes the entity
+        return
+    c = {
+        "~": q.base,
+        "name": "Firmware",
+        "uniq_id": q.uid + "_firmware",
+        "stat_t": "~/update",
+        "cmd_t": "~/update/set",
+        "payload_install": "install",
+        "dev_cla": "firmware",
+        "ent_cat": "config",
+        "title": "Envoy Diverter",
+        "avty_t": "~/status",
+        "dev": {"ids": [q.uid], "name": "Envoy Diverter", "mdl": "Envoy Diverter", "sw": VERSION},
+    }
+    q.client.publish(topic, json.dumps(c).encode(), True)
+    from firmware import update_ask
+    from firmware.compat import unload
+
+    q.client.publish(q.base + "/update", update_ask.state(), True)
+    unload("firmware.update_ask", "firmware.update_manifest", "firmware.update_slot")
