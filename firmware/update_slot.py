@@ -171,18 +171,18 @@ def roll_back(p, why, asked=False):
         line += " (for this boot only: app.json could not be saved)"
     if not asked:
         print("boot: " + line)
-        _last_words(line)
+        _last_words(line, left)
     return prev
 
 
-def _last_words(line):
+def _last_words(line, left):
     # The rollback goes into the last words, which the next run shows (lastwords.py).
     words = store.load("lastwords.json") or {}
     lines = words.get("lines")
     lines = [x for x in lines if type(x) is str] if type(lines) is list else []
-    store.save(
-        "lastwords.json", {"cause": words.get("cause") or "?", "lines": (lines + [line])[-8:]}
-    )
+    cause = words.get("cause")
+    cause = cause if type(cause) is str else "the trial of " + left
+    store.save("lastwords.json", {"cause": cause, "lines": (lines + [line])[-8:]})
 
 
 # -- from the app -------------------------------------------------------------------------------
