@@ -185,7 +185,10 @@ class HostBoard:
         """Power cut: no cleanup at all."""
         self._stopping = True
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it ended by itself meanwhile (a reset)
         self.proc.wait()
 
     def stop(self, timeout=5):
