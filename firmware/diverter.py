@@ -53,6 +53,7 @@ class Diverter:
         self.next_save = up + SAVE_S
         console.set_clock(self._clock_text, board.uptime)
         self.watch = None  # update_watch.Watch: a version on trial, looks for releases
+        self.asked = None  # a restart asked for within a pass (an MQTT command): why
         self.mqtt = None
         m = cfg.get("mqtt")
         if m and m["host"]:  # no MQTT module in memory unless it is configured
@@ -78,6 +79,8 @@ class Diverter:
         m = self.mqtt
         if m:
             m.receive(up)  # commands first, so that they count in this pass's decision
+            if self.asked:
+                self.restart_for_update(self.asked)
         self.act(up)
         if up >= self.next_minute:
             self._minute(up)

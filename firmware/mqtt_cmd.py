@@ -89,7 +89,7 @@ def _install(q, version):
 
     q.client.publish(q.base + "/update", update_ask.state(True), True)
     try:
-        update_ask.install(q.d, version, "Home Assistant")  # restarts the board
+        update_ask.install(q.d, version, "Home Assistant", True)  # the loop restarts the board
     except ValueError as e:
         console.log("mqtt: update not asked for: %s" % e)
 

@@ -7,19 +7,26 @@ from firmware import VERSION, store
 FILE = "update.json"  # written by update_boot.py
 
 
-def install(d, version, who):
-    """Install version ("latest": whatever is newest) at the next boot, now. ValueError when it
-    cannot be asked for."""
+def install(d, version, who, later=False):
+    """Install version ("latest": whatever is newest) at the next boot, now (later: at the end of
+    the MQTT command's pass). ValueError when it cannot be asked for."""
     if not d.cfg["update"]["url"]:
         raise ValueError("no update.url in config.json (README: Updates)")
     rec = store.load(FILE) or {}
     rec["want"] = version
     if not store.save(FILE, rec):
         raise ValueError("update.json could not be saved")
-    d.restart_for_update(
+    line = (
         "update: %s asked for %s; restarting to install it at boot (the heater is OFF meanwhile)"
-        % (who, "the latest release" if version == "latest" else version)
+        % (
+            who,
+            "the latest release" if version == "latest" else version,
+        )
     )
+    if later:
+        d.asked = line
+    else:
+        d.restart_for_update(line)
 
 
 def offer():
