@@ -70,6 +70,7 @@ def status():
     print("firmware: %s, this run began by %s" % (s["version"], s["reset_cause"]))
     if s["problem"]:
         print("problem now: %s" % s["problem"])
+    _updates(d)
     for line in console.recent:
         print("  recent: " + line)
     words = x["last_words"]
@@ -113,6 +114,15 @@ def repin():
     print("the Envoy's certificate will be pinned again at the next connection")
 
 
+def _updates(d):
+    from firmware import update_ask
+    from firmware.compat import unload
+
+    for line in update_ask.lines(d.cfg):
+        print("update: " + line)
+    unload("firmware.update_ask", "firmware.update_slot", "firmware.update_manifest")
+
+
 def update():
     """Look for a new release and install it: at boot, in a clean heap (the board restarts)."""
     d = _d()
@@ -122,8 +132,7 @@ def update():
     from firmware.compat import unload
 
     try:
-        for line in update_ask.lines(d.cfg):
-            print("update: " + line)
+        _updates(d)
         update_ask.install(d, "latest", "diag.update()")
     except ValueError as e:
         print("update: not asked for: %s" % e)

@@ -357,3 +357,16 @@ def test_a_pinned_server_certificate_is_enough_and_another_is_refused(sim, rel, 
     (b.dir / "update.json").unlink()  # a look is due again
     wrong = upboard(rel.update(ca_file="", pin="00" * 32))
     refused(sim, wrong, "the server's certificate is not the pinned one (update.pin)")
+
+
+def test_an_app_at_the_root_of_the_flash_updates_into_a_slot(sim, rel, upboard):
+    # A board installed by mip (or laid out as 1.1 was): no app.json, the app in firmware/.
+    rel.publish("1.1.1")
+    sim.envoy.live = sim.steady(3000, -2600)
+    b = upboard(slot=None)
+    b.wait_for("update: 1.1.1 installed in slot a", 30)
+    b.wait_for("diverter 1.1.1", 30)
+    b.wait_for("update: 1.1.1 proved itself healthy and stays", 60)
+    p = pointer(b)
+    assert (p["active"], p["previous"], p["previous_version"]) == ("a", "", "1.1.0")
+    assert (b.dir / "firmware").is_dir()  # the previous version, for diag.rollback()

@@ -4,6 +4,7 @@
 # again. Then the owner's own rollback, diag.rollback(), at the REPL. The simulated clock runs
 # 60x: a trial's ten minutes take ten seconds.
 import json
+import os
 
 from test_update_e2e import pointer, record, rel, upboard  # noqa: F401 (fixtures)
 
@@ -98,3 +99,58 @@ def test_a_healthy_trial_is_not_rolled_back_by_later_restarts(sim, rel, upboard)
         b.wait_for("diverter 1.1.1", 30)
     assert pointer(b)["active"] == "b" and not b.find("on trial")
     assert record(b)["offer"]["version"] == "1.1.1"
+
+
+def test_diag_update_and_diag_rollback_at_the_repl(sim, rel, tmp_path):  # noqa: F811
+    # The REPL as a user types at it (the virtual board), a board reset in between (the REPL
+    # process ends with the reset; a HostBoard is the next boot).
+    from tools.hostboard import HostBoard, lay_out
+    from tools.vboard import VirtualBoard
+
+    rel.publish("1.1.1")
+    sim.envoy.live = sim.steady(0, 400)
+    flash, simdir = tmp_path / "flash", tmp_path / "simdir"
+    simdir.mkdir()
+    sim.relay_file = str(simdir / "relay")
+    lay_out(str(flash), sim.config(update=rel.update(auto=False)), slot="a", tree=rel.old)
+    env = dict(os.environ, DIVERTER_SIM=sim.clock.env(str(simdir)))
+
+    def repl(*typed):
+        vb = VirtualBoard(str(flash), env)
+        try:
+            vb.type("import boot\rimport main\r")
+            at = vb.wait_for("summary", 30)
+            vb.type("\x03")
+            at = vb.wait_for(">>> ", 10, at)
+            for text, answer in typed:
+                vb.type(text + "\r")
+                at = vb.wait_for(answer, 20, at)
+            return vb.output.decode(errors="replace")
+        finally:
+            vb.close()
+
+    def boot(until):
+        b = HostBoard(str(flash), sim.clock.env(str(simdir)))
+        try:
+            b.wait_for(until, 60)
+        finally:
+            b.kill()
+        return b
+
+    out = repl(
+        ("from firmware import diag", ">>> "),
+        ("diag.status()", "update: available: 1.1.1; notes: https://example.com/notes/1.1.1"),
+        ("diag.update()", "update: diag.update() asked for the latest release; restarting"),
+    )
+    assert "update: installed 1.1.0 in slot a" in out
+    b = boot("update: 1.1.1 proved itself healthy and stays")
+    assert "update: 1.1.1 installed in slot b" in b.output()
+    out = repl(
+        ("from firmware import diag", ">>> "),
+        ("diag.rollback()", "update: restarting into the previous version"),
+    )
+    assert "update: back to 1.1.0 from 1.1.1: asked for at the REPL (diag.rollback())" in out
+    boot("diverter 1.1.0")
+    p = json.loads((flash / "app.json").read_text())
+    assert p["active"] == "a" and p["failed"] == ["1.1.1"] and p["previous"] is None
+    out = repl(("from firmware import diag", ">>> "), ("diag.rollback()", "no previous version"))
