@@ -51,6 +51,10 @@ def run(cfg, board):
     if rec["want"] or _due(rec, board.now(), u):
         try:
             _look(cfg, board, u, rec)
+        except Exception as e:  # MemoryError: the boot goes on, the old version stays
+            console.problem(
+                "update: the look failed (%r); the next one in %g h" % (e, u["check_h"])
+            )
         finally:
             unload(
                 "firmware.update_fetch",
@@ -58,9 +62,6 @@ def run(cfg, board):
                 "firmware.update_manifest",
                 "firmware.update_sig",
                 "firmware.release_key",
-                "firmware.account",
-                "firmware.guard",
-                "firmware.jwt",
             )
             gc.collect()
     return board.uptime() + _wait(rec, board.now(), u)
@@ -135,8 +136,8 @@ def _manifest(u, board, rec):
     conn = None
     try:
         conn = Release(u, board)
-        data = conn.get("manifest.json", MAX_BYTES)
-        sig = conn.get("manifest.sig", SIG_BYTES)
+        sig = bytes(conn.get("manifest.sig", SIG_BYTES))
+        data = conn.get("manifest.json", MAX_BYTES)  # in the connection's buffer: no copy
     except Exception as e:  # network, TLS, HTTP, Refused: the server is untrusted
         _say(
             rec,
@@ -165,7 +166,10 @@ def _manifest(u, board, rec):
     from firmware.update_manifest import parse
 
     try:
-        return parse(data), conn
+        m = parse(data)
+        data = None
+        conn.forget_body()
+        return m, conn
     except ValueError as e:
         _say(rec, "update: refused the signed manifest at %s: %s" % (u["url"], e), True)
         return None, conn
@@ -174,9 +178,9 @@ def _manifest(u, board, rec):
 def _claimed_key(data):
     # The key an unverified manifest names, only to say which key signed it.
     try:
-        import json
+        from firmware.compat import json_loads
 
-        k = json.loads(data).get("key")
+        k = json_loads(data).get("key")
         return k if type(k) is str and len(k) <= 16 else None
     except Exception:
         return None

@@ -26,9 +26,7 @@ class Release(Connection):
         self.pin = u["pin"].replace(":", "").lower() if u["pin"] else ""
         cadata = None
         if u["ca_file"] or not self.pin:
-            from firmware.account import ca_certificates
-
-            cadata = list(ca_certificates(u["ca_file"]))  # read once, for the one context
+            cadata = _roots(u["ca_file"])  # read one at a time, into the one context
         check = self._check_pin if self.pin else None
         super().__init__(host, port, True, cadata, check, board.timeout(TIMEOUT_S))
         self.where = u["url"]
@@ -41,12 +39,17 @@ class Release(Connection):
             )
 
     def get(self, name, cap):
-        """The body of base/name (at most cap bytes), a copy."""
+        """The body of base/name (at most cap bytes): a memoryview of the connection's buffer,
+        valid until its next request."""
         self.cap = cap
         r = self.request("GET", "%s/%s" % (self.base, name))
         if r.status != 200:
             raise Refused("%s: the server answered %d" % (name, r.status))
-        return bytes(r.body)
+        return r.body
+
+    def forget_body(self):
+        """The manifest's buffer is not needed while files stream (at boot, every KB counts)."""
+        self._body = None
 
     def stream(self, name, size, out, buf):
         """base/name, which must be size bytes, written to out through SHA-256 in chunks of buf
@@ -92,6 +95,28 @@ class Release(Connection):
             out.write(mv[:n])
             got += n
         return h.digest()
+
+
+def _roots(ca_file):
+    # The DER roots to trust: update.ca_file alone, or those bundled beside this module (as the
+    # cloud's, account.ca_certificates, without loading the token code).
+    import os
+
+    if ca_file:
+        with open(ca_file, "rb") as f:
+            yield f.read()
+        return
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    for folder in (here + "/certs", "certs"):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".der"):
+                with open(folder + "/" + name, "rb") as f:
+                    yield f.read()
+        return
 
 
 def why(err):

@@ -3,7 +3,7 @@
 # and it is still checked as untrusted input: a wrong shape, a path outside the app's own files
 # (no "..", nothing absolute, no other folder) or a size beyond the caps refuses the whole
 # release. Pure logic (tested on both runtimes); loaded for a look or an install.
-import json
+from firmware.compat import json_loads
 
 FORMAT = 1
 NAME = "envoy-diverter"
@@ -71,11 +71,14 @@ def _file(entry):
 
 def parse(data):
     """The checked manifest as a dict (version, min_from, notes, summary, key, files: [(path,
-    size, sha256 hex)]) from its bytes; ValueError says what is wrong."""
+    size, sha256 hex)]) from its bytes (or a memoryview of them); ValueError says what is
+    wrong."""
     if len(data) > MAX_BYTES:
         raise ValueError("over %d bytes" % MAX_BYTES)
     try:
-        m = json.loads(data.decode() if type(data) is not str else data)
+        m = json_loads(data)
+    except MemoryError:
+        raise
     except Exception:  # ValueError, UnicodeError; CPython: RecursionError
         raise ValueError("not JSON")
     if type(m) is not dict or m.get("format") != FORMAT or m.get("name") != NAME:
