@@ -138,11 +138,17 @@ def _files(tree, out):
         dst = src[:-3] + ".mpy" if src.startswith("firmware/") and src.endswith(".py") else src
         full = os.path.join(out, dst)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        if dst.endswith(".mpy"):
+        if dst.endswith(".py"):  # boot.py and main.py stay sources: they must compile too
+            err = mpy.compile_file(src, full[:-3] + ".check.mpy", tree)
+            if os.path.exists(full[:-3] + ".check.mpy"):
+                os.remove(full[:-3] + ".check.mpy")
+        elif dst.endswith(".mpy"):
             err = mpy.compile_file(src, full, tree)
-            if err:
-                raise SystemExit("release: mpy-cross failed on %s: %s" % (src, err))
         else:
+            err = None
+        if err:
+            raise SystemExit("release: mpy-cross failed on %s: %s" % (src, err))
+        if not dst.endswith(".mpy"):
             shutil.copy(os.path.join(tree, src), full)
         with open(full, "rb") as f:
             data = f.read()
@@ -168,10 +174,10 @@ def sign(key, data):
     return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
 
-def build(key, out, tree=ROOT, notes="", summary="", min_from=MIN_FROM, version=None):
-    """A release of tree in out, signed by key (a cryptography private key). Returns the
-    manifest (a dict)."""
-    version = version or tree_version(tree)
+def build(key, out, tree=ROOT, notes="", summary="", min_from=MIN_FROM):
+    """A release of tree in out, signed by key (a cryptography private key); its version is the
+    tree's (firmware/__init__.py). Returns the manifest (a dict)."""
+    version = tree_version(tree)
     shutil.rmtree(os.path.join(out, version), ignore_errors=True)
     os.makedirs(out, exist_ok=True)
     n, k = key.public_key().public_numbers().n, key.key_size // 8
