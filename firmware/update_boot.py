@@ -130,14 +130,15 @@ def _manifest(u, board, rec):
         )
         return None, None
     from firmware.update_fetch import Release, why
-    from firmware.update_manifest import MAX_BYTES
+    from firmware.update_manifest import MAX_BYTES, Reader
 
     console.log("update: looking at %s (this is %s)" % (u["url"], VERSION))
     conn = None
     try:
         conn = Release(u, board)
         sig = bytes(conn.get("manifest.sig", SIG_BYTES))
-        data = conn.get("manifest.json", MAX_BYTES)  # in the connection's buffer: no copy
+        reader = Reader()  # the manifest, parsed as it streams through SHA-256: never whole
+        digest = conn.stream("manifest.json", None, reader, bytearray(512), MAX_BYTES)
     except Exception as e:  # network, TLS, HTTP, Refused: the server is untrusted
         _say(
             rec,
@@ -146,13 +147,11 @@ def _manifest(u, board, rec):
             True,
         )
         return None, conn
-    import hashlib
-
     from firmware.update_sig import verify
 
     ours = key_id(release_key.N, release_key.BYTES)
-    if not verify(sig, hashlib.sha256(data).digest(), release_key.N, release_key.BYTES):
-        claimed = _claimed_key(data)
+    if not verify(sig, digest, release_key.N, release_key.BYTES):
+        claimed = reader.key
         if claimed and claimed != ours:
             text = "it is signed by another key (%s), and this board trusts %s" % (claimed, ours)
         else:
@@ -163,27 +162,11 @@ def _manifest(u, board, rec):
             True,
         )
         return None, conn
-    from firmware.update_manifest import parse
-
     try:
-        m = parse(data)
-        data = None
-        conn.forget_body()
-        return m, conn
+        return reader.result(), conn
     except ValueError as e:
         _say(rec, "update: refused the signed manifest at %s: %s" % (u["url"], e), True)
         return None, conn
-
-
-def _claimed_key(data):
-    # The key an unverified manifest names, only to say which key signed it.
-    try:
-        from firmware.compat import json_loads
-
-        k = json_loads(data).get("key")
-        return k if type(k) is str and len(k) <= 16 else None
-    except Exception:
-        return None
 
 
 def _decide(m, conn, board, u, rec, want):

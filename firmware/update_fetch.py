@@ -47,13 +47,9 @@ class Release(Connection):
             raise Refused("%s: the server answered %d" % (name, r.status))
         return r.body
 
-    def forget_body(self):
-        """The manifest's buffer is not needed while files stream (at boot, every KB counts)."""
-        self._body = None
-
-    def stream(self, name, size, out, buf):
-        """base/name, which must be size bytes, written to out through SHA-256 in chunks of buf
-        (a bytearray). Returns the digest."""
+    def stream(self, name, size, out, buf, cap=0):
+        """base/name, which must be size bytes (None: any length up to cap), written to out
+        through SHA-256 in chunks of buf (a bytearray). Returns the digest."""
         self._begin()
         if self.sock is None:
             self._connect()
@@ -66,10 +62,16 @@ class Release(Connection):
             length, chunked, closing, _, _, _ = self._headers()
             if status != 200:
                 raise Refused("%s: the server answered %d" % (name, status))
+            if size is None and length is not None and length <= cap:
+                size = length
             if chunked or length != size:
                 raise Refused(
-                    "%s: the server sends %s bytes, the manifest says %d"
-                    % (name, "chunked" if chunked else length, size)
+                    "%s: the server sends %s bytes, %s"
+                    % (
+                        name,
+                        "chunked" if chunked else length,
+                        "the manifest says %d" % size if size is not None else "over %d" % cap,
+                    )
                 )
             digest = self._copy(size, out, memoryview(buf))
             if close or closing or self._r != self._w:

@@ -113,7 +113,7 @@ def _write(conn, m, root, board):
         board.wdt_feed()
         with open(root + "/" + path, "wb") as out:
             got = conn.stream("%s/%s" % (m["version"], path), size, out, buf)
-        if got.hex() != digest:
+        if got != digest:
             raise Refused("%s is not the file the manifest signs (its SHA-256 differs)" % path)
         done += size
         if done * 4 // max(1, total) > shown and done < total:
@@ -136,5 +136,5 @@ def _read_back(m, root, board):
                     break
                 h.update(mv[:k])
                 n += k
-        if n != size or h.digest().hex() != digest:
+        if n != size or h.digest() != digest:
             raise Refused("%s reads back from flash differently (failing flash?)" % path)

@@ -1,8 +1,9 @@
-# A release's manifest (tools/release.py writes it): what the release is, what it may update, and
-# every file with its size and SHA-256. Only a manifest whose signature checked out is read here,
-# and it is still checked as untrusted input: a wrong shape, a path outside the app's own files
-# (no "..", nothing absolute, no other folder) or a size beyond the caps refuses the whole
-# release. Pure logic (tested on both runtimes); loaded for a look or an install.
+# A release's manifest (tools/release.py writes it): what the release is, what it may update,
+# and every file with its size and SHA-256. It is read line by line as it arrives, and used only
+# once its signature checked out; it is still checked as untrusted input: a wrong shape, a path
+# outside the app's own files (no "..", nothing absolute, no other folder) or a size beyond the
+# caps refuses the whole release. Pure logic (tested on both runtimes); loaded for a look or an
+# install.
 from firmware.compat import json_loads
 
 FORMAT = 1
@@ -66,21 +67,10 @@ def _file(entry):
         or any(c not in "0123456789abcdef" for c in digest)
     ):
         raise ValueError("%s: sha256 is not 64 hex digits" % path)
-    return path, size, digest
+    return path, size, bytes.fromhex(digest)
 
 
-def parse(data):
-    """The checked manifest as a dict (version, min_from, notes, summary, key, files: [(path,
-    size, sha256 hex)]) from its bytes (or a memoryview of them); ValueError says what is
-    wrong."""
-    if len(data) > MAX_BYTES:
-        raise ValueError("over %d bytes" % MAX_BYTES)
-    try:
-        m = json_loads(data)
-    except MemoryError:
-        raise
-    except Exception:  # ValueError, UnicodeError; CPython: RecursionError
-        raise ValueError("not JSON")
+def _header(m):
     if type(m) is not dict or m.get("format") != FORMAT or m.get("name") != NAME:
         raise ValueError("not an Envoy Diverter manifest of format %d" % FORMAT)
     out = {
@@ -94,12 +84,102 @@ def parse(data):
     version(out["min_from"])
     if out["notes"] and not out["notes"].startswith("https://"):
         raise ValueError("notes is not an https:// address")
-    files = m.get("files")
-    if type(files) is not list or not 0 < len(files) <= MAX_FILES:
-        raise ValueError("files is not a list of 1 to %d files" % MAX_FILES)
-    out["files"] = [_file(f) for f in files]
-    _check_set(out["files"])
     return out
+
+
+def _json(line):
+    try:
+        return json_loads(line)
+    except MemoryError:
+        raise
+    except Exception:  # ValueError, UnicodeError; CPython: RecursionError
+        raise ValueError("not JSON")
+
+
+FILES = b', "files": ['
+LINE_MAX = 512
+
+
+class Reader:
+    """A manifest read as it streams in (the whole of it is never in RAM): the layout that
+    tools/release.py writes and signs, a header line, one file a line, then ]}. write() takes
+    the bytes in any pieces; result() is the checked manifest (a dict: version, min_from, notes,
+    summary, key, files: [(path, size, sha256 as 32 bytes)]) or ValueError. Only a manifest
+    whose signature checks out may be used; until then key is what the header claims."""
+
+    def __init__(self):
+        self.m = None
+        self.files = []
+        self.error = None
+        self.done = False
+        self.size = 0
+        self.part = bytearray()
+        self.key = None
+
+    def write(self, chunk):
+        self.size += len(chunk)
+        if self.size > MAX_BYTES:
+            self.error = self.error or "over %d bytes" % MAX_BYTES
+        if self.error:
+            return
+        start = 0
+        while True:
+            i = bytes(chunk[start:]).find(b"\n") if start < len(chunk) else -1
+            if i < 0:
+                self.part += chunk[start:]
+                if len(self.part) > LINE_MAX:
+                    self.error = "a line is over %d bytes" % LINE_MAX
+                return
+            self.part += chunk[start : start + i]
+            start += i + 1
+            line, self.part = bytes(self.part), bytearray()
+            try:
+                self._line(line)
+            except ValueError as e:
+                self.error = str(e)
+                return
+
+    def _line(self, line):
+        if len(line) > LINE_MAX:
+            raise ValueError("a line is over %d bytes" % LINE_MAX)
+        if self.done:
+            raise ValueError("text after the end")
+        if self.m is None:
+            if not line.endswith(FILES):
+                raise ValueError("not an Envoy Diverter manifest of format %d" % FORMAT)
+            raw = _json(line[: -len(FILES)] + b"}")
+            if type(raw) is dict and type(raw.get("key")) is str:
+                self.key = raw["key"][:16]
+            self.m = _header(raw)
+        elif line == b"]}":
+            self.done = True
+        else:
+            if len(self.files) >= MAX_FILES:
+                raise ValueError("files is not a list of 1 to %d files" % MAX_FILES)
+            line = line.strip()
+            self.files.append(_file(_json(line[:-1] if line.endswith(b",") else line)))
+
+    def result(self):
+        if self.m is None and not self.error:
+            self.error = "not an Envoy Diverter manifest of format %d" % FORMAT
+        if self.part and not self.error:
+            self.error = "the manifest does not end with a new line"
+        if self.error:
+            raise ValueError(self.error)
+        if not self.done:
+            raise ValueError("the manifest ends early")
+        if not self.files:
+            raise ValueError("files is not a list of 1 to %d files" % MAX_FILES)
+        _check_set(self.files)
+        self.m["files"] = self.files
+        return self.m
+
+
+def parse(data):
+    """The checked manifest from its bytes, all at once (Reader's result)."""
+    r = Reader()
+    r.write(data)
+    return r.result()
 
 
 def _check_set(files):

@@ -227,7 +227,7 @@ def check(folder, tree=ROOT):
         except OSError:
             problems.append("%s is missing" % path)
             continue
-        if len(body) != size or hashlib.sha256(body).hexdigest() != digest:
+        if len(body) != size or hashlib.sha256(body).digest() != digest:
             problems.append("%s is not the file the manifest signs" % path)
     return problems
 

@@ -15,6 +15,20 @@ def files(*paths):
     return [{"path": p, "size": 100, "sha256": SHA} for p in base + list(paths)]
 
 
+def layout(m):
+    # What tools/release.py writes (release.manifest_bytes): the header, one file a line, ]}.
+    head = dict((k, v) for k, v in m.items() if k != "files")
+    lines = [json.dumps(head)[:-1] + ', "files": [']
+    files = m.get("files")
+    if type(files) is list:
+        lines += ["  " + json.dumps(f) + "," for f in files]
+        if files:
+            lines[-1] = lines[-1][:-1]
+    else:
+        lines.append(json.dumps(files))
+    return ("\n".join(lines) + "\n]}\n").encode()
+
+
 def manifest(**kw):
     m = {
         "format": 1,
@@ -27,7 +41,7 @@ def manifest(**kw):
         "files": files("firmware/certs/isrg_root_x1.der"),
     }
     m.update(kw)
-    return json.dumps(m).encode()
+    return layout(m)
 
 
 def refused(data):
@@ -37,7 +51,31 @@ def refused(data):
 def test_a_good_manifest_parses():
     m = um.parse(manifest())
     assert m["version"] == "1.2.0" and m["min_from"] == "1.1.0" and m["key"] == "0123456789abcdef"
-    assert ("firmware/certs/isrg_root_x1.der", 100, SHA) in m["files"] and len(m["files"]) == 7
+    assert ("firmware/certs/isrg_root_x1.der", 100, bytes.fromhex(SHA)) in m["files"]
+    assert len(m["files"]) == 7
+
+
+def test_it_reads_in_pieces_of_any_size_as_it_streams_in():
+    data = manifest()
+    for piece in (1, 7, 100, 511, 512, len(data)):
+        r = um.Reader()
+        for i in range(0, len(data), piece):
+            r.write(memoryview(data)[i : i + piece])
+        assert r.key == "0123456789abcdef"
+        assert r.result()["files"] == um.parse(data)["files"], piece
+
+
+def test_anything_but_the_release_tools_layout_is_refused():
+    whole = json.dumps({"format": 1, "name": "envoy-diverter", "files": []}).encode() + b"\n"
+    contains(refused(whole), "not an Envoy Diverter manifest")
+    good = manifest()
+    contains(refused(good[:-3]), "the manifest ends early")
+    contains(refused(good[:-1]), "does not end with a new line")
+    contains(refused(good + b"{}\n"), "text after the end")
+    long = good.replace(b'"summary": "fixes"', b'"summary": "' + b"x" * 600 + b'"')
+    contains(refused(long), "a line is over 512 bytes")
+    as_list = [["boot.py", 100, SHA]] + files()[1:]
+    contains(refused(manifest(files=as_list)), "not {path, size, sha256}")
 
 
 def test_versions_compare_as_numbers():
@@ -80,8 +118,10 @@ def test_only_the_apps_own_file_names_are_accepted():
 
 
 def test_bad_shapes_are_refused_with_a_reason():
-    contains(refused(b"not json"), "not JSON")
-    contains(refused(b"\xff\xfe"), "not JSON")
+    contains(refused(b"not json"), "not an Envoy Diverter manifest")
+    contains(refused(b"\xff\xfe"), "not an Envoy Diverter manifest")
+    bad_header = b'{"format": 1, "name": "envoy-diverter", \xff, "files": [\n]}\n'
+    contains(refused(bad_header), "not JSON")
     contains(refused(b"[]"), "not an Envoy Diverter manifest")
     contains(refused(manifest(format=2)), "format 1")
     contains(refused(manifest(name="other")), "format 1")
@@ -90,7 +130,7 @@ def test_bad_shapes_are_refused_with_a_reason():
     contains(refused(manifest(notes="http://example.com")), "notes is not an https:// address")
     contains(refused(manifest(summary="x" * 256)), "summary is not text")
     contains(refused(manifest(files=[])), "files is not a list")
-    contains(refused(manifest(files={})), "files is not a list")
+    contains(refused(manifest(files={})), "not {path, size, sha256}")
     contains(refused(b" " * (um.MAX_BYTES + 1)), "over 16384 bytes")
 
 
