@@ -5,6 +5,7 @@
 # 60x: a trial's ten minutes take ten seconds.
 import json
 import os
+import time
 
 from test_update_e2e import pointer, record, rel, upboard  # noqa: F401 (fixtures)
 
@@ -154,3 +155,24 @@ def test_diag_update_and_diag_rollback_at_the_repl(sim, rel, tmp_path):  # noqa:
     p = json.loads((flash / "app.json").read_text())
     assert p["active"] == "a" and p["failed"] == ["1.1.1"] and p["previous"] is None
     out = repl(("from firmware import diag", ">>> "), ("diag.rollback()", "no previous version"))
+
+
+def test_a_look_falling_due_restarts_the_board_while_the_heater_is_off(sim, rel, upboard):  # noqa: F811
+    rel.publish("1.1.0")  # nothing newer: each look says so
+    sim.envoy.live = sim.steady(3000, -2600)  # the heater on: no restart for a look
+    b = upboard(rel.update(check_h=1))
+    b.wait_for("update: 1.1.0 is the latest", 30)
+    b.wait_for("relay=on reason=surplus", 30)
+    start = sim.clock.now()
+    while sim.clock.now() < start + 3900:  # an hour and five minutes, the heater on all along
+        time.sleep(0.5)
+    assert b.resets == 0 and not b.find("look for a new release is due")
+    sim.envoy.live = sim.steady(0, 400)  # the sun goes: the heater goes off
+    b.wait_for(
+        "update: a look for a new release is due (every 1 h); restarting while the heater is "
+        "off, so that it runs at boot",
+        120,
+    )
+    b.wait_for("board: reset", 10)
+    line = b.wait_for("update: 1.1.0 is the latest", 30, b.find("board: reset"))
+    assert b.count("update: looking at") == 2 and b.resets == 1, line
