@@ -18,10 +18,11 @@ SIG_BYTES = 1024
 
 
 def record():
-    """update.json, checked: {checked, offer, said, want, tries, tried}; {} when missing."""
+    """update.json, checked: {checked, offer, said, want, tries, tried}, each None or 0 when
+    missing or damaged."""
     rec = store.load(FILE) or {}
     offer = rec.get("offer")
-    if offer is not None and not (
+    if offer is None or not (
         type(offer) is dict
         and all(type(offer.get(k)) is str for k in ("version", "notes", "summary"))
     ):
@@ -73,9 +74,12 @@ def _due(rec, now, u):
 
 
 def _wait(rec, now, u):
-    # Seconds to the next look: check_h after the last one (an hour when it could not happen).
+    # Seconds to the next look: check_h after the last one (an hour when it could not happen,
+    # check_h without the time: NTP that fails would otherwise restart the board hourly).
     every = int(u["check_h"] * 3600)
-    if not clock.is_set(now) or not rec["checked"] or now < rec["checked"]:
+    if not clock.is_set(now):
+        return every
+    if not rec["checked"] or now < rec["checked"]:
         return min(every, 3600)
     left = rec["checked"] + every - now
     return left if left > 0 else 3600
