@@ -48,6 +48,10 @@ def _boot():
         from firmware.update_slot import at_boot
 
         run = at_boot(proven)
+        del at_boot
+        from firmware.compat import unload
+
+        unload("firmware.update_slot")  # boot only: its code does not stay in the heap
     except ImportError:
         pass  # an app from before updates
     except Exception as e:
