@@ -291,6 +291,7 @@ def test_a_release_for_newer_boards_only_is_refused(sim, rel, upboard):
         ("truncate", "truncated"),
         ("missing", "the server answered 404"),
         ("chunked", "the server sends chunked bytes"),
+        ("stall", "timed out"),  # half a file, then nothing: the request's deadline ends it
     ],
 )
 def test_a_file_not_as_the_manifest_says_is_refused(sim, rel, upboard, fault, says):
