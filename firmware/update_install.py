@@ -3,13 +3,22 @@
 # each file streamed into it with its size and SHA-256 checked on the way (update_fetch.py), then
 # every file read back from flash and hashed again. Only then boot.py and main.py (where they
 # changed) and the pointer, each by an atomic rename (update_slot.py). A power cut at any moment
-# leaves the running version's slot and pointer as they were until that last rename. Loaded at
-# boot for an install, then unloaded.
+# leaves the running version's slot and pointer as they were until that last rename; the slot
+# written, if it held the previous version, is first dropped from the pointer (no rollback into
+# half a version). Loaded at boot for an install, then unloaded.
 import hashlib
 import os
 
 from firmware import VERSION, console
-from firmware.update_slot import TRIAL_BOOTS, folder, other, place_entry_points, running, swap
+from firmware.update_slot import (
+    TRIAL_BOOTS,
+    folder,
+    other,
+    overwriting,
+    place_entry_points,
+    running,
+    swap,
+)
 
 MARGIN_BLOCKS = 8  # spare blocks left on flash after an install (littlefs needs some to work)
 
@@ -22,6 +31,8 @@ def run(conn, m, board):
     target = other(running())
     try:
         _room(target, m)
+        if not overwriting(target):
+            raise Refused("slot %s holds the way back and app.json could not be changed" % target)
         _write(conn, m, folder(target), board)
         _read_back(m, folder(target), board)
     except Exception as e:  # network, HTTP, a refusal, the flash: the old version stays

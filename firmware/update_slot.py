@@ -220,6 +220,19 @@ def swap(slot, version, installed, here=None):
     return store.save(POINTER, new)
 
 
+def overwriting(slot):
+    """The installer, before it empties slot: a pointer that keeps slot as the previous version
+    stops naming it (a rollback must never go to a half-written slot). False when it cannot:
+    slot is a trial's way back, or the pointer could not be saved."""
+    p, _ = read()
+    if p is None or p.get("previous") != slot:
+        return True
+    if p.get("trial") is not None:
+        return False
+    p["previous"] = p["previous_version"] = None
+    return store.save(POINTER, p)
+
+
 def deployed(slot, version):
     """tools/deploy.py, after a USB deploy into slot: it runs from now on, no trial; the other
     slot, if it holds an app, is kept as the previous version."""

@@ -200,6 +200,31 @@ def test_an_update_installs_at_boot_runs_on_trial_and_proves_itself(sim, rel, up
     assert not again.find("update: looking") and not again.find("on trial")
 
 
+def test_a_failed_install_over_the_previous_version_leaves_no_way_back_into_it(sim, rel, upboard):
+    # After an update the previous version's slot is the one the next install writes: app.json
+    # stops naming it before it is emptied, so that diag.rollback() (or a fallback) never goes
+    # into half a version; the running one goes on.
+    rel.publish("1.1.1")
+    sim.envoy.live = sim.steady(3000, -2600)
+    b = upboard()
+    b.wait_for("update: 1.1.1 proved itself healthy and stays", 60)
+    assert pointer(b)["previous"] == "a"
+    b.kill()
+    rel.publish("1.1.2")
+    rel.server.file_fault, rel.server.fault_from = "truncate", rel.server.files_served + 7
+    (b.dir / "update.json").unlink()  # a look is due again
+    b = upboard(fresh=False)
+    b.wait_for("update: 1.1.2 not installed: ", 30)
+    b.wait_for("relay=on reason=surplus", 40)
+    p = pointer(b)
+    assert (p["active"], p["version"], p["previous"], p["previous_version"]) == (
+        "b",
+        "1.1.1",
+        None,
+        None,
+    )
+
+
 def test_the_same_release_again_is_not_newer(sim, rel, upboard):
     rel.publish(OLD)
     b = upboard()

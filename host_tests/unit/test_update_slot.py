@@ -176,3 +176,23 @@ def test_damaged_pointers_are_named_and_the_loaded_app_runs():
     with open(us.POINTER, "wb") as f:
         f.write(b'{"active": "\xff"}')
     assert us.read() == (None, "not UTF-8")
+
+
+def test_an_install_over_the_previous_version_first_drops_it_from_the_pointer():
+    done = dict(TRIAL, trial=None)
+    flash(done)
+    assert us.overwriting("b") is True and pointer() == done  # not the way back: unchanged
+    assert us.overwriting("a") is True
+    p = pointer()
+    assert (p["active"], p["version"], p["previous"], p["previous_version"]) == (
+        "b",
+        "1.2.0",
+        None,
+        None,
+    )
+    assert p["failed"] == ["0.9"] and us.read()[1] is None
+    assert us.at_boot("b") == "b"
+    flash(TRIAL)  # a trial's way back is never written over
+    assert us.overwriting("a") is False and pointer() == TRIAL
+    flash(None)
+    assert us.overwriting("a") is True and us.read() == (None, None)
