@@ -81,7 +81,7 @@ def _announced(value):
             raise ValueError("no new release is known to this board")
         return o["version"]
     finally:
-        unload("firmware.update_ask", "firmware.update_manifest")
+        unload("firmware.update_ask", "firmware.update_manifest", "firmware.update_slot")
 
 
 def _install(q, version):

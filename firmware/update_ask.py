@@ -31,11 +31,14 @@ def install(d, version, who, later=False):
 
 def offer():
     """The release the last look found and this board may install: {version, notes, summary},
-    or None."""
+    or None (also once it failed its trial here: it is not installed again)."""
     from firmware.update_manifest import version as parse
+    from firmware.update_slot import failed_versions
 
     o = (store.load(FILE) or {}).get("offer")
     if type(o) is not dict or type(o.get("version")) is not str:
+        return None
+    if o["version"] in failed_versions():
         return None
     try:
         return o if parse(o["version"]) > parse(VERSION) else None

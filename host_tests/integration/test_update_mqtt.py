@@ -134,3 +134,35 @@ def test_without_an_update_url_there_is_no_update_entity(sim, upboard, broker): 
     w.wait(lambda r, t, p: t == CONFIG and p == "")  # an empty config removes the entity
     b.wait_for("summary", 30)
     assert states(w) == []
+
+
+def test_a_rollback_is_said_on_the_update_entity(
+    sim,
+    rel,  # noqa: F811
+    upboard,  # noqa: F811
+    broker,  # noqa: F811
+):
+    from test_update_rollback import BROKEN_IMPORT
+
+    rel.publish("1.1.1", BROKEN_IMPORT)
+    br = broker()
+    w = br.watch()
+    sim.envoy.live = sim.steady(3000, -2600)
+    b = upboard(mqtt={"host": "127.0.0.1", "port": br.port})
+    b.wait_for("update: 1.1.1 installed in slot b", 30)
+    b.wait_for("boot: update: back to 1.1.0 from 1.1.1", 90)
+    s = wait_state(w, lambda s: "back to 1.1.0" in s.get("release_summary", ""), 40)
+    check_state(s)
+    # Nothing to install any more: the failed version is not announced, nor installable.
+    assert (s["installed_version"], s["latest_version"], s["in_progress"]) == (
+        "1.1.0",
+        "1.1.0",
+        False,
+    )
+    assert "release_url" not in s
+    assert "1.1.1: did not prove itself healthy in 3 boots" in s["release_summary"]
+    assert "1.1.1 is not installed again" in s["release_summary"]
+    b.wait_for("mqtt: connected", 30)
+    br.publish(COMMAND, "install")
+    b.wait_for("mqtt: ignored update=install: no new release is known to this board", 20)
+    assert pointer(b)["active"] == "a" and pointer(b)["failed"] == ["1.1.1"]
