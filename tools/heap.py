@@ -15,6 +15,11 @@ ESP32_GENERIC (no PSRAM) would have to spare. Workloads:
 - update: a boot that installs a signed release (this tree, one version up) from a release server
   on 127.0.0.1 (tools/release_server.py), then boots it on trial up to the relay switching on.
 
+- look: not a growth budget but what a look for a release (the manifest, its signature) needs
+  beyond the modules a running diverter has loaded anyway: the smallest first heap area (no
+  growth) at which a look passes, less the same without it. More than a running diverter's
+  headroom, so looks run at boot (firmware/update_boot.py).
+
 Feature "update": update.url configured (a key of the run's own, a server whose release is this
 version): at boot a look (TLS with a CA check, the manifest, the signature), then the trial
 watch resident while the diverter runs.
@@ -27,6 +32,7 @@ import argparse
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -193,6 +199,57 @@ class Releases:
         self.newer.stop()
 
 
+LOOK = """import sys
+sys.path.insert(0, "app/a")
+import gc
+from firmware import clock, compat, console, http, store
+from firmware import update_boot
+class Board:
+    def timeout(self, s):
+        return s
+gc.collect()
+if %r:
+    rec = update_boot.record()
+    m, conn = update_boot._manifest(%r, Board(), rec)
+    if conn:
+        conn.close()
+    print("look:", m and m["version"], rec["said"])
+"""
+
+
+def look(binary, releases, work):
+    """(bytes a look needs beyond a running diverter's modules, the heap with it, without it)."""
+    from tools.release import tree_version
+
+    board = os.path.join(work, "look")
+    releases.lay_out(board, None, compiled=True)
+    want = "look: %s None" % tree_version(releases.tree)
+
+    def passes(with_look, heap):
+        with open(os.path.join(board, "look.py"), "w") as f:
+            f.write(LOOK % (with_look, dict(releases.update(releases.same), pin="")))
+        r = subprocess.run(
+            [binary, "-X", "heapsize=%d" % heap, "look.py"],
+            cwd=board,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, ESP32_HEAP_GROW="0"),
+        )
+        return r.returncode == 0 and (want in r.stdout or not with_look)
+
+    def need(with_look, lo=8192, hi=196608):
+        if not passes(with_look, hi):
+            raise SystemExit("heap: a look fails even in a heap of %d bytes" % hi)
+        while hi - lo > 256:
+            mid = (lo + hi) // 2 // 256 * 256
+            lo, hi = (lo, mid) if passes(with_look, mid) else (mid, hi)
+        return hi
+
+    base, full = need(False), need(True)
+    return full - base, full, base
+
+
 def smallest(run, lo=0, hi=BOARD_GROWTH):
     """The smallest growth budget (a multiple of STEP) at which run(budget) passes, or None."""
     if run(hi):
@@ -216,7 +273,7 @@ def main(argv=None):
     )
     p.add_argument("--quick", action="store_true", help="only the steady run and the demo's boot")
     p.add_argument(
-        "--workload", help="only this workload: steady, update or boot-FOLDER (a capture)"
+        "--workload", help="only this workload: steady, update, look or boot-FOLDER (a capture)"
     )
     p.add_argument("--echo", action="store_true", help="print each run's verdict")
     args = p.parse_args(argv)
@@ -243,6 +300,20 @@ def main(argv=None):
     workloads += [("boot: " + f, f) for f in folders]
     if not args.quick:
         workloads.append(("update: an install at boot, then the new version", "update"))
+    if args.workload == "look":
+        work = tempfile.mkdtemp(prefix="heap-")
+        releases = Releases(os.path.join(work, "releases"))
+        try:
+            more, full, base = look(binary, releases, work)
+        finally:
+            releases.stop()
+            shutil.rmtree(work, ignore_errors=True)
+        print(
+            "heap: %s: a look at a release needs %d bytes (%.1f KB) of heap beyond a running "
+            "diverter's modules (a first heap area of %d bytes with it, %d without, no growth)"
+            % (os.path.relpath(binary), more, more / 1024, full, base)
+        )
+        return 0
     if args.workload:
         workloads = [
             w
