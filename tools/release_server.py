@@ -30,6 +30,7 @@ class ReleaseServer(_Service):
         self.fault_from = 0
         self.stall_s = 30
         self.requests = []  # paths asked for
+        self.header_names = set()  # of every request, lower case: what a board tells a server
         self.files_served = 0
         self.lock = threading.Lock()
         self._ctx = None
@@ -46,6 +47,7 @@ class ReleaseServer(_Service):
 
     def serve(self, h):
         self.requests.append(h.path)
+        self.header_names.update(name.lower() for name in h.headers.keys())
         if h.command != "GET" or not h.path.startswith(PREFIX):
             return h.reply(404, "not found", "text/plain")
         rel = h.path[len(PREFIX) :]

@@ -191,6 +191,7 @@ def test_an_update_installs_at_boot_runs_on_trial_and_proves_itself(sim, rel, up
         "/releases/manifest.sig",
         "/releases/1.1.1/firmware/app.mpy",
     }
+    assert rel.server.header_names == {"host"}  # no token, no cookie: only the file names
 
     # A restart later: no new look (not due), the new version runs, healthy, no trial.
     b.kill()
