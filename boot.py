@@ -6,6 +6,8 @@
 # claimed, and nothing is written: the relay is claimed with the code of the proven version
 # (during a new version's trial, the previous one's), which then counts the trial boot and may
 # roll it back (firmware/update_slot.py), and the chosen app's folder goes first on sys.path.
+# Without a trial, and with the active slot holding an app, that rule's code is not loaded at all
+# (its names would stay in the heap for good).
 import sys
 
 
@@ -20,21 +22,28 @@ def _boot():
             return False
 
     order = []
+    rule = True  # update_slot.at_boot is needed: a trial, or a pointer damaged or wrong
+    active = trial = None
     try:
         import json
 
         with open("app.json") as f:
             p = json.loads(f.read(1024))
-        order = [p.get("active"), p.get("previous")]
-        if p.get("trial") is not None:
+        active, trial = p.get("active"), p.get("trial")
+        order = [active, p.get("previous")]
+        if trial is not None:
             order.reverse()  # a version on trial is not proven: the previous one's code first
+    except OSError:
+        rule = False  # no pointer: the app at the root of the flash
     except Exception:
-        pass  # no pointer, or a damaged one (update_slot.at_boot says so)
+        pass  # a damaged one (update_slot.at_boot says so)
     proven = ""
     for slot in order + ["a", "b", ""]:
         if slot in ("a", "b", "") and app_in(slot):
             proven = slot
             break
+    if active is not None and trial is None and active == proven:
+        rule = False  # the active slot runs, no trial: the rule's code is not even loaded
     if proven:
         sys.path.insert(0, "app/" + proven)
     try:
@@ -44,18 +53,19 @@ def _boot():
     except Exception as e:
         print("boot: could not claim the relay pin:", repr(e))
     run = proven
-    try:
-        from firmware.update_slot import at_boot
+    if rule:
+        try:
+            from firmware.update_slot import at_boot
 
-        run = at_boot(proven)
-        del at_boot
-        from firmware.compat import unload
+            run = at_boot(proven)
+            del at_boot
+            from firmware.compat import unload
 
-        unload("firmware.update_slot")  # boot only: its code does not stay in the heap
-    except ImportError:
-        pass  # an app from before updates
-    except Exception as e:
-        print("boot: could not choose the app's slot:", repr(e))
+            unload("firmware.update_slot")  # boot only: its code does not stay in the heap
+        except ImportError:
+            pass  # an app from before updates
+        except Exception as e:
+            print("boot: could not choose the app's slot:", repr(e))
     if run != proven:  # the app runs from another folder: its own modules, not these
         for name in list(sys.modules):
             if name == "firmware" or name.startswith("firmware."):

@@ -40,7 +40,13 @@ def _login(cfg, board, spare):
 
 
 def _trial():
-    # The version on trial, if it is this one.
+    # The version on trial, if it is this one. Without a trial or a note, the pointer's code is
+    # not loaded (its names would stay in the heap for good).
+    from firmware import store
+
+    p, _ = store.read("app.json", dict, 1024)  # damaged: boot.py said so
+    if p is None or (p.get("trial") is None and not p.get("note")):
+        return None
     from firmware import update_slot
 
     p, _ = update_slot.read()
@@ -60,9 +66,14 @@ def _updates(cfg, board, trial):
     if cfg["update"]["url"]:
         from firmware import update_boot
 
-        look_at = update_boot.run(cfg, board)
+        look_at, looked = update_boot.run(cfg, board)
         update_boot = None
         unload("firmware.update_boot")
+        if looked:
+            # A look leaves the heap fragmented (its TLS session, manifest and code came and
+            # went): the diverter starts after a reset instead, in a clean heap.
+            console.log("update: restarting after the look, in a fresh heap")
+            board.reset()
     if trial is None and look_at is None:
         return None
     from firmware.update_watch import Watch
