@@ -6,7 +6,8 @@
 # update.url, the signature checked against firmware/release_key.py, then the manifest's rules
 # (newer, min_from, not failed before). An install (update_install.py) when asked for
 # (diag.update(), Home Assistant) or with update.auto. What happened goes to update.json, for the
-# REPL and MQTT.
+# REPL and MQTT. After a look the board restarts (an install: into the new version), so that the
+# diverter never starts in the heap the look fragmented (README: the heap).
 import gc
 
 from firmware import VERSION, clock, console, store
@@ -37,8 +38,10 @@ def record():
 
 
 def run(cfg, board):
-    """startup.py: look and install when due. Returns the uptime at which the next look is due
-    (None: no update.url)."""
+    """startup.py: look and install when due. Returns (the uptime at which the next look is
+    due, or None without update.url; True when a look ran and is recorded, so that the next boot
+    does not look again: the caller then restarts, for the diverter to start in a heap the look
+    did not fragment)."""
     u = cfg["update"]
     rec = record()
     if not u["url"]:
@@ -46,9 +49,10 @@ def run(cfg, board):
             console.problem("update: an update was asked for, but update.url is empty")
             rec["want"] = None
             store.save(FILE, rec)
-        return None
+        return None, False
     if not clock.is_set(board.now()):
         _online(cfg, board)  # the time decides whether a look is due (a power cut forgets it)
+    checked = rec["checked"]
     if rec["want"] or _due(rec, board.now(), u):
         try:
             _look(cfg, board, u, rec)
@@ -65,7 +69,8 @@ def run(cfg, board):
                 "firmware.release_key",
             )
             gc.collect()
-    return board.uptime() + _wait(rec, board.now(), u)
+    looked = rec["checked"] != checked and store.save(FILE, rec)  # unchanged: no new write
+    return board.uptime() + _wait(rec, board.now(), u), looked
 
 
 def _due(rec, now, u):
