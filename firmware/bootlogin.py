@@ -59,6 +59,7 @@ def _login(k, cfg, board, why, spare):
 
     cloud, feed = cfg["enlighten"], board.wdt_feed
     timeout = board.timeout(CLOUD_TIMEOUT_S)
+
     def fetch(serial, first, another):
         return enlighten.get_token(cloud, serial, feed, timeout, tls, first, another)
 

@@ -18,6 +18,7 @@ _SETUP = "firmware.envoy_setup"
 BODY_START = 3072
 
 NoNetPower = ep.NoNetPower
+Glitch = ep.Glitch
 
 
 class EnvoyError(Exception):
@@ -29,7 +30,10 @@ class AuthError(EnvoyError):
 
 
 class PinMismatch(EnvoyError):
-    """The Envoy showed another certificate than the pinned one; nothing was sent."""
+    """The Envoy showed another certificate than the pinned one; nothing was sent. recheck:
+    not judged yet; a probe (its /info, nothing secret) tells a firmware update from another."""
+
+    recheck = False
 
 
 class Downgrade(PinMismatch):
@@ -64,7 +68,11 @@ class Envoy:
         # What this Envoy is known to be: (pinned sha256 hex or None, HTTPS seen). It outlives
         # reset(); _unsaved: learnt this run but not on flash, so RAM is all that holds it.
         self._known = (None, False)
+        self._pinned_on = None  # (serial, firmware) the pin was taken on (envoy_setup)
         self._unsaved = False
+        self._probing = False  # the probe's /info: a new certificate may be judged after it
+        self._suspect = None  # the SHA-256 of a new certificate not judged yet
+        self.notice = None  # the last event worth telling (a re-pin), for the console and MQTT
 
     # -- connection and certificate ----------------------------------------------------------
 
@@ -201,7 +209,7 @@ class Envoy:
             path, head = polls[0]
             first = self._json(self._get(path, head), path)
             if self.plan[0] == "production":
-                net = self._parsed(ep.net_from_production, path, first)
+                net = self._parsed(ep.net_from_production, path, first, True)
                 first = None
             else:
                 second = None
@@ -224,9 +232,12 @@ class Envoy:
         return self._parsed(ep.reading, path, self._json(r, path), eid)
 
     def _parsed(self, parse, what, *args):
-        # The parsers raise ValueError on junk; here it becomes a transient EnvoyError.
+        # The parsers raise ValueError on junk; here it becomes a transient EnvoyError. A
+        # Glitch (known junk from the firmware) goes on: it is no reading, not an error.
         try:
             return parse(*args)
+        except ep.Glitch:
+            raise
         except ValueError as e:
             raise EnvoyError("unexpected reply to %s: %s" % (what, e))
 

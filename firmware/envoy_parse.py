@@ -20,6 +20,15 @@ class BadReply(ValueError):
     """A reply of the right kind (a meter list...) holding junk: not old firmware, just wrong."""
 
 
+class Glitch(ValueError):
+    """A well-formed reply whose data is a known firmware bug, told by its signature, not by the
+    firmware version (neighbouring builds share the bugs): no reading this time, never 0 W."""
+
+
+ALL_ZERO = "the grid CT reads 0 W at 0 V: an all-zero reading (an 8.3.x firmware bug)"
+NO_ACTIVE = "production.json says activeCount 0 for a CT it measured before (an 8.3.5528 bug)"
+
+
 def needs_token(version):
     # Firmware 7.0 and newer serve HTTPS and want the Entrez JWT; older firmware needs none.
     return version >= (7,)
@@ -66,6 +75,9 @@ def reading(readings, eid):
     p = _power(r.get("activePower"))
     if p is None:
         raise ValueError("meter %s has no activePower number" % (eid,))
+    if p == 0 and r.get("voltage") == 0:
+        # A live CT always sees the mains voltage; all zeros is the meter not measuring.
+        raise Glitch(ALL_ZERO)
     return p, _stamp(r.get("timestamp"))
 
 
@@ -90,7 +102,7 @@ def scan_reading(buf, n, eid):
     reading(json.loads(...)) would give them; None when the reply is not one plain JSON object
     naming this meter with a numeric activePower (anything unusual): then parse it fully."""
     n = min(n, len(buf))
-    e0 = e1 = p0 = p1 = t0 = t1 = 0  # where the eid, activePower and timestamp numbers are
+    e0 = e1 = p0 = p1 = t0 = t1 = v0 = v1 = 0  # where eid, activePower, timestamp, voltage are
     objects = depth = field = i = 0  # objects: bit d set when the container at depth d is one
     state = _VALUE
     while True:
@@ -132,6 +144,8 @@ def scan_reading(buf, n, eid):
                         field = 2
                     elif k == 11 and buf.find(b'"timestamp"', i, j) == i:
                         field = 3
+                    elif k == 9 and buf.find(b'"voltage"', i, j) == i:
+                        field = 4
                 i = j
                 state = _COLON
                 continue
@@ -162,6 +176,8 @@ def scan_reading(buf, n, eid):
                         p0, p1 = i, j
                     elif field == 3:
                         t0, t1 = i, j
+                    elif field == 4:
+                        v0, v1 = i, j
                     field = 0
             if j < 0 or field:  # broken, or a field we need holding a string or a literal
                 return None
@@ -177,8 +193,8 @@ def scan_reading(buf, n, eid):
     if type(v) is not int or v != eid:
         return None  # an eid is an integer: 5.0 and 5E0 are not meter 5
     p = _power(_number(buf, p0, p1))
-    if p is None:
-        return None
+    if p is None or p == 0 and v1 and _number(buf, v0, v1) == 0:
+        return None  # the full parse names it (an all-zero reading is a Glitch)
     return p, _stamp(_number(buf, t0, t1)) if t1 else None
 
 
@@ -251,14 +267,16 @@ def net_from_readings(plan, first, second=None):
     return int(round(p)), ts
 
 
-def net_from_production(report):
+def net_from_production(report, polling=False):
     """/production.json (firmware without /ivp/meters): the consumption entry whose
-    measurementType is net-consumption and whose activeCount > 0, field wNow."""
+    measurementType is net-consumption and whose activeCount > 0, field wNow. The setup
+    decides from it whether there is a consumption CT (NoNetPower); once polling has begun, a
+    reply that says there is none is a glitch, never a decision."""
     if type(report) is not dict:
         raise ValueError("production.json is not a JSON object")
     entries = report.get("consumption")
     if entries is None or entries == []:
-        raise NoNetPower(NO_CT + " (production.json has no consumption data)")
+        return _no_ct(polling, "production.json has no consumption data")
     if type(entries) is not list:
         raise ValueError("production.json: consumption is not a list")
     for c in entries:
@@ -268,10 +286,19 @@ def net_from_production(report):
                 raise ValueError("production.json net-consumption has no activeCount")
             if active <= 0:
                 # A metered Envoy without consumption CTs still lists the entry, with junk
-                # values and activeCount 0 (7.3.130_no_consumption).
+                # values and activeCount 0 (7.3.130_no_consumption); 8.3.5528 sends that now
+                # and then for a CT that is there (pyenphase#471).
+                if polling:
+                    raise Glitch(NO_ACTIVE)
                 raise NoNetPower(NO_CT + " (production.json: net-consumption has no active CT)")
             w = _power(c.get("wNow"))
             if w is None:
                 raise ValueError("production.json net-consumption has no wNow number")
             return int(round(w)), _stamp(c.get("readingTime"))
-    raise NoNetPower(NO_CT + " (production.json has no net-consumption entry)")
+    return _no_ct(polling, "production.json has no net-consumption entry")
+
+
+def _no_ct(polling, why):
+    if polling:
+        raise ValueError(why)  # a broken reply, retried as one
+    raise NoNetPower(NO_CT + " (%s)" % why)

@@ -122,6 +122,18 @@ def pin_record(obj):
     return (sha, https or sha is not None) if type(https) is bool else None
 
 
+def pinned_on(obj):
+    """The Envoy (serial, firmware) that envoy_pin.json says the pin was taken on, or None
+    (older records, or fields that are not short printable text)."""
+    if type(obj) is not dict:
+        return None
+    serial, software = obj.get("serial"), obj.get("software")
+    for v in (serial, software):
+        if type(v) is not str or not 0 < len(v) <= 40 or printable(v) != v:
+            return None
+    return serial, software
+
+
 def _trust(e):
     if e.pin not in ("tofu", "off"):
         return e.pin.replace(":", "").lower(), True
@@ -133,6 +145,7 @@ def _trust(e):
         console.problem("envoy: %s is not a pin record; ignoring it" % e.pin_file)
     # No file: never pinned, or diag.repin() removed it.
     e._known = known or (None, False)
+    e._pinned_on = pinned_on(saved) if known else None
     return e._known
 
 
@@ -141,20 +154,25 @@ def pinned(e):
     return _trust(e)[0]
 
 
-def _learn(e, sha):
-    # HTTPS worked (sha: the certificate, first use under tofu): keep it, on flash if we can.
+def _learn(e, sha, on=None):
+    # HTTPS worked (sha: the certificate, first use under tofu or a re-pin; on: the Envoy's
+    # (serial, firmware) it was seen on): keep it, on flash if we can. Written only on change.
     known = (sha or e._known[0], True)
-    if known == e._known:
+    on = on or e._pinned_on
+    if known == e._known and on == e._pinned_on:
         return
-    e._known = known
+    first = sha is not None and sha != e._known[0]
+    e._known, e._pinned_on = known, on
     if e.pin_file is None:
         return
     record = {"https": True}
     if known[0]:
         record["sha256"] = known[0]
+        if on:
+            record["serial"], record["software"] = on
     if store.save(e.pin_file, record):
         e._unsaved = False
-        if sha:
+        if first and e._suspect is None:
             console.log("envoy: certificate pinned on first use sha256=%s" % sha)
     else:
         e._unsaved = True
@@ -173,6 +191,7 @@ def forget_pin(e):
     if e.pin_file is not None:
         store.remove(e.pin_file)
     e._known = (None, False)
+    e._pinned_on = None
     e._unsaved = False
     e.reset()
 
@@ -182,14 +201,60 @@ def _check_peer(e, digest):
         raise EnvoyError("this runtime cannot show the Envoy's certificate; set envoy.pin to off")
     seen = str(binascii.hexlify(digest), "ascii")
     want = _trust(e)[0]
+    e._suspect = None
     if want is None:
         _learn(e, seen)
         return
-    if seen != want:
-        raise PinMismatch(
-            "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
-            "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], _how(e))
+    if seen == want:
+        return
+    if e.pin == "tofu" and e._pinned_on:
+        # Envoys make a new certificate with some firmware updates. Only /info (no secret) may
+        # go over this connection: probe() then re-pins or refuses (firmware_update below).
+        e._suspect = seen
+        if e._probing:
+            return
+        err = PinMismatch(
+            "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent; "
+            "asking its /info whether a firmware update did it" % (seen[:16], want[:16])
         )
+        err.recheck = True
+        raise err
+    raise PinMismatch(
+        "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
+        "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], _how(e))
+    )
+
+
+def firmware_update(e, serial, software, version):
+    """After /info over a connection with a new certificate (e._suspect): re-pin when the
+    pinned Envoy (the same serial) now runs newer firmware than the pin was taken on, which is
+    what an Enphase firmware push that regenerates the certificate looks like. Anything else
+    (another serial, the same or older firmware) is refused, and nothing more is sent."""
+    seen, (was_serial, was_software) = e._suspect, e._pinned_on
+    if serial == was_serial and version > version_tuple(was_software):
+        line = "re-pinned: firmware %s -> %s (sha256 %s..., was %s...)" % (
+            was_software,
+            software,
+            seen[:16],
+            e._known[0][:16],
+        )
+        _learn(e, seen, (serial, software))
+        e._suspect = None
+        console.log("envoy: " + line)
+        e.notice = line
+        return
+    e.close()
+    e._suspect = None
+    why = (
+        "it says serial %s, the pin was taken on %s" % (serial, was_serial)
+        if serial != was_serial
+        else "its firmware %s is not newer than %s, which the pin was taken on"
+        % (software, was_software)
+    )
+    raise PinMismatch(
+        "the Envoy's certificate changed (sha256 %s...) and %s: refused, only /info was asked. "
+        "If you replaced or reset the Envoy, %s" % (seen[:16], why, _how(e))
+    )
 
 
 def _how(e):
@@ -208,6 +273,7 @@ def probe(e):
         if not https and _trust(e)[1]:
             _refuse_plain(e, failure)
         e.conn = e._connection(https)
+        e._probing = https
         try:
             r = e.conn.send(e.conn.head("GET", INFO, ()))
             if r.status != 200:
@@ -218,10 +284,16 @@ def probe(e):
         except NET_ERRORS + (HTTPError, EnvoyError) as err:
             failure = failure or err
             continue
+        finally:
+            e._probing = False
+        if e._suspect is not None:
+            firmware_update(e, serial, software, version)
         if not https and ep.needs_token(version):
             break  # firmware 7+ over plain HTTP: something in between; trust only HTTPS
         e.software, e.version, e.serial = software, version, serial
-        if https and not _trust(e)[1]:
+        if https and e.pin == "tofu" and serial:
+            _learn(e, None, (serial, software))  # the firmware the pin holds for
+        elif https and not _trust(e)[1]:
             _learn(e, None)
         return
     e.close()
@@ -258,7 +330,7 @@ def login(e, token):
     Both the Bearer token and the cookie go on every later request: some 7.x firmware
     wants the cookie, pyenphase sends the Bearer header. Never over plain HTTP."""
     e._forget_session()
-    if not e.https or e.conn is None or e.version is None:
+    if not e.https or e.conn is None or e.version is None or e._suspect is not None:
         raise Downgrade("refusing to send the token: the Envoy was not probed over HTTPS")
     bearer = ("Authorization", "Bearer " + token)
     r = e.conn.send(e.conn.head("GET", CHECK_JWT, (bearer,)))
@@ -326,6 +398,8 @@ def _try_per_meter(e):
         try:
             one = r.json()
             ep.reading(one, eid)
+        except ep.Glitch:
+            pass  # the endpoint works; its data is junk this time
         except ValueError:
             return
         e.per_meter = type(one) is dict

@@ -4,14 +4,19 @@
 # On a site with a home battery, each reading carries the battery's power too (battery.py).
 from firmware import clock, console
 from firmware.compat import mem_alloc
-from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
+from firmware.envoy import AuthError, Envoy, Glitch, NoNetPower, PinMismatch
 from firmware.renewal import NoToken, Renewal
 
 ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link for the limit
 ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
 NO_CT_RETRY_S = 3600
 PIN_RETRY_S = 300
+RECHECK_PIN_S = 5
 RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
+# A token is refused for good (removed, a cloud login) only when the Envoy has refused it for
+# this long, checked each minute: an Envoy restarting (around 11 pm, or after an update) can
+# refuse a good token for a while, and a needless login costs the account.
+REFUSED_S = 180
 
 # Why there is no data: the heater's reason while it lasts.
 WIFI_DOWN = "wifi-down"
@@ -75,6 +80,7 @@ class Link:
         self.poll_alloc = None  # Python-heap bytes the last poll allocated
         self.next_envoy = self.next_wifi = self.next_clock = 0
         self.rechecked_at = None
+        self.refused_since = None  # uptime of the first refusal of the token in a row
 
     # -- problems --------------------------------------------------------------------------------
 
@@ -206,10 +212,21 @@ class Link:
             self._refused(up, err)
             return False
         except PinMismatch as err:
-            self._down(up, PIN, "envoy: %s" % err, PIN_RETRY_S, True)
+            # A new certificate met mid-run is judged by a probe soon (a firmware update
+            # re-pins); one the probe refused waits.
+            self._down(
+                up, PIN, "envoy: %s" % err, RECHECK_PIN_S if err.recheck else PIN_RETRY_S, True
+            )
             return False
         except NoNetPower as err:
             self._down(up, NO_CT, "envoy: %s. Retrying in an hour." % err, NO_CT_RETRY_S, True)
+            return False
+        except Glitch as err:
+            # Known junk from the firmware: no reading this time, and no error either (no
+            # reconnection); the data only ages, and stale data stops the heater as always.
+            e.done()
+            self.errors = 0
+            self.report(None, "envoy: a bogus reading ignored (%s)" % err)
             return False
         except MemoryError:
             raise  # the loop's: it counts them, and a streak restarts the board
@@ -220,6 +237,7 @@ class Link:
             return False
         e.done()  # the setup code (probe, pin, meters) goes until the next connection
         self.errors = 0
+        self.refused_since = None
         r = self.reading
         if stamp is None or stamp != r.stamp:
             r.stamp = stamp
@@ -239,7 +257,8 @@ class Link:
         self.next_envoy = up + wait
 
     def _refused(self, up, err):
-        # The Envoy said 401/403: re-run check_jwt once; if that fails too, the token is refused.
+        # The Envoy said 401/403: re-run check_jwt; the token is refused only when the Envoy
+        # has kept refusing it for REFUSED_S.
         e = self.envoy
         e.close()
         if self.rechecked_at is None or up - self.rechecked_at > RECHECK_S:
@@ -254,6 +273,20 @@ class Link:
             except Exception as x:
                 self._down(up, ENVOY_DOWN, "envoy: %s" % why(x), 5, False)
                 return
+        since = self.refused_since
+        if since is None:
+            since = self.refused_since = up
+        if up - since < REFUSED_S:
+            self.report(
+                NO_TOKEN,
+                "envoy: the token was refused (%s); checking again each minute for %d min before"
+                " getting a new one (an Envoy that is restarting can refuse it)"
+                % (err, REFUSED_S // 60),
+            )
+            e.reset()
+            self.next_envoy = up + RECHECK_S
+            return
+        self.refused_since = None
         self.tokens.refused(self.board.now())
         self.report(NO_TOKEN, "envoy: the token was refused (%s); a new one is needed" % err)
         e.reset()  # start again from /info: a firmware update may be the cause

@@ -12,7 +12,7 @@ from firmware.compat import unload
 TOKEN_FILE = "token.json"
 CLOUD_FILE = "cloud.json"
 RENEW_BEFORE_S = 30 * 86400  # owner tokens last a year: renew with 30 days left
-SHORT_S = 2 * 86400  # a token shorter-lived than this (installer accounts: 12 h) renews at half-life
+SHORT_S = 2 * 86400  # tokens shorter-lived (installer accounts: 12 h) renew at half-life
 FIRST_BACKOFF_S = 300
 MAX_BACKOFF_S = 86400
 LOGINS_PER_DAY = 6

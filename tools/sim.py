@@ -387,6 +387,13 @@ class SimBattery:
 
 
 class SimEnvoy(_Service):
+    """One captured Envoy, served as it served its replies. fault: None, "503" (not ready),
+    "401" (the token refused everywhere, as while an Envoy restarts), "html" (its home page
+    where JSON was expected), "truncate", "reset", "oversize" (bodies), "all-zero" (the grid CT
+    reads all zeros, an 8.3.x bug), "active-count-0" (production.json's 8.3.5528 bug).
+    update_firmware() plays an Enphase push with a new certificate; refused_paths answers 401
+    on optional endpoints; slow_s delays every reply; stop() refuses connections."""
+
     OVERSIZE = 40000  # bigger than any cap the firmware uses
 
     def __init__(self, folder=DEMO_FOLDER, pki=None, clock=None, authority=None, port=0):
@@ -413,6 +420,9 @@ class SimEnvoy(_Service):
         self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
         self.battery = None  # a SimBattery behind the storage CT and ensemble figures
         self.frozen_at = None  # a stuck meter: live values keep this timestamp
+        self.info_software = None  # /info shows this firmware instead (update_firmware)
+        self.info_serial = None  # /info shows this serial instead (another Envoy)
+        self.refused_paths = ()  # path prefixes answered 401 (optional endpoints kept from owners)
         self.fault = None
         self.slow_s = 0
         self._ctx = {}
@@ -569,17 +579,23 @@ class SimEnvoy(_Service):
         if self.fault == "503":
             return h.reply(503, "", "text/html")
         if path == "/info" or path == "/info.xml":
-            return self._send_file(h, "info")
+            return self._send_file(h, "info", self._info)
         if path == "/auth/check_jwt":
             token = self._bearer(h)
-            if not self.tls or token is None:
+            if not self.tls or token is None or self.fault == "401":
                 return self._unauthorised(h)
             return h.reply(200, VALID_TOKEN_HTML, "text/html", [self._new_session(token)])
-        if not self._authorised(h):
-            return self._unauthorised(h)
+        if not self._authorised(h) or self.fault == "401":
+            return self._unauthorised(h)  # "401": the token refused, as while an Envoy starts
+        if any(path.startswith(p) for p in self.refused_paths):
+            return self._unauthorised(h)  # an optional endpoint this firmware keeps from owners
         if self.fault == "html":
             return h.reply(200, "<html><body>Envoy home</body></html>", "text/html")
         name = endpoint_file(path)
+        if self.fault in ("all-zero", "active-count-0"):
+            bogus = self._bogus(h, name, path)
+            if bogus:
+                return bogus
         if name == "ivp_meters_readings":
             return self._send_file(h, name, self._live_readings)
         if name.startswith("production.json"):
@@ -609,6 +625,55 @@ class SimEnvoy(_Service):
             entry = self._live_readings(entry)
         return h.reply(200, json.dumps(entry[0], indent=4))
 
+    def _bogus(self, h, name, path):
+        # The firmware bugs of 2026 (pyenphase#471 and the PRs after it): the grid CT reads all
+        # zeros ("all-zero"), or production.json says activeCount 0 with junk ("active-count-0").
+        if self.fault == "active-count-0" and name.startswith("production.json"):
+            body, _ = self._file(name if name in self.endpoints else "production.json")
+            report = json.loads(body)
+            for c in report.get("consumption", []):
+                c["activeCount"], c["wNow"] = 0, 0.0
+            return h.reply(200, json.dumps(report), chunked=self.tls)
+        readings = name == "ivp_meters_readings" or path.startswith("/ivp/meters/readings/")
+        if self.fault != "all-zero" or not readings:
+            return None
+        body, _ = self._file("ivp_meters_readings")
+        entries = json.loads(body)
+        grid = (self._meters().get("net-consumption"), self._meters().get("total-consumption"))
+        for r in entries:
+            if r.get("eid") in grid:
+                for c in [r] + r.get("channels", []):
+                    for k, v in c.items():
+                        if k not in ("eid", "timestamp") and isinstance(v, float):
+                            c[k] = 0.0
+                r["timestamp"] = int(self.clock.now())
+        if path.startswith("/ivp/meters/readings/"):
+            eid = int(path.rsplit("/", 1)[1])
+            entries = [r for r in entries if r.get("eid") == eid][:1]
+            if not entries:
+                return h.reply(404, NOT_FOUND)
+            return h.reply(200, json.dumps(entries[0], indent=4))
+        return h.reply(200, json.dumps(entries, indent=4))
+
+    def update_firmware(self, software, cert="envoy2"):
+        """An Enphase firmware push: the Envoy restarts (sessions forgotten) with a new
+        certificate, and /info shows the new version (the same serial)."""
+        self.reboot()
+        self.cert = cert
+        self.info_software = software
+        self.start()
+
+    def _info(self, body):
+        if self.info_software:
+            old = "<software>%s</software>" % self.software
+            body = body.replace(
+                old.encode(), ("<software>%s</software>" % self.info_software).encode()
+            )
+        if self.info_serial:
+            old = "<sn>%s</sn>" % self.serial
+            body = body.replace(old.encode(), ("<sn>%s</sn>" % self.info_serial).encode())
+        return body
+
     def _send_file(self, h, name, live=None):
         body, log = self._file(name)
         if body is None:
@@ -617,6 +682,9 @@ class SimEnvoy(_Service):
         headers = {k.lower(): v for k, v in (log.get("headers") or {}).items()}
         status = log.get("code", 200)
         chunked = "chunked" in headers.get("transfer-encoding", "")
+        if live == self._info:
+            body = self._info(body)
+            live = None
         if live and self.live and status == 200 and body.lstrip()[:1] in (b"{", b"["):
             body = json.dumps(live(json.loads(body)), indent=4).encode()
         elif "content-length" in headers:
@@ -644,8 +712,8 @@ class SimCloud(_Service):
     login.json, 406 on /tokens), and login.json wants Accept: application/json. behaviour: None
     (works), "bad-credentials", "mfa", "locked" (the HTML login page with 200), "blocked", "5xx",
     "slow", "token-5xx", "token-garbage", "tokens-gone" (/tokens answers 400, as Entrez did to
-    a cloud integration in 2026), "web-gone" (the web login's pages answer 404), "all-gone" (both); token_format:
-    "raw", "json" or "html"."""
+    a cloud integration in 2026), "web-gone" (the web login's pages answer 404), "all-gone"
+    (both); token_format: "raw", "json" or "html"."""
 
     def __init__(
         self,

@@ -162,8 +162,13 @@ def test_certificate_pinned_on_first_use_and_a_new_one_refused(sim):
     e.close()
     with pytest.raises(PinMismatch) as err:
         e.read()
-    assert "diag.repin()" in str(err.value)
-    assert len(sim.envoy.requests) == requests  # the token never reached the new certificate
+    assert err.value.recheck and len(sim.envoy.requests) == requests
+    e.reset()
+    with pytest.raises(PinMismatch) as err:
+        e.probe()  # its /info, nothing secret: the same firmware, so not an update
+    assert "diag.repin()" in str(err.value) and not err.value.recheck
+    # Only /info reached the new certificate: never the token nor the session.
+    assert sim.envoy.requests[requests:] == [("GET", "/info", False, False)]
 
 
 def test_explicit_pin(sim):
