@@ -25,8 +25,8 @@ class Glitch(ValueError):
     firmware version (neighbouring builds share the bugs): no reading this time, never 0 W."""
 
 
-ALL_ZERO = "the grid CT reads 0 W at 0 V: an all-zero reading (an 8.3.x firmware bug)"
-NO_ACTIVE = "production.json says activeCount 0 for a CT it measured before (an 8.3.5528 bug)"
+ALL_ZERO = "the grid CT reads 0 W at 0 V, a bug of some 8.3 firmware"
+NO_ACTIVE = "production.json says activeCount 0 for a CT it measured before, an 8.3.5528 bug"
 
 
 def needs_token(version):

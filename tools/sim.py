@@ -592,10 +592,8 @@ class SimEnvoy(_Service):
         if self.fault == "html":
             return h.reply(200, "<html><body>Envoy home</body></html>", "text/html")
         name = endpoint_file(path)
-        if self.fault in ("all-zero", "active-count-0"):
-            bogus = self._bogus(h, name, path)
-            if bogus:
-                return bogus
+        if self.fault in ("all-zero", "active-count-0") and self._bogus(h, name, path):
+            return None
         if name == "ivp_meters_readings":
             return self._send_file(h, name, self._live_readings)
         if name.startswith("production.json"):
@@ -628,15 +626,17 @@ class SimEnvoy(_Service):
     def _bogus(self, h, name, path):
         # The firmware bugs of 2026 (pyenphase#471 and the PRs after it): the grid CT reads all
         # zeros ("all-zero"), or production.json says activeCount 0 with junk ("active-count-0").
+        # True when it replied.
         if self.fault == "active-count-0" and name.startswith("production.json"):
             body, _ = self._file(name if name in self.endpoints else "production.json")
             report = json.loads(body)
             for c in report.get("consumption", []):
                 c["activeCount"], c["wNow"] = 0, 0.0
-            return h.reply(200, json.dumps(report), chunked=self.tls)
+            h.reply(200, json.dumps(report), chunked=self.tls)
+            return True
         readings = name == "ivp_meters_readings" or path.startswith("/ivp/meters/readings/")
         if self.fault != "all-zero" or not readings:
-            return None
+            return False
         body, _ = self._file("ivp_meters_readings")
         entries = json.loads(body)
         grid = (self._meters().get("net-consumption"), self._meters().get("total-consumption"))
@@ -651,9 +651,12 @@ class SimEnvoy(_Service):
             eid = int(path.rsplit("/", 1)[1])
             entries = [r for r in entries if r.get("eid") == eid][:1]
             if not entries:
-                return h.reply(404, NOT_FOUND)
-            return h.reply(200, json.dumps(entries[0], indent=4))
-        return h.reply(200, json.dumps(entries, indent=4))
+                h.reply(404, NOT_FOUND)
+                return True
+            h.reply(200, json.dumps(entries[0], indent=4))
+            return True
+        h.reply(200, json.dumps(entries, indent=4))
+        return True
 
     def update_firmware(self, software, cert="envoy2"):
         """An Enphase firmware push: the Envoy restarts (sessions forgotten) with a new
