@@ -290,3 +290,17 @@ def test_a_bool_eid_in_the_readings_is_not_the_meter(sim, tmp_path):
         assert "no meter 704643584" in str(err.value)
     finally:
         served.stop()
+
+
+def test_https_first_so_a_closed_port_80_is_normal(sim, tmp_path):
+    # D8.3.5286 and later refuse plain HTTP: a first connection must need nothing but HTTPS.
+    from tools.broker import free_port
+
+    e = Envoy("127.0.0.1", sim.envoy.port, "tofu", pin_file=str(tmp_path / "pin.json"))
+    e.probe()
+    assert e.https and sim.envoy.handshake_failures == 0  # no plain-HTTP attempt at all
+    # Nothing listening at all (port 80 refused, and 443 too): the HTTPS failure is what is said.
+    down = Envoy("127.0.0.1", free_port(), "tofu", timeout_s=2, pin_file=None)
+    with pytest.raises(OSError) as err:
+        down.probe()
+    assert "refused" in str(err.value).lower() or err.value.errno == 111
