@@ -214,6 +214,7 @@ class Diverter:
             "boost_kwh": None if p.boost is None else p.boost.target_wh / 1000,
             "max_import_w": getattr(p.rules, "max_import", None),  # None: burst has no allowance
             "problem": self.link.problem.text if self.link.problem else None,
+            "notice": self.link.envoy.notice,  # the last event worth telling (a re-pin)
             "uptime_s": int(up),
             "version": VERSION,
             "reset_cause": self.reset_cause,

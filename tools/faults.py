@@ -480,6 +480,7 @@ class FirmwareUpdate(Scenario):
         60,
     )
     reason, words, hold_s = "pin-mismatch", "re-pinned: firmware", 0
+    then = "re-pinned by itself"
 
     def inject(self, r):
         self.requests_before = len(r.sim.envoy.requests)

@@ -326,6 +326,6 @@ def test_active_count_0_is_no_ct_at_setup_but_a_glitch_once_polling():
     try:
         ep.net_from_production({"consumption": []}, True)
     except ep.NoNetPower:
-        assert False, "polling never decides there is no CT"
+        raise AssertionError("polling never decides there is no CT")
     except ValueError:
         pass
