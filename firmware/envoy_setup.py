@@ -174,7 +174,7 @@ def _learn(e, sha, on=None):
         e._unsaved = False
         if first and e._suspect is None:
             console.log("envoy: certificate pinned on first use sha256=%s" % sha)
-    else:
+    elif not (e._unsaved and sha is None):  # the firmware it holds for: said once with it
         e._unsaved = True
         console.problem(
             "envoy: %s could not be saved; it holds until the next reboot"

@@ -711,8 +711,8 @@ class SimEnvoy(_Service):
 class SimCloud(_Service):
     """Enlighten login and Entrez tokens, both ways: login.json then /tokens (the owner's API),
     and Entrez's web login (/login, then /entrez_tokens: the token in an HTML textarea). As
-    Enphase does since 2025, a request without a browser-like User-Agent is refused (403 on
-    login.json, 406 on /tokens), and login.json wants Accept: application/json. behaviour: None
+    Enphase does since 2025, a request without a User-Agent is refused (403 on login.json, 406
+    on /tokens), and login.json wants an Accept header. behaviour: None
     (works), "bad-credentials", "mfa", "locked" (the HTML login page with 200), "blocked", "5xx",
     "slow", "token-5xx", "token-garbage", "tokens-gone" (/tokens answers 400, as Entrez did to
     a cloud integration in 2026), "web-gone" (the web login's pages answer 404), "all-gone"
@@ -769,7 +769,7 @@ class SimCloud(_Service):
         path = h.path.split("?")[0]
         agent = h.headers.get("User-Agent") or ""
         self.agents.append(agent)
-        if path in ("/login/login.json", "/tokens") and not agent.startswith("Mozilla/5.0"):
+        if path in ("/login/login.json", "/tokens") and not agent.strip():
             # What Enphase has answered since 2025 to a request without a browser-like agent.
             if path == "/tokens":
                 self.token_requests += 1
@@ -777,7 +777,7 @@ class SimCloud(_Service):
             self.logins += 1
             return h.reply(403, "<html><body><h1>403 Forbidden</h1></body></html>", "text/html")
         if path == "/login/login.json":
-            if "application/json" not in (h.headers.get("Accept") or ""):
+            if not (h.headers.get("Accept") or "").strip():
                 self.logins += 1
                 return h.reply(406, "<html><body>Not Acceptable</body></html>", "text/html")
             return self._login(h, body)

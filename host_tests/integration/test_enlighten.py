@@ -100,7 +100,7 @@ def test_every_cloud_request_sends_a_browser_like_user_agent(sim):
 
 def test_the_cloud_refuses_a_request_without_a_user_agent(sim, monkeypatch):
     # As Enphase does since 2025: the simulator must refuse it, or the test above proves nothing.
-    monkeypatch.setattr(enlighten, "USER_AGENT", "python-requests/2.32")
+    monkeypatch.setattr(enlighten, "USER_AGENT", "")
     with pytest.raises(CloudError) as err:
         get(sim)
     assert "403" in str(err.value) and "Forbidden" in str(err.value)

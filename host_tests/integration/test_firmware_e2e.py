@@ -116,7 +116,8 @@ def test_wrong_password_backs_off_instead_of_retrying(sim, board):
     cfg = sim.config()
     cfg["enlighten"]["password"] = "wrong"
     b = board(cfg)
-    b.wait_for("wrong e-mail or password (401); next login attempt in 5 min", 20)
+    line = b.wait_for("wrong e-mail or password (401); Enphase answered 401", 20)
+    assert line.endswith("; next login attempt in 5 min")
     b.wait_for("summary", 15)
     assert sim.cloud.logins == 1
     assert "wrong" not in b.output().replace("wrong e-mail", "")
