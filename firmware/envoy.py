@@ -53,6 +53,7 @@ class Envoy:
         self.software = self.version = self.serial = None
         self.https = True  # the scheme of self.conn
         self.plan = None  # see envoy_parse.plan_from_meters, or ("production",)
+        self.phases = {}  # eid -> phaseCount of the meters read (/ivp/meters)
         self.per_meter = False  # /ivp/meters/readings/<eid> works
         # Home batteries (ensemble.look): a description, "" for none, None before the look
         self.battery = None
@@ -216,7 +217,9 @@ class Envoy:
                 if self.plan[0] == "total-production" and len(polls) > 1:
                     path, head = polls[1]
                     second = self._json(self._get(path, head), path)
-                net = self._parsed(ep.net_from_readings, path, self.plan, first, second)
+                net = self._parsed(
+                    ep.net_from_readings, path, self.plan, first, second, self.phases
+                )
         if self.battery and self.storage is not None:
             from firmware.battery import read_power
 
@@ -226,10 +229,11 @@ class Envoy:
     def _reading(self, poll, eid):
         path, head = poll
         r = self._get(path, head)
-        fast = ep.scan_reading(r.raw, r.length, eid)
+        phases = self.phases.get(eid, 0)
+        fast = ep.scan_reading(r.raw, r.length, eid, phases)
         if fast is not None:
             return fast
-        return self._parsed(ep.reading, path, self._json(r, path), eid)
+        return self._parsed(ep.reading, path, self._json(r, path), eid, phases)
 
     def _parsed(self, parse, what, *args):
         # The parsers raise ValueError on junk; here it becomes a transient EnvoyError. A

@@ -376,10 +376,22 @@ def discover(e):
         # A storage CT is read with the grid's once ensemble.look() has found the battery, after
         # the setup code is gone: nothing about batteries adds to a connection's peak.
         e.storage = storage_eid(meters)
+        e.phases = phase_counts(meters, ep.eids(e.plan) + (e.storage,))
         meters = r = None
         _try_per_meter(e)
     _prepare(e)
     return e.plan
+
+
+def phase_counts(meters, eids):
+    """{eid: phaseCount} of these meters in a checked /ivp/meters list (1 to 3; others left
+    out, which turns the zero-phase check off for them)."""
+    out = {}
+    for m in meters:
+        n = m.get("phaseCount")
+        if m["eid"] in eids and type(n) is int and 1 <= n <= 3:
+            out[m["eid"]] = n
+    return out
 
 
 def storage_eid(meters):
@@ -397,7 +409,7 @@ def _try_per_meter(e):
     if r.status == 200 and not r.looks_like_html():
         try:
             one = r.json()
-            ep.reading(one, eid)
+            ep.reading(one, eid, e.phases.get(eid, 0))
         except ep.Glitch:
             pass  # the endpoint works; its data is junk this time
         except ValueError:
