@@ -226,6 +226,7 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the connection's own thread, not in accept().
         ctx = self.owner.tls_context()
+        cert = getattr(self.owner, "cert", None)  # the certificate this connection shows
         if ctx is not None:
             request.settimeout(10)
             try:
@@ -234,6 +235,7 @@ class _Server(ThreadingHTTPServer):
                 self.owner.handshake_failures += 1
                 return
             self.owner.handshakes += 1
+            request.sim_cert = cert
         self.owner.connections.add(request)
         try:
             self.RequestHandlerClass(request, client_address, self)
@@ -416,6 +418,7 @@ class SimEnvoy(_Service):
         self.sessions = set()  # "sessionId=..." cookies the Envoy knows
         self._tokens = {}  # session -> the token it was opened with
         self.requests = []  # (method, path, had_bearer, had_cookie)
+        self.served = []  # (certificate shown, method, path, had_bearer, had_cookie)
         self.missing = []  # paths asked for that the capture does not hold (404)
         self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
         self.battery = None  # a SimBattery behind the storage CT and ensemble figures
@@ -566,14 +569,15 @@ class SimEnvoy(_Service):
             h._body()
         path = h.path
         auth = h.headers.get("Authorization", "")
-        self.requests.append(
-            (
-                h.command,
-                path,
-                auth.startswith("Bearer "),
-                "sessionId=" in h.headers.get("Cookie", ""),
-            )
+        q = (
+            h.command,
+            path,
+            auth.startswith("Bearer "),
+            "sessionId=" in h.headers.get("Cookie", ""),
         )
+        self.requests.append(q)
+        # Which certificate the connection showed: a test can tell what reached a new one.
+        self.served.append((getattr(h.connection, "sim_cert", None),) + q)
         if self.slow_s:
             time.sleep(self.slow_s)
         if self.fault == "503":
