@@ -200,7 +200,8 @@ class Diverter:
             "heating_w": 0 if h.drawing is False else int(h.power_w * self.output.power),
             "reason": self.output.reason,
             "net_w": None if age is None else r.net_w,
-            "age_s": None if age is None else int(age),
+            # The data's real age, growing while the Envoy is down (None: never any data).
+            "age_s": None if r.last_at is None else int(up - r.last_at),
             "heater_w": h.power_w,
             "heater": {True: "heating", False: "tank-hot", None: "unknown"}[h.drawing],
             "today_kwh": e.shown(e.today_wh),

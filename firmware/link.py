@@ -25,6 +25,7 @@ class Reading:
         self.net_w = None
         self.stamp = None
         self.fresh_at = None
+        self.last_at = None  # uptime of the last fresh reading, kept while the data is down
         self.battery = None  # a battery.Battery on sites with a home battery
 
     def age(self, up):
@@ -206,7 +207,7 @@ class Link:
         r = self.reading
         if stamp is None or stamp != r.stamp:
             r.stamp = stamp
-            r.fresh_at = up
+            r.fresh_at = r.last_at = up
         r.net_w = net
         if r.battery is not None:
             r.battery.power(up, e.battery_w)

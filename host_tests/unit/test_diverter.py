@@ -109,7 +109,7 @@ def diverter(boost=None, output="relay"):
 
 def reading(d, board, net):
     d.link.reading.net_w = net
-    d.link.reading.fresh_at = board.up
+    d.link.reading.fresh_at = d.link.reading.last_at = board.up
 
 
 def apply(d):
@@ -202,8 +202,18 @@ def test_an_internal_error_switches_off_and_says_so():
     assert apply(d) == (True, "surplus")
     d.fail("ValueError: something broke")
     s = d.status()
-    assert not board.relay_on and s["reason"] == dv.ERROR and s["age_s"] is None
+    assert not board.relay_on and s["reason"] == dv.ERROR and s["net_w"] is None
     assert apply(d) == (False, "no-data")  # until a fresh reading arrives
+
+
+def test_the_data_age_keeps_growing_while_the_envoy_is_down():
+    d, board = diverter()
+    reading(d, board, -3000)
+    board.up += 5
+    d.link.report(link.ENVOY_DOWN, "envoy: timed out")
+    board.up += 40
+    s = d.status()
+    assert s["age_s"] == 45 and s["net_w"] is None  # the real age, not "unknown"
 
 
 def test_problems_reach_flash_at_most_every_ten_minutes():
