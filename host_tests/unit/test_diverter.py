@@ -365,3 +365,48 @@ def test_a_restart_comes_even_when_stopping_runs_out_of_memory():
         except MemoryError:
             pass
     assert getattr(board, "resets", 0) == 2
+
+
+def test_settings_changed_at_run_time_survive_a_restart_until_the_config_changes():
+    import json
+
+    d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"})
+    d.set_max_import(450)
+    d.set_boost(2.5)
+    d.set_on_min(90)
+    d._minute(board.up)  # saved within a minute
+    with open("settings.json") as f:
+        assert json.load(f) == {
+            "max_import_w": [200, 450],
+            "boost_kwh": [1.0, 2.5],
+            "on_min": [60, 90],
+        }
+    again = restart(d)
+    assert again.policy.rules.max_import == 450 and again.policy.boost.target_wh == 2500
+    assert again.kept["on_min"] == 90
+    d.cfg["control"]["max_import_w"] = 300  # the owner edited config.json: it wins again
+    edited = restart(d)
+    assert edited.policy.rules.max_import == 300 and "max_import_w" not in edited.kept
+    assert edited.policy.boost.target_wh == 2500
+
+
+def test_kept_settings_from_a_damaged_file_are_ignored():
+    import json
+
+    d, board = diverter()
+    for junk in (
+        {"max_import_w": [200, 99999]},
+        {"max_import_w": [200, 4.5]},
+        {"max_import_w": [200, True]},
+        {"max_import_w": 450},
+        {"boost_kwh": [0, "2"]},
+        [1, 2],
+    ):
+        with open("settings.json", "w") as f:
+            json.dump(junk, f)
+        again = restart(d)
+        assert again.policy.rules.max_import == 200 and again.kept == {}, junk
+
+
+def restart(d):
+    return dv.Diverter(d.cfg, d.board, d.link)
