@@ -239,16 +239,12 @@ class CertChanged(Scenario):
     reason, words, hold_s = "pin-mismatch", "certificate changed", 60
 
     def inject(self, r):
-        r.sim.envoy.reboot()
-        r.sim.envoy.cert = "envoy2"
         self.requests_before = len(r.sim.envoy.requests)
-        r.sim.envoy.start()
+        r.sim.envoy.swap_cert("envoy2")
 
     def clear(self, r):
         self.requests_during = len(r.sim.envoy.requests) - self.requests_before
-        r.sim.envoy.reboot()
-        r.sim.envoy.cert = "envoy"
-        r.sim.envoy.start()
+        r.sim.envoy.swap_cert("envoy")
 
     def verify(self, r):
         # Only /info reached the other certificate (to tell a firmware update), nothing secret.

@@ -344,6 +344,10 @@ class _Service:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.drop()
+
+    def drop(self):
+        """Drop every connection, still listening."""
         for c in list(self.connections):
             try:
                 c.shutdown(socket.SHUT_RDWR)  # close() alone leaves it open while a file uses it
@@ -663,12 +667,18 @@ class SimEnvoy(_Service):
         return True
 
     def update_firmware(self, software, cert="envoy2"):
-        """An Enphase firmware push: the Envoy restarts (sessions forgotten) with a new
-        certificate, and /info shows the new version (the same serial)."""
-        self.reboot()
-        self.cert = cert
+        """An Enphase firmware push: the Envoy comes back (sessions forgotten) with a new
+        certificate, and /info shows the new version (the same serial). It keeps listening, so
+        the board meets the new certificate on its next poll, not a refusal first (the
+        envoy-reboot fault plays the refusals)."""
+        self.swap_cert(cert)
         self.info_software = software
-        self.start()
+
+    def swap_cert(self, cert):
+        """A new certificate on every connection from now on; sessions forgotten."""
+        self.cert = cert
+        self.sessions.clear()
+        self.drop()
 
     def _info(self, body):
         if self.info_software:
