@@ -27,6 +27,7 @@ STATE = (  # the status() keys the state message carries
     "boost_to_go_kwh",
     "max_import_w",
     "problem",
+    "notice",
 )
 
 

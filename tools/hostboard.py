@@ -191,7 +191,7 @@ class HostBoard:
                 pass  # it ended by itself meanwhile (a reset)
         self.proc.wait()
 
-    def stop(self, timeout=5):
+    def stop(self, timeout=15):
         self._stopping = True
         if self.proc.poll() is None:
             self.interrupt()
