@@ -141,6 +141,8 @@ class Diverter:
         """A look for a release, or a new version's trial: they run at boot (update_boot.py,
         boot.py)."""
         console.log(line)
+        if self.kept_dirty:  # an Install may come seconds after a slider moved
+            self._save_settings()
         self._restart()
 
     def restart_for_memory(self, why):
