@@ -15,7 +15,7 @@
 from firmware import console, ensemble
 from firmware import envoy_parse as ep
 from firmware.compat import const, unload
-from firmware.envoy import EnvoyError
+from firmware.envoy_parse import EnvoyError
 
 BATTERY = "battery"
 HEATER = "heater"

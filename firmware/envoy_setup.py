@@ -7,7 +7,7 @@ import binascii
 from firmware import console, store
 from firmware import envoy_parse as ep
 from firmware.compat import NET_ERRORS, unload
-from firmware.envoy import (
+from firmware.envoy_parse import (
     CHECK_JWT,
     INFO,
     METERS,
