@@ -106,6 +106,14 @@ class Board:
 
         return SimBurst(self, hz)
 
+    def world(self):
+        """The simulated world's time (Unix seconds, float): what the simulated Envoy counts in."""
+        if VIRTUAL:
+            return _START + _BASE + _virtual[0]
+        return _START + (time.time() - _ANCHOR) * SPEED
+
+    tell = staticmethod(_tell)
+
     def now(self):
         if not self._clock_set:
             return 946684800 + int(self.uptime())  # an ESP32 wakes up in 2000
