@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: test simulate bench heap soak deploy sim format lint clean setup
+.PHONY: test quick simulate bench heap soak deploy sim format lint clean setup
 
 $(VENV)/.installed: requirements.txt tools/bootstrap.sh
 	./tools/bootstrap.sh
@@ -15,6 +15,12 @@ test: $(VENV)/.installed
 	$(PY) -m tools.mpy
 	$(BIN)/micropython host_tests/upy_runner.py
 	$(PY) -m pytest -q host_tests
+
+## quick: the daily loop, a few minutes: the unit tests under micropython, then pytest without the
+## tests marked slow (the firmware run for simulated hours, the fault table, fuzzing)
+quick: $(VENV)/.installed
+	$(BIN)/micropython host_tests/upy_runner.py
+	$(PY) -m pytest -q -m "not slow" host_tests
 
 ## simulate: the demo, a real day of sun and load replayed through the real firmware
 simulate: $(VENV)/.installed
