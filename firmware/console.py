@@ -34,3 +34,14 @@ def problem(msg):
     recent.append(line)
     if len(recent) > _RECENT:
         recent.pop(0)
+
+
+def printable(text, limit=40):
+    """Remote text (str or bytes) as the console may show it: printable ASCII only (anything
+    else is "?", so that no newline forges a line and no escape code drives a terminal), at most
+    limit characters, then "..."."""
+    more = len(text) > limit
+    text = text[:limit]
+    if type(text) is not str:
+        text = "".join(chr(b) for b in text)
+    return "".join(c if " " <= c <= "~" else "?" for c in text) + ("..." if more else "")
