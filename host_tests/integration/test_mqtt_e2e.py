@@ -56,6 +56,7 @@ def test_discovery_state_commands_and_last_will(sim, board, broker):
     b = board(mqtt_config(sim, br.port, user="ha", password=SECRET, interval_s=30))
     b.wait_for("mqtt: connected to 127.0.0.1:%d as %s" % (br.port, UID), 30)
     w.wait(lambda r, t, p: t == STATUS and p == "online")
+    w.wait(lambda r, t, p: t.endswith("/boost_kwh/config"))  # the last entity's
 
     # Discovery: retained, one message per entity, all on the device and its availability.
     late = br.watch("homeassistant/#")

@@ -19,7 +19,10 @@ class Q:
         self.base = BASE
         self.uid = BASE
         self.on_min = 60
-        self.dirty = self.discover = False
+        self.dirty = False
+        self.discover = None
+        self.discovered = -60
+        self.up = 100
 
 
 def send(q, name, value, retained=0):
@@ -116,9 +119,9 @@ def test_home_assistant_online_asks_for_discovery():
     d, board = diverter()
     q = Q(d)
     mqtt_cmd.run(q, b"homeassistant/status", b"offline")
-    assert not q.discover
+    assert q.discover is None
     mqtt_cmd.run(q, b"homeassistant/status", b"online")
-    assert q.discover and q.dirty
+    assert q.discover == 100 and q.dirty
 
 
 def test_untrusted_bytes_are_shown_escaped_and_short():
