@@ -254,3 +254,4 @@ def test_polling_goes_on_at_its_rate_whatever_the_broker_does(pki_dir, tmp_path)
     print("Envoy polls per simulated minute:", rates)
     assert rates["down"] >= 0.95 * rates["none"], rates
     assert rates["silent"] >= 0.8 * rates["none"], rates  # a connection timeout per back-off
+    assert rates["trickle"] >= 0.95 * rates["none"], rates  # MQTT's passes never wait
