@@ -15,11 +15,14 @@ def set_clock(fn, uptime=None):
     _clock, _uptime = fn, uptime
 
 
+def uptime():
+    """The board's seconds since boot."""
+    return _uptime() if _uptime else (ticks_ms() - _boot) // 1000
+
+
 def stamp():
     t = _clock() if _clock else None
-    if t:
-        return t
-    return "+%ds" % (_uptime() if _uptime else (ticks_ms() - _boot) // 1000)
+    return t if t else "+%ds" % uptime()
 
 
 def log(msg):
