@@ -31,6 +31,54 @@ def read_bytes(path, limit):
     return data, None
 
 
+def text(data):
+    """Untrusted bytes as str, if they are UTF-8 (RFC 3629), judged alike on the board and on
+    a PC: MicroPython's decode() takes overlong forms, encoded surrogates and code points past
+    U+10FFFF, which CPython refuses. UnicodeError otherwise. Every reader of untrusted text
+    comes here: files on flash, config.json, HTTP headers and bodies, token claims."""
+    if not utf8(data):
+        raise UnicodeError("not UTF-8")
+    return str(data, "utf-8")
+
+
+def utf8(data):
+    """Whether data (bytes) is UTF-8 (RFC 3629): shortest forms only, no surrogates, at most
+    U+10FFFF."""
+    n = len(data)
+    if not n or max(data) < 0x80:
+        return True
+    i = 0
+    while i < n:
+        c = data[i]
+        i += 1
+        if c < 0x80:
+            continue
+        # The sequence's length, and the range its second byte must lie in (RFC 3629 table).
+        if 0xC2 <= c <= 0xDF:
+            k, lo, hi = 1, 0x80, 0xBF
+        elif c == 0xE0:
+            k, lo, hi = 2, 0xA0, 0xBF
+        elif c == 0xED:
+            k, lo, hi = 2, 0x80, 0x9F
+        elif 0xE1 <= c <= 0xEF:
+            k, lo, hi = 2, 0x80, 0xBF
+        elif c == 0xF0:
+            k, lo, hi = 3, 0x90, 0xBF
+        elif c == 0xF4:
+            k, lo, hi = 3, 0x80, 0x8F
+        elif 0xF1 <= c <= 0xF3:
+            k, lo, hi = 3, 0x80, 0xBF
+        else:
+            return False
+        if i + k > n or not lo <= data[i] <= hi:
+            return False
+        for j in range(i + 1, i + k):
+            if not 0x80 <= data[j] <= 0xBF:
+                return False
+        i += k
+    return True
+
+
 def read(path, kind=dict, limit=MAX_BYTES):
     """(object, None); (None, None) when the file does not exist; (None, why) when it is there
     but unusable. kind: the type the caller needs, or None for any JSON value."""
@@ -38,11 +86,11 @@ def read(path, kind=dict, limit=MAX_BYTES):
     if data is None:
         return None, why
     try:
-        text = data.decode()
+        data = text(data)
     except UnicodeError:  # CPython's UnicodeDecodeError is one too
         return None, "not UTF-8"
     try:
-        obj = json.loads(text)
+        obj = json.loads(data)
     except Exception:  # ValueError; CPython: RecursionError on deep nesting
         return None, "not JSON"
     if kind is not None and type(obj) is not kind:

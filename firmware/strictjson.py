@@ -22,27 +22,26 @@ def loads(data, limit):
 
     if len(data) > limit:
         raise ValueError("over %d bytes; is it the right file?" % limit)
+    from firmware.store import utf8
+
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]  # a byte-order mark, as some Windows editors write
-    try:
-        text = data.decode()
-    except UnicodeError:
+    if not utf8(data):  # judged alike on both runtimes (store.text)
         line = 1
         for part in data.split(b"\n"):
-            try:
-                part.decode()
-            except UnicodeError:
+            if not utf8(part):
                 break
             line += 1
         raise ValueError("not UTF-8 text (an invalid byte on line %d); save it as UTF-8" % line)
     check(data)
-    return json.loads(text)
+    return json.loads(str(data, "utf-8"))
 
 
 def check(data):
     """Raise ValueError unless data (bytes) is one strict JSON value. Bytes, not str: indexing
     a non-ASCII str is slow on MicroPython."""
     stack = b""  # the closers of the open containers
+    keys = []  # per open container: the keys an object has had (None for a list)
     want = b"v"  # v: a value, k: a key (second byte: or that closer), ":", ",", b"": the end
     comma = -1  # where the comma just read is, for "a trailing comma"
     i, n = 0, len(data)
@@ -64,6 +63,7 @@ def check(data):
                 want = b"k" if stack[-1] == 125 else b"v"
             elif c == stack[-1]:
                 stack = stack[:-1]
+                keys.pop()
                 want = b"," if stack else b""
             else:
                 _fail(
@@ -82,6 +82,7 @@ def check(data):
         if c in b"]}":
             if len(want) == 2 and c == want[1]:
                 stack = stack[:-1]
+                keys.pop()
                 want = b"," if stack else b""
                 i += 1
                 continue
@@ -91,13 +92,17 @@ def check(data):
         if want[0] == 107 and c != 34:  # k, "
             _fail(data, i, "expected a key in double quotes but found %s" % _found(data, i))
         if c == 34:
-            i = _string(data, i)
+            j = _string(data, i)
+            if want[0] == 107:  # a key: once per object (json.loads would keep the last)
+                _key(data, i, j, keys[-1])
+            i = j
             want = b":" if want[0] == 107 else b"," if stack else b""
             continue
         if c == 123 or c == 91:  # { [
             if len(stack) >= MAX_DEPTH:
                 _fail(data, i, "nested more than %d deep" % MAX_DEPTH)
             stack += b"}" if c == 123 else b"]"
+            keys.append([] if c == 123 else None)
             want = b"k}" if c == 123 else b"v]"
             i += 1
             continue
@@ -144,6 +149,19 @@ def _string(data, i):
             _fail(data, i, "text without its closing quote")
         else:
             _fail(data, b, "an unknown escape: a backslash inside text is written \\\\")
+
+
+def _key(data, i, j, seen):
+    # The key data[i:j] (a checked string, quotes included), unless seen has it already.
+    import json
+
+    key = data[i:j]
+    key = json.loads(str(key, "utf-8")) if b"\\" in key else str(key[1:-1], "utf-8")
+    if key in seen:
+        from firmware.console import printable
+
+        _fail(data, i, 'the key "%s" twice in one object' % printable(key))
+    seen.append(key)
 
 
 def _number(data, i):
