@@ -14,7 +14,7 @@ import hashlib
 
 from firmware import console, store
 from firmware.clock import is_set
-from firmware.compat import ticks_ms
+from firmware.console import uptime
 from firmware.tokens import DAY_S, FIRST_BACKOFF_S, LOGINS_PER_DAY, MAX_BACKOFF_S, YEAR_2100
 
 
@@ -73,7 +73,7 @@ def record(k):
     if k._log is None:
         cred = _credential_id(k._email, k._password)
         k._log = _login_record(store.load(k.cloud_file), cred, k.cloud_file)
-        k._read_at = ticks_ms()
+        k._read_at = uptime()
     return k._log
 
 

@@ -8,7 +8,8 @@
 # guard (guard.py) load when needed.
 from firmware import store
 from firmware.clock import is_set
-from firmware.compat import ticks_diff, ticks_ms, unload
+from firmware.compat import unload
+from firmware.console import uptime
 
 TOKEN_FILE = "token.json"
 CLOUD_FILE = "cloud.json"
@@ -45,7 +46,7 @@ class TokenKeeper:
         self.unproven = False  # fetched, but the Envoy has not accepted it yet
         self.problem = None  # why there is no usable token, for the console
         self._log = None  # the login record (cloud.json), read at first need
-        self._read_at = 0  # ticks_ms when the record was read, or its time last set
+        self._read_at = 0  # the uptime (s) when the record was read, or its time last set
         # When a cloud login is next allowed: the guard's verdict, kept until the record
         # changes, so that a renewal falling due mid-run loads nothing. None: not known yet.
         self.login_at = None
@@ -124,7 +125,7 @@ class TokenKeeper:
         """The account guard's time (see guard.py): the clock's (now), unless it is behind the
         login record's own or doubted; then the record's plus the uptime since it was read."""
         log = self._log
-        t = log["clock"] + max(0, ticks_diff(ticks_ms(), self._read_at)) // 1000
+        t = log["clock"] + max(0, int(uptime() - self._read_at))  # uptime: no ticks wrap
         now = int(now)
         if is_set(now) and now < t - CLOCK_SLACK_S:  # the clock went back: doubted
             if t >= log["doubt"]:  # caught now: the attempts' ages are unknown, count them now
@@ -138,7 +139,7 @@ class TokenKeeper:
 
     def save_log(self, t):
         """The login record to flash, with the guard's time t; False when the flash refused."""
-        self._log["clock"], self._read_at = t, ticks_ms()
+        self._log["clock"], self._read_at = t, uptime()
         return store.save(self.cloud_file, self._log)
 
     def logins_today(self, now):

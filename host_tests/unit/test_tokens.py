@@ -219,7 +219,7 @@ def test_a_failed_login_recorded_with_the_clock_in_2096_holds_its_back_off_not_d
     assert 295 <= again.login_wait(NOW) <= 300  # not ~25,700 days, nor 0
     cloud = Cloud()
     assert again.renew(NOW, "1", cloud) is None and cloud.calls == 0
-    again._read_at -= 300 * 1000  # five minutes of uptime
+    again._read_at -= 300  # five minutes of uptime
     assert again.login_wait(NOW + 300) == 0
     assert again.renew(NOW + 300, "1", cloud) and cloud.calls == 1
     assert again.login_wait(NOW + 301) == 0 and again.failures() == 0
