@@ -87,15 +87,14 @@ class Mqtt:
         self.spent = ticks_diff(ticks_ms(), self.t0)
 
     def send(self, up):
-        """After the decision: connect when due; discovery when due; the state at the interval
-        and on every output change; a ping when the broker has been quiet."""
+        """After the decision: connect when due (and nothing else in that pass); else discovery
+        when due, the state at the interval and on every output change, a ping when the broker
+        has been quiet."""
         self.t0, self.up = ticks_ms(), up
         if self.sock is None:
-            if up < self.next_try:
-                return
-            self._run("mqtt_link", up)  # within its own deadline; then what the budget leaves
-            if self.sock is None:
-                return
+            if up >= self.next_try:  # within its own deadline
+                self._run("mqtt_link", up)
+            return  # discovery and the state from the next pass: less churn in one pass's heap
         try:
             self._flush()
             if self.discover is not None and up >= self.discover and self.left() > 0:
