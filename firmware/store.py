@@ -43,40 +43,21 @@ def text(data):
 
 def utf8(data):
     """Whether data (bytes) is UTF-8 (RFC 3629): shortest forms only, no surrogates, at most
-    U+10FFFF."""
-    n = len(data)
-    if not n or max(data) < 0x80:
+    U+10FFFF. Text beyond ASCII is rare here: its check lives in strictjson, loaded for it."""
+    if not len(data) or max(data) < 0x80:
         return True
-    i = 0
-    while i < n:
-        c = data[i]
-        i += 1
-        if c < 0x80:
-            continue
-        # The sequence's length, and the range its second byte must lie in (RFC 3629 table).
-        if 0xC2 <= c <= 0xDF:
-            k, lo, hi = 1, 0x80, 0xBF
-        elif c == 0xE0:
-            k, lo, hi = 2, 0xA0, 0xBF
-        elif c == 0xED:
-            k, lo, hi = 2, 0x80, 0x9F
-        elif 0xE1 <= c <= 0xEF:
-            k, lo, hi = 2, 0x80, 0xBF
-        elif c == 0xF0:
-            k, lo, hi = 3, 0x90, 0xBF
-        elif c == 0xF4:
-            k, lo, hi = 3, 0x80, 0x8F
-        elif 0xF1 <= c <= 0xF3:
-            k, lo, hi = 3, 0x80, 0xBF
-        else:
-            return False
-        if i + k > n or not lo <= data[i] <= hi:
-            return False
-        for j in range(i + 1, i + k):
-            if not 0x80 <= data[j] <= 0xBF:
-                return False
-        i += k
-    return True
+    import sys
+
+    loaded = "firmware.strictjson" in sys.modules  # at boot, for config.json
+    from firmware import strictjson
+
+    try:
+        return strictjson.utf8(data)
+    finally:
+        if not loaded:
+            from firmware.compat import unload
+
+            unload("firmware.strictjson")
 
 
 def read(path, kind=dict, limit=MAX_BYTES):

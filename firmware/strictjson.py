@@ -22,11 +22,9 @@ def loads(data, limit):
 
     if len(data) > limit:
         raise ValueError("over %d bytes; is it the right file?" % limit)
-    from firmware.store import utf8
-
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]  # a byte-order mark, as some Windows editors write
-    if not utf8(data):  # judged alike on both runtimes (store.text)
+    if not utf8(data):  # judged alike on both runtimes
         line = 1
         for part in data.split(b"\n"):
             if not utf8(part):
@@ -213,3 +211,43 @@ def _found(data, i):
 
 def _fail(data, i, what):
     raise ValueError("not valid JSON (%s on line %d)" % (what, data.count(b"\n", 0, i) + 1))
+
+
+def utf8(data):
+    """Whether data (bytes) is UTF-8 (RFC 3629): shortest forms only, no surrogates, at most
+    U+10FFFF. MicroPython's decode() takes overlong forms, encoded surrogates and code points
+    past U+10FFFF, which CPython refuses: this check judges alike on both (store.utf8 for the
+    other readers of untrusted text)."""
+    n = len(data)
+    if not n or max(data) < 0x80:
+        return True
+    i = 0
+    while i < n:
+        c = data[i]
+        i += 1
+        if c < 0x80:
+            continue
+        # The sequence's length, and the range its second byte must lie in (RFC 3629 table).
+        if 0xC2 <= c <= 0xDF:
+            k, lo, hi = 1, 0x80, 0xBF
+        elif c == 0xE0:
+            k, lo, hi = 2, 0xA0, 0xBF
+        elif c == 0xED:
+            k, lo, hi = 2, 0x80, 0x9F
+        elif 0xE1 <= c <= 0xEF:
+            k, lo, hi = 2, 0x80, 0xBF
+        elif c == 0xF0:
+            k, lo, hi = 3, 0x90, 0xBF
+        elif c == 0xF4:
+            k, lo, hi = 3, 0x80, 0x8F
+        elif 0xF1 <= c <= 0xF3:
+            k, lo, hi = 3, 0x80, 0xBF
+        else:
+            return False
+        if i + k > n or not lo <= data[i] <= hi:
+            return False
+        for j in range(i + 1, i + k):
+            if not 0x80 <= data[j] <= 0xBF:
+                return False
+        i += k
+    return True

@@ -93,3 +93,17 @@ def test_token_claims_reach_the_console_printable_and_bounded():
     os.chdir(tmpdir())
     line = k.load()
     assert "\n" not in line and "\x1b" not in line, line
+
+
+def test_text_beyond_ascii_loads_the_check_only_for_it():
+    import sys
+
+    from firmware.compat import unload
+
+    unload("firmware.strictjson")
+    assert store.utf8(b"plain ASCII") and "firmware.strictjson" not in sys.modules
+    assert store.utf8(b"caf\xc3\xa9") and not store.utf8(b"caf\xc0\xa9")
+    assert "firmware.strictjson" not in sys.modules  # loaded for it, then unloaded
+    from firmware import strictjson as again  # noqa: F401 (loaded: kept loaded)
+
+    assert store.utf8(b"caf\xc3\xa9") and "firmware.strictjson" in sys.modules
