@@ -16,6 +16,14 @@ PING_MS = const(20000)  # nothing heard this long: a ping; no answer within as l
 PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
 PER_PASS = const(4)  # messages acted on in one pass
 DISCOVERY_S = const(60)  # Home Assistant's "online" resends discovery at most this often
+# Why a connection is dropped: OSError(errno, one of these), said in words by mqtt_link.why
+# (mqtt_link.DROPPED, in this order), so that the words are not kept in RAM.
+_CLOSED = const(0)
+_BAD_LENGTH = const(1)
+_BAD_MESSAGE = const(2)
+_SLOW_IN = const(3)
+_SLOW_OUT = const(4)
+_NO_PONG = const(5)
 STATE = (  # the status() keys the state message carries (and the battery's, on battery sites)
     "relay",
     "heating_w",
@@ -169,7 +177,7 @@ class Mqtt:
             if n is None:  # nothing more has arrived
                 return
             if not n:
-                raise OSError(0, "the broker closed the connection")
+                raise OSError(0, _CLOSED)
             if not self.step and not self.got:
                 self.began = ticks_ms()
             self.got += n
@@ -189,7 +197,7 @@ class Mqtt:
             if buf[0] & 0x80:
                 self.shift += 7
                 if self.shift > 21:
-                    raise ValueError("a malformed packet length")
+                    raise OSError(0, _BAD_LENGTH)
                 self._expect(1)
             elif self.op & 0xF0 == 0x30 and 0 < self.n <= PACKET_MAX:
                 self._expect(2, self.n)
@@ -218,7 +226,7 @@ class Mqtt:
         mv = self.mv
         t = mv[0] << 8 | mv[1] if n >= 2 else n
         if self.op & 6 or t + 2 > n:
-            raise ValueError("a malformed or QoS>0 message")
+            raise OSError(0, _BAD_MESSAGE)
         self._run("mqtt_cmd", bytes(mv[2 : 2 + t]), bytes(mv[2 + t : n]), self.op & 1)
 
     def _overdue(self):
@@ -226,11 +234,11 @@ class Mqtt:
         # out), an answer to a ping.
         now, limit = ticks_ms(), self.packet_ms
         if (self.step or self.got) and ticks_diff(now, self.began) > limit:
-            raise OSError(ETIMEDOUT, "a packet took over %g s" % self.timeout)
+            raise OSError(ETIMEDOUT, _SLOW_IN)
         if self.out is not None and ticks_diff(now, self.sent_at) > limit:
-            raise OSError(ETIMEDOUT, "the broker took no data for %g s" % self.timeout)
+            raise OSError(ETIMEDOUT, _SLOW_OUT)
         if self.pinged and ticks_diff(now, self.pinged) > PING_MS:
-            raise OSError(ETIMEDOUT, "no answer to a ping")
+            raise OSError(ETIMEDOUT, _NO_PONG)
 
 
 def packet(kind, n):

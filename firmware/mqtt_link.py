@@ -23,6 +23,14 @@ REFUSED = {
     4: "the broker refused the user name or password",
     5: "the broker refused the login (not authorised: check mqtt.user and mqtt.password)",
 }
+DROPPED = (  # mqtt.py's reasons for a drop, by number (mqtt._CLOSED...)
+    "the broker closed the connection",
+    "a malformed packet length",
+    "a malformed or QoS>0 message",
+    "a packet took over %g s",
+    "the broker took no data for %g s",
+    "no answer to a ping",
+)
 
 
 class Refused(Exception):
@@ -163,7 +171,7 @@ def _read(sock, wait, n):
             if not wait(POLLIN):
                 raise OSError(ETIMEDOUT, "reading")
         elif not k:
-            raise OSError(0, "the broker closed the connection")
+            raise OSError(0, 0)  # DROPPED[0]
         else:
             got += k
     return buf
@@ -187,7 +195,7 @@ def drop(q, up, err):
     text = "mqtt: %s:%d: %s; the relay logic carries on, reconnecting with back-off" % (
         q.m["host"],
         q.m["port"],
-        why(err),
+        why(err, q.timeout),
     )
     if text != q.problem:
         console.problem(text)
@@ -214,9 +222,12 @@ def close(q):
     q.next_try = 0
 
 
-def why(err):
+def why(err, timeout):
     if isinstance(err, Refused):
         return str(err)
+    if isinstance(err, OSError) and len(err.args) == 2 and type(err.args[1]) is int:
+        text = DROPPED[err.args[1]]  # mqtt.py's
+        return text % timeout if "%" in text else text
     if isinstance(err, OSError) and len(err.args) == 2 and isinstance(err.args[1], str):
         return err.args[1]
     if type(err) is ValueError and err.args and isinstance(err.args[0], str):
