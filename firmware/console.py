@@ -43,8 +43,11 @@ def printable(text, limit=40):
     """Remote text (str or bytes) as the console may show it: printable ASCII only (anything
     else is "?", so that no newline forges a line and no escape code drives a terminal), at most
     limit characters, then "..."."""
-    more = len(text) > limit
-    text = text[:limit]
-    if type(text) is not str:
-        text = "".join(chr(b) for b in text)
-    return "".join(c if " " <= c <= "~" else "?" for c in text) + ("..." if more else "")
+    out = []
+    for c in text[:limit]:
+        if type(c) is int:  # bytes
+            c = chr(c)
+        out.append(c if " " <= c <= "~" else "?")
+    if len(text) > limit:
+        out.append("...")
+    return "".join(out)
