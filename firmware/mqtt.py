@@ -40,6 +40,7 @@ STATE = (  # the status() keys the state message carries (and the battery's, on 
     "boost_to_go_kwh",
     "max_import_w",
     "problem",
+    "notice",
     "battery_w",
     "battery_soc",
     "battery_first",

@@ -232,7 +232,7 @@ def why(err, timeout):
         return err.args[1]
     if type(err) is ValueError and err.args and isinstance(err.args[0], str):
         return err.args[0]
-    from firmware.link import why as link_why
+    from firmware.reasons import why as link_why
 
     return link_why(err)
 
