@@ -60,7 +60,7 @@ class Mqtt:
         self.buf = bytearray(PACKET_MAX)  # the one read buffer, allocated early
         self.mv = memoryview(self.buf)
         self.sock = self.ready = self.tls = self.problem = self.since = self.out = None
-        self.on_min = 60  # how long mode "on" forces the heater
+        self.on_min = diverter.kept.get("on_min", 60)  # how long mode "on" forces the heater
         self.failures = self.next_try = self.next_state = self.heard = self.pinged = 0
         self.t0 = self.spent = self.began = self.sent_at = 0
         self.seen = -1  # the output's change count last published

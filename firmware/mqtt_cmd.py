@@ -60,6 +60,7 @@ def command(q, name, value):
             d.force_on(q.on_min, True)
     elif name == b"on_min":
         q.on_min = v
+        d.set_on_min(v)  # kept on flash across restarts (settings.py)
     elif name == b"max_import_w":
         d.set_max_import(v)
     else:

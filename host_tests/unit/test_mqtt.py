@@ -115,6 +115,18 @@ def test_grid_allowance_and_boost_target():
     assert d.policy.boost.remaining_wh == 0  # no window open: nothing to top up yet
 
 
+def test_the_forced_on_minutes_are_kept_across_restarts():
+    from test_mqtt_sec import CONFIG
+
+    from firmware import mqtt
+
+    d, board = diverter()
+    board.unique_id = lambda: "abc"
+    send(Q(d), "on_min", b"90")
+    assert d.kept["on_min"] == 90  # saved with the other settings (settings.py)
+    assert mqtt.Mqtt(dict(CONFIG), d).on_min == 90  # a new client (after a restart) starts from it
+
+
 def test_home_assistant_online_asks_for_discovery():
     d, board = diverter()
     q = Q(d)
