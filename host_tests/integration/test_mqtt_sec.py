@@ -114,6 +114,7 @@ class Board:
 
 class Diverter:
     board = Board()
+    kept = {}  # no settings kept from before
 
 
 def attempt(**m):
