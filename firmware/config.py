@@ -125,9 +125,12 @@ def _check_special(kind, value):
 def _check(section, key, spec, value, errors, warnings):
     kind, _, lo, hi = spec
     name = "%s.%s" % (section, key)
-    if type(kind) is tuple:
-        if value not in kind or type(value) is bool:
-            errors.append("%s: %r is not one of %s" % (name, value, ", ".join(map(str, kind))))
+    if type(kind) is tuple:  # 50.0 == 50 and True == 1: the type must be the choices' too
+        if value not in kind or type(value) is not type(kind[0]):
+            whole = " (whole numbers)" if type(kind[0]) is int and type(value) is float else ""
+            errors.append(
+                "%s: %r is not one of %s%s" % (name, value, ", ".join(map(str, kind)), whole)
+            )
         return value
     want_str = kind in ("str", "host", "url", "window", "pin", "token", "topic")
     if want_str:

@@ -80,7 +80,9 @@ class Diverter:
         m = self.mqtt
         if m:
             m.receive(up)  # commands first, so that they count in this pass's decision
-        self.act(up)
+        # The data's age is judged at the decision, not at the pass's start: whatever came
+        # before it took (a slow Envoy, MQTT), stale data is OFF now.
+        self.act(self.board.uptime())
         if up >= self.next_minute:
             self._minute(up)
         if m:

@@ -78,13 +78,15 @@ ENTITIES = (
 )
 
 
-def configs(prefix, base, uid, boost):
-    """(topic, payload bytes) for each entity, one at a time. boost: a boost window is set;
-    without one the boost entity's config is empty (which removes it from Home Assistant)."""
+def configs(prefix, base, uid, boost, allowance=True, start=0):
+    """(topic, payload bytes) for each entity from the start'th, one at a time. boost: a boost
+    window is set; allowance: the output has a grid allowance (the relay's; burst has none). An
+    entity the board does not offer gets an empty config (which removes it from Home
+    Assistant)."""
     dev = {"ids": [uid], "name": "Envoy Diverter", "mdl": "Envoy Diverter", "sw": VERSION}
-    for component, oid, name, value, extra in ENTITIES:
+    for component, oid, name, value, extra in ENTITIES[start:]:
         topic = "%s/%s/%s/%s/config" % (prefix, component, uid, oid)
-        if oid == "boost_kwh" and not boost:
+        if oid == "boost_kwh" and not boost or oid == "max_import_w" and not allowance:
             yield topic, b""
             continue
         c = {
@@ -103,7 +105,14 @@ def configs(prefix, base, uid, boost):
 
 
 def run(q):
-    """Publish every entity's config (retained) on q's client (an mqtt.Mqtt)."""
-    boost = q.d.policy.boost is not None
-    for topic, payload in configs(q.m["prefix"], q.base, q.uid, boost):
-        q.client.publish(topic, payload, True)
+    """Publish the entities' configs (retained) on q (an mqtt.Mqtt), from q.entity on, as far as
+    this pass's time budget and the socket go; the rest in the next passes."""
+    p = q.d.policy
+    allowance = hasattr(p.rules, "max_import")
+    for topic, payload in configs(
+        q.m["prefix"], q.base, q.uid, p.boost is not None, allowance, q.entity
+    ):
+        if q.left() <= 0 or not q.publish(topic, payload, True):
+            return  # the rest in the next pass
+        q.entity += 1
+    q.discover, q.entity, q.discovered = None, 0, q.up

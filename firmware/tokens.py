@@ -7,7 +7,9 @@
 # RAM, with the account guard's verdict; reading tokens and logins (account.py) and the account
 # guard (guard.py) load when needed.
 from firmware import store
+from firmware.clock import is_set
 from firmware.compat import unload
+from firmware.console import uptime
 
 TOKEN_FILE = "token.json"
 CLOUD_FILE = "cloud.json"
@@ -15,6 +17,8 @@ RENEW_BEFORE_S = 30 * 86400  # owner tokens last a year: renew with 30 days left
 SHORT_S = 2 * 86400  # tokens shorter-lived (installer accounts: 12 h) renew at half-life
 FIRST_BACKOFF_S = 300
 MAX_BACKOFF_S = 86400
+DAY_S = 86400
+CLOCK_SLACK_S = 600  # a clock set back by less (NTP's corrections) is not caught lying
 LOGINS_PER_DAY = 6
 MAX_TOKEN = 4096  # characters; an Entrez token is about 1 KB
 YEAR_2000 = 946684800
@@ -43,6 +47,7 @@ class TokenKeeper:
         self.unproven = False  # fetched, but the Envoy has not accepted it yet
         self.problem = None  # why there is no usable token, for the console
         self._log = None  # the login record (cloud.json), read at first need
+        self._read_at = 0  # the uptime (s) when the record was read, or its time last set
         # When a cloud login is next allowed: the guard's verdict, kept until the record
         # changes, so that a renewal falling due mid-run loads nothing. None: not known yet.
         self.login_at = None
@@ -128,11 +133,32 @@ class TokenKeeper:
         boot (no Wi-Fi, no time): a restart is cheap, a restart loop is not. Recorded in
         cloud.json; when the flash refuses it, no restart (it could repeat unrecorded)."""
         log = self._log if self._log is not None else _guard().record(self)
-        last = log["restart"]
-        if now - every_s < last <= now:
+        t = self.clock(now)
+        if t - every_s < log["restart"] <= t:
             return False
-        log["restart"] = int(now)
-        return store.save(self.cloud_file, log)
+        log["restart"] = t
+        return self.save_log(t)
+
+    def clock(self, now):
+        """The account guard's time (see guard.py): the clock's (now), unless it is behind the
+        login record's own or doubted; then the record's plus the uptime since it was read."""
+        log = self._log
+        t = log["clock"] + max(0, int(uptime() - self._read_at))  # uptime: no ticks wrap
+        now = int(now)
+        if is_set(now) and now < t - CLOCK_SLACK_S:  # the clock went back: doubted
+            if t >= log["doubt"]:  # caught now: the attempts' ages are unknown, count them now
+                log["attempts"] = [t for _ in log["attempts"]]
+                log["doubt"] = t + DAY_S
+                self.save_log(t)  # so that the next boot's clock cannot undo it
+            log["doubt"] = t + DAY_S
+        if not is_set(now) or now < t or t < log["doubt"]:
+            return t
+        return now
+
+    def save_log(self, t):
+        """The login record to flash, with the guard's time t; False when the flash refused."""
+        self._log["clock"], self._read_at = t, uptime()
+        return store.save(self.cloud_file, self._log)
 
     def logins_today(self, now):
         """Cloud logins in the last 24 hours."""

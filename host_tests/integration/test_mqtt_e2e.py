@@ -56,6 +56,7 @@ def test_discovery_state_commands_and_last_will(sim, board, broker):
     b = board(mqtt_config(sim, br.port, user="ha", password=SECRET, interval_s=30))
     b.wait_for("mqtt: connected to 127.0.0.1:%d as %s" % (br.port, UID), 30)
     w.wait(lambda r, t, p: t == STATUS and p == "online")
+    w.wait(lambda r, t, p: t.endswith("/boost_kwh/config"))  # the last entity's
 
     # Discovery: retained, one message per entity, all on the device and its availability.
     late = br.watch("homeassistant/#")
@@ -253,3 +254,4 @@ def test_polling_goes_on_at_its_rate_whatever_the_broker_does(pki_dir, tmp_path)
     print("Envoy polls per simulated minute:", rates)
     assert rates["down"] >= 0.95 * rates["none"], rates
     assert rates["silent"] >= 0.8 * rates["none"], rates  # a connection timeout per back-off
+    assert rates["trickle"] >= 0.95 * rates["none"], rates  # MQTT's passes never wait

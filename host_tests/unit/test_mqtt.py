@@ -19,7 +19,10 @@ class Q:
         self.base = BASE
         self.uid = BASE
         self.on_min = 60
-        self.dirty = self.discover = False
+        self.dirty = False
+        self.discover = None
+        self.discovered = -60
+        self.up = 100
 
 
 def send(q, name, value, retained=0):
@@ -112,13 +115,25 @@ def test_grid_allowance_and_boost_target():
     assert d.policy.boost.remaining_wh == 0  # no window open: nothing to top up yet
 
 
+def test_the_forced_on_minutes_are_kept_across_restarts():
+    from test_mqtt_sec import CONFIG
+
+    from firmware import mqtt
+
+    d, board = diverter()
+    board.unique_id = lambda: "abc"
+    send(Q(d), "on_min", b"90")
+    assert d.kept["on_min"] == 90  # saved with the other settings (settings.py)
+    assert mqtt.Mqtt(dict(CONFIG), d).on_min == 90  # a new client (after a restart) starts from it
+
+
 def test_home_assistant_online_asks_for_discovery():
     d, board = diverter()
     q = Q(d)
     mqtt_cmd.run(q, b"homeassistant/status", b"offline")
-    assert not q.discover
+    assert q.discover is None
     mqtt_cmd.run(q, b"homeassistant/status", b"online")
-    assert q.discover and q.dirty
+    assert q.discover == 100 and q.dirty
 
 
 def test_untrusted_bytes_are_shown_escaped_and_short():
