@@ -37,7 +37,8 @@ def resume():
 
 def run(path="config.json"):
     """main.py: start and loop; after an unexpected crash, pause (so Ctrl-C reaches the REPL)
-    and reset."""
+    and reset (also when it came before the diverter started: a new version's trial counts the
+    boot, see update_slot.py)."""
     global current
     try:
         current = start(path)
@@ -57,3 +58,6 @@ def run(path="config.json"):
         sleep_ms(CRASH_PAUSE_S * 1000)
         if current:
             current.board.reset()
+        from firmware.board import Board
+
+        Board.reset(None)  # a crash before the board was set up: the reset needs no pin

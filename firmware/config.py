@@ -68,12 +68,20 @@ SCHEMA = {
         "topic": ("topic", "", 0, 0),  # empty: derived from the board's unique id
         "interval_s": ("num", 10, 1, 3600),
     },
+    "update": {
+        "url": ("url?", "", 0, 0),  # the release's HTTPS folder; empty: no updates over the air
+        "check_h": ("num", 24, 1, 8760),
+        "auto": ("bool", False, 0, 0),
+        "ca_file": ("str", "", 0, 128),  # a DER root instead of the bundled ones
+        "pin": ("sha256?", "", 0, 0),  # the server certificate's SHA-256 (alone: no CA check)
+    },
 }
 
-# Keys of earlier versions: an upgrade names what took their place.
+# Keys of earlier versions: a warning names what took their place. Never an error: an update
+# must not leave the diverter stopped because of a config.json written for the version before.
 RETIRED = {
-    "control.start_margin_w": "gone in 1.1; remove it: control.max_import_w is the one trade-off"
-    " setting now (see the README)",
+    "control.start_margin_w": "gone in 1.1 and ignored; remove it: control.max_import_w is the one"
+    " trade-off setting now (see the README)",
 }
 
 _TYPE_NAMES = {"str": "text", "int": "a whole number", "num": "a number", "bool": "true or false"}
@@ -101,11 +109,18 @@ def _check_special(kind, value):
         elif kind == "window":
             if value:
                 parse_window(value)
-        elif kind == "pin":
-            if value not in ("tofu", "off"):
+        elif kind == "url?":
+            if value:
+                split_url(value)
+        elif kind == "pin" or kind == "sha256?":
+            if value not in (("tofu", "off") if kind == "pin" else ("",)):
                 v = value.replace(":", "").lower()
                 if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
-                    raise ValueError('expected "tofu", "off" or the 64 hex digits of a SHA-256')
+                    raise ValueError(
+                        'expected "tofu", "off" or the 64 hex digits of a SHA-256'
+                        if kind == "pin"
+                        else 'expected "" or the 64 hex digits of a SHA-256'
+                    )
         elif kind == "token":
             if value:
                 from firmware import jwt
@@ -132,7 +147,7 @@ def _check(section, key, spec, value, errors, warnings):
                 "%s: %r is not one of %s%s" % (name, value, ", ".join(map(str, kind)), whole)
             )
         return value
-    want_str = kind in ("str", "host", "url", "window", "pin", "token", "topic")
+    want_str = kind in ("str", "host", "url", "url?", "window", "pin", "sha256?", "token", "topic")
     if want_str:
         if type(value) is not str:
             errors.append("%s: expected text, got %s" % (name, _json_type(value)))
@@ -185,7 +200,10 @@ def validate(raw):
         for key in sorted(given):
             if key[:1] != "_" and key not in keys:
                 name = "%s.%s" % (section, key)
-                errors.append("%s: %s" % (name, RETIRED.get(name, "unknown key (a typo?)")))
+                if name in RETIRED:
+                    warnings.append("%s: %s" % (name, RETIRED[name]))
+                else:
+                    errors.append("%s: unknown key (a typo?)" % name)
         out = {}
         for key in sorted(keys):
             spec = keys[key]
@@ -200,6 +218,7 @@ def validate(raw):
     _check_credentials(cfg, errors)
     _check_control(cfg, warnings, errors)
     _check_mqtt(cfg, errors, warnings)
+    _check_update(cfg["update"], warnings)
     return cfg, errors, warnings
 
 
@@ -347,6 +366,24 @@ def _check_mqtt(cfg, errors, warnings):
         )
     if m.get("prefix") == "":
         errors.append("mqtt.prefix: empty; Home Assistant's default is homeassistant")
+
+
+def _check_update(u, warnings):
+    if type(u.get("url")) is not str:
+        return
+    if not u["url"]:
+        if u.get("auto") is True or u.get("ca_file") or u.get("pin"):
+            warnings.append(
+                "update.url: empty, so there are no updates and the other keys are unused"
+            )
+        return
+    from firmware import release_key
+
+    if release_key.N is None:
+        warnings.append(
+            "update.url: this firmware trusts no release key (firmware/release_key.py), so every "
+            "update is refused; see the README, Updates"
+        )
 
 
 MAX_BYTES = 16384  # config.example.json, with its comments, is 3.4 KB

@@ -5,6 +5,8 @@
 #   diag.force_off()     relay OFF until diag.auto()
 #   diag.auto()          back to automatic
 #   diag.repin()         forget the Envoy's pinned certificate (after replacing the Envoy)
+#   diag.update()        look for a new release and install it (at boot: the board restarts)
+#   diag.rollback()      go back to the previous version (the board restarts)
 #   diag.run()           resume the diverter
 # force_on, force_off and auto resume the diverter themselves. Secrets are never shown. Only the
 # Diverter's public methods are used: status(), details(), force_on() ...
@@ -68,6 +70,7 @@ def status():
     print("firmware: %s, this run began by %s" % (s["version"], s["reset_cause"]))
     if s["problem"]:
         print("problem now: %s" % s["problem"])
+    _updates(d)
     for line in console.recent:
         print("  recent: " + line)
     words = x["last_words"]
@@ -109,6 +112,56 @@ def repin():
 
         store.remove(PIN_FILE)
     print("the Envoy's certificate will be pinned again at the next connection")
+
+
+def _updates(d):
+    from firmware import update_ask
+    from firmware.compat import unload
+
+    for line in update_ask.lines(d.cfg):
+        print("update: " + line)
+    unload("firmware.update_ask", "firmware.update_slot", "firmware.update_manifest")
+
+
+def update():
+    """Look for a new release and install it: at boot, in a clean heap (the board restarts)."""
+    d = _d()
+    if d is None:
+        return
+    from firmware import update_ask
+    from firmware.compat import unload
+
+    try:
+        _updates(d)
+        update_ask.install(d, "latest", "diag.update()")
+    except ValueError as e:
+        print("update: not asked for: %s" % e)
+    finally:
+        unload("firmware.update_ask", "firmware.update_slot", "firmware.update_manifest")
+
+
+def rollback():
+    """Back to the previous version on this board; the one left is never installed again
+    automatically. The board restarts into it."""
+    from firmware import update_slot
+
+    p, why = update_slot.read()
+    if (
+        p is None
+        or update_slot.roll_back(p, "asked for at the REPL (diag.rollback())", True) is None
+    ):
+        print(
+            "update: no previous version on this board to go back to%s"
+            % (" (app.json is %s)" % why if why else "")
+        )
+        return
+    print(update_slot.read()[0]["note"])
+    d = app.current
+    if d is not None:
+        d.restart_for_update("update: restarting into the previous version")
+    from firmware.board import Board
+
+    Board.reset(None)
 
 
 def run():

@@ -55,6 +55,8 @@ class Diverter:
         self.next_summary = up + SUMMARY_S
         self.next_save = up + SAVE_S
         console.set_clock(self._clock_text, board.uptime)
+        self.watch = None  # update_watch.Watch: a version on trial, looks for releases
+        self.asked = None  # a restart asked for within a pass (an MQTT command): why
         self.mqtt = None
         m = cfg.get("mqtt")
         if m and m["host"]:  # no MQTT module in memory unless it is configured
@@ -80,6 +82,8 @@ class Diverter:
         m = self.mqtt
         if m:
             m.receive(up)  # commands first, so that they count in this pass's decision
+            if self.asked:
+                self.restart_for_update(self.asked)
         # The data's age is judged at the decision, not at the pass's start: whatever came
         # before it took (a slow Envoy, MQTT), stale data is OFF now.
         self.act(self.board.uptime())
@@ -116,6 +120,8 @@ class Diverter:
             line = self.link.tokens.days_line(day)
             if line:
                 console.log(line)
+        if self.watch:
+            self.watch.minute(self, up)
         if up >= self.next_save:
             self.next_save = up + SAVE_S
             self.accounting.save()
@@ -131,6 +137,14 @@ class Diverter:
             "token: a cloud login is due (%s); restarting, so that it runs before the diverter "
             "takes the heap" % why
         )
+        self._restart()
+
+    def restart_for_update(self, line):
+        """A look for a release, or a new version's trial: they run at boot (update_boot.py,
+        boot.py)."""
+        console.log(line)
+        if self.kept_dirty:  # an Install may come seconds after a slider moved
+            self._save_settings()
         self._restart()
 
     def restart_for_memory(self, why):

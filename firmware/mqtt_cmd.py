@@ -48,6 +48,8 @@ def command(q, name, value):
         if d.policy.boost is None:
             raise ValueError("no boost window in config.json")
         v = number(value, 0, 100)
+    elif name == b"update":
+        v = _announced(value)
     else:
         raise ValueError("no such command")
     console.log("mqtt: command %s=%s" % (name.decode(), value.decode()))
@@ -63,8 +65,40 @@ def command(q, name, value):
         d.set_on_min(v)  # kept on flash across restarts (settings.py)
     elif name == b"max_import_w":
         d.set_max_import(v)
+    elif name == b"update":
+        _install(q, v)
     else:
         d.set_boost(v)
+
+
+# Home Assistant's update entity (mqtt_ha.py): its Install button installs the version the board
+# announced (the last look's), never another one: the wish goes to update.json and the board
+# restarts to install it at boot (update_ask.py). Loaded with this module only for that command.
+
+
+def _announced(value):
+    from firmware import update_ask
+    from firmware.compat import unload
+
+    try:
+        if value != b"install":
+            raise ValueError("expected install")
+        o = update_ask.offer()
+        if o is None:
+            raise ValueError("no new release is known to this board")
+        return o["version"]
+    finally:
+        unload("firmware.update_ask", "firmware.update_manifest", "firmware.update_slot")
+
+
+def _install(q, version):
+    from firmware import update_ask
+
+    q.publish(q.base + "/update", update_ask.state(True), True)
+    try:
+        update_ask.install(q.d, version, "Home Assistant", True)  # the loop restarts the board
+    except ValueError as e:
+        console.log("mqtt: update not asked for: %s" % e)
 
 
 def number(text, lo, hi, whole=False):

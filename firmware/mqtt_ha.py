@@ -115,4 +115,50 @@ def run(q):
         if q.left() <= 0 or not q.publish(topic, payload, True):
             return  # the rest in the next pass
         q.entity += 1
+    if not _update(q):
+        return
     q.discover, q.entity, q.discovered = None, 0, q.up
+
+
+# The firmware's update entity (update.url set): installed and latest version, the release notes,
+# "in progress" from the Install button until the board is back (the install runs at boot, before
+# MQTT connects: no percentage). Its state has only the keys Home Assistant's schema takes
+# (homeassistant/components/mqtt/update.py), on <base>/update; its command is <base>/update/set.
+
+
+def _update(q):
+    """The update entity's config, then its state, from where the last pass stopped (q.entity
+    counts on past the entities); False: not all sent yet."""
+    step = q.entity - len(ENTITIES)
+    topic = "%s/update/%s/firmware/config" % (q.m["prefix"], q.uid)
+    if not q.d.cfg["update"]["url"]:
+        return q.publish(topic, b"", True)  # removes the entity
+    if step == 0:
+        c = {
+            "~": q.base,
+            "name": "Firmware",
+            "uniq_id": q.uid + "_firmware",
+            "stat_t": "~/update",
+            "cmd_t": "~/update/set",
+            "payload_install": "install",
+            "dev_cla": "firmware",
+            "ent_cat": "config",
+            "title": "Envoy Diverter",
+            "avty_t": "~/status",
+            "dev": {
+                "ids": [q.uid],
+                "name": "Envoy Diverter",
+                "mdl": "Envoy Diverter",
+                "sw": VERSION,
+            },
+        }
+        if q.left() <= 0 or not q.publish(topic, json.dumps(c).encode(), True):
+            return False
+        q.entity += 1
+    from firmware import update_ask
+    from firmware.compat import unload
+
+    try:
+        return q.left() > 0 and q.publish(q.base + "/update", update_ask.state(), True)
+    finally:
+        unload("firmware.update_ask", "firmware.update_manifest", "firmware.update_slot")

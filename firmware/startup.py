@@ -1,6 +1,7 @@
 # The boot sequence, run once by app.start() and then unloaded: check the config, claim the heater
-# OFF, log in to the cloud if a token is due (bootlogin.py, while the heap is clean), make the
-# first Envoy connection, and only then build the diverter (diverter.py).
+# OFF, look for or install an update when one is due (update_boot.py), log in to the cloud if a
+# token is due (bootlogin.py), both while the heap is clean, make the first Envoy connection, and
+# only then build the diverter (diverter.py).
 import gc
 
 from firmware import VERSION, console
@@ -14,7 +15,7 @@ def _config(path):
 
     cfg, errors, warnings = config.load(path)
     config = None
-    unload("firmware.config", "firmware.pins", "firmware.strictjson")
+    unload("firmware.config", "firmware.pins", "firmware.strictjson", "firmware.release_key")
     for w in warnings:
         console.log("config: warning: " + w)
     if not errors:
@@ -38,11 +39,56 @@ def _login(cfg, board, spare):
     return keeper
 
 
+def _trial():
+    # The version on trial, if it is this one. Without a trial or a note, the pointer's code is
+    # not loaded (its names would stay in the heap for good).
+    from firmware import store
+
+    p, _ = store.read("app.json", dict, 1024)  # damaged: boot.py said so
+    if p is None or (p.get("trial") is None and not p.get("note")):
+        return None
+    from firmware import update_slot
+
+    p, _ = update_slot.read()
+    here = update_slot.running()
+    unload("firmware.update_slot")
+    if p and p.get("trial") is not None and p["version"] == VERSION and p["active"] == here:
+        return VERSION
+    if p and p.get("note"):
+        console.log(p["note"])  # a rollback, said again until the next install
+    return None
+
+
+def _updates(cfg, board, trial):
+    # A look or an install that is due runs now, in a clean heap and before a login (an install
+    # restarts the board). Then what watches the run: the trial, the next look.
+    look_at = None
+    if cfg["update"]["url"]:
+        from firmware import update_boot
+
+        look_at, looked = update_boot.run(cfg, board)
+        update_boot = None
+        unload("firmware.update_boot")
+        if looked:
+            # A look leaves the heap fragmented (its TLS session, manifest and code came and
+            # went): the diverter starts after a reset instead, in a clean heap.
+            console.log("update: restarting after the look, in a fresh heap")
+            board.reset()
+    if trial is None and look_at is None:
+        return None
+    from firmware.update_watch import Watch
+
+    return Watch(trial, look_at, cfg["update"]["check_h"])
+
+
 def start(path):
     """Check the config and build the Diverter, or return None (the problems are printed)."""
     cfg = _config(path)
     gc.collect()
+    trial = _trial()
     if cfg is None:
+        if trial:  # counted as a failed boot of the trial: boot.py goes back after three
+            raise RuntimeError("config.json does not suit %s, which is on trial" % trial)
         return None
     from firmware.board import Board, remember_relay
 
@@ -74,6 +120,8 @@ def start(path):
     # The Envoy's TLS context and body buffer (a per-meter reading is 2 KB), first: for good.
     spare = spare_parts(3072, True, cfg["envoy"]["pin"] != "off")
     spare_parts = None
+    watch = _updates(cfg, board, trial)
+    gc.collect()
     keeper = None if cfg["envoy"]["token"] else _login(cfg, board, spare)
     if keeper is not None and keeper.source == "new" and keeper.saved:
         # A login leaves the heap fragmented (its roots, replies and code came and went): the
@@ -105,4 +153,6 @@ def start(path):
     gc.collect()
     from firmware.diverter import Diverter
 
-    return Diverter(cfg, board, link)
+    d = Diverter(cfg, board, link)
+    d.watch = watch
+    return d

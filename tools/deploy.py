@@ -9,9 +9,11 @@ deploy` installs them in .venv-deploy). Without --port, mpremote picks the first
 1. Checks the config with the firmware's own validator, and stops on any problem.
 2. Precompiles the board files to .mpy with mpy-cross (--py copies the sources instead; boot.py
    and main.py always stay .py).
-3. Copies them, the cloud root CAs and the config with mpremote. mpremote skips files whose
-   content is already on the board, so a second deploy copies only what changed. A module's
-   other form (.py beside a new .mpy, or the reverse) is removed: a .py shadows an .mpy.
+3. Copies them, the cloud root CAs and the config with mpremote, into the app's slot app/a
+   (boot.py and main.py to the root too). mpremote skips files whose content is already on the
+   board, so a second deploy copies only what changed. A module's other form (.py beside a new
+   .mpy, or the reverse) is removed: a .py shadows an .mpy. Then app.json names slot a, and a
+   board deployed by version 1.1 (the app in firmware/ at the root) loses that old copy.
 4. Soft-resets the board so the new firmware starts (--no-reset skips that, for boards and
    virtual boards where it does not apply).
 With --dry-run it only lists what it would do.
@@ -30,16 +32,21 @@ ROOT = mpy.ROOT
 BUILD = os.path.join(ROOT, "build", "deploy")
 
 
+SLOT = "a"  # a deploy by USB puts the app in slot a (firmware/update_slot.py)
+HOME = "app/" + SLOT
+
+
 def stage(py=False, build=BUILD):
-    """Lay out what goes on the board in build/: {remote folder: [local files]}."""
+    """Lay out what goes on the board in build/: {remote folder: [local files]}. boot.py and
+    main.py go to the root and, as the slot's own copies, into the slot beside its firmware."""
     shutil.rmtree(build, ignore_errors=True)
-    groups = {"": [], "firmware": [], "firmware/certs": []}
+    groups = {"": [], HOME: [], HOME + "/firmware": [], HOME + "/firmware/certs": []}
     for src in mpy.board_files():
         folder = os.path.dirname(src)
         if folder == "" or py:
-            dst = os.path.join(build, src)
+            dst = os.path.join(build, HOME, src)
         else:
-            dst = os.path.join(build, src[:-3] + ".mpy")
+            dst = os.path.join(build, HOME, src[:-3] + ".mpy")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if dst.endswith(".mpy"):
             err = mpy.compile_file(src, dst)
@@ -47,11 +54,15 @@ def stage(py=False, build=BUILD):
                 raise SystemExit("mpy-cross failed on %s: %s" % (src, err))
         else:
             shutil.copy(os.path.join(ROOT, src), dst)
-        groups.setdefault(folder, []).append(dst)
+        if folder == "":
+            groups[""].append(dst)
+            groups[HOME].append(dst)
+        else:
+            groups.setdefault(HOME + "/" + folder, []).append(dst)
     certs = os.path.join(ROOT, "firmware", "certs")
     for name in sorted(os.listdir(certs)):
         if name.endswith(".der"):
-            groups["firmware/certs"].append(os.path.join(certs, name))
+            groups[HOME + "/firmware/certs"].append(os.path.join(certs, name))
     return groups
 
 
@@ -61,20 +72,54 @@ def prepare_code(groups):
     for folder, files in groups.items():
         for f in files:
             name = os.path.basename(f)
-            if folder and name.endswith((".py", ".mpy")):
+            if folder.endswith("firmware") and name.endswith((".py", ".mpy")):
                 other = name[:-3] + ".mpy" if name.endswith(".py") else name[:-4] + ".py"
                 stale.append("%s/%s" % (folder, other))
+    folders = ["app"] + [f for f in groups if f]
     return (
         "import os\n"
-        "for d in ('firmware', 'firmware/certs'):\n"
+        "for d in %r:\n"
         "    try:\n        os.mkdir(d)\n    except OSError:\n        pass\n"
         "for f in %r:\n"
-        "    try:\n        os.remove(f)\n    except OSError:\n        pass\n" % (stale,)
+        "    try:\n        os.remove(f)\n    except OSError:\n        pass\n" % (folders, stale)
     )
 
 
+# Python run on the board last: the app of version 1.1 (a firmware/ folder at the root) goes, and
+# app.json names the slot, with the slot's own code (update_slot.deployed: no trial; the other
+# slot, if it holds an app, stays the previous version for diag.rollback()).
+FINISH = """import os, sys
+def rm(p):
+    try:
+        for e in list(os.ilistdir(p)):
+            q = p + '/' + e[0]
+            if e[1] == 0x4000:
+                rm(q)
+            else:
+                os.remove(q)
+        os.rmdir(p)
+    except OSError:
+        pass
+rm('firmware')
+for m in list(sys.modules):
+    if m == 'firmware' or m.startswith('firmware.'):
+        del sys.modules[m]
+sys.path.insert(0, %r)
+from firmware.update_slot import deployed
+print('deploy: app.json names slot %s:', deployed(%r, %r))
+sys.path.pop(0)
+"""
+
+
+def finish_code():
+    from firmware import VERSION
+
+    return FINISH % (HOME, SLOT, SLOT, VERSION)
+
+
 def commands(port, groups, config_path, reset=True):
-    """One mpremote invocation: connect, prepare, copy each folder, then soft-reset."""
+    """One mpremote invocation: connect, prepare, copy each folder, name the slot, then
+    soft-reset."""
     cmd = [venv_tool("mpremote"), "connect", port, "resume", "exec", prepare_code(groups)]
     for folder, files in groups.items():
         if folder:
@@ -83,6 +128,7 @@ def commands(port, groups, config_path, reset=True):
             for f in files:
                 cmd += ["+", "fs", "cp", f, ":" + os.path.basename(f)]
     cmd += ["+", "fs", "cp", config_path, ":config.json"]
+    cmd += ["+", "exec", finish_code()]
     if reset:
         cmd += ["+", "soft-reset"]
     return cmd
@@ -137,6 +183,10 @@ def main(argv=None):
                 )
         print("  would copy %s -> :config.json" % args.config)
         print("  would remove the other form (.py/.mpy) of each module, if present")
+        print(
+            "  would remove a firmware/ folder at the root (version 1.1's app) and write "
+            "app.json naming slot %s" % SLOT
+        )
         print(
             "  would %s"
             % ("not reset the board (--no-reset)" if args.no_reset else "soft-reset the board")

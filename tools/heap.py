@@ -12,6 +12,17 @@ ESP32_GENERIC (no PSRAM) would have to spare. Workloads:
   token renewal at 08:30 (tools.soak's probe);
 - boot-FOLDER: a boot against a captured Envoy, up to the relay switching on; the first Envoy
   connection must succeed at the first try. The heaviest captures are included.
+- update: a boot that installs a signed release (this tree, one version up) from a release server
+  on 127.0.0.1 (tools/release_server.py), then boots it on trial up to the relay switching on.
+
+- look: not a growth budget but what a look for a release (the manifest, its signature) needs
+  beyond the modules a running diverter has loaded anyway: the smallest first heap area (no
+  growth) at which a look passes, less the same without it. More than a running diverter's
+  headroom, so looks run at boot (firmware/update_boot.py).
+
+Feature "update": update.url configured (a key of the run's own, a server whose release is this
+version): at boot a look (TLS with a CA check, the manifest, the signature), then the trial
+watch resident while the diverter runs.
 
 Without ../shared/upy32 it says so and measures with the 64-bit `micropython` instead (its heap
 is about 1.5 times larger: the figures are then not the ESP32's).
@@ -21,6 +32,7 @@ import argparse
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -46,8 +58,28 @@ FEATURES = {
         "_site": ("8.2.4286_with_3cts_and_battery_split", {"soc_pct": 60}),
     },
     "mqtt": {"mqtt": {"host": "127.0.0.1", "interval_s": 10}},
+    "update": {"update": {"url": "(the run's release server)", "check_h": 24}},
 }
+DEMO_FOLDER = BOOT_FOLDERS[0]
 FAILED = re.compile(r"MemoryError|memory allocation failed|fatal:|error:|watchdog expired")
+
+
+class _Bounded(soak.HostBoard):
+    """A board that stops after RESETS_MAX restarts: one that runs out of memory at every boot
+    would otherwise restart for ever (the app resets after a crash), with no simulated time
+    passing to end the run."""
+
+    RESETS_MAX = 6
+
+    def _spawn(self):
+        if self.resets > self.RESETS_MAX:
+            self.lines.append("error: %d restarts: stopped by tools/heap.py" % self.resets)
+            self._stopping = True
+            return self.proc
+        return super()._spawn()
+
+
+soak.HostBoard = _Bounded
 
 
 def steady(binary, env, workdir, config, site=None):
@@ -69,7 +101,9 @@ def steady(binary, env, workdir, config, site=None):
     return soak.verdict(res)
 
 
-def boot(folder, binary, env, workdir, config, battery=None):
+def _quarter_hour(folder, binary, env, workdir, config, battery=None):
+    # A boot at 11:00 and a quarter of an hour of the demo's day: the console's lines, and the
+    # failures in them.
     res = soak.soak(
         0.25,
         "56K",
@@ -84,7 +118,11 @@ def boot(folder, binary, env, workdir, config, battery=None):
         battery=battery,
     )
     lines = res["lines"]
-    problems = [line for line in lines if FAILED.search(line)][:3]
+    return lines, [line for line in lines if FAILED.search(line)][:3]
+
+
+def boot(folder, binary, env, workdir, config, battery=None):
+    lines, problems = _quarter_hour(folder, binary, env, workdir, config, battery)
     first = next((i for i, line in enumerate(lines) if "envoy: net power from" in line), None)
     if first is None:
         problems.append("no Envoy connection")
@@ -96,6 +134,120 @@ def boot(folder, binary, env, workdir, config, battery=None):
     if not any("relay=on" in line or "burst=on" in line for line in lines):
         problems.append("the relay never came on")
     return problems
+
+
+def install(binary, env, workdir, config):
+    """The update workload: a boot that installs a release, then the new version's first run."""
+    lines, problems = _quarter_hour(DEMO_FOLDER, binary, env, workdir, config)
+    done = [i for i, line in enumerate(lines) if " installed in slot " in line]
+    if not done:
+        problems.append("the release was not installed")
+    elif not any("relay=on" in line for line in lines[done[0] :]):
+        problems.append("the new version never switched the relay on")
+    return problems
+
+
+class Releases:
+    """A key of this run's own (the boards laid out here trust it), this tree released as it is
+    (for the feature: a look that finds nothing newer) and one version up (the workload)."""
+
+    def __init__(self, work):
+        from tools import certs, release
+        from tools.release_server import ReleaseServer
+        from tools.sim import ROOT as repo
+
+        self.tree, up = os.path.join(work, "tree"), os.path.join(work, "tree-up")
+        for tree in (self.tree, up):
+            os.makedirs(tree)
+            for name in ("boot.py", "main.py"):
+                shutil.copy(os.path.join(repo, name), tree)
+            shutil.copytree(
+                os.path.join(repo, "firmware"),
+                os.path.join(tree, "firmware"),
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        key_path = os.path.join(work, "key.pem")
+        release.new_key(key_path, self.tree, passphrase=False)
+        with open(os.path.join(self.tree, "firmware", "release_key.py")) as f:
+            self.key_text = f.read()
+        key = release.load_key(key_path, passphrase=False)
+        pki = certs.make(os.path.join(repo, "build", "pki"))
+        self.ca = pki["ca_der"]
+        same, newer = os.path.join(work, "same"), os.path.join(work, "newer")
+        shutil.copy(os.path.join(self.tree, "firmware", "release_key.py"), up + "/firmware")
+        version = release.tree_version(up)
+        with open(os.path.join(up, "firmware", "__init__.py")) as f:
+            text = f.read().replace('"%s"' % version, '"%s.1"' % version)
+        with open(os.path.join(up, "firmware", "__init__.py"), "w") as f:
+            f.write(text)
+        release.build(key, same, self.tree)
+        release.build(key, newer, up)
+        self.same = ReleaseServer(same, pki).start()
+        self.newer = ReleaseServer(newer, pki).start()
+        self._lay_out = soak.lay_out
+        soak.lay_out = self.lay_out  # every board of this run trusts the key
+
+    def lay_out(self, folder, config=None, compiled=False):
+        return self._lay_out(folder, config, compiled, release_key=self.key_text)
+
+    def update(self, server, auto=False):
+        return {"url": server.url, "ca_file": self.ca, "auto": auto, "check_h": 24}
+
+    def stop(self):
+        soak.lay_out = self._lay_out
+        self.same.stop()
+        self.newer.stop()
+
+
+LOOK = """import sys
+sys.path.insert(0, "app/a")
+import gc
+from firmware import clock, compat, console, http, store
+from firmware import update_boot
+class Board:
+    def timeout(self, s):
+        return s
+gc.collect()
+if %r:
+    rec = update_boot.record()
+    m, conn = update_boot._manifest(%r, Board(), rec)
+    if conn:
+        conn.close()
+    print("look:", m and m["version"], rec["said"])
+"""
+
+
+def look(binary, releases, work):
+    """(bytes a look needs beyond a running diverter's modules, the heap with it, without it)."""
+    from tools.release import tree_version
+
+    board = os.path.join(work, "look")
+    releases.lay_out(board, None, compiled=True)
+    want = "look: %s None" % tree_version(releases.tree)
+
+    def passes(with_look, heap):
+        with open(os.path.join(board, "look.py"), "w") as f:
+            f.write(LOOK % (with_look, dict(releases.update(releases.same), pin="")))
+        r = subprocess.run(
+            [binary, "-X", "heapsize=%d" % heap, "look.py"],
+            cwd=board,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ, ESP32_HEAP_GROW="0"),
+        )
+        return r.returncode == 0 and (want in r.stdout or not with_look)
+
+    def need(with_look, lo=8192, hi=196608):
+        if not passes(with_look, hi):
+            raise SystemExit("heap: a look fails even in a heap of %d bytes" % hi)
+        while hi - lo > 256:
+            mid = (lo + hi) // 2 // 256 * 256
+            lo, hi = (lo, mid) if passes(with_look, mid) else (mid, hi)
+        return hi
+
+    base, full = need(False), need(True)
+    return full - base, full, base
 
 
 def smallest(run, lo=0, hi=BOARD_GROWTH):
@@ -120,6 +272,9 @@ def main(argv=None):
         "--features", default="default", help="comma-separated: %s" % ", ".join(FEATURES)
     )
     p.add_argument("--quick", action="store_true", help="only the steady run and the demo's boot")
+    p.add_argument(
+        "--workload", help="only this workload: steady, update, look or boot-FOLDER (a capture)"
+    )
     p.add_argument("--echo", action="store_true", help="print each run's verdict")
     args = p.parse_args(argv)
     binary = args.binary or (STAND_IN if os.path.exists(STAND_IN) else None)
@@ -143,7 +298,36 @@ def main(argv=None):
     folders = ((site[0],) if site else ()) + BOOT_FOLDERS
     folders = folders[:1] if args.quick else folders
     workloads += [("boot: " + f, f) for f in folders]
+    if not args.quick:
+        workloads.append(("update: an install at boot, then the new version", "update"))
+    if args.workload == "look":
+        work = tempfile.mkdtemp(prefix="heap-")
+        releases = Releases(os.path.join(work, "releases"))
+        try:
+            more, full, base = look(binary, releases, work)
+        finally:
+            releases.stop()
+            shutil.rmtree(work, ignore_errors=True)
+        print(
+            "heap: %s: a look at a release needs %d bytes (%.1f KB) of heap beyond a running "
+            "diverter's modules (a first heap area of %d bytes with it, %d without, no growth)"
+            % (os.path.relpath(binary), more, more / 1024, full, base)
+        )
+        return 0
+    if args.workload:
+        workloads = [
+            w
+            for w in workloads + [("update: an install at boot, then the new version", "update")]
+            if (w[1] or "steady") == args.workload.replace("boot-", "")
+        ][:1]
+        if not workloads:
+            p.error("no workload %r" % args.workload)
     work = tempfile.mkdtemp(prefix="heap-")
+    releases = None
+    if "update" in config or any(f == "update" for _, f in workloads):
+        releases = Releases(os.path.join(work, "releases"))
+        if "update" in config:
+            config["update"] = releases.update(releases.same)
     broker = None
     if "mqtt" in config:  # a broker on 127.0.0.1, so that the runs connect and publish
         from tools.broker import Broker
@@ -162,6 +346,9 @@ def main(argv=None):
                 wd = os.path.join(work, "%s-%d" % (folder or "steady", budget))
                 if folder is None:
                     problems = steady(binary, env, wd, config, site)
+                elif folder == "update":
+                    cfg = dict(config, update=releases.update(releases.newer, True))
+                    problems = install(binary, env, wd, cfg)
                 else:
                     battery = site[1] if site and folder == site[0] else None
                     problems = boot(folder, binary, env, wd, config, battery)
@@ -179,6 +366,8 @@ def main(argv=None):
             worst = room if worst is None else min(worst, room)
             print("| %s | %d | %.1f KB |" % (name, need, room / 1024), flush=True)
     finally:
+        if releases:
+            releases.stop()
         shutil.rmtree(work, ignore_errors=True)
         if broker:
             broker.stop()

@@ -1,6 +1,7 @@
 """The real firmware on the host: a folder laid out like the board's flash (boot.py, main.py,
-firmware/, config.json) and the `micropython` binary running main.py in it, on the simulated
-board. Its console is collected line by line so tests and the demo can follow it."""
+app.json and app/a/firmware/, or firmware/ at the root; config.json) and the `micropython`
+binary running main.py in it, on the simulated board. Its console is collected line by line so
+tests and the demo can follow it."""
 
 import json
 import os
@@ -16,33 +17,53 @@ from tools.hostutil import venv_tool
 RESET_STATUS = 77  # firmware/board_sim.py exits with it for machine.reset()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BOARD_FILES = ["boot.py", "main.py", "firmware"]
+ENTRY_POINTS = ["boot.py", "main.py"]
 # Modules an ESP32 has frozen that the venv's micropython lacks (umqtt.simple): host-only, never
 # deployed, after the board folder and .frozen on the path.
 UPY_LIB = os.path.join(ROOT, "tools", "upy_lib")
 
 
-def lay_out(folder, config=None, compiled=False):
+def lay_out(folder, config=None, compiled=False, slot="a", release_key=None, tree=ROOT):
     """Copy the board files into folder and write config.json. compiled: firmware/ as .mpy, as
-    tools.deploy puts it on a board (compiling sources costs heap a board never spends)."""
+    tools.deploy puts it on a board (compiling sources costs heap a board never spends). slot:
+    the app in app/<slot> (with its own boot.py and main.py) and app.json naming it, as `make
+    deploy` lays it out; None: the app at the root of the flash, as mip or version 1.1 left it.
+    release_key: the text of firmware/release_key.py to put in its place (a test's own key).
+    tree: where the board files come from (a test release's tree)."""
     os.makedirs(folder, exist_ok=True)
-    for name in BOARD_FILES:
-        src = os.path.join(ROOT, name)
-        dst = os.path.join(folder, name)
-        if os.path.isdir(src):
-            shutil.rmtree(dst, ignore_errors=True)
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy(src, dst)
+    for name in ("app", "firmware"):
+        shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+    for name in ("app.json", "app.json.tmp"):
+        if os.path.exists(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
+    home = os.path.join(folder, "app", slot) if slot else folder
+    os.makedirs(home, exist_ok=True)
+    for name in ENTRY_POINTS:
+        shutil.copy(os.path.join(tree, name), os.path.join(folder, name))
+        if slot:
+            shutil.copy(os.path.join(tree, name), os.path.join(home, name))
+    shutil.copytree(
+        os.path.join(tree, "firmware"),
+        os.path.join(home, "firmware"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    if release_key is not None:
+        with open(os.path.join(home, "firmware", "release_key.py"), "w") as f:
+            f.write(release_key)
     if compiled:
         from tools import mpy
 
-        for src in mpy.board_files():
+        for src in mpy.board_files(home):
             if src.startswith("firmware/"):
-                err = mpy.compile_file(src, os.path.join(folder, src[:-3] + ".mpy"))
+                err = mpy.compile_file(src, os.path.join(home, src[:-3] + ".mpy"), home)
                 if err:
                     raise RuntimeError(err)
-                os.remove(os.path.join(folder, src))
+                os.remove(os.path.join(home, src))
+    if slot:
+        from tools.release import tree_version
+
+        with open(os.path.join(folder, "app.json"), "w") as f:
+            json.dump({"active": slot, "version": tree_version(tree)}, f)
     if config is not None:
         with open(os.path.join(folder, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
@@ -164,7 +185,10 @@ class HostBoard:
         """Power cut: no cleanup at all."""
         self._stopping = True
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it ended by itself meanwhile (a reset)
         self.proc.wait()
 
     def stop(self, timeout=15):

@@ -9,6 +9,7 @@ import sys
 import pytest
 from conftest import ROOT, token_for
 
+from tools import mpy
 from tools.deploy import commands
 from tools.hostboard import HostBoard
 from tools.vboard import VirtualBoard
@@ -49,8 +50,14 @@ def test_dry_run_lists_and_touches_nothing(sim, tmp_path):
         "--port", "/dev/nonexistent", "--config", str(cfg), "--dry-run", cwd=tmp_path
     )
     assert code == 0, out
-    assert "would copy build/deploy/firmware/app.mpy -> :firmware/app.mpy" in out
-    assert "would copy firmware/certs/isrg_root_x1.der -> :firmware/certs/isrg_root_x1.der" in out
+    assert "would copy build/deploy/app/a/firmware/app.mpy -> :app/a/firmware/app.mpy" in out
+    assert (
+        "would copy firmware/certs/isrg_root_x1.der -> :app/a/firmware/certs/isrg_root_x1.der"
+        in out
+    )
+    assert "would copy build/deploy/app/a/boot.py -> :boot.py" in out
+    assert "would copy build/deploy/app/a/boot.py -> :app/a/boot.py" in out
+    assert "write app.json naming slot a" in out
     assert "-> :config.json" in out and "would soft-reset the board" in out
 
 
@@ -91,16 +98,20 @@ def test_deploy_into_a_virtual_board_then_boot_it(sim, vboard, tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(sim.config()))
     flash = tmp_path / "flash"
-    (flash / "firmware").mkdir()
-    (flash / "firmware" / "app.py").write_text("raise RuntimeError('a stale source')")
+    app = flash / "app" / "a" / "firmware"
+    app.mkdir(parents=True)
+    (app / "app.py").write_text("raise RuntimeError('a stale source')")
     code, out = deploy("--port", vboard.path, "--config", str(cfg), "--no-reset", cwd=tmp_path)
     assert code == 0, out
     assert "unchanged" in out and "0 unchanged" in out
-    assert (flash / "firmware" / "app.mpy").exists() and (flash / "firmware" / "http.mpy").exists()
-    assert not (flash / "firmware" / "app.py").exists(), "a .py would shadow the new .mpy"
+    assert (app / "app.mpy").exists() and (app / "http.mpy").exists()
+    assert not (app / "app.py").exists(), "a .py would shadow the new .mpy"
     assert (flash / "boot.py").exists() and (flash / "main.py").exists()
-    assert len(list((flash / "firmware" / "certs").glob("*.der"))) >= 5
+    assert (flash / "app" / "a" / "boot.py").read_bytes() == (flash / "boot.py").read_bytes()
+    assert len(list((app / "certs").glob("*.der"))) >= 5
     assert json.loads((flash / "config.json").read_text()) == json.loads(cfg.read_text())
+    p = json.loads((flash / "app.json").read_text())
+    assert (p["active"], p["trial"], p["version"]) == ("a", None, mpy.VERSION)
 
     code, out = deploy("--port", vboard.path, "--config", str(cfg), "--no-reset", cwd=tmp_path)
     assert code == 0 and " 0 copied" in out, out  # incremental: nothing changed
@@ -147,3 +158,44 @@ def test_repl_status_and_manual_override(sim, vboard, tmp_path):
     for secret in [sim.cloud.password, *sim.cloud.issued, *sim.cloud.sessions]:
         assert secret not in out
     assert "envoy: 127.0.0.1" in status and "pinned certificate sha256=" in status
+
+
+def test_a_board_deployed_by_1_1_boots_this_version_after_a_deploy(sim, vboard, tmp_path):
+    # Version 1.1 left the app at the root of the flash (firmware/, boot.py and main.py without
+    # slots). A deploy of this version puts it in slot a, names it in app.json and removes the
+    # old copy; the board then boots this version, and the old token, pin and counters stay.
+    from tools.hostboard import lay_out
+
+    flash = tmp_path / "flash"
+    lay_out(str(flash), sim.config(), compiled=True, slot=None)
+    (flash / "boot.py").write_text(OLD_BOOT)
+    (flash / "main.py").write_text("from firmware import app\n\napp.run()\n")
+    (flash / "token.json").write_text('{"token": "kept"}')
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(sim.config()))
+    code, out = deploy("--port", vboard.path, "--config", str(cfg), "--no-reset", cwd=tmp_path)
+    assert code == 0, out
+    assert not (flash / "firmware").exists(), "version 1.1's copy of the app stays behind"
+    assert (flash / "app" / "a" / "firmware" / "app.mpy").exists()
+    assert json.loads((flash / "app.json").read_text())["active"] == "a"
+    assert (flash / "token.json").read_text() == '{"token": "kept"}'
+    vboard.close()
+    (flash / "token.json").unlink()  # not a real token: a login makes one
+    sim.envoy.live = sim.steady(3000, -2600)
+    board = HostBoard(str(flash), sim.clock.env(vboard.simdir))
+    try:
+        board.wait_for("diverter %s" % mpy.VERSION, 30)
+        board.wait_for("relay=on reason=surplus", 40)
+        assert "boot: " not in board.output()  # nothing to say about slots
+    finally:
+        board.kill()
+
+
+# boot.py as version 1.1 shipped it.
+OLD_BOOT = """try:
+    from firmware.board import relay_off_at_boot
+
+    relay_off_at_boot()
+except Exception as e:
+    print("boot: could not claim the relay pin:", repr(e))
+"""

@@ -183,12 +183,45 @@ def test_unknown_key_and_section_are_reported_as_typos():
     contains(" ".join(errors), "heatr: unknown section")
 
 
-def test_a_key_of_the_last_version_names_what_replaced_it():
+def test_a_retired_key_is_a_warning_naming_what_replaced_it_not_an_error():
+    # An update must not stop the diverter because of the config of the version before.
     raw = good()
     raw["control"] = {"start_margin_w": 200}
-    cfg, errors, _ = config.validate(raw)
-    assert len(errors) == 1, errors
-    contains(errors[0], "control.start_margin_w: gone in 1.1; remove it: control.max_import_w")
+    cfg, errors, warnings = config.validate(raw)
+    assert errors == [], errors
+    assert len(warnings) == 1, warnings
+    contains(warnings[0], "control.start_margin_w: gone in 1.1 and ignored; remove it")
+    contains(warnings[0], "control.max_import_w")
+    assert "start_margin_w" not in cfg["control"]
+
+
+def test_the_update_section_has_defaults_and_checks_its_keys():
+    cfg, errors, warnings = config.validate(good())
+    assert errors == [] and warnings == [], (errors, warnings)
+    assert cfg["update"] == {"url": "", "check_h": 24, "auto": False, "ca_file": "", "pin": ""}
+    raw = good()
+    raw["update"] = {"url": "http://example.com/r", "check_h": 0, "auto": "yes", "pin": "abc"}
+    _, errors, _ = config.validate(raw)
+    text = " ".join(errors)
+    contains(text, "update.url: must start with https://")
+    contains(text, "update.check_h: 0 is out of range (1 to 8760)")
+    contains(text, "update.auto: expected true or false")
+    contains(text, 'update.pin: expected "" or the 64 hex digits of a SHA-256')
+    assert len(errors) == 4, errors
+
+
+def test_an_update_url_without_a_release_key_is_a_warning():
+    raw = good()
+    raw["update"] = {"url": "https://example.com/releases", "pin": "ab" * 32}
+    cfg, errors, warnings = config.validate(raw)
+    assert errors == [], errors
+    from firmware import release_key
+
+    if release_key.N is None:  # the repository's: no key
+        assert len(warnings) == 1 and "trusts no release key" in warnings[0], warnings
+    raw["update"] = {"auto": True}
+    _, errors, warnings = config.validate(raw)
+    assert errors == [] and "update.url: empty" in warnings[0], warnings
 
 
 def test_comment_keys_are_ignored():

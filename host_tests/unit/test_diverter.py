@@ -408,5 +408,13 @@ def test_kept_settings_from_a_damaged_file_are_ignored():
         assert again.policy.rules.max_import == 200 and again.kept == {}, junk
 
 
+def test_a_restart_for_an_update_keeps_a_setting_made_seconds_before():
+    d, board = diverter()
+    d.set_max_import(450)  # not yet saved: that waits for the minute
+    d.restart_for_update("update: installing 1.2.0 (asked for over MQTT); restarting")
+    assert getattr(board, "resets", 0) == 1
+    assert restart(d).policy.rules.max_import == 450
+
+
 def restart(d):
     return dv.Diverter(d.cfg, d.board, d.link)
