@@ -20,6 +20,7 @@ class BurstOutput(Output):
             h["burst_window_s"], h["mains_hz"], chunk_s, d.on_level, d.off_level
         )
         self.cycles = len(self.pattern.levels)
+        self.slow = False  # the rules' mode last told on the console
         super().__init__(board, rules, heater, accounting)
 
     def set(self, power, reason, detail="", net=None):
@@ -33,6 +34,8 @@ class BurstOutput(Output):
         self.reason = reason
         self.accounting.tick(up)  # the energy up to now, at the old power
         self.rules.applied(up, count / self.cycles if on else 0)
+        if self.rules.slow != self.slow:
+            self._mode()
         was = self.power > 0
         self.power = power
         if on == was:
@@ -49,5 +52,20 @@ class BurstOutput(Output):
                 " duty_pct=%d" % (power * 100) if on else "",
                 " " + detail if detail else "",
                 "" if net is None else " net_w=%d" % net,
+            )
+        )
+
+    def _mode(self):
+        self.slow = slow = self.rules.slow
+        s = self.rules.lag.status()
+        console.log(
+            "burst: readings %s s late (update every %s s): %s"
+            % (
+                s["lag_s"],
+                "?" if s["update_s"] is None else "%.0f" % s["update_s"],
+                "too late for proportional control; slow mode (each raise waits for the "
+                "readings to show the last)"
+                if slow
+                else "proportional control again",
             )
         )

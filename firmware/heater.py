@@ -30,6 +30,7 @@ class Heater:
         self.drawing = None  # True: heating; False: thermostat open (tank hot); None: unknown
         self.last_step = None  # the last switch-on step, W (learning compares two)
         self.jump = None  # the step or jump behind the last event, W, for its console line
+        self.settle_s = SETTLE_S  # the step is judged this long after a switch (lag.py: later)
         self._baseline = None
         self._on_at = None
         self._level = None
@@ -50,7 +51,7 @@ class Heater:
         if not relay_on or net_w is None:
             return None
         if self.drawing is None:
-            if now - self._on_at < SETTLE_S:
+            if now - self._on_at < self.settle_s:
                 return None
             self._level = net_w
             if self._baseline is None:  # no reading before the switch: trust the label

@@ -59,6 +59,7 @@ import numpy as np
 from firmware import burst, config
 from firmware.control import Control
 from firmware.heater import Heater
+from firmware.lag import Lag
 from tools import dp
 from tools.house import Tank, load_trace, spiky_load
 from tools.sim import ROOT
@@ -112,11 +113,15 @@ class Firmware:
     one-second chunks as the board plays them) and the heater model sees the share in force
     when each fresh reading was taken. step() -> (the heater's power fraction 0..1, the reason)."""
 
-    def __init__(self, cfg, now):
+    def __init__(self, cfg, now, clock=0):
+        """clock: how far the Envoy's clock runs behind the board's, s (None: the board's
+        clock is not set, as without NTP)."""
         h = cfg["heater"]
         self.burst = h["output"] == "burst"
+        self.clock = clock
+        self.lag = Lag(cfg["control"]["poll_s"])
         if self.burst:
-            self.control = burst.Control(cfg["control"], now)
+            self.control = burst.Control(cfg["control"], now, self.lag)
             self.pattern = burst.Pattern(h["burst_window_s"], h["mains_hz"], 1)
         else:
             self.control = Control(cfg["control"], now)
@@ -125,7 +130,8 @@ class Firmware:
         self.net = self.stamp = self.fresh_at = None
 
     def step(self, now, net_w, stamp):
-        """A poll at board time now: net_w and the Envoy's timestamp, or None (no reply)."""
+        """A poll at board time now: net_w and the Envoy's timestamp (the same clock as now,
+        as on a board whose clock NTP has set), or None (no reply)."""
         fresh = False
         if net_w is not None:
             if stamp != self.stamp:  # the same timestamp again is not a fresh reading
@@ -133,10 +139,13 @@ class Firmware:
                 self.fresh_at = now
                 fresh = True
             self.net = net_w
+            if fresh:  # as diverter.Diverter.step: the lag first, then the heater model
+                c = self.clock
+                self.lag.reading(net_w, self.heater, stamp, None if c is None else now + c)
             if not self.burst:
                 self.heater.observe(now, net_w, self.relay)
             elif fresh:
-                self.control.see(self.heater, net_w, now)
+                self.control.see(self.heater, net_w)
         age = None if self.fresh_at is None else now - self.fresh_at
         if self.burst:
             return self._burst(now, age)
@@ -145,6 +154,7 @@ class Firmware:
             self.control.switched(now)
             self.heater.switched(now, on, self.net)
             self.relay = on
+        self.lag.applied(1000 if self.relay else 0)
         return (1.0 if on else 0.0), reason
 
     def _burst(self, now, age):
@@ -215,15 +225,23 @@ class Day:
         return float(np.clip(self.export, 0, power_w).sum()) / 3600
 
 
-def run_day(day, fw, model, power_w):
+def run_day(day, fw, model, power_w, age=None, period=1):
     """Drive one firmware (or baseline) through a day. power_w: what the heater really draws.
-    -> totals (Wh, switches) and the heater's fraction each second (bytes, for the plots)."""
+    age: how old the Envoy's reading is when the board gets it, s: an int, or (lo, hi) for
+    lo to hi s, seeded per poll (None: 1 or 2; the exact model reads the same second); period: the meter takes a new value every
+    period s (seeded phase per day) and holds it in between.
+    -> totals (Wh, switches, swings) and the heater's fraction each second (bytes, for plots)."""
     export = day.export.tolist()
     n = len(export)
     late = model != "exact"
     if late:
+        lo, hi = (1, 2) if age is None else ((age, age) if type(age) is int else age)
         rng = random.Random(day.seed + 2)
-        delays = [1 + (rng.random() < 0.5) for _ in range(n)]
+        if hi == lo + 1:
+            delays = [lo + (rng.random() < 0.5) for _ in range(n)]
+        else:
+            delays = [lo + int(rng.random() * (hi - lo + 1)) for _ in range(n)]
+        phase = random.Random(day.seed + 3).randrange(period)
     tank = Tank() if model == "tank" else None
     net_seen = [0.0] * n
     states = bytearray(n)
@@ -235,9 +253,10 @@ def run_day(day, fw, model, power_w):
         now = day.t0 + k
         if late:
             j = k - delays[k]
-            frac, _ = fw.step(now, net_seen[j], j) if j >= 0 else fw.step(now, None, None)
+            j -= (j - phase) % period  # the meter's last value, held
+            frac, _ = fw.step(now, net_seen[j], day.t0 + j) if j >= 0 else fw.step(now, None, None)
         else:
-            frac, _ = fw.step(now, draw - export[k], k)
+            frac, _ = fw.step(now, draw - export[k], now)
         if frac and not relay:
             switches += 1
         relay = frac
@@ -253,6 +272,7 @@ def run_day(day, fw, model, power_w):
         grid += draw - s
         net_seen[k] = draw - e
         states[k] = int(frac * 100)
+    swings, steady_s = oscillation(day.export, states, power_w)
     return {
         "surplus_wh": surplus / 3600,
         "grid_wh": grid / 3600,
@@ -260,7 +280,46 @@ def run_day(day, fw, model, power_w):
         "export_left_wh": float(np.maximum(day.export, 0).sum()) / 3600 - surplus / 3600,
         "switches": switches,
         "refused_wh": refused / 3600,
+        "swings": swings,
+        "steady_s": steady_s,
     }, states
+
+
+# Oscillation, as the bench measures it. Steady export: a second whose export without the
+# heater stays within STEADY_BAND of the heater's power over the STEADY_S either side, around a
+# value between STEADY_LOW and STEADY_HIGH of it, so that the right share is steady and well
+# inside 0..1. A swing: the share moving from at most SWING_LOW to at least SWING_HIGH of full
+# power, or back, ending on a steady second. Reported per hour of steady export.
+STEADY_S = 60
+STEADY_BAND = 0.1
+STEADY_LOW, STEADY_HIGH = 0.15, 0.85
+SWING_LOW, SWING_HIGH = 10, 90  # % of full power
+
+
+def steady(export, power_w):
+    """A bool per second: the export is steady there (above)."""
+    e = np.asarray(export, dtype=float)
+    w = 2 * STEADY_S + 1
+    if len(e) < w:
+        return np.zeros(len(e), dtype=bool)
+    win = np.lib.stride_tricks.sliding_window_view(e, w)
+    spread, mean = win.max(axis=1) - win.min(axis=1), win.mean(axis=1)
+    ok = (spread <= STEADY_BAND * power_w) & (mean >= STEADY_LOW * power_w)
+    ok &= mean <= STEADY_HIGH * power_w
+    out = np.zeros(len(e), dtype=bool)
+    out[STEADY_S : len(e) - STEADY_S] = ok
+    return out
+
+
+def oscillation(export, states, power_w):
+    """-> (swings ending on steady seconds, steady seconds)."""
+    calm = steady(export, power_w)
+    share = np.frombuffer(bytes(states), dtype=np.uint8)
+    band = np.where(share <= SWING_LOW, -1, np.where(share >= SWING_HIGH, 1, 0))
+    ends = np.flatnonzero(band)
+    # A swing is a change of band between consecutive seconds that are in a band.
+    moved = ends[1:][band[ends[1:]] != band[ends[:-1]]]
+    return int(calm[moved].sum()), int(calm.sum())
 
 
 def reference(days, powers, firmware_runs, min_on_s, min_off_s):
@@ -296,9 +355,10 @@ def reference(days, powers, firmware_runs, min_on_s, min_off_s):
     }
 
 
-def replay(days, cfg, models=MODELS, plots=None):
+def replay(days, cfg, models=MODELS, plots=None, age=None, period=1):
     """Every day through the firmware (and the baseline) under each model, with the DP rows.
-    A burst output is judged against the ideal only: no relay baseline, no DP."""
+    A burst output is judged against the ideal only: no relay baseline, no DP. age, period:
+    the Envoy's (run_day) in the board and tank models."""
     rated = cfg["heater"]["power_w"]
     burst_out = cfg["heater"]["output"] == "burst"
     c = cfg["control"]
@@ -307,7 +367,7 @@ def replay(days, cfg, models=MODELS, plots=None):
         powers = [rated if model == "exact" else d.real_w(rated) for d in days]
         rows, base_rows = [], []
         for day, pw in zip(days, powers, strict=True):
-            ours, states = run_day(day, Firmware(cfg, -(10**6)), model, pw)
+            ours, states = run_day(day, Firmware(cfg, -(10**6)), model, pw, age, period)
             ours["ideal_wh"] = day.ideal_wh(pw)
             ours["power_w"] = pw
             rows.append(ours)
@@ -315,7 +375,7 @@ def replay(days, cfg, models=MODELS, plots=None):
                 continue
             base_states = bytearray(len(states))
             if not burst_out:
-                base, base_states = run_day(day, Naive(cfg, 0), model, pw)
+                base, base_states = run_day(day, Naive(cfg, 0), model, pw, age, period)
                 base_rows.append(base)
             if plots and model == "exact":
                 name = day.name + ("-burst" if burst_out else "") + ".png"
