@@ -228,8 +228,8 @@ class Day:
 def run_day(day, fw, model, power_w, age=None, period=1):
     """Drive one firmware (or baseline) through a day. power_w: what the heater really draws.
     age: how old the Envoy's reading is when the board gets it, s: an int, or (lo, hi) for
-    lo to hi s, seeded per poll (None: 1 or 2; the exact model reads the same second); period: the meter takes a new value every
-    period s (seeded phase per day) and holds it in between.
+    lo to hi s, seeded per poll (None: 1 or 2; the exact model reads the same second);
+    period: the meter takes a new value every period s (seeded phase per day), held between.
     -> totals (Wh, switches, swings) and the heater's fraction each second (bytes, for plots)."""
     export = day.export.tolist()
     n = len(export)
