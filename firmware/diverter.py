@@ -236,9 +236,7 @@ class Diverter:
             "poll_alloc": self.link.poll_alloc,
         }
         s.update(self.lag.status())  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk
-        s["burst_mode"] = (
-            ("slow" if p.rules.slow else "proportional") if self.output.burst else None
-        )
+        s["burst_mode"] = ("slow" if p.rules.slow else "normal") if self.output.burst else None
         if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
             s.update(r.battery.status(up))
         return s

@@ -27,6 +27,9 @@ STATE = (  # the status() keys the state message carries
     "boost_to_go_kwh",
     "max_import_w",
     "problem",
+    "lag_s",
+    "update_s",
+    "burst_mode",
 )
 
 

@@ -13,8 +13,11 @@ def summary(s):
         battery = " battery_w=%s soc=%s" % (_opt(s["battery_w"]), _opt(s["battery_soc"]))
         if s["battery_problem"]:
             battery += " battery=" + s["battery_problem"].replace(" ", "-")
+    lag = " lag_s=%s update_s=%s" % (_opt(s["lag_s"], "%g"), _opt(s["update_s"], "%.0f"))
+    if s["burst_mode"] == "slow":
+        lag += " burst_mode=slow"
     return (
-        "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s"
+        "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s%s"
         % (
             _opt(s["net_w"]),
             "burst" if burst else "relay",
@@ -24,6 +27,7 @@ def summary(s):
             s["today_grid_kwh"],
             _opt(s["token_days"], "%.0f"),
             _opt(s["age_s"]),
+            lag,
             battery,
         )
     )

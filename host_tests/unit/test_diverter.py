@@ -355,3 +355,53 @@ def test_a_restart_comes_even_when_stopping_runs_out_of_memory():
         except MemoryError:
             pass
     assert getattr(board, "resets", 0) == 2
+
+
+def test_the_lag_is_measured_shown_and_followed_by_the_burst_output():
+    # Issue 22: readings 10 s old. The diverter feeds each fresh reading to the lag (with the
+    # Envoy's timestamp and the board's clock), the burst output follows it in slow mode,
+    # and status(), the summary line and MQTT's state say so.
+    from firmware import console, mqtt
+
+    lines = []
+    console.log, was = lines.append, console.log
+    try:
+        d, board = diverter(output="burst")
+        nets = []
+        for k in range(600):
+            board.up += 1
+            board.wall += 1
+            played = board.driver.chunks[-1][1]
+            nets.append(-1030 + 2000 * played)
+            if k >= 10:  # the reading of second k - 10, stamped by the Envoy then
+                r = d.link.reading
+                r.net_w, r.stamp, r.fresh_at = nets[k - 10], board.now() - 10, board.up
+                d._lag()
+            apply(d)
+    finally:
+        console.log = was
+    s = d.status()
+    # A sample shows the chunk played the pass before it: 11 passes from a change to its step.
+    assert s["lag_stamp_s"] == 10 and s["update_s"] == 1, s
+    assert s["lag_s"] in (10.5, 11) and s["lag_step_s"] in (None, 11), s
+    assert s["burst_mode"] == "slow" and s["lag_junk"] is None
+    assert abs(s["power"] - 0.5) < 0.05, s["power"]  # settled on the surplus
+    assert " lag_s=%g update_s=1 burst_mode=slow" % s["lag_s"] in dv.reports.summary(s)
+    assert all(k in s for k in mqtt.STATE)
+    said = [x for x in lines if x.startswith("burst: readings")]
+    assert len(said) == 1 and "too late for proportional control" in said[0], said
+    # The relay shows the lag too, and its heater model waits for it.
+    d, board = diverter()
+    s = d.status()
+    assert s["lag_s"] == 1.5 and s["burst_mode"] is None
+    assert " lag_s=1.5 update_s=- " in dv.reports.summary(s) + " "
+
+
+def test_the_details_rules_line_works_for_both_outputs():
+    from firmware.details import _rules
+
+    d, _ = diverter(output="burst")  # it used to read the relay's settings: AttributeError
+    line = _rules(d, d.policy.rules)
+    assert line.startswith("burst window_s=1 mains_hz=50 stale_s=30") and "lag_model=1-2" in line
+    d, _ = diverter()
+    assert _rules(d, d.policy.rules).startswith("max_import_w=200 ")
