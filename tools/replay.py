@@ -120,6 +120,7 @@ class Firmware:
         self.burst = h["output"] == "burst"
         self.clock = clock
         self.lag = Lag(cfg["control"]["poll_s"])
+        self.slow_s = 0  # passes the burst output spent in its slow mode
         if self.burst:
             self.control = burst.Control(cfg["control"], now, self.lag)
             self.pattern = burst.Pattern(h["burst_window_s"], h["mains_hz"], 1)
@@ -165,6 +166,7 @@ class Firmware:
         if not share:
             p.stop()
         self.control.applied(now, frac)
+        self.slow_s += self.control.slow
         if (share > 0) != self.relay:
             self.control.switched(now)
             self.relay = share > 0
@@ -282,6 +284,9 @@ def run_day(day, fw, model, power_w, age=None, period=1):
         "refused_wh": refused / 3600,
         "swings": swings,
         "steady_s": steady_s,
+        "lag_s": fw.lag.status()["lag_s"] if hasattr(fw, "lag") else None,
+        "passes": n,
+        "slow_s": getattr(fw, "slow_s", 0),
     }, states
 
 
@@ -536,6 +541,90 @@ def plot_day(day, states, base_states, power_w, path):
     plt.close(fig)
 
 
+# The lag table (make bench): both outputs with the Envoy's readings this many seconds old
+# (AGES; "1-2": 1 or 2 s, seeded per poll, the board model's default) and a new meter value every
+# PERIODS s. Goals for the burst output, on the 20 measured and the spiky days: up to 5 s,
+# >= 95 % of the ideal with <= 2 % of the diverted energy from the grid; at 10 s, >= 90 % and no
+# sustained oscillation: at most SWINGS_MAX swings an hour of steady export (oscillation()).
+AGES = ("1-2", "1", "2", "3", "5", "10")
+PERIODS = (1, 5)
+SWINGS_MAX = 1.0
+
+
+def parse_age(text):
+    """ "5" -> 5, "1-2" -> (1, 2): the replay's --age."""
+    lo, _, hi = text.partition("-")
+    lo, hi = int(lo), int(hi or lo)
+    if not 0 <= lo <= hi <= 30:
+        raise ValueError("an age from 0 to 30 s, or a range such as 1-2")
+    return lo if lo == hi else (lo, hi)
+
+
+def lag_rows(days, cfg, output, ages=AGES, periods=PERIODS):
+    """One row per age and period: the firmware through every day (board model)."""
+    ours = dict(cfg, heater=dict(cfg["heater"], output=output))
+    rated = cfg["heater"]["power_w"]
+    rows = []
+    for period in periods:
+        for age in ages:
+            runs = []
+            for day in days:
+                pw = day.real_w(rated)
+                r, _ = run_day(day, Firmware(ours, -(10**6)), "board", pw, parse_age(age), period)
+                r["ideal_wh"] = day.ideal_wh(pw)
+                runs.append(r)
+            total = {k: sum(r[k] for r in runs) for k in runs[0] if k != "lag_s"}
+            lags = sorted(r["lag_s"] for r in runs)
+            total.update(age=age, period=period, lag_s=lags[len(lags) // 2], output=output)
+            rows.append(total)
+    return rows
+
+
+def _ratios(r):
+    share = r["surplus_wh"] / r["ideal_wh"] if r["ideal_wh"] else 1.0
+    grid = r["grid_wh"] / r["diverted_wh"] if r["diverted_wh"] else 0.0
+    swings = r["swings"] / (r["steady_s"] / 3600) if r["steady_s"] else 0.0
+    return share, grid, swings
+
+
+def lag_goal(r):
+    """(met, why not) for a burst row."""
+    share, grid, swings = _ratios(r)
+    age = max(int(x) for x in r["age"].split("-"))
+    if age <= 5:
+        return share >= GOAL_SHARE and grid <= GOAL_BURST_GRID and swings <= SWINGS_MAX
+    return share >= 0.90 and swings <= SWINGS_MAX
+
+
+def lag_table(relay, burst):
+    """Markdown: the relay's and the burst output's rows side by side."""
+    head = (
+        "| reading age | update every | relay: of the ideal | grid share | swings/h "
+        "| burst: of the ideal | grid share | swings/h | lag measured | slow mode | goal |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for a, b in zip(relay, burst, strict=True):
+        ra, rb = _ratios(a), _ratios(b)
+        lines.append(
+            "| %s s | %d s | %.1f %% | %.2f %% | %.1f | %.1f %% | %.2f %% | %.1f | %g s | %.0f %% "
+            "| %s |"
+            % (
+                a["age"],
+                a["period"],
+                100 * ra[0],
+                100 * ra[1],
+                ra[2],
+                100 * rb[0],
+                100 * rb[1],
+                rb[2],
+                b["lag_s"],
+                100 * b["slow_s"] / max(1, b["passes"]),
+                "met" if lag_goal(b) else "NOT MET",
+            )
+        )
+    return "\n".join(lines)
+
+
 def burst_verdicts(results):
     """[(text, met)] for the burst output's goals, from {variant: replay()}: with the Envoy's
     latency (the board model), >= 95 % of the ideal from surplus and <= 2 % of the diverted
@@ -628,7 +717,28 @@ def main(argv=None):
         choices=("relay", "burst", "both"),
         help="heater.output to replay (default: the config's; both with --goals)",
     )
+    p.add_argument(
+        "--age",
+        default="1-2",
+        help="the Envoy's reading is this many s old when the board gets it: N, or A-B for A "
+        "to B s, seeded per poll (board and tank models; default 1-2)",
+    )
+    p.add_argument("--period", type=int, default=1, help="a new meter value every N s (1-30)")
+    p.add_argument(
+        "--lag-table",
+        action="store_true",
+        help="both outputs at the ages %s s and periods %s s, regular and spiky days, with the "
+        "burst output's goals" % (", ".join(AGES), ", ".join("%d" % x for x in PERIODS)),
+    )
     args = p.parse_args(argv)
+    try:
+        age = parse_age(args.age)
+    except ValueError as e:
+        print("--age: %s" % e)
+        return 2
+    if not 1 <= args.period <= 30:
+        print("--period: from 1 to 30 s")
+        return 2
     cfg, errors = settings(args.config)
     if errors:
         for e in errors:
@@ -644,6 +754,8 @@ def main(argv=None):
     if any(m not in MODELS for m in models):
         print("--models: choose from %s" % ",".join(MODELS))
         return 2
+    if args.lag_table:
+        return lag_main(files, cfg, args)
     variants = ["regular", "spiky"] if args.goals else ["spiky" if args.spiky else "regular"]
     output = args.output or ("both" if args.goals else cfg["heater"]["output"])
     outputs = ("relay", "burst") if output == "both" else (output,)
@@ -658,6 +770,7 @@ def main(argv=None):
         ),
         "Energies in kWh. DP: the best schedule with the same minimum on/off times, perfect "
         "foresight, at the firmware's own grid import ('~': interpolated on the hull).",
+        "Board model: readings %s s old, a new meter value every %d s." % (args.age, args.period),
     ]
     results, bursts = {}, {}
     for variant in variants:
@@ -668,7 +781,7 @@ def main(argv=None):
             os.makedirs(plots, exist_ok=True)
         for out in outputs:
             ours = dict(cfg, heater=dict(cfg["heater"], output=out))
-            res = replay(days, ours, models, plots)
+            res = replay(days, ours, models, plots, age, args.period)
             res["_days"] = days
             (bursts if out == "burst" else results)[variant] = res
             for model in models:
@@ -696,6 +809,55 @@ def main(argv=None):
     if args.json != "-":
         print(report)
         print("tables and plots: %s" % os.path.relpath(args.out))
+    return 0
+
+
+def lag_main(files, cfg, args):
+    """--lag-table: the table, its goals, build/replay/lag.md (and --json)."""
+    text = [
+        "# Late readings: both outputs, heater %d W, board model (its heater at 92-98 %% of "
+        "the label), against the ideal" % cfg["heater"]["power_w"],
+        "",
+        "Swings/h: swings of the share between <= %d %% and >= %d %% of full power per hour "
+        "of steady export; lag measured: the firmware's at the end of the day (median of the "
+        "days); slow mode: share of the time." % (SWING_LOW, SWING_HIGH),
+    ]
+    blob, goals = {}, []
+    for variant in ("regular", "spiky"):
+        days = [Day(f, args.base_load_w, variant == "spiky", args.seed) for f in files]
+        relay, burst_rows = (lag_rows(days, cfg, out) for out in ("relay", "burst"))
+        text += ["", "## %s days (%d)" % (variant, len(days)), "", lag_table(relay, burst_rows)]
+        blob[variant] = {"relay": relay, "burst": burst_rows}
+        for r in burst_rows:
+            share, grid, swings = _ratios(r)
+            goals.append(
+                (
+                    "burst, %s days, readings %s s old, a value every %d s: %.1f %% of the ideal, "
+                    "%.2f %% from the grid, %.1f swings/h (goal: %s)"
+                    % (
+                        variant,
+                        r["age"],
+                        r["period"],
+                        100 * share,
+                        100 * grid,
+                        swings,
+                        ">= 90 %, <= 1 swing/h"
+                        if max(int(x) for x in r["age"].split("-")) > 5
+                        else ">= 95 %, <= 2 % from the grid, <= 1 swing/h",
+                    ),
+                    lag_goal(r),
+                )
+            )
+    text += ["", "## Goals", ""]
+    text += ["- %s: %s" % ("met" if met else "NOT MET", line) for line, met in goals]
+    report = "\n".join(text) + "\n"
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "lag.md"), "w") as f:
+        f.write(report)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(blob, f, indent=1)
+    print(report)
     return 0
 
 
