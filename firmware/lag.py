@@ -28,6 +28,7 @@ OLD = "too-old"
 class Lag:
     def __init__(self, poll_s=1):
         self.poll_s = poll_s  # seconds a pass takes, about: converts passes and seconds
+        self.poll_ms = int(poll_s * 1000)  # the same, for int arithmetic (no heap per poll)
         self.ring = [0] * RING  # the share (1/1000) delivered in each of the last passes
         self.i = 0  # the ring's next place
         self.cost = [0] * (MAX_D + 1)  # per candidate lag: its error, W x 32 (0 is unused)
@@ -65,7 +66,7 @@ class Lag:
         span = gap  # the passes between the two readings' samples: by the Envoy's clock if
         last, self.stamp = self.stamp, stamp  # it has one (ages that vary make gap wrong)
         if stamp is not None and last is not None:
-            span = int((stamp - last) / self.poll_s + 0.5)
+            span = ((stamp - last) * 1000 + (self.poll_ms >> 1)) // self.poll_ms
         if self.net is not None and 0 < gap <= MAX_GAP:
             self.period16 = _mean(self.period16, gap << 4)
             if 0 < span <= MAX_GAP:
@@ -125,7 +126,7 @@ class Lag:
         if self.step_lo is not None:
             return self.step_lo, self.step_hi
         if self.stamp16 is not None:
-            d = int(self.stamp16 / 16 / self.poll_s)
+            d = self.stamp16 * 1000 // (self.poll_ms << 4)
             return (d, d + 1) if d > 0 else (1, 2)
         return 1, 2
 
