@@ -37,9 +37,8 @@ FLAT = const(30)  # 1/1000: shares this close are one (whole cycles round them)
 class Control:
     min_off = 0  # what policy.py asks of the relay rules before a boost: no minimum times here
 
-    def __init__(self, c, now, lag=None):
-        """lag: the lag.Lag that the diverter feeds each fresh reading (and this, each pass)."""
-        self.lag = lag or Lag(c.get("poll_s", 1))
+    def __init__(self, c, now):
+        self.lag = Lag(c.get("poll_s", 1))  # the diverter feeds it each fresh reading
         self.stale_s = c["stale_s"]
         self.changed_at = now
         self.watts = 0  # the heater's power asked for, W
@@ -59,6 +58,12 @@ class Control:
         known: the mean of the shares lo and hi passes before (lag.Lag.window())."""
         lo, hi = self.lag.window()
         return self.lag.share(lo, hi)
+
+    def status(self):
+        """The lag's measurements and the mode, for the diverter's status()."""
+        s = self.lag.status()
+        s["burst_mode"] = "slow" if self.slow else "normal"
+        return s
 
     def see(self, heater, net_w):
         """This pass's fresh reading, for the heater model."""

@@ -8,7 +8,6 @@ import gc
 from firmware import VERSION, clock, console, reports
 from firmware.accounting import Accounting
 from firmware.compat import mem_alloc, print_exception, unload
-from firmware.lag import Lag
 from firmware.link import Link
 from firmware.output import Output
 from firmware.policy import Policy
@@ -32,12 +31,13 @@ class Diverter:
         h = cfg["heater"]
         self.accounting = acc = Accounting(h["power_w"], c["stale_s"], up)
         self.link = link or Link(cfg, board)
-        self.lag = Lag(self.poll_s)  # how late the readings are: both outputs measure it
+        self.lag = None  # burst only: how late the readings are (lag.py, issue 22)
         if h.get("output") == "burst":  # a zero-cross SSR: its modules only then
             from firmware.burst import Control as Burst
             from firmware.burst_out import BurstOutput
 
-            rules = Burst(c, up, self.lag)
+            rules = Burst(c, up)
+            self.lag = rules.lag
             self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"])
         else:
             from firmware.control import Control
@@ -72,7 +72,7 @@ class Diverter:
         link = self.link
         was_set = link.clock_ok
         fresh = link.poll(up, self.output.power > 0)
-        if fresh:
+        if fresh and self.lag is not None:
             self._lag()
         self.accounting.observe(up, fresh)
         if link.tokens.restart:
@@ -89,10 +89,10 @@ class Diverter:
             m.send(up)
 
     def _lag(self):
-        # A fresh reading, for the lag (before the heater model, which waits for it to settle).
-        r, link = self.link.reading, self.link
-        now = self.board.now() if link.clock_ok else None
-        self.lag.reading(r.house_w, self.accounting.heater, r.stamp, now)
+        # A fresh reading, for the lag, with the Envoy's timestamp and the board's clock.
+        r = self.link.reading
+        now = self.board.now() if self.link.clock_ok else None
+        self.lag.fresh(r.house_w, self.accounting.heater.power_w, r.stamp, now)
 
     def act(self, up):
         """Count, decide from what the link knows, and switch through the one output path."""
@@ -106,8 +106,6 @@ class Diverter:
             console.log(policy.notes.pop(0))
         acc.boost = policy.boost if policy.boosting else None
         out.apply(d, link.reading.house_w)
-        if not out.burst:  # burst.Control tells the lag the share each chunk delivers
-            self.lag.applied(1000 if out.power else 0)
         return d
 
     def _minute(self, up):
@@ -235,8 +233,9 @@ class Diverter:
             "envoy_handshakes": self.link.envoy.handshakes(),
             "poll_alloc": self.link.poll_alloc,
         }
-        s.update(self.lag.status())  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk
-        s["burst_mode"] = ("slow" if p.rules.slow else "normal") if self.output.burst else None
+        s["lag_s"] = s["update_s"] = s["burst_mode"] = None  # measured in burst mode only
+        if self.lag is not None:  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk ...
+            s.update(p.rules.status())
         if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
             s.update(r.battery.status(up))
         return s

@@ -6,6 +6,7 @@
 # share between two readings, with _step() and _thermostat() below.
 
 SETTLE_S = 5  # the Envoy's CT readings follow a step within a couple of seconds
+LATE_S = 20  # ... or later (issue 22): a step still missing is waited for this long
 HOT_BELOW = 0.5  # a step under half the rated power: the thermostat is open
 SAME_WITHIN = 0.15  # two steps this close are "consistent"
 THERMOSTAT = 0.6  # a jump this big (of the learned power) while on: the thermostat switched
@@ -30,7 +31,6 @@ class Heater:
         self.drawing = None  # True: heating; False: thermostat open (tank hot); None: unknown
         self.last_step = None  # the last switch-on step, W (learning compares two)
         self.jump = None  # the step or jump behind the last event, W, for its console line
-        self.settle_s = SETTLE_S  # the step is judged this long after a switch (lag.py: later)
         self._baseline = None
         self._on_at = None
         self._level = None
@@ -51,13 +51,15 @@ class Heater:
         if not relay_on or net_w is None:
             return None
         if self.drawing is None:
-            if now - self._on_at < self.settle_s:
+            if now - self._on_at < SETTLE_S:
                 return None
             self._level = net_w
             if self._baseline is None:  # no reading before the switch: trust the label
                 self.drawing, self.jump = True, None
                 return "heating"
             step = net_w - self._baseline
+            if step < HOT_BELOW * self.rated_w and now - self._on_at < LATE_S:
+                return None  # not yet: the readings may be late
             prev, self.last_step = self.last_step, step
             return self._step(step, prev, True)
         # While on, a sudden jump of about the heater's power is its thermostat switching.

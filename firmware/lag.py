@@ -11,7 +11,6 @@
 # Junk: a timestamp from the future or older than MAX_AGE_S is not counted (junk says which);
 # a stuck timestamp gives no fresh readings (link.py), so it shows as a long update period.
 from firmware.compat import const
-from firmware.heater import SETTLE_S
 
 RING = const(32)  # passes of shares kept: the longest lag plus the longest period measured
 MAX_D = const(15)  # the longest lag measured, passes
@@ -48,18 +47,12 @@ class Lag:
         self.i = (i + 1) % RING
         self.gap += 1
 
-    def reading(self, net, heater, stamp, now):
-        """A fresh reading as the diverter has it, with its heater.Heater, whose step is judged
-        once the lag has passed. (A tank that is hot shows no steps: no candidate wins.)"""
-        if net is not None:
-            self.fresh(net, heater.power_w, stamp, now)
-        settle = self.settle()
-        heater.settle_s = SETTLE_S if settle < SETTLE_S else settle
-
     def fresh(self, net, p, stamp=None, now=None):
         """A fresh reading (net W, + import) with the heater's power p W, the Envoy's timestamp
         and the board's clock (both Unix s; now None while the clock is not set)."""
         gap, self.gap = self.gap, 0
+        if net is None:
+            return
         net, p = int(net), int(p)
         if now is not None and stamp is not None:
             self._stamp(int(now - stamp))
@@ -151,11 +144,6 @@ class Lag:
     def long(self, was):
         """Too long for proportional control (burst.py then moves and waits); was: it was."""
         return self.window()[1] > (LONG - 1 if was else LONG)
-
-    def settle(self):
-        """Seconds after a change of the output by which a fresh reading surely shows it."""
-        period = 1 if self.period16 is None else (self.period16 + 15) >> 4
-        return (self.window()[1] + period) * self.poll_s
 
     def status(self):
         """The measurements in seconds (None: not known yet), for status()."""

@@ -59,7 +59,6 @@ import numpy as np
 from firmware import burst, config
 from firmware.control import Control
 from firmware.heater import Heater
-from firmware.lag import Lag
 from tools import dp
 from tools.house import Tank, load_trace, spiky_load
 from tools.sim import ROOT
@@ -119,10 +118,11 @@ class Firmware:
         h = cfg["heater"]
         self.burst = h["output"] == "burst"
         self.clock = clock
-        self.lag = Lag(cfg["control"]["poll_s"])
         self.slow_s = 0  # passes the burst output spent in its slow mode
+        self.lag = None  # burst.Control's lag.Lag (the relay does not measure the lag)
         if self.burst:
-            self.control = burst.Control(cfg["control"], now, self.lag)
+            self.control = burst.Control(cfg["control"], now)
+            self.lag = self.control.lag
             self.pattern = burst.Pattern(h["burst_window_s"], h["mains_hz"], 1)
         else:
             self.control = Control(cfg["control"], now)
@@ -140,9 +140,9 @@ class Firmware:
                 self.fresh_at = now
                 fresh = True
             self.net = net_w
-            if fresh:  # as diverter.Diverter.step: the lag first, then the heater model
+            if fresh and self.lag is not None:  # as diverter.Diverter.step: the lag first
                 c = self.clock
-                self.lag.reading(net_w, self.heater, stamp, None if c is None else now + c)
+                self.lag.fresh(net_w, self.heater.power_w, stamp, None if c is None else now + c)
             if not self.burst:
                 self.heater.observe(now, net_w, self.relay)
             elif fresh:
@@ -155,7 +155,6 @@ class Firmware:
             self.control.switched(now)
             self.heater.switched(now, on, self.net)
             self.relay = on
-        self.lag.applied(1000 if self.relay else 0)
         return (1.0 if on else 0.0), reason
 
     def _burst(self, now, age):
@@ -284,7 +283,7 @@ def run_day(day, fw, model, power_w, age=None, period=1):
         "refused_wh": refused / 3600,
         "swings": swings,
         "steady_s": steady_s,
-        "lag_s": fw.lag.status()["lag_s"] if hasattr(fw, "lag") else None,
+        "lag_s": fw.lag.status()["lag_s"] if getattr(fw, "lag", None) else None,
         "passes": n,
         "slow_s": getattr(fw, "slow_s", 0),
     }, states
@@ -574,8 +573,9 @@ def lag_rows(days, cfg, output, ages=AGES, periods=PERIODS):
                 r["ideal_wh"] = day.ideal_wh(pw)
                 runs.append(r)
             total = {k: sum(r[k] for r in runs) for k in runs[0] if k != "lag_s"}
-            lags = sorted(r["lag_s"] for r in runs)
-            total.update(age=age, period=period, lag_s=lags[len(lags) // 2], output=output)
+            lags = sorted(r["lag_s"] for r in runs if r["lag_s"] is not None)
+            middle = lags[len(lags) // 2] if lags else None
+            total.update(age=age, period=period, lag_s=middle, output=output)
             rows.append(total)
     return rows
 
@@ -617,7 +617,7 @@ def lag_table(relay, burst):
                 100 * rb[0],
                 100 * rb[1],
                 rb[2],
-                b["lag_s"],
+                b["lag_s"] or 0,
                 100 * b["slow_s"] / max(1, b["passes"]),
                 "met" if lag_goal(b) else "NOT MET",
             )
