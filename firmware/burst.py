@@ -30,6 +30,7 @@ TRIM_GAIN = const(4)  # the trim takes 1 / TRIM_GAIN of each reading's error
 SHARE_STEP = const(200)  # in 1/1000 of full power
 LEARN_STEP = const(500)
 _FULL = const(1000)  # shares in 1/1000: small ints, no heap on the board
+LONG = const(4)  # passes: a lag beyond this is too long for proportional control (README)
 SLOW_MARGIN = const(2)  # slow mode: passes waited beyond the lag's window before a raise
 FLAT = const(30)  # 1/1000: shares this close are one (whole cycles round them)
 
@@ -56,8 +57,8 @@ class Control:
     def lagged(self):
         """The share in force when this pass's fresh reading was taken, as far as the lag is
         known: the mean of the shares lo and hi passes before (lag.Lag.window())."""
-        lo, hi = self.lag.window()
-        return self.lag.share(lo, hi)
+        least, most = self.lag.span(*self.lag.window())  # a window spans two passes at most
+        return (least + most) >> 1
 
     def status(self):
         """The lag's measurements and the mode, for the diverter's status()."""
@@ -92,10 +93,11 @@ class Control:
 
     def _follow(self, net, p):
         lag = self.lag
-        self.slow = slow = lag.long(self.slow)
+        hi = lag.window()[1]
+        self.slow = slow = hi > (LONG - 1 if self.slow else LONG)  # a pass of hysteresis
         flat = True  # the reading surely shows the share delivered now
         if slow:  # a cut only as far as surely needed (the most it may show), a raise once sure
-            top = lag.window()[1] + SLOW_MARGIN
+            top = hi + SLOW_MARGIN
             least, most = lag.span(1, top if top < MAX_D else MAX_D)
             shown, flat = most, most - least < FLAT
         else:
@@ -113,7 +115,6 @@ class Control:
         if slow:
             up = p if flat else self.watts
         else:  # at most half of P over the lag (a quarter a reading at 1-2 passes)
-            hi = lag.window()[1]
             up = self.watts + (p // STEP_UP if hi <= 2 else p // (STEP_UP * hi // 2))
         self.watts = up if w > up else w
 

@@ -18,7 +18,6 @@ MAX_GAP = const(16)  # passes between two fresh readings beyond which no step is
 MAX_AGE_S = const(60)  # a timestamp older than this is a wrong clock, not a lag
 SURE = const(24)  # informative readings before the step's lag is trusted
 INFORM = const(250)  # 1/1000 of P: the candidates must differ this much (a step, not a ramp)
-LONG = const(4)  # passes: a lag beyond this is too long for proportional control (burst.py)
 _FORGET = const(5)  # costs decay by 1/32 per informative reading
 FUTURE = "future"
 OLD = "too-old"
@@ -55,7 +54,10 @@ class Lag:
             return
         net, p = int(net), int(p)
         if now is not None and stamp is not None:
-            self._stamp(int(now - stamp))
+            age = int(now - stamp)
+            self.junk = FUTURE if age < 0 else (OLD if age > MAX_AGE_S else None)
+            if self.junk is None:
+                self.stamp16 = _mean(self.stamp16, age << 4)
         span = gap  # the passes between the two readings' samples: by the Envoy's clock if
         last, self.stamp = self.stamp, stamp  # it has one (ages that vary make gap wrong)
         if stamp is not None and last is not None:
@@ -65,15 +67,6 @@ class Lag:
             if 0 < span <= MAX_GAP:
                 self._step(net - self.net, p, span)
         self.net = net
-
-    def _stamp(self, age):
-        if age < 0:
-            self.junk = FUTURE
-        elif age > MAX_AGE_S:
-            self.junk = OLD
-        else:
-            self.junk = None
-            self.stamp16 = _mean(self.stamp16, age << 4)
 
     def _step(self, dn, p, gap):
         ring, i, cost = self.ring, self.i, self.cost
@@ -91,11 +84,8 @@ class Lag:
             e = -e if e < 0 else e
             cost[d] += (clip if e > clip else e) - (cost[d] >> _FORGET)
         self.seen += 1
-        if self.seen >= SURE:
-            self._choose()
-
-    def _choose(self):
-        cost = self.cost
+        if self.seen < SURE:
+            return
         best = 1
         total = cost[1]
         for d in range(2, MAX_D + 1):
@@ -123,14 +113,6 @@ class Lag:
             return (d, d + 1) if d > 0 else (1, 2)
         return 1, 2
 
-    def sure(self):
-        return self.step_lo is not None
-
-    def share(self, lo, hi):
-        """The mean share (1/1000) delivered lo and hi passes before this pass."""
-        r, i = self.ring, self.i
-        return (r[(i - lo) % RING] + r[(i - hi) % RING]) >> 1
-
     def span(self, lo, hi):
         """(least, most) of the shares (1/1000) delivered lo to hi passes before this pass."""
         r, i = self.ring, self.i
@@ -140,10 +122,6 @@ class Lag:
             least = x if x < least else least
             most = x if x > most else most
         return least, most
-
-    def long(self, was):
-        """Too long for proportional control (burst.py then moves and waits); was: it was."""
-        return self.window()[1] > (LONG - 1 if was else LONG)
 
     def status(self):
         """The measurements in seconds (None: not known yet), for status()."""

@@ -66,7 +66,7 @@ def test_the_heater_free_net_uses_the_share_in_force_when_the_reading_was_taken(
     assert c.lagged() == 0  # passes 8 and 9 delivered 0
     c.applied(10, 1)
     assert c.lagged() == 500  # pass 10: 1000, pass 9: 0
-    assert c.lag.share(3, 3) == 0 and c.lag.share(4, 4) == 500
+    assert c.lag.span(3, 3) == (0, 0) and c.lag.span(4, 4) == (500, 500)
 
 
 def _settles(lag, export=1000, seconds=900):
@@ -85,6 +85,22 @@ def test_the_duty_settles_with_readings_3_5_and_10_s_old():
     for lag in (3, 5, 10):
         shares = _settles(lag)
         assert max(abs(s - want) for s in shares) < 0.05, (lag, min(shares), max(shares))
+
+
+def test_the_slow_mode_has_a_pass_of_hysteresis():
+    c = B.Control(CFG, 0)
+    c.lag.step_lo = c.lag.step_hi = 5
+    c.decide(0, -1000, 0, False, P)
+    assert c.slow
+    c.lag.step_lo = c.lag.step_hi = 4
+    c.decide(1, -1000, 0, True, P)
+    assert c.slow  # 4 passes: as it was
+    c.lag.step_lo = c.lag.step_hi = 3
+    c.decide(2, -1200, 0, True, P)
+    assert not c.slow
+    c.lag.step_lo = c.lag.step_hi = 4
+    c.decide(3, -1000, 0, True, P)
+    assert not c.slow
 
 
 def test_a_lag_beyond_four_passes_is_slow_mode_and_back():
