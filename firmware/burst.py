@@ -39,7 +39,8 @@ class Control:
     min_off = 0  # what policy.py asks of the relay rules before a boost: no minimum times here
 
     def __init__(self, c, now):
-        self.lag = Lag(c.get("poll_s", 1))  # the diverter feeds it each fresh reading
+        self.lag = Lag(c.get("poll_s", 1))  # fed by see(), each fresh reading
+        self.clock = _no_clock  # -> the board's Unix time, or None (the diverter sets it)
         self.stale_s = c["stale_s"]
         self.changed_at = now
         self.watts = 0  # the heater's power asked for, W
@@ -61,14 +62,23 @@ class Control:
         return (least + most) >> 1
 
     def status(self):
-        """The lag's measurements and the mode, for the diverter's status()."""
+        """The lag's measurements and the mode, for the diverter's status(); lag_line: the
+        summary line's part (reports.py)."""
         s = self.lag.status()
         s["burst_mode"] = "slow" if self.slow else "normal"
+        s["lag_line"] = " lag_s=%g update_s=%s%s" % (
+            s["lag_s"],
+            "-" if s["update_s"] is None else "%.0f" % s["update_s"],
+            " burst_mode=slow" if self.slow else "",
+        )
         return s
 
-    def see(self, heater, net_w):
-        """This pass's fresh reading, for the heater model."""
-        return observe(heater, net_w, self.lagged())
+    def see(self, heater, r):
+        """This pass's fresh reading (a link.Reading): first for the lag, with the Envoy's
+        timestamp and the board's clock, then for the heater model."""
+        net = r.house_w
+        self.lag.fresh(net, heater.power_w, r.stamp, self.clock())
+        return observe(heater, net, self.lagged())
 
     def _stop(self, reason):
         self.watts = self.trim = 0
@@ -117,6 +127,10 @@ class Control:
         else:  # at most half of P over the lag (a quarter a reading at 1-2 passes)
             up = self.watts + (p // STEP_UP if hi <= 2 else p // (STEP_UP * hi // 2))
         self.watts = up if w > up else w
+
+
+def _no_clock():
+    return None
 
 
 def observe(h, net_w, share):

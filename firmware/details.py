@@ -52,7 +52,7 @@ def details(d):
 def _rules(d, rules):
     if d.output.burst:  # burst.Control: no allowance, no minimum times (it used to crash here)
         h = d.cfg["heater"]
-        lo, hi = d.lag.window()
+        lo, hi = rules.lag.window()
         return "burst window_s=%s mains_hz=%s stale_s=%s poll_s=%s lag_model=%d-%d passes%s" % (
             h["burst_window_s"],
             h["mains_hz"],

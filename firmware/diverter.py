@@ -31,13 +31,13 @@ class Diverter:
         h = cfg["heater"]
         self.accounting = acc = Accounting(h["power_w"], c["stale_s"], up)
         self.link = link or Link(cfg, board)
-        self.lag = None  # burst only: how late the readings are (lag.py, issue 22)
         if h.get("output") == "burst":  # a zero-cross SSR: its modules only then
             from firmware.burst import Control as Burst
             from firmware.burst_out import BurstOutput
 
             rules = Burst(c, up)
-            self.lag = rules.lag
+            link = self.link  # the board's clock, once NTP has set it, against the timestamps
+            rules.clock = lambda: board.now() if link.clock_ok else None
             self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"])
         else:
             from firmware.control import Control
@@ -71,10 +71,7 @@ class Diverter:
         up = self.board.uptime()
         link = self.link
         was_set = link.clock_ok
-        fresh = link.poll(up, self.output.power > 0)
-        if fresh and self.lag is not None:
-            self._lag()
-        self.accounting.observe(up, fresh)
+        self.accounting.observe(up, link.poll(up, self.output.power > 0))
         if link.tokens.restart:
             self.restart_to_log_in(link.tokens.restart)
         if link.clock_ok and not was_set:
@@ -87,12 +84,6 @@ class Diverter:
             self._minute(up)
         if m:
             m.send(up)
-
-    def _lag(self):
-        # A fresh reading, for the lag, with the Envoy's timestamp and the board's clock.
-        r = self.link.reading
-        now = self.board.now() if self.link.clock_ok else None
-        self.lag.fresh(r.house_w, self.accounting.heater.power_w, r.stamp, now)
 
     def act(self, up):
         """Count, decide from what the link knows, and switch through the one output path."""
@@ -234,7 +225,7 @@ class Diverter:
             "poll_alloc": self.link.poll_alloc,
         }
         s["lag_s"] = s["update_s"] = s["burst_mode"] = None  # measured in burst mode only
-        if self.lag is not None:  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk ...
+        if self.output.burst:  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk ...
             s.update(p.rules.status())
         if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
             s.update(r.battery.status(up))

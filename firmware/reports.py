@@ -13,11 +13,6 @@ def summary(s):
         battery = " battery_w=%s soc=%s" % (_opt(s["battery_w"]), _opt(s["battery_soc"]))
         if s["battery_problem"]:
             battery += " battery=" + s["battery_problem"].replace(" ", "-")
-    lag = ""
-    if burst:  # the lag is measured in burst mode (lag.py)
-        lag = " lag_s=%s update_s=%s" % (_opt(s["lag_s"], "%g"), _opt(s["update_s"], "%.0f"))
-        if s["burst_mode"] == "slow":
-            lag += " burst_mode=slow"
     return (
         "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s%s"
         % (
@@ -29,7 +24,7 @@ def summary(s):
             s["today_grid_kwh"],
             _opt(s["token_days"], "%.0f"),
             _opt(s["age_s"]),
-            lag,
+            s["lag_line"] if burst else "",  # burst.Control.status(): the lag it measures
             battery,
         )
     )

@@ -122,6 +122,7 @@ class Firmware:
         self.lag = None  # burst.Control's lag.Lag (the relay does not measure the lag)
         if self.burst:
             self.control = burst.Control(cfg["control"], now)
+            self.control.clock = self._clock
             self.lag = self.control.lag
             self.pattern = burst.Pattern(h["burst_window_s"], h["mains_hz"], 1)
         else:
@@ -129,6 +130,10 @@ class Firmware:
         self.heater = Heater(h["power_w"])
         self.relay = False
         self.net = self.stamp = self.fresh_at = None
+
+    def _clock(self):
+        # The board's Unix time as burst.Control asks for it (diverter.py: board.now()).
+        return None if self.clock is None else self.now + self.clock
 
     def step(self, now, net_w, stamp):
         """A poll at board time now: net_w and the Envoy's timestamp (the same clock as now,
@@ -140,13 +145,11 @@ class Firmware:
                 self.fresh_at = now
                 fresh = True
             self.net = net_w
-            if fresh and self.lag is not None:  # as diverter.Diverter.step: the lag first
-                c = self.clock
-                self.lag.fresh(net_w, self.heater.power_w, stamp, None if c is None else now + c)
             if not self.burst:
                 self.heater.observe(now, net_w, self.relay)
-            elif fresh:
-                self.control.see(self.heater, net_w)
+            elif fresh:  # as accounting.py: the lag, then the heater model
+                self.now = now
+                self.control.see(self.heater, Seen(net_w, stamp))
         age = None if self.fresh_at is None else now - self.fresh_at
         if self.burst:
             return self._burst(now, age)
@@ -170,6 +173,13 @@ class Firmware:
             self.control.switched(now)
             self.relay = share > 0
         return frac, reason
+
+
+class Seen:
+    """A fresh reading as burst.Control.see() takes it (link.Reading's house_w and stamp)."""
+
+    def __init__(self, house_w, stamp):
+        self.house_w, self.stamp = house_w, stamp
 
 
 class Naive:

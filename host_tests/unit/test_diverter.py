@@ -376,8 +376,7 @@ def test_the_lag_is_measured_shown_and_followed_by_the_burst_output():
             if k >= 10:  # the reading of second k - 10, stamped by the Envoy then
                 r = d.link.reading
                 r.net_w, r.stamp, r.fresh_at = nets[k - 10], board.now() - 10, board.up
-                d._lag()
-                d.accounting.observe(board.up, True)  # as step(): the heater model next
+                d.accounting.observe(board.up, True)  # as step(): the lag, the heater model
             apply(d)
     finally:
         console.log = was
