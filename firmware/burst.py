@@ -1,10 +1,12 @@
 # The proportional output (a zero-cross SSR, heater.output = "burst"): pure logic, time passed in.
 # Control: each fresh reading gives the heater's power in watts, from the learned heater power P:
 #   heater-free net = reading - P x the heater's share in force when the reading was taken (the
-#   Envoy's reading is 1-2 s old: a short history of what the output delivered is kept);
+#   Envoy's readings are late: lag.py keeps what the output delivered and measures the lag);
 #   watts = export without the heater - TARGET_W (a slight export), plus a small integral trim
 #   for what the model gets wrong (P, the lag); clipped to 0..P.
-#   Decreases at once; increases at most STEP_UP of P per reading. Stale or no data: 0 at once.
+#   Decreases at once; increases at most P / STEP_UP per reading (half of P over a longer lag).
+#   A lag over LONG passes: the slow mode, move then wait (a raise only once every reading that
+#   may show an older share has passed; a cut as far as surely needed). Stale data: 0 at once.
 # observe(): the heater model (heater.py) in this mode. No switch-on step here: between two fresh
 #   readings a change of the share by SHARE_STEP or more is a step (heating, or tank hot when the
 #   net hardly moves), by LEARN_STEP or more one to learn the power from; while the share stays

@@ -59,13 +59,10 @@ class BurstOutput(Output):
         self.slow = slow = self.rules.slow
         s = self.rules.lag.status()
         console.log(
-            "burst: readings %s s late (update every %s s): %s"
+            "burst: readings %g s late%s: %s"
             % (
                 s["lag_s"],
-                "?" if s["update_s"] is None else "%.0f" % s["update_s"],
-                "too late for proportional control; slow mode (each raise waits for the "
-                "readings to show the last)"
-                if slow
-                else "proportional control again",
+                "" if s["update_s"] is None else ", a value every %.0f s" % s["update_s"],
+                "slow mode (too late for proportional control)" if slow else "proportional",
             )
         )
