@@ -42,7 +42,7 @@ class Control:
 
     def __init__(self, c, now):
         self.lag = Lag(c.get("poll_s", 1))  # fed by see(), each fresh reading
-        self.clock = _no_clock  # -> the board's Unix time, or None (the diverter sets it)
+        self.clock = _no_clock  # -> the board's Unix time, or None (burst_out.py sets it)
         self.stale_s = c["stale_s"]
         self.changed_at = now
         self.watts = 0  # the heater's power asked for, W

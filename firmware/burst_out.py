@@ -13,7 +13,9 @@ from firmware.output import Output
 class BurstOutput(Output):
     burst = True
 
-    def __init__(self, board, rules, heater, accounting, h, chunk_s):
+    def __init__(self, board, rules, heater, accounting, h, chunk_s, link):
+        self.link = link
+        rules.clock = self._clock  # the lag compares the Envoy's timestamps with it
         self.driver = board.burst(h["mains_hz"])
         d = self.driver
         self.pattern = Pattern(
@@ -22,6 +24,10 @@ class BurstOutput(Output):
         self.cycles = len(self.pattern.levels)
         self.slow = False  # the rules' mode last told on the console
         super().__init__(board, rules, heater, accounting)
+
+    def _clock(self):
+        # The board's Unix time once NTP has set it, else None (burst.Control.clock).
+        return self.board.now() if self.link.clock_ok else None
 
     def set(self, power, reason, detail="", net=None):
         on = power > 0

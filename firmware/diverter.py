@@ -36,9 +36,7 @@ class Diverter:
             from firmware.burst_out import BurstOutput
 
             rules = Burst(c, up)
-            link = self.link  # the board's clock, once NTP has set it, against the timestamps
-            rules.clock = lambda: board.now() if link.clock_ok else None
-            self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"])
+            self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"], self.link)
         else:
             from firmware.control import Control
 
