@@ -409,3 +409,31 @@ def test_the_details_rules_line_works_for_both_outputs():
     assert line.startswith("burst window_s=1 mains_hz=50 stale_s=30") and "lag_model=1-2" in line
     d, _ = diverter()
     assert _rules(d, d.policy.rules).startswith("max_import_w=200 ")
+
+
+def test_diag_status_shows_the_lag_in_burst_mode_only():
+    from firmware import app, diag
+
+    lines = []
+    diag.print = lines.append  # diag's own name: captures it on both runtimes
+    was = app.current
+    try:
+        d, board = diverter(output="burst")
+        board.wifi_up = lambda: True  # details() asks
+        app.current = d
+        d.output.rules.lag.stamp16 = 3 << 4  # readings 3 s old by their timestamps
+        d.output.rules.lag.junk = "future"
+        diag.status()
+        lag = [x for x in lines if x.startswith("lag: ")]
+        assert lag == [
+            "lag: lag_s=3.5 (from steps -, from timestamps 3, junk: future) update_s=- "
+            "burst_mode=normal"
+        ], lines
+        del lines[:]
+        app.current, board = diverter()
+        board.wifi_up = lambda: True
+        diag.status()
+        assert lines and not [x for x in lines if x.startswith("lag")], lines
+    finally:
+        app.current = was
+        del diag.print
