@@ -3,8 +3,8 @@
 # within the account guard (guard.py). The keeper (tokens.TokenKeeper) stays resident; this
 # module and jwt.py are unloaded after use, so their code costs no heap between.
 from firmware import jwt, store
-from firmware.guard import login_wait, note
-from firmware.tokens import MAX_TOKEN, YEAR_2000, YEAR_2100
+from firmware.guard import login_wait, logins_today, note
+from firmware.tokens import LOGINS_PER_DAY, MAX_TOKEN, SHORT_S, YEAR_2000, YEAR_2100
 
 
 def claims_of(token):
@@ -56,6 +56,8 @@ def load(k):
             k.problem = "token: none yet"
             return k.problem
         token = saved.get("token") if type(saved) is dict else None
+        via = saved.get("via") if type(saved) is dict else None
+        k.via = via if via in ("owner", "web") else None
         source = "stored"
     try:
         return use(k, token, source)
@@ -78,9 +80,10 @@ def use(k, token, source):
 
 
 def renew(k, now, serial, fetch):
-    """One cloud attempt, if allowed. fetch(serial) returns a token or raises
-    enlighten.CloudError. Returns a line for the console; k.problem is set on failure, and the
-    old token stays in use."""
+    """One cloud attempt, if allowed. fetch(serial, first, another) returns (token, the path
+    that gave it) or raises enlighten.CloudError; first: the path to try first (the one that
+    worked last); another(): may the other path be tried too (it is one more login). Returns a
+    line for the console; k.problem is set on failure, and the old token stays in use."""
     wait = login_wait(k, now)
     if wait:
         return None
@@ -90,8 +93,13 @@ def renew(k, now, serial, fetch):
     if not note(k, now, False):
         k.problem = "token: not logging in, the login could not be recorded on flash"
         return k.problem
+
+    def another():
+        # The fallback path is a login like any other: within the day's limit, recorded first.
+        return logins_today(k, now) < LOGINS_PER_DAY and note(k, now, False)
+
     try:
-        token = fetch(serial)
+        token, via = fetch(serial, k.via or "owner", another)
     except Exception as e:  # enlighten.CloudError; its message holds no secret
         k.problem = "token: %s" % e
         return k.problem + _retry_note(k, now)
@@ -101,13 +109,29 @@ def renew(k, now, serial, fetch):
         k.problem = "token: the cloud sent an unusable token (%s)" % e
         return k.problem + _retry_note(k, now)
     note(k, now, True, attempt=False)  # it was not a failure after all
-    store.save(k.token_file, {"token": token})
+    was_short = k.claims is not None and _short(k.claims)
+    k.saved = store.save(k.token_file, {"token": token, "via": via})
     use(k, token, "new")
+    k.via = via
     k.unproven = True
-    other = ""
+    more = ""
     if serial and claims.get("aud") != serial:
-        other = " (it names Envoy %s, not %s)" % (claims.get("aud"), serial)
-    return "token: new %s token, %.0f days left%s" % (k.kind(), k.days_left(now), other)
+        more = " (it names Envoy %s, not %s)" % (claims.get("aud"), serial)
+    if via == "web":
+        more += " (from Entrez's web login: its /tokens endpoint did not answer as before)"
+    if _short(claims) and not was_short:
+        more += (
+            ". This account gets tokens of %.0f hours (an installer or self-installer account):"
+            " the board renews them at half-life, about %d cloud logins a day (at most %d);"
+            " Enphase support can make it an owner account, whose tokens last a year"
+            % (jwt.lifetime(claims) / 3600, 86400 * 2 // jwt.lifetime(claims), LOGINS_PER_DAY)
+        )
+    return "token: new %s token, %s left%s" % (k.kind(), k.left_text(now), more)
+
+
+def _short(claims):
+    life = jwt.lifetime(claims)
+    return life is not None and life < SHORT_S
 
 
 def fresh_token_rejected(k, now):

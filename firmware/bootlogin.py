@@ -59,9 +59,11 @@ def _login(k, cfg, board, why, spare):
 
     cloud, feed = cfg["enlighten"], board.wdt_feed
     timeout = board.timeout(CLOUD_TIMEOUT_S)
-    line = k.renew(
-        now, serial, lambda serial: enlighten.get_token(cloud, serial, feed, timeout, tls)
-    )
+
+    def fetch(serial, first, another):
+        return enlighten.get_token(cloud, serial, feed, timeout, tls, first, another)
+
+    line = k.renew(now, serial, fetch)
     if line:
         (console.problem if k.problem else console.log)(line)
 

@@ -1,20 +1,35 @@
-# Getting an Envoy token from the Enphase cloud: log in to Enlighten (form POST, the password in
-# the body, never the URL) for a session id, then ask Entrez for a token for this Envoy serial.
+# Getting an Envoy token from the Enphase cloud, by one of two paths:
+#   owner: log in to Enlighten (login.json: a form POST, the password in the body, never the URL)
+#          for a session id, then ask Entrez for a token for this Envoy serial (/tokens);
+#   web:   Entrez's own web login (its /login form, then /entrez_tokens for the serial: an HTML
+#          page with the token in a <textarea>), for when /tokens is gone (enlighten_web.py).
+# The caller tries the path that worked last first; the other is the fallback when the first
+# says its endpoint is gone, and the account guard counts it as a login (account.py).
+# Since 2025 Enphase refuses requests without a User-Agent (403/406), so each one sends a
+# browser-like one. A failure says what the cloud answered (its status and first bytes, secrets
+# removed), so that Enphase's next change is diagnosable from the console.
 # TLS to the cloud is verified against the bundled root CAs (firmware/certs/*.der), or the DER
-# file in enlighten.ca_file (account.ca_certificates). One TLS context serves both requests.
+# file in enlighten.ca_file (account.ca_certificates). One TLS context serves every request.
 # Messages never carry the password, the session id or the token.
 import json
 
-from firmware import jwt
-from firmware.compat import tls_context
+from firmware import VERSION, jwt
+from firmware.compat import tls_context, unload
 from firmware.http import CertificateError, Connection, HTTPError
 from firmware.urls import split_url
 
 TIMEOUT_S = 15
+USER_AGENT = "Mozilla/5.0 (compatible; envoy-diverter/%s)" % VERSION
+OWNER = "owner"
+WEB = "web"
+EXCERPT = 80  # characters of a failed reply shown on the console
+FORM = "application/x-www-form-urlencoded"
+GONE = (400, 404, 405, 406, 410)  # an endpoint that Enphase has moved or retired
 
 
 class CloudError(Exception):
-    """kind: credentials, mfa, locked, server, network, certificate or reply."""
+    """kind: credentials, mfa, locked, server, network, certificate, reply, or gone (this path's
+    endpoint answers as if retired: the other path may work)."""
 
     def __init__(self, kind, message):
         super().__init__(message)
@@ -42,18 +57,29 @@ def cloud_tls(ca_file=""):
     return tls_context(ca_certificates(ca_file))
 
 
-def _post(url, body, content_type, tls, what, timeout_s):
+class _Reply:
+    def __init__(self, status, body, html, cookies, location):
+        self.status, self.body, self.html = status, body, html
+        self.cookies, self.location = cookies, location
+
+
+def _post(url, body, content_type, tls, what, timeout_s, cookies=()):
     host, port, path = split_url(url)
     conn = Connection(host, port, tls=True, cadata=True, timeout_s=timeout_s or TIMEOUT_S)
     conn.reuse((None, None, None) + tuple(tls))
     headers = [
         ("Content-Type", content_type),
         ("Accept", "application/json"),
+        ("User-Agent", USER_AGENT),
         ("Connection", "close"),
     ]
+    if cookies:
+        headers.append(("Cookie", "; ".join(cookies)))
     try:
         r = conn.request("POST", path, headers, body)
-        return r.status, bytes(r.body), r.looks_like_html()
+        return _Reply(
+            r.status, bytes(r.body), r.looks_like_html(), list(r.cookies), r.location or ""
+        )
     except CertificateError as e:  # only the handshake's refusal of the certificate
         raise CloudError(
             "certificate", "%s: the server's certificate is not trusted (%s)" % (what, e)
@@ -67,38 +93,72 @@ def _post(url, body, content_type, tls, what, timeout_s):
         conn.close()
 
 
-def _status_error(status, what):
+def excerpt(reply, secrets=()):
+    """The first bytes of a reply for the console: printable ASCII only, the given secrets and
+    anything shaped like a token or a session id (16 or more of letters, digits and -_.+/=)
+    masked, at most EXCERPT characters."""
+    text = "".join(chr(b) if 32 <= b < 127 else " " for b in reply[: 4 * EXCERPT])
+    for s in secrets:
+        if s:
+            text = text.replace(s, " [...] ")
+    out, run = [], []
+    for c in text + " ":
+        if c.isalpha() or c.isdigit() or c in "-_.+/=":
+            run.append(c)
+            continue
+        out.append("[...]" if len(run) >= 16 else "".join(run))
+        out.append(c)
+        run = []
+    text = " ".join("".join(out).split())
+    return text[:EXCERPT] + ("..." if len(text) > EXCERPT else "")
+
+
+def _said(r, secrets):
+    # What the cloud answered, for a failure's message.
+    body = excerpt(r.body, secrets)
+    return "; Enphase answered %d%s" % (r.status, ' "%s"' % body if body else " with no text")
+
+
+def _status_error(r, what, secrets, gone=GONE):
+    status = r.status
+    said = _said(r, secrets)
     if status == 401:
-        return CloudError("credentials", "%s: wrong e-mail or password (401)" % what)
+        return CloudError("credentials", "%s: wrong e-mail or password (401)%s" % (what, said))
     if status in (403, 429):
         return CloudError(
             "locked",
-            "%s: refused (%d); the account may be locked after too many logins" % (what, status),
+            "%s: refused (%d); the account may be locked after too many logins%s"
+            % (what, status, said),
         )
+    if status in gone:
+        return CloudError("gone", "%s: the endpoint seems gone (%d)%s" % (what, status, said))
     if status >= 500:
-        return CloudError("server", "%s: Enphase's server failed (%d)" % (what, status))
-    return CloudError("server", "%s: unexpected answer %d" % (what, status))
+        return CloudError("server", "%s: Enphase's server failed (%d)%s" % (what, status, said))
+    return CloudError("server", "%s: unexpected answer %d%s" % (what, status, said))
+
+
+# -- the owner's path: Enlighten's login.json, then Entrez's /tokens ----------------------------
 
 
 def login(url, email, password, tls, timeout_s=None):
     """Enlighten login -> session id."""
     what = "Enlighten login"
+    secrets = (password, email)
     body = form((("user[email]", email), ("user[password]", password)))
-    status, reply, html = _post(
-        url, body, "application/x-www-form-urlencoded", tls, what, timeout_s
-    )
-    if status != 200:
-        raise _status_error(status, what)
-    if html:
+    r = _post(url, body, FORM, tls, what, timeout_s)
+    if r.status != 200:
+        raise _status_error(r, what, secrets, (404, 410))
+    if r.html:
         raise CloudError(
             "locked",
             "%s: answered with a web page instead of data; the account may "
-            "be locked after too many logins (wait, then it retries)" % what,
+            "be locked after too many logins (wait, then it retries)%s"
+            % (what, _said(r, secrets)),
         )
     try:
-        obj = json.loads(reply)
+        obj = json.loads(r.body)
     except ValueError:
-        raise CloudError("reply", "%s: the reply is not JSON" % what)
+        raise CloudError("reply", "%s: the reply is not JSON%s" % (what, _said(r, secrets)))
     session = obj.get("session_id") if type(obj) is dict else None
     if type(session) is str and session:
         return session
@@ -107,7 +167,7 @@ def login(url, email, password, tls, timeout_s=None):
     raise CloudError(
         "mfa",
         "%s: no session id in the reply; multi-factor login is probably on. "
-        "Turn it off, or paste a token in envoy.token" % what,
+        "Turn it off, or paste a token in envoy.token%s" % (what, _said(r, secrets)),
     )
 
 
@@ -115,24 +175,48 @@ def fetch_token(url, session_id, serial, email, tls, timeout_s=None):
     """Entrez: a token for this Envoy serial. The reply is the raw JWT (or JSON with "token",
     or a legacy HTML page with the JWT in a textarea)."""
     what = "Entrez token"
+    secrets = (session_id, email)
     body = json.dumps({"session_id": session_id, "serial_num": serial, "username": email})
-    status, reply, _ = _post(url, body, "application/json", tls, what, timeout_s)
-    if status != 200:
-        raise _status_error(status, what)
+    r = _post(url, body, "application/json", tls, what, timeout_s)
+    if r.status != 200:
+        raise _status_error(r, what, secrets)
     try:
-        return jwt.extract(reply)
+        return jwt.extract(r.body)
     except ValueError as e:
-        raise CloudError("reply", "%s: %s" % (what, e))
+        raise CloudError("reply", "%s: %s%s" % (what, e, _said(r, secrets)))
 
 
-def get_token(cloud_cfg, serial, feed=None, timeout_s=None, tls=None):
-    """Log in and fetch a token; feed() is called between the two steps (the watchdog). tls: a
-    context from cloud_tls(), made early by a caller that cares where it lands in the heap."""
+# -- both --------------------------------------------------------------------------------------
+
+
+def get_token(cloud_cfg, serial, feed=None, timeout_s=None, tls=None, first=OWNER, another=None):
+    """A token by the path `first` (OWNER or WEB), or by the other when that one's endpoint is
+    gone and another() allows one more login (the account guard's say; None: always). feed() is
+    called between requests (the watchdog). tls: a context from cloud_tls(), made early by a
+    caller that cares where it lands in the heap. Returns (token, the path that gave it)."""
     if tls is None:
         tls = cloud_tls(cloud_cfg["ca_file"])
-    session = login(
-        cloud_cfg["login_url"], cloud_cfg["email"], cloud_cfg["password"], tls, timeout_s
-    )
+    paths = (first, WEB if first == OWNER else OWNER)
+    for i in range(2):
+        try:
+            return _by(paths[i], cloud_cfg, serial, feed, timeout_s, tls), paths[i]
+        except CloudError as e:
+            if e.kind != "gone" or i or (another is not None and not another()):
+                raise
+        if feed:
+            feed()
+
+
+def _by(path, cfg, serial, feed, timeout_s, tls):
+    email, password = cfg["email"], cfg["password"]
+    if path == WEB:  # its code only when it is used
+        from firmware import enlighten_web
+
+        try:
+            return enlighten_web.token(cfg, serial, feed, timeout_s, tls)
+        finally:
+            unload("firmware.enlighten_web")
+    session = login(cfg["login_url"], email, password, tls, timeout_s)
     if feed:
         feed()
-    return fetch_token(cloud_cfg["token_url"], session, serial, cloud_cfg["email"], tls, timeout_s)
+    return fetch_token(cfg["token_url"], session, serial, email, tls, timeout_s)

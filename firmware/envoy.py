@@ -18,6 +18,7 @@ _SETUP = "firmware.envoy_setup"
 BODY_START = 3072
 
 NoNetPower = ep.NoNetPower
+Glitch = ep.Glitch
 
 
 class EnvoyError(Exception):
@@ -29,7 +30,10 @@ class AuthError(EnvoyError):
 
 
 class PinMismatch(EnvoyError):
-    """The Envoy showed another certificate than the pinned one; nothing was sent."""
+    """The Envoy showed another certificate than the pinned one; nothing was sent. recheck:
+    not judged yet; a probe (its /info, nothing secret) tells a firmware update from another."""
+
+    recheck = False
 
 
 class Downgrade(PinMismatch):
@@ -49,6 +53,7 @@ class Envoy:
         self.software = self.version = self.serial = None
         self.https = True  # the scheme of self.conn
         self.plan = None  # see envoy_parse.plan_from_meters, or ("production",)
+        self.phases = {}  # eid -> phaseCount of the meters read (/ivp/meters)
         self.per_meter = False  # /ivp/meters/readings/<eid> works
         # Home batteries (ensemble.look): a description, "" for none, None before the look
         self.battery = None
@@ -64,7 +69,11 @@ class Envoy:
         # What this Envoy is known to be: (pinned sha256 hex or None, HTTPS seen). It outlives
         # reset(); _unsaved: learnt this run but not on flash, so RAM is all that holds it.
         self._known = (None, False)
+        self._pinned_on = None  # (serial, firmware) the pin was taken on (envoy_setup)
         self._unsaved = False
+        self._probing = False  # the probe's /info: a new certificate may be judged after it
+        self._suspect = None  # the SHA-256 of a new certificate not judged yet
+        self.notice = None  # the last event worth telling (a re-pin), for the console and MQTT
 
     # -- connection and certificate ----------------------------------------------------------
 
@@ -201,14 +210,16 @@ class Envoy:
             path, head = polls[0]
             first = self._json(self._get(path, head), path)
             if self.plan[0] == "production":
-                net = self._parsed(ep.net_from_production, path, first)
+                net = self._parsed(ep.net_from_production, path, first, True)
                 first = None
             else:
                 second = None
                 if self.plan[0] == "total-production" and len(polls) > 1:
                     path, head = polls[1]
                     second = self._json(self._get(path, head), path)
-                net = self._parsed(ep.net_from_readings, path, self.plan, first, second)
+                net = self._parsed(
+                    ep.net_from_readings, path, self.plan, first, second, self.phases
+                )
         if self.battery and self.storage is not None:
             from firmware.battery import read_power
 
@@ -218,15 +229,19 @@ class Envoy:
     def _reading(self, poll, eid):
         path, head = poll
         r = self._get(path, head)
-        fast = ep.scan_reading(r.raw, r.length, eid)
+        phases = self.phases.get(eid, 0)
+        fast = ep.scan_reading(r.raw, r.length, eid, phases)
         if fast is not None:
             return fast
-        return self._parsed(ep.reading, path, self._json(r, path), eid)
+        return self._parsed(ep.reading, path, self._json(r, path), eid, phases)
 
     def _parsed(self, parse, what, *args):
-        # The parsers raise ValueError on junk; here it becomes a transient EnvoyError.
+        # The parsers raise ValueError on junk; here it becomes a transient EnvoyError. A
+        # Glitch (known junk from the firmware) goes on: it is no reading, not an error.
         try:
             return parse(*args)
+        except ep.Glitch:
+            raise
         except ValueError as e:
             raise EnvoyError("unexpected reply to %s: %s" % (what, e))
 

@@ -20,6 +20,16 @@ class BadReply(ValueError):
     """A reply of the right kind (a meter list...) holding junk: not old firmware, just wrong."""
 
 
+class Glitch(ValueError):
+    """A well-formed reply whose data is a known firmware bug, told by its signature, not by the
+    firmware version (neighbouring builds share the bugs): no reading this time, never 0 W."""
+
+
+ALL_ZERO = "the grid CT reads 0 W at 0 V, a bug of some 8.3 firmware"
+ZERO_PHASE = "a phase of the CT reads 0 V while another is live, a bug of some 8.3 firmware"
+NO_ACTIVE = "production.json says activeCount 0 for a CT it measured before, an 8.3.5528 bug"
+
+
 def needs_token(version):
     # Firmware 7.0 and newer serve HTTPS and want the Entrez JWT; older firmware needs none.
     return version >= (7,)
@@ -56,17 +66,38 @@ def _entry(readings, eid):
     return None
 
 
-def reading(readings, eid):
+def reading(readings, eid, phases=0):
     """(activePower, timestamp or None) of one meter in /ivp/meters/readings (a list) or
     /ivp/meters/readings/<eid> (one object). The top-level activePower, never the channels:
-    on some split-phase systems the third channel holds junk (8.2.4286)."""
+    on some split-phase systems the third channel holds junk (8.2.4286). phases: the meter's
+    phaseCount in /ivp/meters (0: unknown), for the zero-phase check."""
     r = _entry(readings, eid)
     if r is None:
         raise ValueError("the readings have no meter %s" % (eid,))
     p = _power(r.get("activePower"))
     if p is None:
         raise ValueError("meter %s has no activePower number" % (eid,))
+    if p == 0 and r.get("voltage") == 0:
+        # A live CT always sees the mains voltage; all zeros is the meter not measuring.
+        raise Glitch(ALL_ZERO)
+    if phases > 1 and _zero_phase(r.get("channels"), phases):
+        raise Glitch(ZERO_PHASE)
     return p, _stamp(r.get("timestamp"))
+
+
+def _zero_phase(channels, phases):
+    # One of the meter's own phases at exactly 0 V while another is live: the total is one
+    # phase short (8.3.6086/6087 on a split-phase storage CT, pyenphase#481 and #499). Channels
+    # beyond phaseCount are unused and may read 0.
+    if type(channels) is not list:
+        return False
+    zero = live = False
+    for c in channels[:phases]:
+        v = c.get("voltage") if type(c) is dict else None
+        if type(v) is int or type(v) is float:
+            zero = zero or v == 0
+            live = live or v > 0
+    return zero and live
 
 
 # -- the fast path ----------------------------------------------------------------------------
@@ -85,13 +116,15 @@ _MAX_DEPTH = const(8)
 _MAX_NUMBER = const(24)  # the longest number literal taken, in bytes
 
 
-def scan_reading(buf, n, eid):
+def scan_reading(buf, n, eid, phases=0):
     """(activePower, timestamp or None) from the bytes of /ivp/meters/readings/<eid>, exactly as
-    reading(json.loads(...)) would give them; None when the reply is not one plain JSON object
-    naming this meter with a numeric activePower (anything unusual): then parse it fully."""
+    reading(json.loads(...), eid, phases) would give them; None when the reply is not one plain
+    JSON object naming this meter with a numeric activePower (anything unusual, a glitch
+    included): then parse it fully."""
     n = min(n, len(buf))
-    e0 = e1 = p0 = p1 = t0 = t1 = 0  # where the eid, activePower and timestamp numbers are
+    e0 = e1 = p0 = p1 = t0 = t1 = v0 = v1 = 0  # where eid, activePower, timestamp, voltage are
     objects = depth = field = i = 0  # objects: bit d set when the container at depth d is one
+    chan = phase = zero = live = 0  # in "channels" (2: its list is open), channel, 0 V, live
     state = _VALUE
     while True:
         while i < n:
@@ -122,7 +155,12 @@ def scan_reading(buf, n, eid):
                 if j < 0:
                     return None
                 field = 0
-                if depth == 1:
+                if depth == 3 and chan == 2:  # a channel's key: only its voltage matters
+                    if buf.find(b"\\", i, j) >= 0:
+                        return None
+                    if j - i == 9 and buf.find(b'"voltage"', i, j) == i:
+                        field = 6
+                elif depth == 1:
                     if buf.find(b"\\", i, j) >= 0:
                         return None  # an escaped top-level key could spell one we want
                     k = j - i
@@ -132,13 +170,23 @@ def scan_reading(buf, n, eid):
                         field = 2
                     elif k == 11 and buf.find(b'"timestamp"', i, j) == i:
                         field = 3
+                    elif k == 9 and buf.find(b'"voltage"', i, j) == i:
+                        field = 4
+                    elif k == 10 and buf.find(b'"channels"', i, j) == i:
+                        if chan:
+                            return None  # twice: json.loads keeps the last
+                        field = 5
                 i = j
                 state = _COLON
                 continue
         elif c != 93 or state != _VALUE_OR_END:
             if c == 123 or c == 91:  # "{" or "["
-                if field or depth >= _MAX_DEPTH:
+                if field == 5 and c == 91:
+                    chan, field = 2, 0  # the channels' list
+                elif field or depth >= _MAX_DEPTH:
                     return None
+                elif depth == 2 and chan == 2:
+                    phase += 1  # a channel's object
                 depth += 1
                 if c == 123:
                     objects |= 1 << depth
@@ -162,6 +210,13 @@ def scan_reading(buf, n, eid):
                         p0, p1 = i, j
                     elif field == 3:
                         t0, t1 = i, j
+                    elif field == 4:
+                        v0, v1 = i, j
+                    elif field == 6 and phase <= phases:
+                        if _is_zero(buf, i, j):
+                            zero = 1
+                        else:
+                            live = 1
                     field = 0
             if j < 0 or field:  # broken, or a field we need holding a string or a literal
                 return None
@@ -169,6 +224,8 @@ def scan_reading(buf, n, eid):
             state = _NEXT
             continue
         depth -= 1  # the end of a container
+        if depth == 1 and chan == 2:
+            chan = 1  # the channels' list is over
         i += 1
         state = _NEXT if depth else _DONE
     if state != _DONE or not e1 or not p1:
@@ -177,8 +234,8 @@ def scan_reading(buf, n, eid):
     if type(v) is not int or v != eid:
         return None  # an eid is an integer: 5.0 and 5E0 are not meter 5
     p = _power(_number(buf, p0, p1))
-    if p is None:
-        return None
+    if p is None or p == 0 and v1 and _is_zero(buf, v0, v1) or phases > 1 and zero and live:
+        return None  # the full parse names it (a Glitch)
     return p, _stamp(_number(buf, t0, t1)) if t1 else None
 
 
@@ -233,6 +290,18 @@ def _number_end(buf, i, n):
         i += 1
 
 
+def _is_zero(buf, i, j):
+    # The number literal buf[i:j] is zero (-0.0, 0, 0e5): no digit but 0 before any exponent.
+    # Read where it lies: no float made.
+    for k in range(i, j):
+        c = buf[k]
+        if 49 <= c <= 57:
+            return False
+        if c == 101 or c == 69:
+            break
+    return True
+
+
 def _number(buf, i, j):
     # As json.loads reads a number: an int without a fraction or exponent, else a float.
     s = buf[i:j]
@@ -241,24 +310,28 @@ def _number(buf, i, j):
     return float(s)
 
 
-def net_from_readings(plan, first, second=None):
+def net_from_readings(plan, first, second=None, phases=None):
     """Net watts (int, + import) and the reading's timestamp. first holds the readings with
-    plan's first eid; second, if given, those with the second (else first is searched)."""
-    p, ts = reading(first, plan[1])
+    plan's first eid; second, if given, those with the second (else first is searched).
+    phases: {eid: phaseCount} from /ivp/meters."""
+    phases = phases or {}
+    p, ts = reading(first, plan[1], phases.get(plan[1], 0))
     if plan[0] == "total-production":
-        q, _ = reading(second if second is not None else first, plan[2])
+        q, _ = reading(second if second is not None else first, plan[2], phases.get(plan[2], 0))
         p -= q
     return int(round(p)), ts
 
 
-def net_from_production(report):
+def net_from_production(report, polling=False):
     """/production.json (firmware without /ivp/meters): the consumption entry whose
-    measurementType is net-consumption and whose activeCount > 0, field wNow."""
+    measurementType is net-consumption and whose activeCount > 0, field wNow. The setup
+    decides from it whether there is a consumption CT (NoNetPower); once polling has begun, a
+    reply that says there is none is a glitch, never a decision."""
     if type(report) is not dict:
         raise ValueError("production.json is not a JSON object")
     entries = report.get("consumption")
     if entries is None or entries == []:
-        raise NoNetPower(NO_CT + " (production.json has no consumption data)")
+        return _no_ct(polling, "production.json has no consumption data")
     if type(entries) is not list:
         raise ValueError("production.json: consumption is not a list")
     for c in entries:
@@ -268,10 +341,19 @@ def net_from_production(report):
                 raise ValueError("production.json net-consumption has no activeCount")
             if active <= 0:
                 # A metered Envoy without consumption CTs still lists the entry, with junk
-                # values and activeCount 0 (7.3.130_no_consumption).
+                # values and activeCount 0 (7.3.130_no_consumption); 8.3.5528 sends that now
+                # and then for a CT that is there (pyenphase#471).
+                if polling:
+                    raise Glitch(NO_ACTIVE)
                 raise NoNetPower(NO_CT + " (production.json: net-consumption has no active CT)")
             w = _power(c.get("wNow"))
             if w is None:
                 raise ValueError("production.json net-consumption has no wNow number")
             return int(round(w)), _stamp(c.get("readingTime"))
-    raise NoNetPower(NO_CT + " (production.json has no net-consumption entry)")
+    return _no_ct(polling, "production.json has no net-consumption entry")
+
+
+def _no_ct(polling, why):
+    if polling:
+        raise ValueError(why)  # a broken reply, retried as one
+    raise NoNetPower(NO_CT + " (%s)" % why)

@@ -6,7 +6,7 @@ import binascii
 
 from firmware import console, store
 from firmware import envoy_parse as ep
-from firmware.compat import NET_ERRORS
+from firmware.compat import NET_ERRORS, unload
 from firmware.envoy import (
     CHECK_JWT,
     INFO,
@@ -122,6 +122,18 @@ def pin_record(obj):
     return (sha, https or sha is not None) if type(https) is bool else None
 
 
+def pinned_on(obj):
+    """The Envoy (serial, firmware) that envoy_pin.json says the pin was taken on, or None
+    (older records, or fields that are not short printable text)."""
+    if type(obj) is not dict:
+        return None
+    serial, software = obj.get("serial"), obj.get("software")
+    for v in (serial, software):
+        if type(v) is not str or not 0 < len(v) <= 40 or printable(v) != v:
+            return None
+    return serial, software
+
+
 def _trust(e):
     if e.pin not in ("tofu", "off"):
         return e.pin.replace(":", "").lower(), True
@@ -133,6 +145,7 @@ def _trust(e):
         console.problem("envoy: %s is not a pin record; ignoring it" % e.pin_file)
     # No file: never pinned, or diag.repin() removed it.
     e._known = known or (None, False)
+    e._pinned_on = pinned_on(saved) if known else None
     return e._known
 
 
@@ -141,22 +154,27 @@ def pinned(e):
     return _trust(e)[0]
 
 
-def _learn(e, sha):
-    # HTTPS worked (sha: the certificate, first use under tofu): keep it, on flash if we can.
+def _learn(e, sha, on=None):
+    # HTTPS worked (sha: the certificate, first use under tofu or a re-pin; on: the Envoy's
+    # (serial, firmware) it was seen on): keep it, on flash if we can. Written only on change.
     known = (sha or e._known[0], True)
-    if known == e._known:
+    on = on or e._pinned_on
+    if known == e._known and on == e._pinned_on:
         return
-    e._known = known
+    first = sha is not None and sha != e._known[0]
+    e._known, e._pinned_on = known, on
     if e.pin_file is None:
         return
     record = {"https": True}
     if known[0]:
         record["sha256"] = known[0]
+        if on:
+            record["serial"], record["software"] = on
     if store.save(e.pin_file, record):
         e._unsaved = False
-        if sha:
+        if first and e._suspect is None:
             console.log("envoy: certificate pinned on first use sha256=%s" % sha)
-    else:
+    elif not (e._unsaved and sha is None):  # the firmware it holds for: said once with it
         e._unsaved = True
         console.problem(
             "envoy: %s could not be saved; it holds until the next reboot"
@@ -173,6 +191,7 @@ def forget_pin(e):
     if e.pin_file is not None:
         store.remove(e.pin_file)
     e._known = (None, False)
+    e._pinned_on = None
     e._unsaved = False
     e.reset()
 
@@ -182,14 +201,28 @@ def _check_peer(e, digest):
         raise EnvoyError("this runtime cannot show the Envoy's certificate; set envoy.pin to off")
     seen = str(binascii.hexlify(digest), "ascii")
     want = _trust(e)[0]
+    e._suspect = None
     if want is None:
         _learn(e, seen)
         return
-    if seen != want:
-        raise PinMismatch(
-            "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
-            "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], _how(e))
+    if seen == want:
+        return
+    if e.pin == "tofu" and e._pinned_on:
+        # Envoys make a new certificate with some firmware updates. Only /info (no secret) may
+        # go over this connection: probe() then re-pins or refuses (envoy_repin.py).
+        e._suspect = seen
+        if e._probing:
+            return
+        err = PinMismatch(
+            "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent; "
+            "asking its /info whether a firmware update did it" % (seen[:16], want[:16])
         )
+        err.recheck = True
+        raise err
+    raise PinMismatch(
+        "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
+        "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], _how(e))
+    )
 
 
 def _how(e):
@@ -208,6 +241,7 @@ def probe(e):
         if not https and _trust(e)[1]:
             _refuse_plain(e, failure)
         e.conn = e._connection(https)
+        e._probing = https
         try:
             r = e.conn.send(e.conn.head("GET", INFO, ()))
             if r.status != 200:
@@ -218,10 +252,22 @@ def probe(e):
         except NET_ERRORS + (HTTPError, EnvoyError) as err:
             failure = failure or err
             continue
+        finally:
+            e._probing = False
+        if e._suspect is not None:  # a new certificate: its judge, loaded only then
+            from firmware import envoy_repin
+
+            try:
+                newer = version > version_tuple(e._pinned_on[1])
+                envoy_repin.judge(e, serial, software, newer, _learn, _how(e))
+            finally:
+                unload("firmware.envoy_repin")
         if not https and ep.needs_token(version):
             break  # firmware 7+ over plain HTTP: something in between; trust only HTTPS
         e.software, e.version, e.serial = software, version, serial
-        if https and not _trust(e)[1]:
+        if https and e.pin == "tofu" and serial:
+            _learn(e, None, (serial, software))  # the firmware the pin holds for
+        elif https and not _trust(e)[1]:
             _learn(e, None)
         return
     e.close()
@@ -258,7 +304,7 @@ def login(e, token):
     Both the Bearer token and the cookie go on every later request: some 7.x firmware
     wants the cookie, pyenphase sends the Bearer header. Never over plain HTTP."""
     e._forget_session()
-    if not e.https or e.conn is None or e.version is None:
+    if not e.https or e.conn is None or e.version is None or e._suspect is not None:
         raise Downgrade("refusing to send the token: the Envoy was not probed over HTTPS")
     bearer = ("Authorization", "Bearer " + token)
     r = e.conn.send(e.conn.head("GET", CHECK_JWT, (bearer,)))
@@ -304,10 +350,22 @@ def discover(e):
         # A storage CT is read with the grid's once ensemble.look() has found the battery, after
         # the setup code is gone: nothing about batteries adds to a connection's peak.
         e.storage = storage_eid(meters)
+        e.phases = phase_counts(meters, ep.eids(e.plan) + (e.storage,))
         meters = r = None
         _try_per_meter(e)
     _prepare(e)
     return e.plan
+
+
+def phase_counts(meters, eids):
+    """{eid: phaseCount} of these meters in a checked /ivp/meters list (1 to 3; others left
+    out, which turns the zero-phase check off for them)."""
+    out = {}
+    for m in meters:
+        n = m.get("phaseCount")
+        if m["eid"] in eids and type(n) is int and 1 <= n <= 3:
+            out[m["eid"]] = n
+    return out
 
 
 def storage_eid(meters):
@@ -325,7 +383,9 @@ def _try_per_meter(e):
     if r.status == 200 and not r.looks_like_html():
         try:
             one = r.json()
-            ep.reading(one, eid)
+            ep.reading(one, eid, e.phases.get(eid, 0))
+        except ep.Glitch:
+            pass  # the endpoint works; its data is junk this time
         except ValueError:
             return
         e.per_meter = type(one) is dict

@@ -30,6 +30,7 @@ STATE = (  # the status() keys the state message carries
     "lag_s",
     "update_s",
     "burst_mode",
+    "notice",
 )
 
 

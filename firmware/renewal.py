@@ -4,9 +4,8 @@
 # heater is off), `restart` says why and the app restarts the board, at most as often as the
 # account guard allows a login. Problems go to the link's console line and the heater's reason.
 from firmware import clock, store
+from firmware.reasons import NO_TOKEN
 from firmware.tokens import TokenKeeper
-
-NO_TOKEN = "no-token"
 
 
 class NoToken(Exception):
@@ -85,10 +84,13 @@ class Renewal:
         if up < self.next_check:
             return
         self.next_check = up + 60  # only arithmetic; logins themselves are rate-limited
-        if not self.link.clock_ok or heater_on or self.keeper.token is None:
+        k = self.keeper
+        if not self.link.clock_ok or k.token is None:
             return
-        why = self.keeper.renewal_due(self.board.now())
-        if why:
+        now = self.board.now()
+        why = k.renewal_due(now)
+        # A renewal waits for the heater to stop, unless the token would run out first.
+        if why and (not heater_on or k.urgent(now)):
             self._renew(why)
 
     def days_line(self, day):
@@ -97,9 +99,9 @@ class Renewal:
         if k.token is None or day == self.shown_day:
             return None
         self.shown_day = day
-        return "token: %s, %.0f days left (expires %s)%s" % (
+        return "token: %s, %s left (expires %s)%s" % (
             k.kind(),
-            k.days_left(self.board.now()),
+            k.left_text(self.board.now()),
             clock.date(k.claims["exp"]),
             ", pasted" if k.pasted else "",
         )

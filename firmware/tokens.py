@@ -12,6 +12,7 @@ from firmware.compat import unload
 TOKEN_FILE = "token.json"
 CLOUD_FILE = "cloud.json"
 RENEW_BEFORE_S = 30 * 86400  # owner tokens last a year: renew with 30 days left
+SHORT_S = 2 * 86400  # tokens shorter-lived (installer accounts: 12 h) renew at half-life
 FIRST_BACKOFF_S = 300
 MAX_BACKOFF_S = 86400
 LOGINS_PER_DAY = 6
@@ -46,6 +47,8 @@ class TokenKeeper:
         # changes, so that a renewal falling due mid-run loads nothing. None: not known yet.
         self.login_at = None
         self.source = None  # where the token came from: "stored", "pasted" or "new"
+        self.via = None  # the cloud path that gave it (enlighten.OWNER or WEB): tried first next
+        self.saved = False  # a new token is on flash (else RAM is all that holds it)
 
     def load(self):
         """The pasted token (envoy.token) or the one kept on flash. Returns a line to show."""
@@ -66,6 +69,14 @@ class TokenKeeper:
             return None
         return (self.claims["exp"] - now) / 86400
 
+    def left_text(self, now):
+        days = self.days_left(now)
+        return "%.0f days" % days if days >= 2 else "%.1f hours" % (days * 24)
+
+    def _life(self):
+        c = self.claims
+        return c["exp"] - c["iat"] if c.get("iat") is not None else None
+
     def renewal_due(self, now):
         """Why a new token is needed now, or None."""
         if self.pasted:
@@ -76,14 +87,21 @@ class TokenKeeper:
             return "the Envoy rejected the token"
         c = self.claims
         left = c["exp"] - now
-        life = c["exp"] - c["iat"] if c.get("iat") is not None else None
-        if c.get("enphaseUser") == "installer" and life:
+        life = self._life()
+        if life and (life < SHORT_S or c.get("enphaseUser") == "installer"):
             if left < life / 2:  # installer tokens last 12 hours: renew at half-life
-                return "installer token past half-life"
+                return "a %.0f-hour token past half-life" % (life / 3600)
             return None
         if left < RENEW_BEFORE_S:
             return "%.1f days left" % (left / 86400) if left > 0 else "expired"
         return None
+
+    def urgent(self, now):
+        """A renewal that should not wait for the heater to stop: a quarter of a short token's
+        life left, or a day of a long one's."""
+        life = self._life() if self.claims else None
+        left = self.claims["exp"] - now if self.claims else 0
+        return left < (life / 4 if life and life < SHORT_S else 86400)
 
     def usable(self, now):
         if self.token is None:

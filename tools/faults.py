@@ -198,8 +198,9 @@ class TokenRevoked(Scenario):
 
 
 class EnvoyFault(Scenario):
-    def __init__(self, fault, what, words):
+    def __init__(self, fault, what, words, reason="envoy-down"):
         self.fault, self.name, self.what, self.words = fault, "envoy-" + fault, what, words
+        self.reason = reason
 
     def inject(self, r):
         r.sim.envoy.fault = self.fault
@@ -238,21 +239,17 @@ class CertChanged(Scenario):
     reason, words, hold_s = "pin-mismatch", "certificate changed", 60
 
     def inject(self, r):
-        r.sim.envoy.reboot()
-        r.sim.envoy.cert = "envoy2"
         self.requests_before = len(r.sim.envoy.requests)
-        r.sim.envoy.start()
+        r.sim.envoy.swap_cert("envoy2")
 
     def clear(self, r):
         self.requests_during = len(r.sim.envoy.requests) - self.requests_before
-        r.sim.envoy.reboot()
-        r.sim.envoy.cert = "envoy"
-        r.sim.envoy.start()
+        r.sim.envoy.swap_cert("envoy")
 
     def verify(self, r):
-        assert self.requests_during == 0, (
-            "%d requests reached the new certificate" % self.requests_during
-        )
+        # Only /info reached the other certificate (to tell a firmware update), nothing secret.
+        asked = [q for q in r.sim.envoy.served if q[0] == "envoy2"]
+        assert all(q[2] == "/info" and not (q[3] or q[4]) for q in asked), asked
 
 
 class CloudAtRenewal(Scenario):
@@ -468,6 +465,76 @@ class Trickle(Scenario):
         self.proxy.stop()
 
 
+class FirmwareUpdate(Scenario):
+    """An Enphase firmware push (as on D8.3.5528): the Envoy restarts with a new certificate and
+    newer firmware. The board refuses the certificate, asks /info only, sees the same serial on
+    newer firmware, re-pins and carries on: no login, no REPL."""
+
+    name, what, speed = (
+        "firmware-update",
+        "an Envoy firmware update with a new certificate (D8.2.4345 -> D8.3.5528)",
+        60,
+    )
+    reason, words, hold_s = "pin-mismatch", "re-pinned: firmware", 0
+    then = "re-pinned by itself"
+
+    def inject(self, r):
+        self.requests_before = len(r.sim.envoy.requests)
+        r.sim.envoy.update_firmware("D8.3.5528")
+
+    def clear(self, r):
+        pass  # nothing to undo: the board must get over it by itself
+
+    def verify(self, r):
+        # The new certificate got /info first, and a secret only after the re-pin that follows.
+        asked = [q for q in r.sim.envoy.served if q[0] == "envoy2"]
+        first_secret = next(i for i, q in enumerate(asked) if q[3] or q[4])
+        assert first_secret and {q[2] for q in asked[:first_secret]} == {"/info"}, asked[:5]
+        assert r.sim.cloud.logins == 1, "a cloud login for a re-pin"
+
+
+class NightSilence(Scenario):
+    """About 11 pm: the Envoy says nothing for six minutes, then refuses the token for a minute
+    while it starts (sessions forgotten). OFF on stale data, and nothing else: no cloud login,
+    no restart."""
+
+    name, what, speed = (
+        "night-silence",
+        "the Envoy silent for 6 minutes at night, then refusing the token for a minute",
+        120,
+    )
+    reason, words, hold_s = "envoy-down", "connection refused", 60
+
+    def inject(self, r):
+        self.booted = r.board.resets  # the first login restarts once, into a fresh heap
+        r.sim.envoy.stop()
+        r.sleep_sim(360)
+        r.sim.envoy.reboot()
+        r.sim.envoy.fault = "401"
+        r.sim.envoy.start()
+
+    def clear(self, r):
+        r.sim.envoy.fault = None
+
+    def verify(self, r):
+        assert r.sim.cloud.logins == 1, "%d cloud logins" % r.sim.cloud.logins
+        assert r.board.resets == self.booted, "the board restarted"
+
+
+class TokensGone(CloudAtRenewal):
+    """Entrez's /tokens answers 400 when the token falls due: Entrez's web login gives the
+    token instead, counted by the account guard as one more login."""
+
+    recovery = "(from Entrez's web login"
+
+    def clear(self, r):
+        pass  # gone for good: the fallback must carry on
+
+    def verify(self, r):
+        CloudAtRenewal.verify(self, r)
+        assert r.sim.cloud.web_logins == 1 and r.sim.cloud.logins == 3, r.sim.cloud.logins
+
+
 SCENARIOS = [
     EnvoyDown(),
     EnvoyReboot(),
@@ -491,6 +558,15 @@ SCENARIOS = [
     PinNotSaved(),
     DamagedFiles(),
     Trickle(),
+    FirmwareUpdate(),
+    EnvoyFault(
+        "all-zero",
+        "all-zero readings from the grid CT (an 8.3 firmware bug)",
+        "bogus reading",
+        "stale",
+    ),
+    NightSilence(),
+    TokensGone("tokens-gone", "Entrez's /tokens gone (400) at renewal time, for good", ""),
 ]
 
 

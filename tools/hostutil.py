@@ -143,9 +143,11 @@ def cloud_token(cfg, keeper, serial, now, timeout_s=None):
 
     failed = []
 
-    def fetch(serial):
+    def fetch(serial, first, another):
         try:
-            return enlighten.get_token(cfg["enlighten"], serial, timeout_s=timeout_s)
+            return enlighten.get_token(
+                cfg["enlighten"], serial, timeout_s=timeout_s, first=first, another=another
+            )
         except enlighten.CloudError as e:
             failed.append(e)
             raise

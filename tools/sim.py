@@ -61,6 +61,11 @@ ENLIGHTEN_LOGIN_PAGE = (
 )
 
 
+ENTREZ_LOGIN_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Entrez</title></head><body><form action='/login' "
+    "method='post'><input name='username'><input name='password' type='password'></form>"
+    "</body></html>\n"
+)
 NOT_FOUND = '{"error": "404 - Not Found"}'
 # Capture headers replayed as they were; framing (length, chunking, keep-alive) is rebuilt.
 REPLAYED = (
@@ -221,6 +226,7 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the connection's own thread, not in accept().
         ctx = self.owner.tls_context()
+        cert = getattr(self.owner, "cert", None)  # the certificate this connection shows
         if ctx is not None:
             request.settimeout(10)
             try:
@@ -229,6 +235,7 @@ class _Server(ThreadingHTTPServer):
                 self.owner.handshake_failures += 1
                 return
             self.owner.handshakes += 1
+            request.sim_cert = cert
         self.owner.connections.add(request)
         try:
             self.RequestHandlerClass(request, client_address, self)
@@ -337,6 +344,10 @@ class _Service:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.drop()
+
+    def drop(self):
+        """Drop every connection, still listening."""
         for c in list(self.connections):
             try:
                 c.shutdown(socket.SHUT_RDWR)  # close() alone leaves it open while a file uses it
@@ -382,6 +393,13 @@ class SimBattery:
 
 
 class SimEnvoy(_Service):
+    """One captured Envoy, served as it served its replies. fault: None, "503" (not ready),
+    "401" (the token refused everywhere, as while an Envoy restarts), "html" (its home page
+    where JSON was expected), "truncate", "reset", "oversize" (bodies), "all-zero" (the grid CT
+    reads all zeros, an 8.3.x bug), "active-count-0" (production.json's 8.3.5528 bug).
+    update_firmware() plays an Enphase push with a new certificate; refused_paths answers 401
+    on optional endpoints; slow_s delays every reply; stop() refuses connections."""
+
     OVERSIZE = 40000  # bigger than any cap the firmware uses
 
     def __init__(self, folder=DEMO_FOLDER, pki=None, clock=None, authority=None, port=0):
@@ -404,10 +422,14 @@ class SimEnvoy(_Service):
         self.sessions = set()  # "sessionId=..." cookies the Envoy knows
         self._tokens = {}  # session -> the token it was opened with
         self.requests = []  # (method, path, had_bearer, had_cookie)
+        self.served = []  # (certificate shown, method, path, had_bearer, had_cookie)
         self.missing = []  # paths asked for that the capture does not hold (404)
         self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
         self.battery = None  # a SimBattery behind the storage CT and ensemble figures
         self.frozen_at = None  # a stuck meter: live values keep this timestamp
+        self.info_software = None  # /info shows this firmware instead (update_firmware)
+        self.info_serial = None  # /info shows this serial instead (another Envoy)
+        self.refused_paths = ()  # path prefixes answered 401 (optional endpoints kept from owners)
         self.fault = None
         self.slow_s = 0
         self._ctx = {}
@@ -551,30 +573,35 @@ class SimEnvoy(_Service):
             h._body()
         path = h.path
         auth = h.headers.get("Authorization", "")
-        self.requests.append(
-            (
-                h.command,
-                path,
-                auth.startswith("Bearer "),
-                "sessionId=" in h.headers.get("Cookie", ""),
-            )
+        q = (
+            h.command,
+            path,
+            auth.startswith("Bearer "),
+            "sessionId=" in h.headers.get("Cookie", ""),
         )
+        self.requests.append(q)
+        # Which certificate the connection showed: a test can tell what reached a new one.
+        self.served.append((getattr(h.connection, "sim_cert", None),) + q)
         if self.slow_s:
             time.sleep(self.slow_s)
         if self.fault == "503":
             return h.reply(503, "", "text/html")
         if path == "/info" or path == "/info.xml":
-            return self._send_file(h, "info")
+            return self._send_file(h, "info", self._info)
         if path == "/auth/check_jwt":
             token = self._bearer(h)
-            if not self.tls or token is None:
+            if not self.tls or token is None or self.fault == "401":
                 return self._unauthorised(h)
             return h.reply(200, VALID_TOKEN_HTML, "text/html", [self._new_session(token)])
-        if not self._authorised(h):
-            return self._unauthorised(h)
+        if not self._authorised(h) or self.fault == "401":
+            return self._unauthorised(h)  # "401": the token refused, as while an Envoy starts
+        if any(path.startswith(p) for p in self.refused_paths):
+            return self._unauthorised(h)  # an optional endpoint this firmware keeps from owners
         if self.fault == "html":
             return h.reply(200, "<html><body>Envoy home</body></html>", "text/html")
         name = endpoint_file(path)
+        if self.fault in ("all-zero", "active-count-0") and self._bogus(h, name, path):
+            return None
         if name == "ivp_meters_readings":
             return self._send_file(h, name, self._live_readings)
         if name.startswith("production.json"):
@@ -604,6 +631,66 @@ class SimEnvoy(_Service):
             entry = self._live_readings(entry)
         return h.reply(200, json.dumps(entry[0], indent=4))
 
+    def _bogus(self, h, name, path):
+        # The firmware bugs of 2026 (pyenphase#471 and the PRs after it): the grid CT reads all
+        # zeros ("all-zero"), or production.json says activeCount 0 with junk ("active-count-0").
+        # True when it replied.
+        if self.fault == "active-count-0" and name.startswith("production.json"):
+            body, _ = self._file(name if name in self.endpoints else "production.json")
+            report = json.loads(body)
+            for c in report.get("consumption", []):
+                c["activeCount"], c["wNow"] = 0, 0.0
+            h.reply(200, json.dumps(report), chunked=self.tls)
+            return True
+        readings = name == "ivp_meters_readings" or path.startswith("/ivp/meters/readings/")
+        if self.fault != "all-zero" or not readings:
+            return False
+        body, _ = self._file("ivp_meters_readings")
+        entries = json.loads(body)
+        grid = (self._meters().get("net-consumption"), self._meters().get("total-consumption"))
+        for r in entries:
+            if r.get("eid") in grid:
+                for c in [r] + r.get("channels", []):
+                    for k, v in c.items():
+                        if k not in ("eid", "timestamp") and isinstance(v, float):
+                            c[k] = 0.0
+                r["timestamp"] = int(self.clock.now())
+        if path.startswith("/ivp/meters/readings/"):
+            eid = int(path.rsplit("/", 1)[1])
+            entries = [r for r in entries if r.get("eid") == eid][:1]
+            if not entries:
+                h.reply(404, NOT_FOUND)
+                return True
+            h.reply(200, json.dumps(entries[0], indent=4))
+            return True
+        h.reply(200, json.dumps(entries, indent=4))
+        return True
+
+    def update_firmware(self, software, cert="envoy2"):
+        """An Enphase firmware push: the Envoy comes back (sessions forgotten) with a new
+        certificate, and /info shows the new version (the same serial). It keeps listening, so
+        the board meets the new certificate on its next poll, not a refusal first (the
+        envoy-reboot fault plays the refusals)."""
+        self.swap_cert(cert)
+        self.info_software = software
+
+    def swap_cert(self, cert):
+        """A new certificate on every connection from now on; sessions forgotten."""
+        self.cert = cert
+        self.sessions.clear()
+        self.drop()
+
+    def _info(self, body):
+        if self.info_software:
+            old = "<software>%s</software>" % self.software
+            body = body.replace(
+                old.encode(), ("<software>%s</software>" % self.info_software).encode()
+            )
+        if self.info_serial:
+            old = "<sn>%s</sn>" % self.serial
+            body = body.replace(old.encode(), ("<sn>%s</sn>" % self.info_serial).encode())
+        return body
+
     def _send_file(self, h, name, live=None):
         body, log = self._file(name)
         if body is None:
@@ -612,6 +699,9 @@ class SimEnvoy(_Service):
         headers = {k.lower(): v for k, v in (log.get("headers") or {}).items()}
         status = log.get("code", 200)
         chunked = "chunked" in headers.get("transfer-encoding", "")
+        if live == self._info:
+            body = self._info(body)
+            live = None
         if live and self.live and status == 200 and body.lstrip()[:1] in (b"{", b"["):
             body = json.dumps(live(json.loads(body)), indent=4).encode()
         elif "content-length" in headers:
@@ -633,9 +723,14 @@ class SimEnvoy(_Service):
 
 
 class SimCloud(_Service):
-    """Enlighten login and Entrez tokens. behaviour: None (works), "bad-credentials", "mfa",
-    "locked" (the HTML login page with 200), "blocked", "5xx", "slow", "token-5xx",
-    "token-garbage"; token_format: "raw", "json" or "html"."""
+    """Enlighten login and Entrez tokens, both ways: login.json then /tokens (the owner's API),
+    and Entrez's web login (/login, then /entrez_tokens: the token in an HTML textarea). As
+    Enphase does since 2025, a request without a User-Agent is refused (403 on login.json, 406
+    on /tokens), and login.json wants an Accept header. behaviour: None
+    (works), "bad-credentials", "mfa", "locked" (the HTML login page with 200), "blocked", "5xx",
+    "slow", "token-5xx", "token-garbage", "tokens-gone" (/tokens answers 400, as Entrez did to
+    a cloud integration in 2026), "web-gone" (the web login's pages answer 404), "all-gone"
+    (both); token_format: "raw", "json" or "html"."""
 
     def __init__(
         self,
@@ -658,8 +753,11 @@ class SimCloud(_Service):
         self.token_lifetime_s = 365 * 86400
         self.slow_s = 20
         self.sessions = set()
-        self.logins = 0
+        self.logins = 0  # either way: login.json, or the web login's form
+        self.web_logins = 0
         self.token_requests = 0
+        self.web_sessions = set()
+        self.agents = []  # the User-Agent of every request
         self.problems = []  # what the cloud found wrong in requests (for the tests)
         self.issued = []
         self._ctx = None
@@ -682,11 +780,80 @@ class SimCloud(_Service):
         if h.command != "POST":
             return h.reply(405, "")
         body = h._body()
-        if h.path.split("?")[0] == "/login/login.json":
+        path = h.path.split("?")[0]
+        agent = h.headers.get("User-Agent") or ""
+        self.agents.append(agent)
+        if path in ("/login/login.json", "/tokens") and not agent.strip():
+            # What Enphase has answered since 2025 to a request without a browser-like agent.
+            if path == "/tokens":
+                self.token_requests += 1
+                return h.reply(406, "<html><body>Not Acceptable</body></html>", "text/html")
+            self.logins += 1
+            return h.reply(403, "<html><body><h1>403 Forbidden</h1></body></html>", "text/html")
+        if path == "/login/login.json":
+            if not (h.headers.get("Accept") or "").strip():
+                self.logins += 1
+                return h.reply(406, "<html><body>Not Acceptable</body></html>", "text/html")
             return self._login(h, body)
-        if h.path == "/tokens":
+        if path == "/tokens":
             return self._token(h, body)
+        if path == "/login":
+            return self._web_login(h, body)
+        if path == "/entrez_tokens":
+            return self._web_token(h, body)
         h.reply(404, '{"error": "not found"}')
+
+    def _web_login(self, h, body):
+        # Entrez's login form: a good login redirects with a session cookie; a bad one shows
+        # the form again.
+        self.logins += 1
+        self.web_logins += 1
+        if self.behaviour in ("web-gone", "all-gone"):
+            return h.reply(404, "<html><body>Not Found</body></html>", "text/html")
+        if h.headers.get("Content-Type") != "application/x-www-form-urlencoded":
+            self.problems.append("web login Content-Type %r" % h.headers.get("Content-Type"))
+        fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        if sorted(fields) != ["password", "username"]:
+            self.problems.append("web login fields %r" % sorted(fields))
+        if fields.get("username") != self.email or fields.get("password") != self.password:
+            return h.reply(200, ENTREZ_LOGIN_PAGE, "text/html")
+        session = secrets.token_hex(16)
+        self.web_sessions.add(session)
+        return h.reply(
+            302,
+            "",
+            "text/html",
+            [
+                ("Location", "/entrez_tokens"),
+                ("Set-Cookie", "SESSION=%s; Path=/; Secure" % session),
+            ],
+        )
+
+    def _web_token(self, h, body):
+        self.token_requests += 1
+        if self.behaviour in ("web-gone", "all-gone"):
+            return h.reply(404, "<html><body>Not Found</body></html>", "text/html")
+        cookies = [c.strip() for c in (h.headers.get("Cookie") or "").split(";")]
+        if not any(c[8:] in self.web_sessions for c in cookies if c.startswith("SESSION=")):
+            return h.reply(302, "", "text/html", [("Location", "/login")])
+        fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        if sorted(fields) != ["serialNum"]:
+            self.problems.append("web token fields %r" % sorted(fields))
+        token = self._issue(fields.get("serialNum"))
+        page = (
+            "<!DOCTYPE html><html><head><title>Entrez</title></head><body><form>"
+            '<textarea name="accessToken" id="JWTToken" cols="30" rows="10" readonly>%s'
+            "</textarea></form></body></html>" % token
+        )
+        return h.reply(200, page, "text/html")
+
+    def _issue(self, serial):
+        token = make_jwt(
+            serial, self.email, self.clock.now(), self.token_lifetime_s, self.token_role
+        )
+        self.issued.append(token)
+        self.authority.add(token)
+        return token
 
     def _login(self, h, body):
         self.logins += 1
@@ -742,19 +909,13 @@ class SimCloud(_Service):
             self.problems.append("token fields %r" % sorted(req))
         if self.behaviour == "token-5xx":
             return h.reply(502, "<html>Bad Gateway</html>", "text/html")
+        if self.behaviour in ("tokens-gone", "all-gone"):
+            return h.reply(400, '{"message": "Bad Request"}')
         if req.get("session_id") not in self.sessions or req.get("username") != self.email:
             return h.reply(401, "")
         if self.behaviour == "token-garbage":
             return h.reply(200, "Sorry, something went wrong", "text/plain")
-        token = make_jwt(
-            req.get("serial_num"),
-            self.email,
-            self.clock.now(),
-            self.token_lifetime_s,
-            self.token_role,
-        )
-        self.issued.append(token)
-        self.authority.add(token)
+        token = self._issue(req.get("serial_num"))
         if self.token_format == "json":
             return h.reply(
                 200,

@@ -12,7 +12,7 @@ def cloud_cfg(sim, **kw):
 
 
 def get(sim, **kw):
-    return enlighten.get_token(cloud_cfg(sim, **kw), sim.envoy.serial)
+    return enlighten.get_token(cloud_cfg(sim, **kw), sim.envoy.serial)[0]
 
 
 def test_login_and_token_with_the_exact_fields(sim):
@@ -90,3 +90,87 @@ def test_bundled_roots_load():
 
     cas = list(ca_certificates(""))
     assert len(cas) >= 5 and all(c[:1] == b"\x30" for c in cas)  # DER: an ASN.1 SEQUENCE
+
+
+def test_every_cloud_request_sends_a_browser_like_user_agent(sim):
+    get(sim)
+    assert len(sim.cloud.agents) == 2
+    assert all(a.startswith("Mozilla/5.0") for a in sim.cloud.agents)
+
+
+def test_the_cloud_refuses_a_request_without_a_user_agent(sim, monkeypatch):
+    # As Enphase does since 2025: the simulator must refuse it, or the test above proves nothing.
+    monkeypatch.setattr(enlighten, "USER_AGENT", "")
+    with pytest.raises(CloudError) as err:
+        get(sim)
+    assert "403" in str(err.value) and "Forbidden" in str(err.value)
+
+
+def test_a_failure_says_what_the_cloud_answered_without_secrets(sim):
+    sim.cloud.behaviour = "5xx"
+    with pytest.raises(CloudError) as err:
+        get(sim)
+    assert 'Enphase answered 503 "<html>Service Unavailable</html>"' in str(err.value)
+    sim.cloud.behaviour = "token-garbage"
+    with pytest.raises(CloudError) as err:
+        get(sim)
+    assert 'answered 200 "Sorry, something went wrong"' in str(err.value)
+
+
+def test_the_excerpt_masks_secrets_and_anything_shaped_like_a_token():
+    body = (
+        b'{"session_id":"0123456789abcdef0123","user":"me@example.com","pw":"hunter2",'
+        b'"note":"bad\x1b[31m\nline"}'
+    )
+    text = enlighten.excerpt(body, ("hunter2", "me@example.com"))
+    assert "0123456789abcdef" not in text and "hunter2" not in text and "me@example" not in text
+    assert "\x1b" not in text and "\n" not in text and len(text) <= enlighten.EXCERPT + 3
+    assert "session_id" in text and "[...]" in text
+
+
+def test_a_gone_tokens_endpoint_falls_back_to_the_entrez_web_login(sim):
+    sim.cloud.behaviour = "tokens-gone"
+    token, via = enlighten.get_token(cloud_cfg(sim), sim.envoy.serial)
+    assert via == enlighten.WEB and token == sim.cloud.issued[-1]
+    assert jwt.decode(token)["aud"] == sim.envoy.serial
+    assert sim.cloud.logins == 2 and sim.cloud.web_logins == 1
+    assert sim.cloud.problems == []  # the web form's fields and content type
+
+
+def test_the_web_path_first_when_it_worked_last(sim):
+    token, via = enlighten.get_token(cloud_cfg(sim), sim.envoy.serial, first=enlighten.WEB)
+    assert via == enlighten.WEB and sim.cloud.logins == 1 and sim.cloud.web_logins == 1
+
+
+def test_no_fallback_when_the_account_guard_says_no(sim):
+    sim.cloud.behaviour = "tokens-gone"
+    with pytest.raises(CloudError) as err:
+        enlighten.get_token(cloud_cfg(sim), sim.envoy.serial, another=lambda: False)
+    assert err.value.kind == "gone" and "400" in str(err.value)
+    assert sim.cloud.web_logins == 0
+
+
+def test_a_gone_web_login_falls_back_to_the_owner_path(sim):
+    sim.cloud.behaviour = "web-gone"
+    token, via = enlighten.get_token(cloud_cfg(sim), sim.envoy.serial, first=enlighten.WEB)
+    assert via == enlighten.OWNER and sim.cloud.logins == 2
+
+
+def test_both_paths_gone_is_one_clear_error(sim):
+    sim.cloud.behaviour = "all-gone"
+    with pytest.raises(CloudError) as err:
+        enlighten.get_token(cloud_cfg(sim), sim.envoy.serial)
+    assert err.value.kind == "gone" and "Entrez web login: the endpoint seems gone (404)" in str(
+        err.value
+    )
+    assert sim.cloud.logins == 2  # one try each way, no more
+
+
+def test_a_wrong_password_on_the_web_login_is_a_credentials_error(sim):
+    with pytest.raises(CloudError) as err:
+        enlighten.get_token(
+            cloud_cfg(sim, password="wrong"), sim.envoy.serial, first=enlighten.WEB
+        )
+    assert err.value.kind == "credentials" and "wrong" not in str(err.value).replace(
+        "wrong e-mail", ""
+    )

@@ -162,8 +162,13 @@ def test_certificate_pinned_on_first_use_and_a_new_one_refused(sim):
     e.close()
     with pytest.raises(PinMismatch) as err:
         e.read()
-    assert "diag.repin()" in str(err.value)
-    assert len(sim.envoy.requests) == requests  # the token never reached the new certificate
+    assert err.value.recheck and len(sim.envoy.requests) == requests
+    e.reset()
+    with pytest.raises(PinMismatch) as err:
+        e.probe()  # its /info, nothing secret: the same firmware, so not an update
+    assert "diag.repin()" in str(err.value) and not err.value.recheck
+    # Only /info reached the new certificate: never the token nor the session.
+    assert sim.envoy.requests[requests:] == [("GET", "/info", False, False)]
 
 
 def test_explicit_pin(sim):
@@ -285,3 +290,17 @@ def test_a_bool_eid_in_the_readings_is_not_the_meter(sim, tmp_path):
         assert "no meter 704643584" in str(err.value)
     finally:
         served.stop()
+
+
+def test_https_first_so_a_closed_port_80_is_normal(sim, tmp_path):
+    # D8.3.5286 and later refuse plain HTTP: a first connection must need nothing but HTTPS.
+    from tools.broker import free_port
+
+    e = Envoy("127.0.0.1", sim.envoy.port, "tofu", pin_file=str(tmp_path / "pin.json"))
+    e.probe()
+    assert e.https and sim.envoy.handshake_failures == 0  # no plain-HTTP attempt at all
+    # Nothing listening at all (port 80 refused, and 443 too): the HTTPS failure is what is said.
+    down = Envoy("127.0.0.1", free_port(), "tofu", timeout_s=2, pin_file=None)
+    with pytest.raises(OSError) as err:
+        down.probe()
+    assert "refused" in str(err.value).lower() or err.value.errno == 111

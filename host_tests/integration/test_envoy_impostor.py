@@ -166,7 +166,9 @@ def test_a_pin_that_could_not_be_saved_holds_until_the_reboot(sim, capsys):
     e.close()
     nets, errors = app_polls(e, token, 3)
     assert nets == [] and [kind for kind, _ in errors] == ["PinMismatch"] * 3, errors
-    assert len(sim.envoy.requests) == requests  # nothing reached it
+    # Only /info reached it (to tell a firmware update), never the token nor the session.
+    assert {r[1] for r in sim.envoy.requests[requests:]} == {"/info"}
+    assert all(not (r[2] or r[3]) for r in sim.envoy.requests[requests:])
     # The console does not claim a pin that is not on flash.
     assert "could not be saved; it holds until the next reboot" in out
     assert "certificate pinned on first use" not in out.replace("the certificate pinned", "")
@@ -198,6 +200,8 @@ def test_a_damaged_pin_file_is_reported_and_replaced(sim, capsys):
     assert json.load(open("envoy_pin.json")) == {
         "https": True,
         "sha256": sha256_of_pem(sim.pki["envoy_pem"]),
+        "serial": sim.envoy.serial,
+        "software": sim.envoy.software,
     }
 
 
@@ -277,5 +281,6 @@ def test_a_pin_that_could_not_be_saved_under_micropython(sim, tmp_path):
     (real, impostor), out = run_upy(tmp_path, cases, swap)
     assert real["nets"] == [199, 199], out
     assert impostor["nets"] == [] and [k for k, _ in impostor["errors"]] == ["PinMismatch"] * 3
-    assert len(sim.envoy.requests) == seen[0]  # nothing reached the other certificate
+    # Only /info reached the other certificate (to tell a firmware update), nothing secret.
+    assert all(r[1] == "/info" and not (r[2] or r[3]) for r in sim.envoy.requests[seen[0] :])
     assert "could not be saved; it holds until the next reboot" in out

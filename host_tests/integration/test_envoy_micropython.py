@@ -76,4 +76,6 @@ def test_tofu_pin_under_micropython_refuses_a_new_certificate(sim, tmp_path):
     pinned = json.loads((tmp_path / "envoy_pin.json").read_text())["sha256"]
     assert pinned == sha256_of_pem(sim.pki["envoy_pem"])  # the hash verify_callback saw
     assert second["error"] == "PinMismatch" and "diag.repin()" in second["reason"], second
-    assert impostor.handshakes == 1 and impostor.requests == []  # nothing was sent to it
+    # The probe's /info, to tell a firmware update; it shows the same firmware: refused, and
+    # nothing secret was sent.
+    assert impostor.handshakes == 1 and impostor.requests == [("GET", "/info", False, False)]

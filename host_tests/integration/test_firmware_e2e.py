@@ -116,7 +116,8 @@ def test_wrong_password_backs_off_instead_of_retrying(sim, board):
     cfg = sim.config()
     cfg["enlighten"]["password"] = "wrong"
     b = board(cfg)
-    b.wait_for("wrong e-mail or password (401); next login attempt in 5 min", 20)
+    line = b.wait_for("wrong e-mail or password (401); Enphase answered 401", 20)
+    assert line.endswith("; next login attempt in 5 min")
     b.wait_for("summary", 15)
     assert sim.cloud.logins == 1
     assert "wrong" not in b.output().replace("wrong e-mail", "")
@@ -133,6 +134,6 @@ def test_the_last_words_survive_a_power_cut(sim, board):
     assert "connection refused" in (b.dir / "lastwords.json").read_text()
     sim.envoy.start()
     again = board(fresh=False)
-    line = again.wait_for("lastwords: the previous run began by power-on", 10)
+    line = again.wait_for("lastwords: the previous run began by a software reset", 10)
     assert "connection refused" in line
     again.wait_for("relay=on", 30)

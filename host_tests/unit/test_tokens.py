@@ -6,6 +6,7 @@ from jwts import make
 from support import contains, tmpdir
 
 from firmware import console, store
+from firmware.enlighten import CloudError
 from firmware.compat import EPOCH_2000, unix_from_native
 from firmware.tokens import CLOUD_FILE, TOKEN_FILE, TokenKeeper
 
@@ -19,18 +20,28 @@ def keeper(token="", email="me@example.com", password="pw"):
 
 
 class Cloud:
-    """A fake fetch(serial): hands out tokens, or fails as told."""
+    """A fake fetch(serial, first, another): hands out tokens, or fails as told. gone: the paths
+    whose endpoint answers as if retired (then the other is tried if another() allows it)."""
 
-    def __init__(self, fail=None, exp=NOW + 365 * DAY):
+    def __init__(self, fail=None, exp=NOW + 365 * DAY, life=365 * DAY, gone=()):
         self.calls = 0
         self.fail = fail
         self.exp = exp
+        self.life = life
+        self.gone = gone
+        self.tried = []
 
-    def __call__(self, serial):
+    def __call__(self, serial, first="owner", another=None):
         self.calls += 1
         if self.fail:
             raise Exception(self.fail)
-        return make(aud=serial, exp=self.exp, iat=self.exp - 365 * DAY)
+        for path in (first, "web" if first == "owner" else "owner"):
+            self.tried.append(path)
+            if path not in self.gone:
+                return make(aud=serial, exp=self.exp, iat=self.exp - self.life), path
+            if another is None or not another():
+                break
+        raise CloudError("gone", "Entrez token: the endpoint seems gone (400)")
 
 
 def test_pasted_token_is_used_as_is_and_the_cloud_is_never_asked():
@@ -65,7 +76,7 @@ def test_installer_token_renews_at_half_life():
     store.save(TOKEN_FILE, {"token": make(exp=NOW + 12 * 3600, iat=NOW, role="installer")})
     k.load()
     assert k.renewal_due(NOW + 5 * 3600) is None
-    assert k.renewal_due(NOW + 6 * 3600 + 1) == "installer token past half-life"
+    assert k.renewal_due(NOW + 6 * 3600 + 1) == "a 12-hour token past half-life"
 
 
 def test_a_rejected_token_is_renewed_at_once():
@@ -135,7 +146,7 @@ def test_new_credentials_reset_the_back_off():
 
 def test_a_cloud_reply_that_is_not_a_usable_token_counts_as_a_failure():
     k = keeper()
-    line = k.renew(NOW, "1", lambda serial: "not-a-jwt")
+    line = k.renew(NOW, "1", lambda serial, first, another: ("not-a-jwt", first))
     contains(line, "unusable token")
     assert k.token is None and k.login_wait(NOW) == 300
 
@@ -180,7 +191,7 @@ def test_an_attempt_is_on_flash_before_the_cloud_is_asked():
     k = keeper()
     seen = []
 
-    def fetch(serial):
+    def fetch(serial, first, another):
         with open(CLOUD_FILE) as f:
             seen.append(json.load(f))
         raise Exception("power cut")
@@ -313,7 +324,7 @@ def test_a_pasted_token_with_impossible_claims_is_reported_not_a_crash():
 
 def test_the_cloud_sending_a_token_with_impossible_claims_counts_as_a_failure():
     k = keeper()
-    line = k.renew(NOW, "1", lambda serial: make(exp=10**400))
+    line = k.renew(NOW, "1", lambda serial, first, another: (make(exp=10**400), first))
     contains(line, "unusable token")
     assert k.token is None and k.login_wait(NOW) == 300
 
@@ -378,3 +389,47 @@ def test_a_restart_the_flash_cannot_record_is_not_allowed():
     os.remove(CLOUD_FILE)
     os.mkdir(CLOUD_FILE)  # the save fails: a restart could repeat unrecorded
     assert not k.restart_allowed(NOW)
+
+
+def test_a_gone_token_endpoint_falls_back_to_the_web_login_counted_as_a_login():
+    k = keeper()
+    cloud = Cloud(gone=("owner",))
+    contains(k.renew(NOW, "1", cloud), "from Entrez's web login")
+    assert cloud.tried == ["owner", "web"]
+    assert k.logins_today(NOW) == 2  # the fallback is a login for the account guard
+    assert k.login_wait(NOW) == 0 and k.failures() == 0  # it worked: no back-off
+    with open(TOKEN_FILE) as f:
+        assert json.load(f)["via"] == "web"
+    again = TokenKeeper({"token": ""}, {"email": "me@example.com", "password": "pw"})
+    again.load()  # the next boot: the path that worked goes first
+    contains(again.renew(NOW + 7 * 3600, "1", cloud), "new owner token")
+    assert cloud.tried[2:] == ["web"]
+
+
+def test_no_fallback_beyond_the_daily_limit():
+    k = keeper()
+    cloud = Cloud(gone=("owner", "web"))
+    lines = [k.renew(NOW + i * 3600, "1", cloud) for i in range(4)]
+    assert all("gone" in (line or "") for line in lines[:1])
+    assert k.logins_today(NOW + 4 * 3600) <= 6
+    assert cloud.tried.count("web") <= 3  # each fallback counted: the limit holds
+
+
+def test_short_tokens_warn_once_and_renew_at_half_life():
+    k = keeper()
+    cloud = Cloud(exp=NOW + 12 * 3600, life=12 * 3600)
+    line = k.renew(NOW, "1", cloud)
+    contains(line, "12.0 hours left")
+    contains(line, "tokens of 12 hours")
+    assert k.renewal_due(NOW + 5 * 3600) is None
+    assert k.renewal_due(NOW + 6 * 3600 + 1) == "a 12-hour token past half-life"
+    assert not k.urgent(NOW + 6 * 3600 + 1) and k.urgent(NOW + 9 * 3600 + 1)
+    cloud.exp += 6 * 3600
+    line = k.renew(NOW + 6 * 3600 + 1, "1", cloud)
+    assert "tokens of 12 hours" not in line  # said once, at the first short token
+
+
+def test_a_long_token_is_urgent_on_its_last_day_only():
+    k = keeper()
+    k.renew(NOW, "1", Cloud())
+    assert not k.urgent(NOW + 300 * DAY) and k.urgent(NOW + 364 * DAY + 1)

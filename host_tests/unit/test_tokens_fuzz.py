@@ -59,7 +59,7 @@ if st is not None:
             f.write(content)
         return TokenKeeper({"token": ""}, {"email": "me@example.com", "password": "pw"})
 
-    def fail(serial):
+    def fail(serial, first=None, another=None):
         raise Exception("Enlighten login: Enphase's server failed (503)")
 
     @FUZZ
