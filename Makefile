@@ -28,10 +28,11 @@ simulate: $(VENV)/.installed
 
 ## bench: poll benchmark (keep-alive vs a new connection per poll), then every traced day (regular
 ## and spiky) through the firmware's rules against the best possible schedule, and the burst output
-## against the ideal; the goals of both
+## against the ideal; the goals of both; then both outputs with late readings (the lag table)
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench_poll
 	$(PY) -m tools.replay --goals $(if $(TRACES),--traces $(TRACES))
+	$(PY) -m tools.replay --lag-table $(if $(TRACES),--traces $(TRACES))
 
 ## heap: the ESP32's heap headroom, measured with ../shared/upy32's stand-in (a benchmark)
 heap: $(VENV)/.installed

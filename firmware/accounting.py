@@ -27,7 +27,7 @@ class Accounting:
         if not fresh:
             return
         if out.burst:  # the heater's share when the reading was taken, not now (burst.py)
-            self._event(out.rules.see(self.heater, self.reading.house_w, up))
+            self._event(out.rules.see(self.heater, self.reading))
         elif out.power:
             self._event(self.heater.observe(up, self.reading.house_w, True))
 

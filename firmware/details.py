@@ -16,17 +16,7 @@ def details(d):
         "heater_learned_w": h.learned_w,
         "heater_last_step_w": h.last_step,
         "yesterday_kwh": d.accounting.energy.yesterday_wh / 1000,
-        "rules": "max_import_w=%d start_delay_s=%s stop_delay_s=%s "
-        "min_on_s=%s min_off_s=%s stale_s=%s poll_s=%s"
-        % (
-            rules.max_import,
-            rules.start_delay,
-            rules.stop_delay,
-            rules.min_on,
-            rules.min_off,
-            rules.stale_s,
-            d.poll_s,
-        ),
+        "rules": _rules(d, rules),
         "board": d.board.name,
         "wifi": "up" if d.board.wifi_up() else "down",
     }
@@ -57,3 +47,31 @@ def details(d):
             b.remaining_wh / 1000,
         )
     return out
+
+
+def _rules(d, rules):
+    if d.output.burst:  # burst.Control: no allowance, no minimum times (it used to crash here)
+        h = d.cfg["heater"]
+        lo, hi = rules.lag.window()
+        return "burst window_s=%s mains_hz=%s stale_s=%s poll_s=%s lag_model=%d-%d passes%s" % (
+            h["burst_window_s"],
+            h["mains_hz"],
+            rules.stale_s,
+            d.poll_s,
+            lo,
+            hi,
+            " (slow mode)" if rules.slow else "",
+        )
+    return (
+        "max_import_w=%d start_delay_s=%s stop_delay_s=%s "
+        "min_on_s=%s min_off_s=%s stale_s=%s poll_s=%s"
+        % (
+            rules.max_import,
+            rules.start_delay,
+            rules.stop_delay,
+            rules.min_on,
+            rules.min_off,
+            rules.stale_s,
+            d.poll_s,
+        )
+    )

@@ -36,7 +36,7 @@ class Diverter:
             from firmware.burst_out import BurstOutput
 
             rules = Burst(c, up)
-            self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"])
+            self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"], self.link)
         else:
             from firmware.control import Control
 
@@ -244,7 +244,12 @@ class Diverter:
             "heap_free": gc.mem_free() if hasattr(gc, "mem_free") else -1,
             "envoy_handshakes": self.link.envoy.handshakes(),
             "poll_alloc": self.link.poll_alloc,
+            "lag_s": None,  # measured in burst mode only (burst.Control.status())
+            "update_s": None,  # (in the literal: keys added later would grow the dict)
+            "burst_mode": None,
         }
+        if self.output.burst:  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk ...
+            s.update(p.rules.status())
         if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
             s.update(r.battery.status(up))
         return s

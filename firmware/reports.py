@@ -14,7 +14,7 @@ def summary(s):
         if s["battery_problem"]:
             battery += " battery=" + s["battery_problem"].replace(" ", "-")
     return (
-        "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s"
+        "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s%s"
         % (
             _opt(s["net_w"]),
             "burst" if burst else "relay",
@@ -24,6 +24,7 @@ def summary(s):
             s["today_grid_kwh"],
             _opt(s["token_days"], "%.0f"),
             _opt(s["age_s"]),
+            s["lag_line"] if burst else "",  # burst.Control.status(): the lag it measures
             battery,
         )
     )
