@@ -56,4 +56,33 @@ def details(d):
             d.policy.boosting,
             b.remaining_wh / 1000,
         )
+    if getattr(d, "tank", None) is not None:
+        out["tank"] = _tank(d.tank, link.local())
     return out
+
+
+def _tank(tank, local):
+    s, r, t = tank.sensor, tank.rules, tank.t
+    text = "tank_c=%s sensor=%s on GPIO%d" % (
+        "-" if s.c is None else "%.1f" % s.c,
+        s.state,
+        t["pin"],
+    )
+    if s.rom is not None:
+        text += " rom=" + "".join("%02x" % b for b in s.rom)
+    if s.problem:
+        text += " (%s)" % s.problem
+    if t["max_c"]:
+        text += "; max_c=%g%s" % (r.limit, " reached" if r.full else "")
+    if t["min_c"]:
+        text += "; min_c=%g by %s" % (t["min_c"], t["hot_by"])
+    if t["legionella_c"]:
+        left = None if local is None else r.due_in(local // 86400)
+        text += "; legionella_c=%g in %s, due %s" % (
+            t["legionella_c"],
+            t["legionella_window"],
+            "(needs the clock)" if left is None else "now" if left == 0 else "in %d days" % left,
+        )
+    if r.heat:
+        text += "; heating from the grid: " + r.heat
+    return text

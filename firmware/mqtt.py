@@ -28,6 +28,7 @@ STATE = (  # the status() keys the state message carries
     "max_import_w",
     "problem",
     "notice",
+    "tank_c",
 )
 
 

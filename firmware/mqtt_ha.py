@@ -75,16 +75,24 @@ ENTITIES = (
             "ent_cat": _CONF,
         },
     ),
+    (
+        "sensor",
+        "tank_c",
+        "Tank temperature",
+        "tank_c",
+        {"unit_of_meas": "\u00b0C", "dev_cla": "temperature", "stat_cla": "measurement"},
+    ),
 )
 
 
-def configs(prefix, base, uid, boost):
+def configs(prefix, base, uid, boost, tank=True):
     """(topic, payload bytes) for each entity, one at a time. boost: a boost window is set;
-    without one the boost entity's config is empty (which removes it from Home Assistant)."""
+    tank: a tank sensor is (run() says which). Without one, its entity's config is empty (which
+    removes it from Home Assistant)."""
     dev = {"ids": [uid], "name": "Envoy Diverter", "mdl": "Envoy Diverter", "sw": VERSION}
     for component, oid, name, value, extra in ENTITIES:
         topic = "%s/%s/%s/%s/config" % (prefix, component, uid, oid)
-        if oid == "boost_kwh" and not boost:
+        if (oid == "boost_kwh" and not boost) or (oid == "tank_c" and not tank):
             yield topic, b""
             continue
         c = {
@@ -105,5 +113,6 @@ def configs(prefix, base, uid, boost):
 def run(q):
     """Publish every entity's config (retained) on q's client (an mqtt.Mqtt)."""
     boost = q.d.policy.boost is not None
-    for topic, payload in configs(q.m["prefix"], q.base, q.uid, boost):
+    tank = getattr(q.d, "tank", None) is not None
+    for topic, payload in configs(q.m["prefix"], q.base, q.uid, boost, tank):
         q.client.publish(topic, payload, True)
