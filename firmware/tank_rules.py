@@ -15,6 +15,7 @@ MARGIN = 1.25  # a probe is not the tank's average; losses and draws go on while
 SLACK_MIN = 15
 MAX_LEAD_MIN = 480  # the evening target never starts more than 8 hours ahead
 HYST_K = 2  # full at the limit, diverting again below limit - HYST_K
+REARM_K = 1  # a target reached may heat again before its deadline once this far below
 CYCLE_DAYS = 7
 EARLY_DAYS = 2
 DAY_MIN = 1440
@@ -45,7 +46,8 @@ def lead_min(deficit_k, power_w, litres):
 
 class Target:
     """goal_c by the minute `end` of each day, from the grid for at most the last `longest`
-    minutes before it, once per deadline."""
+    minutes before it; once reached, again before that deadline only REARM_K under goal_c (a
+    shower), and never again once given up."""
 
     def __init__(self, reason, goal_c, end, longest):
         self.reason = reason
@@ -54,7 +56,8 @@ class Target:
         self.longest = longest
         self.on = False
         self.deadline = None  # the absolute minute of the deadline heated for
-        self.done = None  # a deadline met or given up: no second start for it
+        self.done = None  # a deadline given up (its time passed, the thermostat): not again
+        self.reached = None  # a deadline met: again only REARM_K under the goal
 
     def want(self, local, c, power_w, litres, notes):
         minute = local // 60
@@ -64,7 +67,9 @@ class Target:
             self.stop(notes, "its time passed at tank_c=%.1f, %.1f K short" % (c, self.goal - c))
         if self.on and c >= self.goal:
             self.stop(notes, "tank_c=%.1f reached" % c)
-        if not self.on and self.done != deadline and c < self.goal:
+            self.done, self.reached = None, deadline
+        low = self.goal - (REARM_K if self.reached == deadline else 0)
+        if not self.on and self.done != deadline and c < low:
             need = lead_min(self.goal - c, power_w, litres)
             if left <= min(self.longest, need):
                 self.on, self.deadline = True, deadline
@@ -124,13 +129,15 @@ class Rules:
             if self.reached_day is not None and self.reached_day > day:
                 self.notes.append("tank: the legionella record is from the future; ignoring it")
                 self.reached_day = None
-            if c >= self.leg_c and self.reached_day != day:
-                self.reached_day, self.dirty = day, True
-                self.notes.append(
-                    "tank: legionella_c=%g reached (tank_c=%.1f); the next cycle is due in %d "
-                    "days" % (self.leg_c, c, CYCLE_DAYS)
-                )
             left = self.due_in(day)
+            if c >= self.leg_c and self.reached_day != day:
+                self.reached_day, self.dirty = day, True  # once a day: the deadline rolls
+                if left <= EARLY_DAYS:  # it counted: said; a hot summer's day is not news
+                    self.notes.append(
+                        "tank: legionella_c=%g reached (tank_c=%.1f); the next cycle is due in "
+                        "%d days" % (self.leg_c, c, CYCLE_DAYS)
+                    )
+                left = CYCLE_DAYS
             due, early = left == 0, left <= EARLY_DAYS
         limit = self.max_c
         if limit and early:

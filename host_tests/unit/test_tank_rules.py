@@ -69,7 +69,12 @@ def test_the_evening_top_up_starts_just_in_time_and_stops_at_min_c():
     assert "heating from the grid to 45 C by 18:00 (tank_c=40.0, about 58 min)" in r.notes[-1]
     r.update(at(17, 45), 45.0, 2000)
     assert r.heat is None and "tank_c=45.0 reached" in r.notes[-1]
-    r.update(at(17, 55), 44.0, 2000)  # a shower: not a second top-up for the same evening
+    r.update(at(17, 50), 44.1, 2000)  # standing losses: no second top-up for them
+    assert r.heat is None
+    r.update(at(17, 55), 43.9, 2000)  # a shower, 1 K under: topped up again, it is due at 18:00
+    assert r.heat == tr.HOT_BY
+    r.update(at(17, 58), 45.0, 2000)
+    r.update(at(18, 30), 40.0, 2000)  # after 18:00: nothing until tomorrow's top-up
     assert r.heat is None
     r.update(at(17, 10, TODAY + 1), 40.0, 2000)  # the next evening: again
     assert r.heat == tr.HOT_BY
