@@ -146,8 +146,14 @@ class Tank:
         """t: the config's tank section; driver: the board's DS18B20 driver (board.tank_sensor)."""
         self.t = t
         self.sensor = Sensor(driver, t["pin"], up)
-        self.rules = Rules(t, _day(store.load(FILE)))
+        self.rules = Rules(t, self.load())
         self.watch = None  # (uptime, tank_c) when the sensor overruled a "tank hot" guess
+
+    def load(self):
+        return _day(store.load(FILE))
+
+    def save(self, day):
+        return store.save(FILE, {"legionella_day": day})
 
     @property
     def c(self):
@@ -176,7 +182,7 @@ class Tank:
         `full` says whether diverting must stop."""
         r = self.rules
         r.update(local, self.sensor.c, power_w)
-        if r.dirty and store.save(FILE, {"legionella_day": r.reached_day}):
+        if r.dirty and self.save(r.reached_day):
             r.dirty = False
         while r.notes:
             console.log(r.notes.pop(0))
