@@ -1,6 +1,7 @@
 # The diverter's details for a person at the REPL (Diverter.details(), shown by diag.status()):
 # the Envoy session, the token's renewal and the account guard, the rules' settings. Loaded only
 # when asked, so its code costs no heap while the diverter runs.
+from firmware.compat import unload
 
 
 def details(d):
@@ -62,7 +63,7 @@ def details(d):
 
 
 def _tank(tank, local):
-    s, r, t = tank.sensor, tank.rules, tank.t
+    s, r, t = tank.sensor, tank.plan, tank.t
     text = "tank_c=%s sensor=%s on GPIO%d" % (
         "-" if s.c is None else "%.1f" % s.c,
         s.state,
@@ -77,12 +78,15 @@ def _tank(tank, local):
     if t["min_c"]:
         text += "; min_c=%g by %s" % (t["min_c"], t["hot_by"])
     if t["legionella_c"]:
-        left = None if local is None else r.due_in(local // 86400)
+        from firmware import tank_rules
+
+        left = None if local is None else tank_rules.due_in(r, local // 86400)
+        unload("firmware.tank_rules")
         text += "; legionella_c=%g in %s, due %s" % (
             t["legionella_c"],
             t["legionella_window"],
             "(needs the clock)" if left is None else "now" if left == 0 else "in %d days" % left,
         )
     if r.heat:
-        text += "; heating from the grid: " + r.heat
+        text += "; heating from the grid: " + r.heat.reason
     return text

@@ -90,24 +90,16 @@ class Policy:
             else:
                 return d.set(1, MANUAL_ON, "left_min=%d" % self.minutes_left(up))
         self.boosting = self._boost(age, local, energy)
-        t = self.tank
-        full = False
-        if t is not None:  # its grid targets, like the boost, need fresh data
-            heat = t.want(local, heater.power_w)
-            full = t.rules.full
-            fresh = age is not None and age <= rules.stale_s
-            if heat and fresh and heater.drawing is not False:
-                if on or up - rules.changed_at >= rules.min_off:
-                    return d.set(1, heat, "tank_c=%.1f" % t.c)
-            if self.boosting and t.rules.enough():
-                self.boosting = False  # hot enough: the kWh need not go in
+        t = self.tank  # its grid targets first; like the boost they need fresh data
+        if t is not None and t.decide(self, d, up, age, on, heater, local):
+            return d
         if self.boosting and heater.drawing is not False:
             if on or up - rules.changed_at >= rules.min_off:
                 return d.set(1, BOOST, "to_go_kwh=%.2f" % (self.boost.remaining_wh / 1000))
         want, reason = rules.decide(up, net, age, on, heater.power_w)
         if why and reason in NO_READING:
             return d.set(0, why)  # the link's problem line says why
-        if full and want:
+        if want and t is not None and t.plan.full:
             return d.set(0, TANK_MAX, t.detail())  # the element's thermostat stays the last word
         said = reason if b is None else b.reason(want > 0, reason)
         if type(want) is not bool:  # burst.py: a share of full power; its numbers are not news

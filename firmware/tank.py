@@ -9,11 +9,14 @@
 # valid CRC), and a jump of more than 5 K within 30 s (a 200-litre tank cannot: 3 kW heats it
 # by 0.2 K a minute). A failed sensor gives no temperature, and everything works as without
 # one; it is back after CONFIRM good readings in a row, said in a line.
-# Tank glues the sensor to the rules (tank_rules.py), keeps the legionella record (tank.json, on
-# change only: at most once a day) and checks the heater model's "tank hot" guess.
-from firmware import console, store
-from firmware.compat import const
-from firmware.tank_rules import Rules
+# Tank glues the sensor to the rules: every pass the max_c limit (with its hysteresis) and the
+# end of a grid target at its temperature; once a minute tank_rules.py (loaded for it) on the
+# state kept here (Plan, Target). It keeps the legionella record (tank.json, on change only: at
+# most once a day) and checks the heater model's "tank hot" guess. What it says is worded by
+# tank_say.py, loaded for the line: resident text would cost heap for good.
+from firmware import store
+from firmware.clock import parse_window
+from firmware.compat import const, unload
 
 READ_S = const(5)
 CONVERT_S = 0.75
@@ -25,11 +28,31 @@ JUMP_S = const(30)
 LOW_C = const(1)
 HIGH_C = const(100)
 POWER_ON_C = const(85)
+HYST_K = const(2)  # full at the limit, diverting again below limit - HYST_K
 COLD_C = const(40)  # below this no hot-water thermostat is open: the step's guess was wrong
 WATCH_S = const(1200)  # after overruling it: the tank must warm by RISE_K within this time
 RISE_K = 0.3
 FILE = "tank.json"
-MAX_DAY = const(100000)
+
+
+def say(*what):
+    """A line for the console, worded by tank_say.py (loaded for it, then dropped)."""
+    from firmware import tank_say
+
+    try:
+        return tank_say.say(*what)
+    finally:
+        unload("firmware.tank_say")
+
+
+def rules(name, *args):
+    """A function of tank_rules.py, loaded for the call, then dropped."""
+    from firmware import tank_rules
+
+    try:
+        return getattr(tank_rules, name)(*args)
+    finally:
+        unload("firmware.tank_rules")
 
 
 class Sensor:
@@ -44,7 +67,7 @@ class Sensor:
         self.last = self.last_at = None  # the last good reading: the jump check's reference
         self.bad = self.good = 0
         self.failed = False
-        self.problem = None
+        self.problem = None  # why it failed, in words, while it has
 
     @property
     def state(self):
@@ -66,7 +89,7 @@ class Sensor:
             if self.rom is None:
                 roms = self.drv.scan()
                 if not roms:
-                    self._bad(up, "no DS18B20 found on the bus")
+                    self._bad(up, ("none",))
                     return
                 self.rom = roms[0]
             self.drv.convert_temp()
@@ -74,7 +97,7 @@ class Sensor:
         except MemoryError:
             raise
         except Exception as e:
-            self._bad(up, _why(e))
+            self._bad(up, ("error", e))
 
     def _read(self, up):
         try:
@@ -82,7 +105,7 @@ class Sensor:
         except MemoryError:
             raise
         except Exception as e:
-            self._bad(up, _why(e))
+            self._bad(up, ("error", e))
             return
         why = self._implausible(t, up)
         if why:
@@ -96,20 +119,20 @@ class Sensor:
                 self.next_at = up  # confirm at once
                 return
             if self.failed:
-                console.log("ok: recovered (tank sensor: tank_c=%.1f)" % t)
+                say("recovered", t)
             self.failed, self.problem = False, None
         self.c, self.at = t, up
 
     def _implausible(self, t, up):
         if type(t) is not float and type(t) is not int:
-            return "not a number: %r" % (t,)
+            return ("nan", t)
         recent = self.last is not None and up - self.last_at <= JUMP_S
         if t == POWER_ON_C and not (recent and abs(self.last - t) <= 1):
-            return "85.0 C, its power-on value: no conversion was made (check its power wire)"
+            return ("85",)
         if not LOW_C <= t <= HIGH_C:
-            return "%.1f C is out of range (%d to %d C)" % (t, LOW_C, HIGH_C)
+            return ("range", t)
         if recent and abs(t - self.last) > JUMP_K:
-            return "a jump from %.1f to %.1f C in %d s" % (self.last, t, up - self.last_at)
+            return ("jump", self.last, t, up - self.last_at)
         return None
 
     def _bad(self, up, why):
@@ -122,23 +145,53 @@ class Sensor:
         self.rom = None  # look for it again: it may have been replaced
         self.next_at = up + FAILED_S
         if not self.failed:
-            self.failed, self.problem = True, why
-            console.problem(
-                "tank: sensor failed on GPIO%d (%s); the thermostat and the learned heater power"
-                " decide, as without a sensor" % (self.pin, why)
-            )
+            self.failed = True
+            self.problem = say("failed", self.pin, why)
 
 
-def _why(e):
-    text = str(e)
-    if type(e).__name__ == "OneWireError":
-        return "no device answers on the bus: check the wiring and the 4.7 kOhm pull-up"
-    return (text or type(e).__name__)[:60]
+class Target:
+    """goal_c by the minute `end` of each day, from the grid for at most `longest` minutes
+    before it (tank_rules.want)."""
+
+    def __init__(self, reason, goal_c, end, longest):
+        self.reason = reason
+        self.goal = goal_c
+        self.end = end
+        self.longest = longest
+        self.on = False
+        self.deadline = None  # the absolute minute of the deadline heated for
+        self.done = None  # a deadline given up (its time passed, the thermostat): not again
+        self.reached = None  # a deadline met: again only tank_rules.REARM_K under the goal
+
+
+class Plan:
+    """The rules' state between the minutes tank_rules.py runs."""
+
+    def __init__(self, t, reached_day=None):
+        self.max_c = t["max_c"]
+        self.min_c = t["min_c"]
+        self.leg_c = t["legionella_c"]
+        self.litres = t["litres"]
+        self.targets = []  # the legionella cycle first: it wins
+        if self.leg_c:
+            start, end = parse_window(t["legionella_window"])
+            self.targets.append(Target("legionella", self.leg_c, end, (end - start) % 1440))
+        if self.min_c:
+            h, m = t["hot_by"].split(":")
+            self.targets.append(Target("hot-by", self.min_c, int(h) * 60 + int(m), 480))
+        self.reached_day = reached_day
+        self.dirty = False  # reached_day changed: to be saved
+        self.limit = self.max_c  # the temperature at which diverting stops now (0: none)
+        self.full = False
+        self.heat = None  # the Target heating from the grid now
+        self.minute = None  # when the rules last ran
+        self.blind = True  # they ran without a temperature
+        self.notes = []
 
 
 def _day(saved):
     d = saved.get("legionella_day") if type(saved) is dict else None
-    return d if type(d) is int and 0 <= d <= MAX_DAY else None
+    return d if type(d) is int and 0 <= d <= 100000 else None
 
 
 class Tank:
@@ -146,11 +199,15 @@ class Tank:
         """t: the config's tank section; driver: the board's DS18B20 driver (board.tank_sensor)."""
         self.t = t
         self.sensor = Sensor(driver, t["pin"], up)
-        self.rules = Rules(t, self.load())
+        self.plan = Plan(t, self.load())
         self.watch = None  # (uptime, tank_c) when the sensor overruled a "tank hot" guess
 
     def load(self):
-        return _day(store.load(FILE))
+        saved = store.load(FILE)
+        day = _day(saved)
+        if saved is not None and day is None:
+            say("record")
+        return day
 
     def save(self, day):
         return store.save(FILE, {"legionella_day": day})
@@ -172,38 +229,63 @@ class Tank:
             c = self.sensor.c
             if c is not None and c < w[1] + RISE_K:
                 heater.drawing = False
-                console.log(
-                    "heater: tank_c=%.1f did not rise in %d min: the thermostat or cut-out is "
-                    "open after all; no energy counted" % (c, WATCH_S // 60)
-                )
+                say("cold", c, WATCH_S // 60)
 
     def want(self, local, power_w):
-        """The policy, each pass: the reason to heat from the grid now (or None); the rules'
-        `full` says whether diverting must stop."""
-        r = self.rules
-        r.update(local, self.sensor.c, power_w)
-        if r.dirty and self.save(r.reached_day):
-            r.dirty = False
-        while r.notes:
-            console.log(r.notes.pop(0))
-        return r.heat
+        """Each pass: the reason to heat from the grid now, or None; and plan.full, whether
+        diverting must stop."""
+        p, c = self.plan, self.sensor.c
+        minute = None if local is None else local // 60
+        if p.targets and (minute != p.minute or (c is None) != p.blind):
+            p.minute, p.blind = minute, c is None  # and when the sensor comes or goes
+            rules("update", p, local, c, power_w)
+        h = p.heat
+        if h is not None and (c is None or c >= h.goal):  # at once, not at the next minute
+            p.heat = None
+            if c is not None:
+                h.on, h.reached = False, h.deadline
+                p.notes.append(("done", h, c))
+        lim = p.limit
+        p.full = bool(lim) and c is not None and (c >= lim or (p.full and c > lim - HYST_K))
+        if p.dirty and self.save(p.reached_day):
+            p.dirty = False
+        while p.notes:
+            say("rule", p.leg_c, p.notes.pop(0))
+        return None if p.heat is None else p.heat.reason
+
+    def decide(self, policy, d, up, age, on, heater, local):
+        """policy.Policy.decide's tank part: True when a grid target heats (d is set)."""
+        heat = self.want(local, heater.power_w)
+        r = policy.rules
+        if heat and age is not None and age <= r.stale_s and heater.drawing is not False:
+            if on or up - r.changed_at >= r.min_off:
+                d.set(1, heat, "tank_c=%.1f" % self.sensor.c)
+                return True
+        if policy.boosting and self.enough():
+            policy.boosting = False  # hot enough: the kWh need not go in
+        return False
+
+    def enough(self):
+        """Hot enough that a kWh boost need not heat: at the limit, or at min_c."""
+        p, c = self.plan, self.sensor.c
+        return p.full or (p.min_c > 0 and c is not None and c >= p.min_c)
 
     def detail(self):
-        return "tank_c=%.1f max_c=%g" % (self.sensor.c, self.rules.limit)
+        return "tank_c=%.1f max_c=%g" % (self.sensor.c, self.plan.limit)
 
     def overrule(self, heater, up):
         """The heater model says the thermostat opened (tank hot). True when the sensor says it
         cannot have: the heater is then still heating."""
         c = self.sensor.c
         if c is None or c >= COLD_C:
-            self.rules.thermostat_open()
+            if [x for x in self.plan.targets if x.on]:
+                rules("thermostat_open", self.plan, c)
+                while self.plan.notes:
+                    say("rule", self.plan.leg_c, self.plan.notes.pop(0))
             return False
         heater.drawing = True
         self.watch = (up, c)
-        console.log(
-            "heater: the step said tank hot (step_w=%s) but tank_c=%.1f: a load or the sun "
-            "changed at that moment; still heating" % (heater.jump, c)
-        )
+        say("overruled", heater.jump, c)
         return True
 
     def status(self):

@@ -44,7 +44,7 @@ from firmware.control import Control
 from firmware.heater import Heater
 from firmware.policy import Policy
 from firmware.tank import Tank
-from firmware.tank_rules import HOT_BY, LEGIONELLA, REARM_K
+from firmware.tank_rules import REARM_K
 from tools.house import load_trace
 from tools.replay import TRACES, settings
 
@@ -226,8 +226,8 @@ def day_arrays(path):
 
 
 DAILY_TIMER, WEEKLY_TIMER = "daily-timer", "weekly-timer"
-EVENING = (HOT_BY, DAILY_TIMER)
-WEEKLY_CYCLE = (LEGIONELLA, WEEKLY_TIMER)
+EVENING = ("hot-by", DAILY_TIMER)  # the decisions' reasons
+WEEKLY_CYCLE = ("legionella", WEEKLY_TIMER)
 
 
 def run(strategy, days, first_day, cfg, litres, max_c=60):
@@ -307,21 +307,22 @@ def replay(files, cfg, litres=200, strategies=STRATEGIES, max_c=60):
 
 def table(results):
     head = (
-        "| days | strategy | grid: evening | grid: legionella | grid: diverting | from surplus "
-        "| 45 C at 18:00 | 60 C reached (days) | longest gap | hot water short |"
+        "| days | strategy | grid: evening | grid: legionella | grid: diverting | grid in all "
+        "| from surplus | 45 C at 18:00 | 60 C reached (days) | longest gap | hot water short |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 11]
     for seq, rows in results.items():
         for name, r in rows.items():
             lines.append(
-                "| %s | %s | %.1f kWh | %.1f kWh | %.1f kWh | %.1f kWh | %d of %d | %d | %d d "
-                "| %.1f kWh |"
+                "| %s | %s | %.1f kWh | %.1f kWh | %.1f kWh | %.1f kWh | %.1f kWh | %d of %d | %d "
+                "| %d d | %.1f kWh |"
                 % (
                     seq,
                     name,
                     r["grid_evening_kwh"],
                     r["grid_legionella_kwh"],
                     r["grid_diverting_kwh"],
+                    r["grid_evening_kwh"] + r["grid_legionella_kwh"] + r["grid_diverting_kwh"],
                     r["surplus_kwh"],
                     r["hot_by_met"],
                     r["days"],

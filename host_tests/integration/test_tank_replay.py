@@ -74,7 +74,7 @@ def test_a_legionella_cycle_falls_due_and_the_grid_finishes_it_in_its_window():
             hot_at = tod
     assert "legionella" in reasons
     assert hot_at is not None and 12 * 3600 < hot_at <= 16 * 3600, hot_at
-    assert fw.tank.rules.reached_day == first and fw.tank._day == first  # kept ("on flash")
+    assert fw.tank.plan.reached_day == first and fw.tank._day == first  # kept ("on flash")
 
 
 def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys):

@@ -220,7 +220,7 @@ def test_legionella_is_recorded_once_and_read_back_after_a_restart():
     assert day == (board.wall // 86400)
     mtime = os.stat(folder + "/tank.json")[8]
     d2, board2, drv2 = make(t, 50.0, folder=folder)
-    assert d2.tank.rules.reached_day == day
+    assert d2.tank.plan.reached_day == day
     board2.wall = MIDNIGHT + 15 * 3600
     assert steps(d2, 300, 5) == "low-export"  # not due: no grid cycle
     assert os.stat(folder + "/tank.json")[8] == mtime
@@ -232,7 +232,7 @@ def test_a_damaged_record_is_said_and_a_cycle_is_due():
         f.write('{"legionella_day": "yesterday"}')
     t = dict(TANK, legionella_c=60, legionella_window="12:00-16:00")
     d, board, drv = make(t, 50.0, folder=folder)
-    assert d.tank.rules.reached_day is None
+    assert d.tank.plan.reached_day is None
     board.wall = MIDNIGHT + 15 * 3600
     assert steps(d, 300, 5) == "legionella"
 
