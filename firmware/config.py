@@ -128,13 +128,7 @@ def _check_special(kind, value):
             _check_topic(value)
         elif kind == "hhmm":
             if value:
-                from firmware.compat import unload
-                from firmware.tank_rules import hhmm
-
-                try:
-                    hhmm(value)
-                finally:
-                    unload("firmware.tank_rules")  # loaded again only with a sensor
+                _tank("hhmm", value)
     except ValueError as e:
         return str(e)
     return None
@@ -169,7 +163,8 @@ def _check(section, key, spec, value, errors, warnings):
         errors.append("%s: expected %s, got %s" % (name, want, _json_type(value)))
         return value
     if kind == "onewire":
-        _check_onewire(name, value, errors, warnings)
+        if value != -1:  # a tank sensor: its checks only then (tank_config.py)
+            _tank("pin", name, value, errors, warnings)
         return value
     if kind == "gpio":
         problem = _check_special(kind, value)
@@ -218,8 +213,21 @@ def validate(raw):
     _check_credentials(cfg, errors)
     _check_control(cfg, warnings, errors)
     _check_mqtt(cfg, errors, warnings)
-    _check_tank(cfg, errors, warnings)
+    t = cfg["tank"]
+    if t.get("pin") != -1 or any(t.get(k) for k in t if k not in ("pin", "litres")):
+        if not [e for e in errors if e.startswith("tank.")]:  # one thing at a time
+            _tank("check", cfg, errors, warnings)
     return cfg, errors, warnings
+
+
+def _tank(name, *args):
+    # The tank section's checks, loaded only for a config that has one.
+    from firmware.compat import unload
+
+    try:
+        return getattr(__import__("firmware.tank_config", None, None, (name,)), name)(*args)
+    finally:
+        unload("firmware.tank_config")
 
 
 def _check_credentials(cfg, errors):
@@ -397,71 +405,3 @@ def parse(data):
     from firmware import strictjson
 
     return strictjson.loads(data, MAX_BYTES)
-
-
-# The DS18B20's data pin: -1 (none) or a GPIO that can pull the bus low, with its 4.7 kOhm
-# pull-up to 3.3 V, which is held at every reset.
-_ONEWIRE_CAUTION = {
-    0: "GPIO 0 is the BOOT button's strapping pin; the pull-up keeps its normal level, but a "
-    "sensor holding the line low at reset starts the ROM bootloader",
-    2: "GPIO 2 is a strapping pin that must be low to flash the board; the pull-up can stop "
-    "esptool from flashing it",
-    5: "GPIO 5 is a strapping pin; it works (the pull-up keeps its normal level), but prefer 4",
-    15: "GPIO 15 is a strapping pin; it works (the pull-up keeps its normal level), but prefer 4",
-}
-
-
-def _check_onewire(name, pin, errors, warnings):
-    if pin == -1:
-        return
-    problem = pins.problem(pin)
-    if pin in pins.INPUT_ONLY:
-        problem = "GPIO %d is input-only: the 1-Wire bus needs a pin that can pull it low" % pin
-    elif pin == 12:
-        problem = (
-            "GPIO 12 pulled up at reset sets the flash voltage to 1.8 V and the board does not "
-            "boot; use 4, 13, 14, 16 to 19, 21 to 23, 25 to 27, 32 or 33"
-        )
-    if problem:
-        errors.append("%s: %s (or -1 for no sensor)" % (name, problem))
-        return
-    caution = _ONEWIRE_CAUTION.get(pin) or pins.caution(pin)
-    if caution:
-        warnings.append("%s: %s" % (name, caution))
-
-
-def _check_tank(cfg, errors, warnings):
-    t = cfg["tank"]
-    if [e for e in errors if e.startswith("tank.")]:
-        return  # one thing at a time
-    if t["pin"] == -1:
-        if t["max_c"] or t["min_c"] or t["legionella_c"]:
-            warnings.append("tank.pin: -1 (no sensor), so the other tank keys are unused")
-        return
-    if t["pin"] == cfg["heater"].get("relay_pin"):
-        errors.append("tank.pin: GPIO %d is the relay's (heater.relay_pin)" % t["pin"])
-    if 0 < t["max_c"] < 40:
-        errors.append("tank.max_c: %s C is too cold for hot water (40 to 90, or 0)" % t["max_c"])
-    if t["min_c"] and not t["hot_by"]:
-        errors.append(
-            'tank.hot_by: missing; min_c %s needs the time it is wanted by, e.g. "18:00" (or '
-            "set min_c to 0)" % t["min_c"]
-        )
-    elif t["hot_by"] and not t["min_c"]:
-        errors.append(
-            "tank.min_c: 0, so hot_by %s does nothing; give the temperature, e.g. 45" % t["hot_by"]
-        )
-    if t["min_c"] and t["max_c"] and t["min_c"] > t["max_c"] - 5:
-        errors.append(
-            "tank.min_c: %s C must be at least 5 K under max_c (%s C)" % (t["min_c"], t["max_c"])
-        )
-    leg, window = t["legionella_c"], t["legionella_window"]
-    if 0 < leg < 55:
-        errors.append("tank.legionella_c: %s C does not kill legionella; 60 is usual" % leg)
-    elif leg and not window:
-        errors.append(
-            "tank.legionella_window: missing; legionella_c needs the hours in which the grid may "
-            'finish a cycle, e.g. "12:00-16:00" (surplus is used first)'
-        )
-    elif window and not leg:
-        errors.append("tank.legionella_c: 0, so legionella_window does nothing; e.g. 60")

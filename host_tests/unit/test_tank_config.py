@@ -112,9 +112,12 @@ def test_rules_without_a_sensor_are_a_warning():
     contains(warnings, "tank.pin: -1 (no sensor), so the other tank keys are unused")
 
 
-def test_the_checker_leaves_the_tank_rules_unloaded():
+def test_the_tank_checks_load_only_for_a_tank_and_are_dropped_after():
     import sys
 
-    sys.modules.pop("firmware.tank_rules", None)
+    for name in ("firmware.tank_rules", "firmware.tank_config"):
+        sys.modules.pop(name, None)
+    check({})
+    assert "firmware.tank_config" not in sys.modules  # no tank: its checks never load (heap)
     check({"pin": 4, "min_c": 45, "hot_by": "18:00"})
-    assert "firmware.tank_rules" not in sys.modules  # loaded again only by a sensor's code
+    assert "firmware.tank_rules" not in sys.modules and "firmware.tank_config" not in sys.modules
