@@ -46,6 +46,17 @@ FEATURES = {
         "_site": ("8.2.4286_with_3cts_and_battery_split", {"soc_pct": 60}),
     },
     "mqtt": {"mqtt": {"host": "127.0.0.1", "interval_s": 10}},
+    # a DS18B20 (firmware/tank_sim.py reads 50 C without its file) and every tank rule
+    "tank": {
+        "tank": {
+            "pin": 4,
+            "max_c": 60,
+            "min_c": 45,
+            "hot_by": "18:00",
+            "legionella_c": 60,
+            "legionella_window": "12:00-16:00",
+        }
+    },
 }
 FAILED = re.compile(r"MemoryError|memory allocation failed|fatal:|error:|watchdog expired")
 
