@@ -10,7 +10,7 @@ MANUAL_ON = "manual-on"
 MANUAL_OFF = "manual-off"
 BOOST = "boost"
 AUTO = "auto"
-TANK_MAX = "tank-max"  # tank_rules.TANK_MAX: that module is loaded only with a sensor
+TANK_MAX = "tank-max"  # a tank sensor read max_c (tank.py: loaded only with a sensor)
 
 
 class Decision:
