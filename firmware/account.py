@@ -110,7 +110,7 @@ def renew(k, now, serial, fetch):
         return k.problem + _retry_note(k, now)
     note(k, now, True, attempt=False)  # it was not a failure after all
     was_short = k.claims is not None and _short(k.claims)
-    store.save(k.token_file, {"token": token, "via": via})
+    k.saved = store.save(k.token_file, {"token": token, "via": via})
     use(k, token, "new")
     k.via = via
     k.unproven = True

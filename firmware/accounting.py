@@ -20,6 +20,7 @@ class Accounting:
         self.boost = None  # the policy's Boost while it heats, else None
         self.tank = None  # tank.Tank: its sensor checks the "tank hot" guess
         self._last = now
+        self._saved = self.energy.steps()  # the counters' steps on flash
 
     def observe(self, up, fresh):
         """After each poll: a fresh reading teaches the heater model."""
@@ -41,9 +42,12 @@ class Accounting:
             return
         if age > self.stale_s:
             return
-        wh = self.energy.add(dt, self.heater.power_w * self.output.power, r.net_w)
+        e = self.energy
+        wh = e.add(dt, self.heater.power_w * self.output.power, r.net_w)
         if self.boost is not None:
             self.boost.delivered(wh)
+        if e.steps() != self._saved:
+            self.save()  # a step shown is a step on flash (energy.STEP_WH)
 
     def new_day(self, day):
         if self.energy.new_day(day):
@@ -51,7 +55,9 @@ class Accounting:
             self.save()
 
     def save(self):
-        store.save(STATE_FILE, {"energy": self.energy.state(), "learned_w": self.heater.learned_w})
+        e = self.energy
+        self._saved = e.steps()
+        store.save(STATE_FILE, {"energy": e.state(), "learned_w": self.heater.learned_w})
 
     def _event(self, event, up):
         h = self.heater

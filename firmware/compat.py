@@ -48,15 +48,16 @@ except ImportError:  # CPython
 NET_ERRORS = (OSError, ValueError)
 
 
-def tls_context(cadata=None, pin=False):
-    """A client TLS context, plus a list whose item 0 is the SHA-256 of the last peer leaf.
+if MICROPYTHON:
 
-    cadata: DER certificates to verify against (the cloud), or None.
-    pin: record the peer certificate's hash without verifying it (the Envoy's is self-signed).
-    The context is the first allocation (1.8 KB on an ESP32): it can take the room another one
-    has just left in a fragmented heap.
-    """
-    if MICROPYTHON:
+    def tls_context(cadata=None, pin=False):
+        """A client TLS context, plus a list whose item 0 is the SHA-256 of the last peer leaf.
+
+        cadata: DER certificates to verify against (the cloud), or None.
+        pin: record the peer certificate's hash without verifying it (the Envoy's is
+        self-signed). The context is the first allocation (1.8 KB on an ESP32): it can take the
+        room another one has just left in a fragmented heap.
+        """
         import tls
 
         ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
@@ -78,31 +79,18 @@ def tls_context(cadata=None, pin=False):
         else:
             ctx.verify_mode = tls.CERT_NONE
         return ctx, seen
-    import ssl
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if cadata:
-        trust(ctx, cadata)
-    return ctx, [None]
-
-
-def trust(ctx, cadata):
-    """Verify the server (and its name) against these DER certificates, read one at a time."""
-    if MICROPYTHON:
+    def trust(ctx, cadata):
+        """Verify the server (and its name) against these DER certificates, read one at a
+        time."""
         import tls
 
         ctx.verify_mode = tls.CERT_REQUIRED
         for der in cadata:
             ctx.load_verify_locations(der)  # positional only on MicroPython
-        return
-    import ssl
 
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.check_hostname = True
-    for der in cadata:
-        ctx.load_verify_locations(cadata=der)
+else:
+    from firmware.compat_cpython import tls_context, trust  # noqa: F401
 
 
 def peer_sha256(sock, seen):

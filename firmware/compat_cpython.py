@@ -86,3 +86,24 @@ def waiter(sock):
         return bool(poller.poll(ms))
 
     return ready
+
+
+def tls_context(cadata=None, pin=False):
+    """compat.tls_context on CPython: the ssl module; the peer's hash comes from getpeercert."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if cadata:
+        trust(ctx, cadata)
+    return ctx, [None]
+
+
+def trust(ctx, cadata):
+    import ssl
+
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    for der in cadata:
+        ctx.load_verify_locations(cadata=der)

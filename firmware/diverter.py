@@ -50,6 +50,9 @@ class Diverter:
             self.tank = Tank(t, board.tank_sensor(t["pin"]), up)
         acc.tank = self.tank
         self.policy = Policy(rules, _boost(cfg["boost"]), self.tank)
+        self.kept = {}  # settings changed at run time, kept on flash (settings.py)
+        self.kept_dirty = False
+        self._restore()
         acc.reading = self.link.reading
         acc.output = self.output
         self.output.off("boot")  # the pin was claimed OFF; this is the output path's start
@@ -109,6 +112,8 @@ class Diverter:
     def _minute(self, up):
         # Work that needs a minute's resolution, not a poll's.
         self.next_minute = up + 60
+        if self.kept_dirty:
+            self._save_settings()
         if console.unsaved and up >= self.next_words:
             self.keep_last_words(up)
         local = self.link.local()
@@ -209,13 +214,14 @@ class Diverter:
             "heating_w": 0 if h.drawing is False else int(h.power_w * self.output.power),
             "reason": self.output.reason,
             "net_w": None if age is None else r.net_w,
-            "age_s": None if age is None else int(age),
+            # The data's real age, growing while the Envoy is down (None: never any data).
+            "age_s": None if r.last_at is None else int(up - r.last_at),
             "heater_w": h.power_w,
             "heater": {True: "heating", False: "tank-hot", None: "unknown"}[h.drawing],
-            "today_kwh": e.today_wh / 1000,
-            "today_grid_kwh": e.today_grid_wh / 1000,
-            "total_kwh": e.total_wh / 1000,
-            "total_grid_kwh": e.total_grid_wh / 1000,
+            "today_kwh": e.shown(e.today_wh),
+            "today_grid_kwh": e.shown(e.today_grid_wh),
+            "total_kwh": e.shown(e.total_wh),
+            "total_grid_kwh": e.shown(e.total_grid_wh),
             "token_days": self.link.tokens.days_left(),
             "mode": p.mode,
             "mode_left_min": p.minutes_left(up),
@@ -262,20 +268,65 @@ class Diverter:
         console.log("manual: back to automatic")
 
     def set_max_import(self, w):
-        """The grid allowance (control.max_import_w) until the next restart; ValueError in burst
-        mode, which has none (it aims at a slight export)."""
+        """The grid allowance (control.max_import_w), kept across restarts until config.json's
+        changes; ValueError in burst mode, which has none (it aims at a slight export)."""
         if not hasattr(self.policy.rules, "max_import"):
             raise ValueError("the burst output has no grid allowance")
         self.policy.rules.max_import = int(w)
-        console.log("control: max_import_w=%d until the next restart" % w)
+        self._keep("max_import_w", int(w))
+        console.log("control: max_import_w=%d, kept until config.json's value changes" % w)
 
     def set_boost(self, kwh):
-        """The boost's min_kwh until the next restart; ValueError without a boost window."""
+        """The boost's min_kwh, kept like the grid allowance; ValueError without a boost
+        window."""
         b = self.policy.boost
         if b is None:
             raise ValueError("no boost window in config.json (boost.window)")
         b.retarget(kwh * 1000)
-        console.log("boost: min_kwh=%.1f until the next restart" % kwh)
+        self._keep("boost_kwh", kwh)
+        console.log("boost: min_kwh=%.1f, kept until config.json's value changes" % kwh)
+
+    def set_on_min(self, minutes):
+        """How long a remote "on" forces the heater (MQTT's), kept like the others."""
+        self._keep("on_min", int(minutes))
+
+    # -- settings kept across restarts (settings.py) ----------------------------------------------
+
+    def _defaults(self):
+        c = self.cfg
+        return {
+            "max_import_w": c["control"]["max_import_w"],
+            "boost_kwh": c["boost"]["min_kwh"],
+            "on_min": 60,
+        }
+
+    def _keep(self, name, value):
+        if self.kept.get(name) != value:
+            self.kept[name] = value
+            self.kept_dirty = True  # saved within a minute: a dragged slider is one write
+
+    def _restore(self):
+        from firmware import settings
+
+        self.kept = kept = settings.load(self._defaults())
+        unload("firmware.settings")
+        rules, boost = self.policy.rules, self.policy.boost
+        if "max_import_w" in kept and hasattr(rules, "max_import"):
+            rules.max_import = kept["max_import_w"]
+        if "boost_kwh" in kept and boost is not None:
+            boost.retarget(kept["boost_kwh"] * 1000)
+        if kept:
+            console.log(
+                "settings: kept from before the restart: %s"
+                % " ".join("%s=%s" % kv for kv in sorted(kept.items()))
+            )
+
+    def _save_settings(self):
+        from firmware import settings
+
+        settings.save(self.kept, self._defaults())  # a failure is said once by store.py
+        self.kept_dirty = False
+        unload("firmware.settings")
 
     def repin(self):
         """Forget the Envoy's pinned certificate: the next connection pins it again."""

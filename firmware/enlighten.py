@@ -2,7 +2,7 @@
 #   owner: log in to Enlighten (login.json: a form POST, the password in the body, never the URL)
 #          for a session id, then ask Entrez for a token for this Envoy serial (/tokens);
 #   web:   Entrez's own web login (its /login form, then /entrez_tokens for the serial: an HTML
-#          page with the token in a <textarea>), for when /tokens is gone.
+#          page with the token in a <textarea>), for when /tokens is gone (enlighten_web.py).
 # The caller tries the path that worked last first; the other is the fallback when the first
 # says its endpoint is gone, and the account guard counts it as a login (account.py).
 # Since 2025 Enphase refuses requests without a User-Agent (403/406), so each one sends a
@@ -14,7 +14,7 @@
 import json
 
 from firmware import VERSION, jwt
-from firmware.compat import tls_context
+from firmware.compat import tls_context, unload
 from firmware.http import CertificateError, Connection, HTTPError
 from firmware.urls import split_url
 
@@ -186,49 +186,6 @@ def fetch_token(url, session_id, serial, email, tls, timeout_s=None):
         raise CloudError("reply", "%s: %s%s" % (what, e, _said(r, secrets)))
 
 
-# -- the web path: Entrez's login form, then /entrez_tokens ------------------------------------
-
-
-def entrez_url(token_url, path):
-    """Entrez's web pages live beside its /tokens endpoint: the same https://host[:port]."""
-    host, port, _ = split_url(token_url)
-    return "https://%s%s%s" % (host, "" if port == 443 else ":%d" % port, path)
-
-
-def web_login(url, email, password, tls, timeout_s=None):
-    """Entrez's login form -> its session cookies. A good login redirects (or shows the token
-    page); a wrong one shows the login form again, with 200 or 401."""
-    what = "Entrez web login"
-    secrets = (password, email)
-    r = _post(url, form((("username", email), ("password", password))), FORM, tls, what, timeout_s)
-    if r.status in (200, 302, 303) and r.cookies and "login" not in r.location:
-        return r.cookies
-    if r.status in (200, 302, 303, 401):
-        return _web_refused(r, what, secrets)
-    raise _status_error(r, what, secrets)
-
-
-def _web_refused(r, what, secrets):
-    if r.status == 401 or not r.cookies or "login" in r.location:
-        raise CloudError(
-            "credentials", "%s: wrong e-mail or password%s" % (what, _said(r, secrets))
-        )
-    raise CloudError("reply", "%s: an unexpected page%s" % (what, _said(r, secrets)))
-
-
-def web_token(url, cookies, serial, tls, timeout_s=None):
-    """/entrez_tokens for this serial, with the login's cookies: the HTML page's textarea."""
-    what = "Entrez token page"
-    secrets = tuple(c.split("=", 1)[-1] for c in cookies)
-    r = _post(url, form((("serialNum", serial),)), FORM, tls, what, timeout_s, cookies)
-    if r.status != 200:
-        raise _status_error(r, what, secrets)
-    try:
-        return jwt.extract(r.body)
-    except ValueError as e:
-        raise CloudError("gone", "%s: %s%s" % (what, e, _said(r, secrets)))
-
-
 # -- both --------------------------------------------------------------------------------------
 
 
@@ -252,13 +209,13 @@ def get_token(cloud_cfg, serial, feed=None, timeout_s=None, tls=None, first=OWNE
 
 def _by(path, cfg, serial, feed, timeout_s, tls):
     email, password = cfg["email"], cfg["password"]
-    if path == WEB:
-        url = entrez_url(cfg["token_url"], "/login")
-        cookies = web_login(url, email, password, tls, timeout_s)
-        if feed:
-            feed()
-        url = entrez_url(cfg["token_url"], "/entrez_tokens")
-        return web_token(url, cookies, serial, tls, timeout_s)
+    if path == WEB:  # its code only when it is used
+        from firmware import enlighten_web
+
+        try:
+            return enlighten_web.token(cfg, serial, feed, timeout_s, tls)
+        finally:
+            unload("firmware.enlighten_web")
     session = login(cfg["login_url"], email, password, tls, timeout_s)
     if feed:
         feed()

@@ -6,7 +6,7 @@ import binascii
 
 from firmware import console, store
 from firmware import envoy_parse as ep
-from firmware.compat import NET_ERRORS
+from firmware.compat import NET_ERRORS, unload
 from firmware.envoy import (
     CHECK_JWT,
     INFO,
@@ -209,7 +209,7 @@ def _check_peer(e, digest):
         return
     if e.pin == "tofu" and e._pinned_on:
         # Envoys make a new certificate with some firmware updates. Only /info (no secret) may
-        # go over this connection: probe() then re-pins or refuses (firmware_update below).
+        # go over this connection: probe() then re-pins or refuses (envoy_repin.py).
         e._suspect = seen
         if e._probing:
             return
@@ -222,38 +222,6 @@ def _check_peer(e, digest):
     raise PinMismatch(
         "the Envoy's certificate changed (sha256 %s..., pinned %s...): nothing was sent. "
         "If you replaced or reset the Envoy, %s" % (seen[:16], want[:16], _how(e))
-    )
-
-
-def firmware_update(e, serial, software, version):
-    """After /info over a connection with a new certificate (e._suspect): re-pin when the
-    pinned Envoy (the same serial) now runs newer firmware than the pin was taken on, which is
-    what an Enphase firmware push that regenerates the certificate looks like. Anything else
-    (another serial, the same or older firmware) is refused, and nothing more is sent."""
-    seen, (was_serial, was_software) = e._suspect, e._pinned_on
-    if serial == was_serial and version > version_tuple(was_software):
-        line = "re-pinned: firmware %s -> %s (sha256 %s..., was %s...)" % (
-            was_software,
-            software,
-            seen[:16],
-            e._known[0][:16],
-        )
-        _learn(e, seen, (serial, software))
-        e._suspect = None
-        console.log("envoy: " + line)
-        e.notice = line
-        return
-    e.close()
-    e._suspect = None
-    why = (
-        "it says serial %s, the pin was taken on %s" % (serial, was_serial)
-        if serial != was_serial
-        else "its firmware %s is not newer than %s, which the pin was taken on"
-        % (software, was_software)
-    )
-    raise PinMismatch(
-        "the Envoy's certificate changed (sha256 %s...) and %s: refused, only /info was asked. "
-        "If you replaced or reset the Envoy, %s" % (seen[:16], why, _how(e))
     )
 
 
@@ -286,8 +254,14 @@ def probe(e):
             continue
         finally:
             e._probing = False
-        if e._suspect is not None:
-            firmware_update(e, serial, software, version)
+        if e._suspect is not None:  # a new certificate: its judge, loaded only then
+            from firmware import envoy_repin
+
+            try:
+                newer = version > version_tuple(e._pinned_on[1])
+                envoy_repin.judge(e, serial, software, newer, _learn, _how(e))
+            finally:
+                unload("firmware.envoy_repin")
         if not https and ep.needs_token(version):
             break  # firmware 7+ over plain HTTP: something in between; trust only HTTPS
         e.software, e.version, e.serial = software, version, serial

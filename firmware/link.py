@@ -3,8 +3,9 @@
 # fatal here: it is reported once, the session is closed, and the next try waits (back-off).
 # On a site with a home battery, each reading carries the battery's power too (battery.py).
 from firmware import clock, console
-from firmware.compat import mem_alloc
+from firmware.compat import mem_alloc, unload
 from firmware.envoy import AuthError, Envoy, Glitch, NoNetPower, PinMismatch
+from firmware.reasons import ENVOY_DOWN, NO_CT, PIN, WIFI_DOWN, why
 from firmware.renewal import NoToken, Renewal
 
 ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link for the limit
@@ -12,18 +13,8 @@ ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and 
 NO_CT_RETRY_S = 3600
 PIN_RETRY_S = 300
 RECHECK_PIN_S = 5
-RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
-# A token is refused for good (removed, a cloud login) only when the Envoy has refused it for
-# this long, checked each minute: an Envoy restarting (around 11 pm, or after an update) can
-# refuse a good token for a while, and a needless login costs the account.
-REFUSED_S = 180
 
-# Why there is no data: the heater's reason while it lasts.
-WIFI_DOWN = "wifi-down"
-ENVOY_DOWN = "envoy-down"
-NO_TOKEN = "no-token"
-NO_CT = "no-ct"
-PIN = "pin-mismatch"
+_SETUP = "firmware.link_setup"
 
 
 class Reading:
@@ -34,6 +25,7 @@ class Reading:
         self.net_w = None
         self.stamp = None
         self.fresh_at = None
+        self.last_at = None  # uptime of the last fresh reading, kept while the data is down
         self.battery = None  # a battery.Battery on sites with a home battery
 
     def age(self, up):
@@ -171,45 +163,18 @@ class Link:
 
     # -- the Envoy -------------------------------------------------------------------------------
 
-    def _connect(self, up):
-        e = self.envoy
-        if e.version is None:
-            self._probe()
-        if e.needs_token():
-            token = self.tokens.for_envoy(up)
-            if e.version is None:  # a cloud login came first: the Envoy session was dropped
-                self._probe()
-            e.login(token)
-            self.tokens.proven()
-        e.discover()
-        console.log("envoy: net power from %s" % e.describe())
-        self.next_battery = up + 5  # ensemble.look() once the setup code is gone
-
-    def _probe(self):
-        e = self.envoy
-        e.probe()
-        console.log(
-            "envoy: firmware %s serial %s, %s"
-            % (e.software, e.serial, "token needed" if e.needs_token() else "no token needed")
-        )
-        serial = self.tokens.serial
-        if serial and e.serial and serial != e.serial:
-            console.problem(
-                "envoy: config says serial %s but the Envoy says %s" % (serial, e.serial)
-            )
-
     def _poll(self, up):
         e = self.envoy
         try:
             if not e.ready():
-                self._connect(up)
+                _setup().connect(self, up)
             net, stamp = e.read()
         except NoToken:
             e.close()
             self.next_envoy = up + 60
             return False
         except AuthError as err:
-            self._refused(up, err)
+            _setup().refused(self, up, err)
             return False
         except PinMismatch as err:
             # A new certificate met mid-run is judged by a probe soon (a firmware update
@@ -236,12 +201,13 @@ class Link:
             self._down(up, ENVOY_DOWN, "envoy: %s" % why(err), wait, self.errors >= ERROR_STREAK)
             return False
         e.done()  # the setup code (probe, pin, meters) goes until the next connection
+        unload(_SETUP)
         self.errors = 0
         self.refused_since = None
         r = self.reading
         if stamp is None or stamp != r.stamp:
             r.stamp = stamp
-            r.fresh_at = up
+            r.fresh_at = r.last_at = up
         r.net_w = net
         if r.battery is not None:
             r.battery.power(up, e.battery_w)
@@ -256,60 +222,15 @@ class Link:
             self.envoy.close()
         self.next_envoy = up + wait
 
-    def _refused(self, up, err):
-        # The Envoy said 401/403: re-run check_jwt; the token is refused only when the Envoy
-        # has kept refusing it for REFUSED_S.
-        e = self.envoy
-        e.close()
-        if self.rechecked_at is None or up - self.rechecked_at > RECHECK_S:
-            self.rechecked_at = up
-            try:
-                e.login(self.tokens.token() or "")
-                self.tokens.proven()
-                console.log("envoy: %s; check_jwt accepted the token again" % err)
-                return
-            except AuthError:
-                pass
-            except Exception as x:
-                self._down(up, ENVOY_DOWN, "envoy: %s" % why(x), 5, False)
-                return
-        since = self.refused_since
-        if since is None:
-            since = self.refused_since = up
-        if up - since < REFUSED_S:
-            self.report(
-                NO_TOKEN,
-                "envoy: the token was refused (%s); checking again each minute for %d min before"
-                " getting a new one (an Envoy that is restarting can refuse it)"
-                % (err, REFUSED_S // 60),
-            )
-            e.reset()
-            self.next_envoy = up + RECHECK_S
-            return
-        self.refused_since = None
-        self.tokens.refused(self.board.now())
-        self.report(NO_TOKEN, "envoy: the token was refused (%s); a new one is needed" % err)
-        e.reset()  # start again from /info: a firmware update may be the cause
-        self.next_envoy = up  # the renewal decides what comes next (a restart to log in, a wait)
-
     def restart(self):
         """Forget the Envoy session (after a new token, or an internal error)."""
         self.envoy.reset()
         self.next_envoy = 0
 
 
-def why(err):
-    # OSError args are (errno,) or (code, "MBEDTLS_..."); keep the message short.
-    import errno
+def _setup():
+    # Connecting and a refused token: their code is loaded with the Envoy's setup, and goes
+    # with it once the polls run.
+    from firmware import link_setup
 
-    if isinstance(err, OSError) and err.args and type(err.args[0]) is int:
-        code = err.args[0]
-        names = {
-            errno.ECONNREFUSED: "connection refused",
-            errno.ETIMEDOUT: "timed out",
-            errno.ECONNRESET: "connection reset",
-            errno.EHOSTUNREACH: "host unreachable",
-        }
-        return names.get(code, "network error %s" % (err.args,))
-    text = str(err)
-    return text if text else type(err).__name__
+    return link_setup

@@ -144,6 +144,6 @@ def why(err):
         return "the broker closed the connection"
     if isinstance(err, OSError) and len(err.args) == 2 and isinstance(err.args[1], str):
         return err.args[1]
-    from firmware.link import why as link_why
+    from firmware.reasons import why as link_why
 
     return link_why(err)

@@ -4,9 +4,8 @@
 # heater is off), `restart` says why and the app restarts the board, at most as often as the
 # account guard allows a login. Problems go to the link's console line and the heater's reason.
 from firmware import clock, store
+from firmware.reasons import NO_TOKEN
 from firmware.tokens import TokenKeeper
-
-NO_TOKEN = "no-token"
 
 
 class NoToken(Exception):

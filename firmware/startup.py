@@ -75,6 +75,11 @@ def start(path):
     spare = spare_parts(3072, True, cfg["envoy"]["pin"] != "off")
     spare_parts = None
     keeper = None if cfg["envoy"]["token"] else _login(cfg, board, spare)
+    if keeper is not None and keeper.source == "new" and keeper.saved:
+        # A login leaves the heap fragmented (its roots, replies and code came and went): the
+        # diverter starts after a reset instead, in a clean heap, with the token from flash.
+        console.log("token: restarting with the new token, in a fresh heap")
+        board.reset()
     # Modules loaded later for a while (a reconnection, a due login) add their names to the
     # interpreter's string pool for good; loading them once now puts that pool at the start of
     # the heap, not in the middle of it later, where it would split the free space.

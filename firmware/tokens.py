@@ -48,6 +48,7 @@ class TokenKeeper:
         self.login_at = None
         self.source = None  # where the token came from: "stored", "pasted" or "new"
         self.via = None  # the cloud path that gave it (enlighten.OWNER or WEB): tried first next
+        self.saved = False  # a new token is on flash (else RAM is all that holds it)
 
     def load(self):
         """The pasted token (envoy.token) or the one kept on flash. Returns a line to show."""

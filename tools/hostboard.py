@@ -167,7 +167,7 @@ class HostBoard:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
-    def stop(self, timeout=5):
+    def stop(self, timeout=15):
         self._stopping = True
         if self.proc.poll() is None:
             self.interrupt()

@@ -226,6 +226,7 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the connection's own thread, not in accept().
         ctx = self.owner.tls_context()
+        cert = getattr(self.owner, "cert", None)  # the certificate this connection shows
         if ctx is not None:
             request.settimeout(10)
             try:
@@ -234,6 +235,7 @@ class _Server(ThreadingHTTPServer):
                 self.owner.handshake_failures += 1
                 return
             self.owner.handshakes += 1
+            request.sim_cert = cert
         self.owner.connections.add(request)
         try:
             self.RequestHandlerClass(request, client_address, self)
@@ -342,6 +344,10 @@ class _Service:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        self.drop()
+
+    def drop(self):
+        """Drop every connection, still listening."""
         for c in list(self.connections):
             try:
                 c.shutdown(socket.SHUT_RDWR)  # close() alone leaves it open while a file uses it
@@ -416,6 +422,7 @@ class SimEnvoy(_Service):
         self.sessions = set()  # "sessionId=..." cookies the Envoy knows
         self._tokens = {}  # session -> the token it was opened with
         self.requests = []  # (method, path, had_bearer, had_cookie)
+        self.served = []  # (certificate shown, method, path, had_bearer, had_cookie)
         self.missing = []  # paths asked for that the capture does not hold (404)
         self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
         self.battery = None  # a SimBattery behind the storage CT and ensemble figures
@@ -566,14 +573,15 @@ class SimEnvoy(_Service):
             h._body()
         path = h.path
         auth = h.headers.get("Authorization", "")
-        self.requests.append(
-            (
-                h.command,
-                path,
-                auth.startswith("Bearer "),
-                "sessionId=" in h.headers.get("Cookie", ""),
-            )
+        q = (
+            h.command,
+            path,
+            auth.startswith("Bearer "),
+            "sessionId=" in h.headers.get("Cookie", ""),
         )
+        self.requests.append(q)
+        # Which certificate the connection showed: a test can tell what reached a new one.
+        self.served.append((getattr(h.connection, "sim_cert", None),) + q)
         if self.slow_s:
             time.sleep(self.slow_s)
         if self.fault == "503":
@@ -659,12 +667,18 @@ class SimEnvoy(_Service):
         return True
 
     def update_firmware(self, software, cert="envoy2"):
-        """An Enphase firmware push: the Envoy restarts (sessions forgotten) with a new
-        certificate, and /info shows the new version (the same serial)."""
-        self.reboot()
-        self.cert = cert
+        """An Enphase firmware push: the Envoy comes back (sessions forgotten) with a new
+        certificate, and /info shows the new version (the same serial). It keeps listening, so
+        the board meets the new certificate on its next poll, not a refusal first (the
+        envoy-reboot fault plays the refusals)."""
+        self.swap_cert(cert)
         self.info_software = software
-        self.start()
+
+    def swap_cert(self, cert):
+        """A new certificate on every connection from now on; sessions forgotten."""
+        self.cert = cert
+        self.sessions.clear()
+        self.drop()
 
     def _info(self, body):
         if self.info_software:

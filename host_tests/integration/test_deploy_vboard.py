@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, token_for
 
 from tools.deploy import commands
 from tools.hostboard import HostBoard
@@ -120,6 +120,10 @@ def test_repl_status_and_manual_override(sim, vboard, tmp_path):
     code, out = deploy("--port", vboard.path, "--config", str(cfg), "--no-reset", cwd=tmp_path)
     assert code == 0, out
     sim.envoy.live = sim.steady(0, 400)  # no sun: automatic control keeps the relay off
+    # A token on flash already: a login would restart the board (into a fresh heap), and a
+    # restart ends this REPL session.
+    with open(os.path.join(vboard.folder, "token.json"), "w") as f:
+        json.dump({"token": token_for(sim.envoy, sim)}, f)
     vboard.type("import boot\rimport main\r")
     at = vboard.wait_for("relay OFF", 20)
     at = vboard.wait_for("summary", 30, at)

@@ -19,6 +19,7 @@ def running(sim, board, cfg=None):
     sim.envoy.live = sim.steady(3000, -2600)
     b = board(cfg)
     b.wait_for("relay=on reason=surplus", 40)
+    b.booted = b.resets  # the first login restarts the board once, into a fresh heap
     return b
 
 
@@ -61,7 +62,7 @@ def test_an_envoy_firmware_update_with_a_new_certificate_is_re_pinned_by_itself(
     line = b.wait_for("envoy: re-pinned: firmware %s -> %s" % (old, NEW_FIRMWARE), 40, after=n)
     b.wait_for("relay=on", 60, after=b.lines.index(line))
     assert json.loads((b.dir / "envoy_pin.json").read_text())["software"] == NEW_FIRMWARE
-    assert sim.cloud.logins == 1 and b.resets == 0  # no login, no restart: the token still works
+    assert sim.cloud.logins == 1 and b.resets == b.booted  # no login, no restart: the token works
 
 
 def test_an_all_zero_reading_is_stale_never_0_w(sim, board):
@@ -93,7 +94,7 @@ def test_a_night_silence_then_a_refusing_envoy_costs_no_login_and_no_restart(sim
     sim.envoy.fault = None
     b.wait_for("relay=on", 120, after=len(b.lines))
     assert sim.cloud.logins == 1, "the night silence led to a cloud login"
-    assert b.resets == 0, "the night silence led to a restart"
+    assert b.resets == b.booted, "the night silence led to a restart"
     assert "a new one is needed" not in b.output()
     assert json.loads((b.dir / "token.json").read_text())["token"] == sim.cloud.issued[0]
 
@@ -102,6 +103,6 @@ def test_a_401_on_the_battery_endpoints_is_not_a_bad_token(sim, board):
     sim.envoy.refused_paths = ("/ivp/ensemble",)
     b = running(sim, board)
     b.wait_for("summary", 70, after=len(b.lines))
-    assert sim.cloud.logins == 1 and b.resets == 0
+    assert sim.cloud.logins == 1 and b.resets == b.booted
     assert "the token was refused" not in b.output()
     assert any(r[1].startswith("/ivp/ensemble") for r in sim.envoy.requests)  # it was asked

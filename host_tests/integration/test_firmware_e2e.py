@@ -134,6 +134,6 @@ def test_the_last_words_survive_a_power_cut(sim, board):
     assert "connection refused" in (b.dir / "lastwords.json").read_text()
     sim.envoy.start()
     again = board(fresh=False)
-    line = again.wait_for("lastwords: the previous run began by power-on", 10)
+    line = again.wait_for("lastwords: the previous run began by a software reset", 10)
     assert "connection refused" in line
     again.wait_for("relay=on", 30)

@@ -109,7 +109,7 @@ def diverter(boost=None, output="relay"):
 
 def reading(d, board, net):
     d.link.reading.net_w = net
-    d.link.reading.fresh_at = board.up
+    d.link.reading.fresh_at = d.link.reading.last_at = board.up
 
 
 def apply(d):
@@ -202,8 +202,18 @@ def test_an_internal_error_switches_off_and_says_so():
     assert apply(d) == (True, "surplus")
     d.fail("ValueError: something broke")
     s = d.status()
-    assert not board.relay_on and s["reason"] == dv.ERROR and s["age_s"] is None
+    assert not board.relay_on and s["reason"] == dv.ERROR and s["net_w"] is None
     assert apply(d) == (False, "no-data")  # until a fresh reading arrives
+
+
+def test_the_data_age_keeps_growing_while_the_envoy_is_down():
+    d, board = diverter()
+    reading(d, board, -3000)
+    board.up += 5
+    d.link.report(link.ENVOY_DOWN, "envoy: timed out")
+    board.up += 40
+    s = d.status()
+    assert s["age_s"] == 45 and s["net_w"] is None  # the real age, not "unknown"
 
 
 def test_problems_reach_flash_at_most_every_ten_minutes():
@@ -355,3 +365,48 @@ def test_a_restart_comes_even_when_stopping_runs_out_of_memory():
         except MemoryError:
             pass
     assert getattr(board, "resets", 0) == 2
+
+
+def test_settings_changed_at_run_time_survive_a_restart_until_the_config_changes():
+    import json
+
+    d, board = diverter({"min_kwh": 1.0, "window": "02:00-04:00"})
+    d.set_max_import(450)
+    d.set_boost(2.5)
+    d.set_on_min(90)
+    d._minute(board.up)  # saved within a minute
+    with open("settings.json") as f:
+        assert json.load(f) == {
+            "max_import_w": [200, 450],
+            "boost_kwh": [1.0, 2.5],
+            "on_min": [60, 90],
+        }
+    again = restart(d)
+    assert again.policy.rules.max_import == 450 and again.policy.boost.target_wh == 2500
+    assert again.kept["on_min"] == 90
+    d.cfg["control"]["max_import_w"] = 300  # the owner edited config.json: it wins again
+    edited = restart(d)
+    assert edited.policy.rules.max_import == 300 and "max_import_w" not in edited.kept
+    assert edited.policy.boost.target_wh == 2500
+
+
+def test_kept_settings_from_a_damaged_file_are_ignored():
+    import json
+
+    d, board = diverter()
+    for junk in (
+        {"max_import_w": [200, 99999]},
+        {"max_import_w": [200, 4.5]},
+        {"max_import_w": [200, True]},
+        {"max_import_w": 450},
+        {"boost_kwh": [0, "2"]},
+        [1, 2],
+    ):
+        with open("settings.json", "w") as f:
+            json.dump(junk, f)
+        again = restart(d)
+        assert again.policy.rules.max_import == 200 and again.kept == {}, junk
+
+
+def restart(d):
+    return dv.Diverter(d.cfg, d.board, d.link)

@@ -145,7 +145,7 @@ def test_the_evening_target_heats_from_the_grid_and_stops_at_min_c():
         drv.then(42.5, 45.1)  # the water warms (a jump over 5 K would be a failure)
         assert steps(d, 2300, 12) != "hot-by" and not board.relay_on
     assert having(lines, "tank: hot-by: done, tank_c=45.1 reached")
-    assert d.status()["today_grid_kwh"] > 0  # counted, as from the grid
+    assert d.accounting.energy.today_grid_wh > 0  # counted, as from the grid (shown per 50 Wh)
 
 
 def test_a_sensor_failing_during_a_grid_target_switches_the_heater_off():
