@@ -57,6 +57,15 @@ SCHEMA = {
         "min_kwh": ("num", 0, 0, 100),
         "window": ("window", "", 0, 0),
     },
+    "tank": {  # a DS18B20 on the tank; pin -1: no sensor, and none of its code loads
+        "pin": ("onewire", -1, 0, 0),
+        "max_c": ("num", 0, 0, 90),  # 0: no limit but the element's thermostat
+        "min_c": ("num", 0, 0, 80),  # 0: no evening target
+        "hot_by": ("hhmm", "", 0, 0),
+        "litres": ("int", 200, 30, 2000),
+        "legionella_c": ("num", 0, 0, 80),  # 0: no cycle
+        "legionella_window": ("window", "", 0, 0),
+    },
     "mqtt": {
         "host": ("str", "", 0, 64),  # empty: no MQTT at all
         "port": ("int", 1883, 1, 65535),
@@ -132,6 +141,9 @@ def _check_special(kind, value):
                 raise ValueError(p)
         elif kind == "topic":
             _check_topic(value)
+        elif kind == "hhmm":
+            if value:
+                _tank("hhmm", value)
     except ValueError as e:
         return str(e)
     return None
@@ -147,7 +159,18 @@ def _check(section, key, spec, value, errors, warnings):
                 "%s: %r is not one of %s%s" % (name, value, ", ".join(map(str, kind)), whole)
             )
         return value
-    want_str = kind in ("str", "host", "url", "url?", "window", "pin", "sha256?", "token", "topic")
+    want_str = kind in (
+        "str",
+        "host",
+        "url",
+        "url?",
+        "window",
+        "pin",
+        "sha256?",
+        "token",
+        "topic",
+        "hhmm",
+    )
     if want_str:
         if type(value) is not str:
             errors.append("%s: expected text, got %s" % (name, _json_type(value)))
@@ -165,8 +188,12 @@ def _check(section, key, spec, value, errors, warnings):
         return value
     is_int = type(value) is int
     if not (is_int or (kind == "num" and type(value) is float)):
-        want = "a whole number" if kind in ("int", "gpio") else "a number"
+        want = "a whole number" if kind in ("int", "gpio", "onewire") else "a number"
         errors.append("%s: expected %s, got %s" % (name, want, _json_type(value)))
+        return value
+    if kind == "onewire":
+        if value != -1:  # a tank sensor: its checks only then (tank_config.py)
+            _tank("pin", name, value, errors, warnings)
         return value
     if kind == "gpio":
         problem = _check_special(kind, value)
@@ -219,7 +246,21 @@ def validate(raw):
     _check_control(cfg, warnings, errors)
     _check_mqtt(cfg, errors, warnings)
     _check_update(cfg["update"], warnings)
+    t = cfg["tank"]
+    if t.get("pin") != -1 or any(t.get(k) for k in t if k not in ("pin", "litres")):
+        if not [e for e in errors if e.startswith("tank.")]:  # one thing at a time
+            _tank("check", cfg, errors, warnings)
     return cfg, errors, warnings
+
+
+def _tank(name, *args):
+    # The tank section's checks, loaded only for a config that has one.
+    from firmware.compat import unload
+
+    try:
+        return getattr(__import__("firmware.tank_config", None, None, (name,)), name)(*args)
+    finally:
+        unload("firmware.tank_config")
 
 
 def _check_credentials(cfg, errors):

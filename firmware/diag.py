@@ -66,6 +66,8 @@ def status():
     )
     if "boost" in x:
         print("boost: " + x["boost"])
+    if "tank" in x:
+        print("tank: " + x["tank"])
     print("control: " + x["rules"])
     print(
         "board: %s wifi=%s clock=%s uptime_s=%d heap_used=%d heap_free=%d poll_alloc_bytes=%s"

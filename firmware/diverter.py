@@ -42,7 +42,14 @@ class Diverter:
 
             rules = Control(c, up)
             self.output = Output(board, rules, acc.heater, acc)
-        self.policy = Policy(rules, _boost(cfg["boost"]))
+        self.tank = None
+        t = cfg.get("tank")
+        if t and t["pin"] >= 0:  # a temperature sensor: its modules only then
+            from firmware.tank import Tank
+
+            self.tank = Tank(t, board.tank_sensor(t["pin"]), up)
+        acc.tank = self.tank
+        self.policy = Policy(rules, _boost(cfg["boost"]), self.tank)
         self.kept = {}  # settings changed at run time, kept on flash (settings.py)
         self.kept_dirty = False
         self._restore()
@@ -79,6 +86,8 @@ class Diverter:
             self.restart_to_log_in(link.tokens.restart)
         if link.clock_ok and not was_set:
             self.next_minute = 0  # the day and the token's days, now that the date is known
+        if self.tank:
+            self.tank.poll(up, self.accounting.heater)
         m = self.mqtt
         if m:
             m.receive(up)  # commands first, so that they count in this pass's decision
@@ -96,7 +105,7 @@ class Diverter:
         """Count, decide from what the link knows, and switch through the one output path."""
         link, policy, acc, out = self.link, self.policy, self.accounting, self.output
         acc.tick(up)  # the energy so far, before the boost asks how much went in
-        local = link.local() if policy.boost is not None else None
+        local = link.local() if policy.boost or policy.tank else None
         d = policy.decide(
             up, link.reading, out.power > 0, acc.heater, local, acc.energy, link.why()
         )
@@ -247,9 +256,12 @@ class Diverter:
             "lag_s": None,  # measured in burst mode only (burst.Control.status())
             "update_s": None,  # (in the literal: keys added later would grow the dict)
             "burst_mode": None,
+            "tank_c": None,
         }
         if self.output.burst:  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk ...
             s.update(p.rules.status())
+        if self.tank:  # tank_c, tank_sensor, tank_problem
+            s.update(self.tank.status())
         if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
             s.update(r.battery.status(up))
         return s

@@ -48,6 +48,7 @@ STATE = (  # the status() keys the state message carries (and the battery's, on 
     "battery_soc",
     "battery_first",
     "battery_problem",
+    "tank_c",
 )
 
 

@@ -75,18 +75,32 @@ ENTITIES = (
             "ent_cat": _CONF,
         },
     ),
+    (
+        "sensor",
+        "tank_c",
+        "Tank temperature",
+        "tank_c",
+        {"unit_of_meas": "\u00b0C", "dev_cla": "temperature", "stat_cla": "measurement"},
+    ),
 )
 
 
-def configs(prefix, base, uid, boost, allowance=True, start=0):
+def configs(prefix, base, uid, boost, allowance=True, start=0, tank=True):
     """(topic, payload bytes) for each entity from the start'th, one at a time. boost: a boost
-    window is set; allowance: the output has a grid allowance (the relay's; burst has none). An
-    entity the board does not offer gets an empty config (which removes it from Home
-    Assistant)."""
+    window is set; allowance: the output has a grid allowance (the relay's; burst has none);
+    tank: a tank sensor is. An entity the board does not offer gets an empty config (which
+    removes it from Home Assistant)."""
     dev = {"ids": [uid], "name": "Envoy Diverter", "mdl": "Envoy Diverter", "sw": VERSION}
     for component, oid, name, value, extra in ENTITIES[start:]:
         topic = "%s/%s/%s/%s/config" % (prefix, component, uid, oid)
-        if oid == "boost_kwh" and not boost or oid == "max_import_w" and not allowance:
+        if (
+            oid == "boost_kwh"
+            and not boost
+            or oid == "max_import_w"
+            and not allowance
+            or oid == "tank_c"
+            and not tank
+        ):
             yield topic, b""
             continue
         c = {
@@ -109,8 +123,9 @@ def run(q):
     this pass's time budget and the socket go; the rest in the next passes."""
     p = q.d.policy
     allowance = hasattr(p.rules, "max_import")
+    tank = getattr(q.d, "tank", None) is not None
     for topic, payload in configs(
-        q.m["prefix"], q.base, q.uid, p.boost is not None, allowance, q.entity
+        q.m["prefix"], q.base, q.uid, p.boost is not None, allowance, q.entity, tank
     ):
         if q.left() <= 0 or not q.publish(topic, payload, True):
             return  # the rest in the next pass

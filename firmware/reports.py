@@ -13,6 +13,10 @@ def summary(s):
         battery = " battery_w=%s soc=%s" % (_opt(s["battery_w"]), _opt(s["battery_soc"]))
         if s["battery_problem"]:
             battery += " battery=" + s["battery_problem"].replace(" ", "-")
+    if "tank_sensor" in s:  # a tank sensor
+        battery += " tank_c=%s" % _opt(s["tank_c"], "%.1f")
+        if s["tank_sensor"] != "ok":
+            battery += " tank=" + s["tank_sensor"]
     return (
         "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s%s"
         % (
