@@ -1,7 +1,7 @@
 # config.json: defaults, types and ranges. One dict of defaults that the user's file overrides
 # (the mqtt_as way); every problem is reported as one line naming the key.
 from firmware import pins
-from firmware.clock import parse_window
+from firmware.clock import hhmm, parse_window
 from firmware.urls import split_host, split_url
 
 REQUIRED = object()
@@ -143,7 +143,7 @@ def _check_special(kind, value):
             _check_topic(value)
         elif kind == "hhmm":
             if value:
-                _tank("hhmm", value)
+                hhmm(value)
     except ValueError as e:
         return str(e)
     return None

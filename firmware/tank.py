@@ -15,7 +15,7 @@
 # most once a day) and checks the heater model's "tank hot" guess. What it says is worded by
 # tank_say.py, loaded for the line: resident text would cost heap for good.
 from firmware import store
-from firmware.clock import parse_window
+from firmware.clock import hhmm, parse_window
 from firmware.compat import const, unload
 
 READ_S = const(5)
@@ -177,8 +177,7 @@ class Plan:
             start, end = parse_window(t["legionella_window"])
             self.targets.append(Target("legionella", self.leg_c, end, (end - start) % 1440))
         if self.min_c:
-            h, m = t["hot_by"].split(":")
-            self.targets.append(Target("hot-by", self.min_c, int(h) * 60 + int(m), 480))
+            self.targets.append(Target("hot-by", self.min_c, hhmm(t["hot_by"]), 480))
         self.reached_day = reached_day
         self.dirty = False  # reached_day changed: to be saved
         self.limit = self.max_c  # the temperature at which diverting stops now (0: none)

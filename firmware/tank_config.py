@@ -64,14 +64,3 @@ def check(cfg, errors, warnings):
         )
     elif window and not leg:
         errors.append("tank.legionella_c: 0, so legionella_window does nothing; e.g. 60")
-
-
-def hhmm(text):
-    """'HH:MM' -> minute of the day; ValueError otherwise (tank_rules.py does the same)."""
-    from firmware.compat import unload
-    from firmware.tank_rules import hhmm
-
-    try:
-        return hhmm(text)
-    finally:
-        unload("firmware.tank_rules")

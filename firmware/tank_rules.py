@@ -22,17 +22,6 @@ EARLY_DAYS = 2
 DAY_MIN = 1440
 
 
-def hhmm(text):
-    """'HH:MM' -> minute of the day; ValueError otherwise."""
-    hm = text.split(":")
-    if len(hm) != 2 or len(hm[1]) != 2 or not hm[0].isdigit() or not hm[1].isdigit():
-        raise ValueError("expected a time of day HH:MM, for example 18:00")
-    h, m = int(hm[0]), int(hm[1])
-    if h > 23 or m > 59:
-        raise ValueError("%s is not a time of day" % text)
-    return h * 60 + m
-
-
 def lead_min(deficit_k, power_w, litres):
     """Minutes the heater needs to raise the tank by deficit_k, with the margin."""
     if power_w <= 0:

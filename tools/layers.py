@@ -27,7 +27,7 @@ LAYERS = (
     (
         "net, board and config",
         "http mqtt board board_esp32 board_sim bootrelay burst_rmt burst_sim config settings "
-        "lastwords release_key update_sig update_manifest update_slot tank tank_sim tank_config",
+        "lastwords release_key update_sig update_manifest update_slot tank_sim tank_config",
     ),
     (
         "cloud and Envoy",
@@ -35,11 +35,14 @@ LAYERS = (
         "envoy_parse envoy_repin envoy_setup envoy battery ensemble link_setup link "
         "update_fetch update_ask",
     ),
-    ("control", "energy heater policy control boost burst lag accounting tank_rules"),
+    (
+        "control",
+        "energy heater policy control boost burst lag tank_say tank_rules tank accounting",
+    ),
     ("output", "output burst_out"),
     (
         "the loop and MQTT",
-        "details reports tank_say mqtt_ha mqtt_cmd mqtt_link diverter update_install "
+        "details reports mqtt_ha mqtt_cmd mqtt_link diverter update_install "
         "update_watch update_boot startup app",
     ),
     ("the REPL", "diag"),

@@ -182,7 +182,7 @@ def test_the_sensor_beats_a_wrong_tank_hot_guess():
         steps(d, -2500, 3)
         assert board.relay_on
         # the sun rises by the heater's power as the relay closes: the grid barely moves
-        steps(d, -2400, 8)
+        steps(d, -2400, 25)  # a late step is waited for up to 20 s (heater.py)
     h = d.accounting.heater
     assert h.drawing is True, lines
     assert having(lines, "heater: the step said tank hot (step_w=100) but tank_c=35.0")
@@ -194,7 +194,7 @@ def test_a_hot_tank_confirms_the_guess():
     d, board, drv = make(c=58.0)
     with Captured() as lines:
         steps(d, -2500, 3)
-        steps(d, -2400, 8)
+        steps(d, -2400, 25)  # a late step is waited for up to 20 s (heater.py)
     assert d.accounting.heater.drawing is False
     assert having(lines, "heater: tank hot (thermostat open)")
 
@@ -203,7 +203,7 @@ def test_an_overruled_guess_is_accepted_when_the_tank_does_not_warm():
     d, board, drv = make(c=35.0)
     with Captured() as lines:
         steps(d, -2500, 3)
-        steps(d, -2400, 8)
+        steps(d, -2400, 25)  # a late step is waited for up to 20 s (heater.py)
         assert d.accounting.heater.drawing is True
         steps(d, -2400, 1201)  # 20 minutes, and the water did not warm: the cut-out is open
     assert d.accounting.heater.drawing is False
@@ -247,7 +247,7 @@ def test_status_summary_diag_and_mqtt_show_the_tank():
     x = d.details()["tank"]
     assert "tank_c=52.3 sensor=ok on GPIO4 rom=2872" in x, x
     assert "max_c=60; min_c=45 by 18:00; legionella_c=60 in 12:00-16:00, due now" in x, x
-    state = {k: s[k] for k in mqtt.STATE}
+    state = {k: s[k] for k in mqtt.STATE if k in s}
     assert state["tank_c"] == 52.3
 
 
