@@ -145,6 +145,14 @@ def _text(v):
 # -- the link's and the Envoy client's battery code, loaded only on battery sites -------------
 
 
+def settle(link, seen, conclusive):
+    """What a look (ensemble.look) means for the link: a battery seen, or one seen before not."""
+    if seen:
+        found(link, seen)
+    else:  # forgotten only when the Envoy says so
+        unseen(link, conclusive)
+
+
 def found(link, description):
     """At each connection: the battery the Envoy showed (description)."""
     r = link.reading

@@ -2,6 +2,9 @@
 # behaves the same whatever epoch the runtime's time module uses.
 
 VALID_AFTER = 1704067200  # 2024-01-01: anything earlier means the clock was never set
+YEAR_2000 = 946684800  # the bounds of a time worth believing, in a file or a token
+YEAR_2100 = 4102444800
+DAY_S = 86400
 
 
 def days_from_civil(y, m, d):

@@ -1,9 +1,9 @@
 # The Envoy's Ensemble replies (home batteries), read where they stand in the reply's bytes: a few
 # bytes allocated instead of the whole reply as objects. Their field names are unique in them,
 # and a name inside a string cannot match (its quotes are escaped). Loaded after each connection
-# and each hour to look for a battery; kept only on a battery site.
+# and each hour to look for a battery; kept only on a battery site. It reads replies (into the
+# battery it is given); what a look means for the link is link.look_for_battery's.
 from firmware import envoy_parse as ep
-from firmware.compat import unload
 
 CHARGE = "/ivp/ensemble/secctrl"  # SoC, reserve, capacity (Max_energy, Wh)
 POWER = "/ivp/ensemble/power"  # per IQ Battery: real_power_mw, + discharging
@@ -11,14 +11,13 @@ SOC_S = 60  # a battery site reads its SoC
 LOOK_S = 3600  # a site without a battery looks for one again
 
 
-def look(link, up):
-    """The link's battery work that is not per poll, after each connection and then each minute
-    with a battery (its SoC), each hour without (a look for one)."""
+def look(e, b):
+    """One look at the Envoy e's batteries, with b the battery known so far (None: none): its
+    charge read into b. -> (the battery's description, "" for none; conclusive: every reply came,
+    so that a battery not shown is truly gone)."""
     _failed[0] = False
-    e = link.envoy
     ensemble = e.needs_token()  # firmware before 7: no Ensemble endpoints in the captures
     r = get(e, CHARGE) if ensemble else None
-    b = link.reading.battery
     cap = None
     if r:
         cap = capacity(r.raw, r.length)
@@ -28,18 +27,7 @@ def look(link, up):
         b.charge(None, None)
     if not e.battery:  # not looked for since this connection, or none then
         e.battery = _find(e, cap) if ensemble else ""
-    if e.battery:
-        from firmware.battery import found
-
-        found(link, e.battery)
-    elif b is not None:  # a battery seen before, not now: forgotten only when the Envoy says so
-        from firmware.battery import unseen
-
-        unseen(link, ensemble and not _failed[0])
-    b = link.reading.battery
-    link.next_battery = up + (SOC_S if b else LOOK_S)
-    if b is None:
-        unload("firmware.ensemble")
+    return e.battery, ensemble and not _failed[0]
 
 
 def find(e):

@@ -13,9 +13,12 @@
 import hashlib
 
 from firmware import console, store
-from firmware.clock import is_set
+from firmware.clock import DAY_S, YEAR_2100, is_set
 from firmware.console import uptime
-from firmware.tokens import DAY_S, FIRST_BACKOFF_S, LOGINS_PER_DAY, MAX_BACKOFF_S, YEAR_2100
+
+LOGINS_PER_DAY = 6  # cloud logins in any 24 hours, whatever happens
+FIRST_BACKOFF_S = 300  # after a failed login; doubling
+MAX_BACKOFF_S = DAY_S
 
 
 def _credential_id(email, password):

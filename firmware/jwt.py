@@ -7,6 +7,8 @@ import json
 from firmware.console import printable
 from firmware.store import text as utf8_text
 
+MAX_TOKEN = 4096  # characters; an Entrez token is about 1 KB
+
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 

@@ -7,7 +7,7 @@
 # RAM, with the account guard's verdict; reading tokens and logins (account.py) and the account
 # guard (guard.py) load when needed.
 from firmware import store
-from firmware.clock import is_set
+from firmware.clock import DAY_S, is_set
 from firmware.compat import unload
 from firmware.console import uptime
 
@@ -15,14 +15,7 @@ TOKEN_FILE = "token.json"
 CLOUD_FILE = "cloud.json"
 RENEW_BEFORE_S = 30 * 86400  # owner tokens last a year: renew with 30 days left
 SHORT_S = 2 * 86400  # tokens shorter-lived (installer accounts: 12 h) renew at half-life
-FIRST_BACKOFF_S = 300
-MAX_BACKOFF_S = 86400
-DAY_S = 86400
 CLOCK_SLACK_S = 600  # a clock set back by less (NTP's corrections) is not caught lying
-LOGINS_PER_DAY = 6
-MAX_TOKEN = 4096  # characters; an Entrez token is about 1 KB
-YEAR_2000 = 946684800
-YEAR_2100 = 4102444800
 RESTART_EVERY_S = 900  # restarts for a login: not more often, whatever happens at boot
 
 
@@ -82,6 +75,11 @@ class TokenKeeper:
         c = self.claims
         return c["exp"] - c["iat"] if c.get("iat") is not None else None
 
+    @staticmethod
+    def short(life):
+        """A token lifetime (s, None: unknown) that renews at half-life (installer accounts)."""
+        return life is not None and 0 < life < SHORT_S
+
     def renewal_due(self, now):
         """Why a new token is needed now, or None."""
         if self.pasted:
@@ -93,7 +91,7 @@ class TokenKeeper:
         c = self.claims
         left = c["exp"] - now
         life = self._life()
-        if life and (life < SHORT_S or c.get("enphaseUser") == "installer"):
+        if life and (self.short(life) or c.get("enphaseUser") == "installer"):
             if left < life / 2:  # installer tokens last 12 hours: renew at half-life
                 return "a %.0f-hour token past half-life" % (life / 3600)
             return None
@@ -106,7 +104,7 @@ class TokenKeeper:
         life left, or a day of a long one's."""
         life = self._life() if self.claims else None
         left = self.claims["exp"] - now if self.claims else 0
-        return left < (life / 4 if life and life < SHORT_S else 86400)
+        return left < (life / 4 if self.short(life) else DAY_S)
 
     def usable(self, now):
         if self.token is None:
@@ -126,7 +124,7 @@ class TokenKeeper:
         """Seconds before the next cloud login is allowed (0: now); never more than a day."""
         if self.login_at is None:
             return _guard().login_wait(self, now)
-        return max(0, min(MAX_BACKOFF_S, self.login_at - int(now)))
+        return max(0, min(DAY_S, self.login_at - int(now)))  # the guard's longest back-off
 
     def restart_allowed(self, now, every_s=RESTART_EVERY_S):
         """May the board restart for a login now? Not twice within every_s, whatever happens at

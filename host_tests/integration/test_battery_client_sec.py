@@ -4,7 +4,11 @@
 from test_battery_client import connect, polled
 
 from firmware import battery, ensemble
+from firmware.link import Link as _Link
+
 from tools.sim import SimBattery
+
+look_for_battery = _Link.look_for_battery  # on the stand-in Link below
 
 SITE = "7.6.185_with_cts_and_battery_3t"  # IQ Batteries: their power from /ivp/ensemble/power
 
@@ -34,13 +38,13 @@ def test_one_failed_look_after_a_reconnection_does_not_forget_the_battery(sim, e
     assert b.w == -1000  # charging with the export
     e.discover()  # a reconnection: what the look found is forgotten with the session
     failing(served, (ensemble.CHARGE, ensemble.POWER))
-    ensemble.look(lk, 100)
+    look_for_battery(lk, 100)
     assert lk.reading.battery is b, "forgotten after one failed look"
     assert polled(served, e)[-1].startswith("/ivp/meters/readings/")
     assert b.adjust(100, -1000) == -1000 + 2 * 300 + battery.MARGIN_W  # battery first + margin
     assert lk.next_battery == 100 + ensemble.SOC_S  # looked at again in a minute
     served.serve = type(served).serve.__get__(served)  # the Envoy answers again
-    ensemble.look(lk, 160)
+    look_for_battery(lk, 160)
     assert lk.reading.battery is b and polled(served, e)[-1] == ensemble.POWER
     b.power(161, e.battery_w)
     assert b.adjust(161, 0) == 300 and b.missing is None  # its data again: no margin
@@ -62,7 +66,7 @@ def test_a_battery_removed_is_forgotten_after_three_looks_that_show_none(sim, en
     served.serve = no_devices
     e.discover()
     for i in range(battery.FORGET_LOOKS - 1):
-        ensemble.look(lk, 100 + 60 * i)
+        look_for_battery(lk, 100 + 60 * i)
         assert lk.reading.battery is not None
-    ensemble.look(lk, 300)
+    look_for_battery(lk, 300)
     assert lk.reading.battery is None and lk.next_battery == 300 + ensemble.LOOK_S

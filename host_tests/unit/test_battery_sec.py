@@ -6,7 +6,11 @@ from test_diverter import diverter
 
 from firmware import battery as bt
 from firmware import ensemble as en
+from firmware.link import Link as _Link
+
 from firmware.http import Response
+
+look_for_battery = _Link.look_for_battery  # on the stand-in Link below
 
 NO_CT = "7.6.185_with_cts_and_battery_3t"  # IQ Batteries, no storage CT: power from POWER
 NONE = b'{"devices:": []}'
@@ -62,7 +66,7 @@ def site():
     d, board = diverter()
     e = Envoy()
     lk = Link(d, e)
-    en.look(lk, 0)
+    look_for_battery(lk, 0)
     b = lk.reading.battery
     assert b is not None and "power from /ivp/ensemble/power" in b.source
     b.power(0, -1500)
@@ -73,12 +77,12 @@ def test_a_failed_look_after_a_reconnection_keeps_the_battery_with_its_data_miss
     d, board, e, lk, b = site()
     e.reconnect()
     e.replies[en.POWER] = OSError(104, "connection reset")  # one failed request
-    en.look(lk, 10)
+    look_for_battery(lk, 10)
     assert lk.reading.battery is b and lk.next_battery == 10 + en.SOC_S  # looked at again soon
     assert b.adjust(10, -2000) == -2000 + 2 * 300 + bt.MARGIN_W  # battery first, with the margin
     assert d.status()["battery_problem"] == "no battery power"
     e.replies[en.POWER] = fixture(NO_CT, "ivp_ensemble_power")
-    en.look(lk, 70)
+    look_for_battery(lk, 70)
     assert lk.reading.battery is b and e.battery and e._polls  # read with the grid again
 
 
@@ -87,7 +91,7 @@ def test_replies_that_fail_again_and_again_never_forget_it():
     e.replies[en.CHARGE] = e.replies[en.POWER] = OSError(113, "no route")
     for i in range(20):
         e.reconnect()
-        en.look(lk, 60 * i)
+        look_for_battery(lk, 60 * i)
         assert lk.reading.battery is b
 
 
@@ -97,15 +101,15 @@ def test_it_is_forgotten_after_repeated_successful_replies_that_show_none():
     e.replies[en.CHARGE] = b'{"agg_soc": 0}'  # no Max_energy: no battery commissioned
     e.replies[en.POWER] = NONE
     for i in range(bt.FORGET_LOOKS - 1):
-        en.look(lk, 60 * i)
+        look_for_battery(lk, 60 * i)
         assert lk.reading.battery is b and b.adjust(60 * i, 0) == 2 * 300 + bt.MARGIN_W
     e.replies[en.POWER] = OSError(104, "connection reset")  # a failure in between: start again
-    en.look(lk, 200)
+    look_for_battery(lk, 200)
     e.replies[en.POWER] = NONE
     for i in range(bt.FORGET_LOOKS - 1):
-        en.look(lk, 300 + 60 * i)
+        look_for_battery(lk, 300 + 60 * i)
         assert lk.reading.battery is b
-    en.look(lk, 500)
+    look_for_battery(lk, 500)
     assert lk.reading.battery is None and lk.next_battery == 500 + en.LOOK_S
     import sys
 

@@ -7,7 +7,8 @@ import os
 from support import tmpdir
 from test_tokens import DAY, NOW, Cloud
 
-from firmware.tokens import CLOUD_FILE, LOGINS_PER_DAY, TokenKeeper
+from firmware.guard import LOGINS_PER_DAY
+from firmware.tokens import CLOUD_FILE, TokenKeeper
 
 YEARS_AHEAD = 70 * 365 * DAY  # 2096
 
