@@ -57,15 +57,7 @@ SCHEMA = {
         "min_kwh": ("num", 0, 0, 100),
         "window": ("window", "", 0, 0),
     },
-    "tank": {  # a DS18B20 on the tank; pin -1: no sensor, and none of its code loads
-        "pin": ("onewire", -1, 0, 0),
-        "max_c": ("num", 0, 0, 90),  # 0: no limit but the element's thermostat
-        "min_c": ("num", 0, 0, 80),  # 0: no evening target
-        "hot_by": ("hhmm", "", 0, 0),
-        "litres": ("int", 200, 30, 2000),
-        "legionella_c": ("num", 0, 0, 80),  # 0: no cycle
-        "legionella_window": ("window", "", 0, 0),
-    },
+    "tank": None,  # a DS18B20 on the tank: its keys in tank_config.py, loaded only for one
     "mqtt": {
         "host": ("str", "", 0, 64),  # empty: no MQTT at all
         "port": ("int", 1883, 1, 65535),
@@ -221,6 +213,11 @@ def validate(raw):
     for section in sorted(SCHEMA):
         keys = SCHEMA[section]
         given = raw.get(section, {})
+        if keys is None:  # the tank: without the section, no sensor and none of its checks
+            if section not in raw:
+                cfg[section] = {"pin": -1}
+                continue
+            keys = _tank("schema")
         if type(given) is not dict:
             errors.append("%s: expected an object {...}, got %s" % (section, _json_type(given)))
             given = {}

@@ -14,6 +14,20 @@ _ONEWIRE_CAUTION = {
 }
 
 
+def schema():
+    """The tank section's keys, as config.SCHEMA gives the other sections'; pin -1: no sensor,
+    and none of its code loads."""
+    return {
+        "pin": ("onewire", -1, 0, 0),
+        "max_c": ("num", 0, 0, 90),  # 0: no limit but the element's thermostat
+        "min_c": ("num", 0, 0, 80),  # 0: no evening target
+        "hot_by": ("hhmm", "", 0, 0),
+        "litres": ("int", 200, 30, 2000),
+        "legionella_c": ("num", 0, 0, 80),  # 0: no cycle
+        "legionella_window": ("window", "", 0, 0),
+    }
+
+
 def pin(name, gpio, errors, warnings):
     problem = pins.problem(gpio)
     if gpio in pins.INPUT_ONLY:
