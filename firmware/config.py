@@ -68,6 +68,7 @@ SCHEMA = {
         "prefix": ("topic", "homeassistant", 0, 0),
         "topic": ("topic", "", 0, 0),  # empty: derived from the board's unique id
         "interval_s": ("num", 10, 1, 3600),
+        "keepalive_s": ("int", 30, 5, 600),  # Home Assistant shows the board gone after 1.5 x
     },
     "update": {
         "url": ("url?", "", 0, 0),  # the release's HTTPS folder; empty: no updates over the air

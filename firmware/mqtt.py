@@ -12,7 +12,6 @@ from errno import ETIMEDOUT
 from firmware.compat import const, ticks_diff, ticks_ms, unload
 
 BUDGET_MS = const(200)  # all of MQTT's work in one pass: reading, commands, discovery, sending
-PING_MS = const(20000)  # nothing heard this long: a ping; no answer within as long: drop
 PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
 PER_PASS = const(4)  # messages acted on in one pass
 DISCOVERY_S = const(60)  # Home Assistant's "online" resends discovery at most this often
@@ -72,6 +71,10 @@ class Mqtt:
         self.discover = None  # uptime from which discovery is due (None: not due)
         self.entity = 0  # the next entity's config to send (discovery spans passes)
         self.discovered = -DISCOVERY_S  # uptime of the last discovery's start
+        self.battery_seen = False  # a battery's entities were offered (mqtt_ha.run)
+        # Quiet for 2/3 of the keepalive: a ping, so that the broker never counts the board
+        # gone while it runs; unanswered as long: the connection is dropped.
+        self.ping_ms = m["keepalive_s"] * 667
         self._expect()
 
     def _run(self, module, *args):
@@ -110,6 +113,10 @@ class Mqtt:
             return  # discovery and the state from the next pass: less churn in one pass's heap
         try:
             self._flush()
+            if self.discover is None and self.battery_seen != (
+                self.d.link.reading.battery is not None
+            ):
+                self.discover, self.entity = up, 0  # a battery found or forgotten
             if self.discover is not None and up >= self.discover and self.left() > 0:
                 self._run("mqtt_ha")
             n = self.d.output.changes
@@ -117,7 +124,7 @@ class Mqtt:
                 if self.publish(self.base + "/state", self.state()):
                     self.dirty, self.seen = False, n
                     self.next_state = up + self.m["interval_s"]
-            if not self.pinged and ticks_diff(ticks_ms(), self.heard) >= PING_MS:
+            if not self.pinged and ticks_diff(ticks_ms(), self.heard) >= self.ping_ms:
                 if self.put(b"\xc0\x00"):  # PINGREQ
                     self.pinged = ticks_ms() or 1
         except Exception as e:
@@ -242,7 +249,7 @@ class Mqtt:
             raise OSError(ETIMEDOUT, _SLOW_IN)
         if self.out is not None and ticks_diff(now, self.sent_at) > limit:
             raise OSError(ETIMEDOUT, _SLOW_OUT)
-        if self.pinged and ticks_diff(now, self.pinged) > PING_MS:
+        if self.pinged and ticks_diff(now, self.pinged) > self.ping_ms:
             raise OSError(ETIMEDOUT, _NO_PONG)
 
 

@@ -50,6 +50,9 @@ def command(q, name, value):
         v = number(value, 0, 100)
     elif name == b"update":
         v = _announced(value)
+    elif name == b"repin":
+        if value != b"PRESS":  # Home Assistant's button
+            raise ValueError("expected PRESS")
     else:
         raise ValueError("no such command")
     console.log("mqtt: command %s=%s" % (name.decode(), value.decode()))
@@ -67,6 +70,11 @@ def command(q, name, value):
         d.set_max_import(v)
     elif name == b"update":
         _install(q, v)
+    elif name == b"repin":
+        console.log(
+            "envoy: re-pinning on the owner's word (Home Assistant): the next connection pins"
+        )
+        d.repin()
     else:
         d.set_boost(v)
 

@@ -11,7 +11,6 @@ from firmware import console
 from firmware.compat import stream, ticks_diff, ticks_ms, tls_wrap, waiter
 from firmware.mqtt import packet
 
-KEEPALIVE_S = 60
 RETRY_S = 5  # after a failure: 5 s, doubling up to RETRY_MAX_S
 RETRY_MAX_S = 300
 STABLE_S = 60  # a connection that lasted this long starts the back-off afresh
@@ -130,7 +129,8 @@ def _connect_packet(q):
     if m["user"]:
         flags |= 0xC0 if m["password"] else 0x80
         body += _field(m["user"]) + (_field(m["password"]) if m["password"] else b"")
-    head = b"\x00\x04MQTT\x04" + bytes((flags, KEEPALIVE_S >> 8, KEEPALIVE_S & 255))
+    k = m["keepalive_s"]  # the broker tells Home Assistant "offline" 1.5 times this after a loss
+    head = b"\x00\x04MQTT\x04" + bytes((flags, k >> 8, k & 255))
     return packet(0x10, len(head) + len(body)) + head + body
 
 

@@ -63,9 +63,10 @@ class TokenKeeper:
         return (self.claims or {}).get("enphaseUser") or "unknown-role"
 
     def days_left(self, now):
+        """Days to the token's expiry, to a tenth (Home Assistant shows it as given)."""
         if not self.claims:
             return None
-        return (self.claims["exp"] - now) / 86400
+        return int((self.claims["exp"] - now) / 8640) / 10
 
     def left_text(self, now):
         days = self.days_left(now)

@@ -70,7 +70,7 @@ def test_a_float_where_a_whole_number_is_meant_is_refused():
     cfg, errors, _ = config.validate(raw)
     assert errors == ["heater.mains_hz: 50.0 is not one of 50, 60 (whole numbers)"], errors
     for section, keys in config.SCHEMA.items():
-        for key, (kind, default, lo, _) in keys.items():
+        for key, (kind, default, lo, _) in (keys or {}).items():  # None: tank_config's
             whole = kind in ("int", "gpio") or type(kind) is tuple and type(kind[0]) is int
             if not whole:
                 continue

@@ -19,6 +19,7 @@ CONFIG = {
     "prefix": "homeassistant",
     "topic": "",
     "interval_s": 10,
+    "keepalive_s": 30,
 }
 BASE = "diverter_abc"
 
@@ -202,17 +203,17 @@ def test_burst_mode_has_no_grid_allowance_and_the_command_is_ignored():
     lines = logged(mqtt_cmd.run, q, (BASE + "/max_import_w/set").encode(), b"650")
     contains(" ".join(lines), "ignored max_import_w=650: the burst output has no grid allowance")
     assert d.status()["max_import_w"] is None
-    configs = dict(mqtt_ha.configs("ha", "b", "u", False, False))
+    configs = dict(mqtt_ha.configs("ha", "b", "u", mqtt_ha.offered(d)))
     assert configs["ha/number/u/max_import_w/config"] == b""  # not offered in burst mode
     assert configs["ha/number/u/on_min/config"]
-    assert dict(mqtt_ha.configs("ha", "b", "u", False, True))["ha/number/u/max_import_w/config"]
+    assert dict(mqtt_ha.configs("ha", "b", "u", "r"))["ha/number/u/max_import_w/config"]
 
 
 def test_the_connect_packet():
     d, board, q = connected(user="ha", password="pw")
     p = mqtt_link._connect_packet(q)
     body = (
-        b"\x00\x04MQTT\x04\xe6\x00\x3c"  # 3.1.1; user, password, will retain, will, clean
+        b"\x00\x04MQTT\x04\xe6\x00\x1e"  # 3.1.1; user, password, will retain, will, clean; 30 s
         + b"\x00\x0cdiverter_abc"
         + b"\x00\x13diverter_abc/status"
         + b"\x00\x07offline"

@@ -252,9 +252,9 @@ def test_status_summary_diag_and_mqtt_show_the_tank():
 
 
 def test_home_assistant_gets_a_temperature_sensor_only_with_a_sensor():
-    with_tank = dict(mqtt_ha.configs("ha", "b", "u", True, tank=True))
+    with_tank = dict(mqtt_ha.configs("ha", "b", "u", mqtt_ha.offered(make(TANK)[0])))
     c = json.loads(with_tank["ha/sensor/u/tank_c/config"])
     assert c["dev_cla"] == "temperature" and c["unit_of_meas"] == "\u00b0C"
     assert c["stat_cla"] == "measurement" and c["val_tpl"] == "{{value_json.tank_c}}"
-    without = dict(mqtt_ha.configs("ha", "b", "u", True, tank=False))
+    without = dict(mqtt_ha.configs("ha", "b", "u", mqtt_ha.offered(make(tank={})[0])))
     assert without["ha/sensor/u/tank_c/config"] == b""  # removed from Home Assistant
