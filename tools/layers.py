@@ -156,14 +156,20 @@ def draw(edges):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m tools.layers", description="The firmware's layers and their imports."
+    )
+    ap.add_argument("--check", action="store_true", help="only the problems; exit status 1")
+    args = ap.parse_args(argv)
     edges = graph()
     found = problems(edges, layer_of())
-    if "--check" not in argv:
+    if not args.check:
         print(draw(edges))
     for line in found:
         print("layers: " + line)
-    if "--check" in argv and not found:
+    if args.check and not found:
         print(
             "layers: %d modules in %d layers, no upward import, no cycle"
             % (len(edges), len(LAYERS))

@@ -119,7 +119,7 @@ class Diverter:
 
 def attempt(**m):
     cfg = {"user": "", "password": "", "tls": False, "ca_file": "", "topic": ""}
-    cfg.update(prefix="homeassistant", interval_s=10, **m)
+    cfg.update(prefix="homeassistant", interval_s=10, keepalive_s=30, **m)
     q = mqtt.Mqtt(cfg, Diverter())
     t = time.monotonic()
     mqtt_link.connect(q, 0)
