@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: test simulate bench heap soak deploy sim format lint clean setup
+.PHONY: test quick simulate bench heap soak deploy sim format lint clean setup
 
 $(VENV)/.installed: requirements.txt tools/bootstrap.sh
 	./tools/bootstrap.sh
@@ -16,16 +16,23 @@ test: $(VENV)/.installed
 	$(BIN)/micropython host_tests/upy_runner.py
 	$(PY) -m pytest -q host_tests
 
+## quick: the daily loop, a few minutes: the unit tests under micropython, then pytest without the
+## tests marked slow (the firmware run for simulated hours, the fault table, fuzzing)
+quick: $(VENV)/.installed
+	$(BIN)/micropython host_tests/upy_runner.py
+	$(PY) -m pytest -q -m "not slow" host_tests
+
 ## simulate: the demo, a real day of sun and load replayed through the real firmware
 simulate: $(VENV)/.installed
 	$(PY) -m tools.simulate $(ARGS)
 
 ## bench: poll benchmark (keep-alive vs a new connection per poll), then every traced day (regular
 ## and spiky) through the firmware's rules against the best possible schedule, and the burst output
-## against the ideal; the goals of both
+## against the ideal; the goals of both; then both outputs with late readings (the lag table)
 bench: $(VENV)/.installed
 	$(PY) -m tools.bench_poll
 	$(PY) -m tools.replay --goals $(if $(TRACES),--traces $(TRACES))
+	$(PY) -m tools.replay --lag-table $(if $(TRACES),--traces $(TRACES))
 
 ## heap: the ESP32's heap headroom, measured with ../shared/upy32's stand-in (a benchmark)
 heap: $(VENV)/.installed

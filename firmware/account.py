@@ -3,8 +3,9 @@
 # within the account guard (guard.py). The keeper (tokens.TokenKeeper) stays resident; this
 # module and jwt.py are unloaded after use, so their code costs no heap between.
 from firmware import jwt, store
-from firmware.guard import login_wait, logins_today, note
-from firmware.tokens import LOGINS_PER_DAY, MAX_TOKEN, SHORT_S, YEAR_2000, YEAR_2100
+from firmware.clock import YEAR_2000, YEAR_2100
+from firmware.guard import LOGINS_PER_DAY, login_wait, logins_today, note
+from firmware.jwt import MAX_TOKEN
 
 
 def claims_of(token):
@@ -109,7 +110,7 @@ def renew(k, now, serial, fetch):
         k.problem = "token: the cloud sent an unusable token (%s)" % e
         return k.problem + _retry_note(k, now)
     note(k, now, True, attempt=False)  # it was not a failure after all
-    was_short = k.claims is not None and _short(k.claims)
+    was_short = k.claims is not None and k.short(jwt.lifetime(k.claims))
     k.saved = store.save(k.token_file, {"token": token, "via": via})
     use(k, token, "new")
     k.via = via
@@ -119,7 +120,7 @@ def renew(k, now, serial, fetch):
         more = " (it names Envoy %s, not %s)" % (claims.get("aud"), serial)
     if via == "web":
         more += " (from Entrez's web login: its /tokens endpoint did not answer as before)"
-    if _short(claims) and not was_short:
+    if k.short(jwt.lifetime(claims)) and not was_short:
         more += (
             ". This account gets tokens of %.0f hours (an installer or self-installer account):"
             " the board renews them at half-life, about %d cloud logins a day (at most %d);"
@@ -127,11 +128,6 @@ def renew(k, now, serial, fetch):
             % (jwt.lifetime(claims) / 3600, 86400 * 2 // jwt.lifetime(claims), LOGINS_PER_DAY)
         )
     return "token: new %s token, %s left%s" % (k.kind(), k.left_text(now), more)
-
-
-def _short(claims):
-    life = jwt.lifetime(claims)
-    return life is not None and life < SHORT_S
 
 
 def fresh_token_rejected(k, now):

@@ -18,6 +18,7 @@ class Accounting:
         self.reading = None  # link.Reading, set by the app
         self.output = None  # output.Output, set by the app
         self.boost = None  # the policy's Boost while it heats, else None
+        self.tank = None  # tank.Tank: its sensor checks the "tank hot" guess
         self._last = now
         self._saved = self.energy.steps()  # the counters' steps on flash
 
@@ -27,9 +28,9 @@ class Accounting:
         if not fresh:
             return
         if out.burst:  # the heater's share when the reading was taken, not now (burst.py)
-            self._event(out.rules.see(self.heater, self.reading.house_w, up))
+            self._event(out.rules.see(self.heater, self.reading), up)
         elif out.power:
-            self._event(self.heater.observe(up, self.reading.house_w, True))
+            self._event(self.heater.observe(up, self.reading.house_w, True), up)
 
     def tick(self, up):
         """Count the energy since the last tick, at the power the output had meanwhile."""
@@ -58,8 +59,10 @@ class Accounting:
         self._saved = e.steps()
         store.save(STATE_FILE, {"energy": e.state(), "learned_w": self.heater.learned_w})
 
-    def _event(self, event):
+    def _event(self, event, up):
         h = self.heater
+        if event == "tank-hot" and self.tank and self.tank.overrule(h, up):
+            return  # the sensor beats the guess: still heating
         if event == "tank-hot":
             console.log(
                 "heater: tank hot (thermostat open): step_w=%s of %d W; no energy counted"

@@ -13,6 +13,7 @@
 #   safe_mode()                      why the app must not start, or None
 #   reset(), reset_cause()           restart the board; why this run began, in words
 #   unique_id()                      this board's id, hex digits (MQTT names the device by it)
+#   tank_sensor(pin)                 a DS18B20 driver (ds18x20's API), only with tank.pin set
 import sys
 
 __all__ = ("Board", "claim_relay_pin", "relay_off_at_boot", "remember_relay", "RELAY_FILE")

@@ -41,6 +41,13 @@ class Board:
 
         return Rmt(self._pin, self._on_level, hz)
 
+    def tank_sensor(self, pin):
+        """The DS18B20 on this pin: micropython-lib's drivers, frozen in the ESP32 firmware."""
+        import ds18x20
+        import onewire
+
+        return ds18x20.DS18X20(onewire.OneWire(machine.Pin(pin)))
+
     def now(self):
         return int(time.time()) + EPOCH_OFFSET
 

@@ -10,6 +10,7 @@
 # Flag files in <folder> inject faults: wifi_down, clock_unset; the board writes the relay state
 # ("1"/"0") to <folder>/relay for the simulated house, or in burst mode the share of full power
 # that the chunk in play delivers and the world time at which it ends ("0.370 1736762400.000").
+# <folder>/tank, if there, is what the simulated DS18B20 reads (firmware/tank_sim.py).
 import os
 import time
 
@@ -105,6 +106,19 @@ class Board:
         from firmware.burst_sim import SimBurst  # only in burst mode
 
         return SimBurst(self, hz)
+
+    def world(self):
+        """The simulated world's time (Unix seconds, float): what the simulated Envoy counts in."""
+        if VIRTUAL:
+            return _START + _BASE + _virtual[0]
+        return _START + (time.time() - _ANCHOR) * SPEED
+
+    tell = staticmethod(_tell)
+
+    def tank_sensor(self, pin):
+        from firmware.tank_sim import SimProbe  # only with tank.pin set
+
+        return SimProbe(self, SIM_DIR)
 
     def now(self):
         if not self._clock_set:

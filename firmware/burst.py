@@ -1,10 +1,12 @@
 # The proportional output (a zero-cross SSR, heater.output = "burst"): pure logic, time passed in.
 # Control: each fresh reading gives the heater's power in watts, from the learned heater power P:
 #   heater-free net = reading - P x the heater's share in force when the reading was taken (the
-#   Envoy's reading is 1-2 s old: a short history of what the output delivered is kept);
+#   Envoy's readings are late: lag.py keeps what the output delivered and measures the lag);
 #   watts = export without the heater - TARGET_W (a slight export), plus a small integral trim
 #   for what the model gets wrong (P, the lag); clipped to 0..P.
-#   Decreases at once; increases at most STEP_UP of P per reading. Stale or no data: 0 at once.
+#   Decreases at once; increases at most P / STEP_UP per reading (half of P over a longer lag).
+#   A lag over LONG passes: the slow mode, move then wait (a raise only once every reading that
+#   may show an older share has passed; a cut as far as surely needed). Stale data: 0 at once.
 # observe(): the heater model (heater.py) in this mode. No switch-on step here: between two fresh
 #   readings a change of the share by SHARE_STEP or more is a step (heating, or tank hot when the
 #   net hardly moves), by LEARN_STEP or more one to learn the power from; while the share stays
@@ -15,6 +17,7 @@
 #   one ON block at its start (fewer switchings: less flicker, README). Filled one chunk (about
 #   a poll) ahead: the board plays it in hardware and it ends there unless renewed (the lease).
 from firmware.compat import const
+from firmware.lag import MAX_D, Lag
 
 STALE = "stale"
 NO_DATA = "no-data"
@@ -28,51 +31,56 @@ TRIM_MAX = const(10)  # the trim stays within P / TRIM_MAX
 TRIM_GAIN = const(4)  # the trim takes 1 / TRIM_GAIN of each reading's error
 SHARE_STEP = const(200)  # in 1/1000 of full power
 LEARN_STEP = const(500)
-_HISTORY = const(8)  # passes of delivered shares kept (readings are 1-2 s old)
 _FULL = const(1000)  # shares in 1/1000: small ints, no heap on the board
+LONG = const(4)  # passes: a lag beyond this is too long for proportional control (README)
+SLOW_MARGIN = const(2)  # slow mode: passes waited beyond the lag's window before a raise
+FLAT = const(30)  # 1/1000: shares this close are one (whole cycles round them)
 
 
 class Control:
     min_off = 0  # what policy.py asks of the relay rules before a boost: no minimum times here
 
     def __init__(self, c, now):
+        self.lag = Lag(c.get("poll_s", 1))  # fed by see(), each fresh reading
+        self.clock = _no_clock  # -> the board's Unix time, or None (burst_out.py sets it)
         self.stale_s = c["stale_s"]
         self.changed_at = now
         self.watts = 0  # the heater's power asked for, W
         self.trim = 0
         self._read_at = None  # board time at which the last reading handled became fresh
-        self._times = [0.0] * _HISTORY
-        self._shares = [0] * _HISTORY  # 1/1000 of full power, delivered from _times[i] on
-        self._next = 0
+        self.slow = False  # the lag is too long for proportional control: move, then wait
 
     def switched(self, now):
         self.changed_at = now
 
     def applied(self, now, share):
-        """The output delivers share (0..1) of full power from now on."""
-        i = self._next
-        self._times[i] = now
-        self._shares[i] = int(share * _FULL)
-        self._next = (i + 1) % _HISTORY
+        """The output delivers share (0..1) of full power from now on (each pass)."""
+        self.lag.applied(int(share * _FULL))
 
-    def share_at(self, t):
-        """The share (1/1000) delivered at time t, as far as the history reaches back."""
-        best = None
-        found = 0
-        for i in range(_HISTORY):
-            at = self._times[i]
-            if at <= t and (best is None or at > best):
-                best, found = at, self._shares[i]
-        return found
+    def lagged(self):
+        """The share in force when this pass's fresh reading was taken, as far as the lag is
+        known: the mean of the shares lo and hi passes before (lag.Lag.window())."""
+        least, most = self.lag.span(*self.lag.window())  # a window spans two passes at most
+        return (least + most) >> 1
 
-    def lagged(self, read_at):
-        """The share in force when a reading that became fresh at read_at was taken: the mean
-        over the Envoy's lag of 1 to 2 s."""
-        return (self.share_at(read_at - 1) + self.share_at(read_at - 2)) >> 1
+    def status(self):
+        """The lag's measurements and the mode, for the diverter's status(); lag_line: the
+        summary line's part (reports.py)."""
+        s = self.lag.status()
+        s["burst_mode"] = "slow" if self.slow else "normal"
+        s["lag_line"] = " lag_s=%g update_s=%s%s" % (
+            s["lag_s"],
+            "-" if s["update_s"] is None else "%.0f" % s["update_s"],
+            " burst_mode=slow" if self.slow else "",
+        )
+        return s
 
-    def see(self, heater, net_w, read_at):
-        """A fresh reading, that became fresh at read_at, for the heater model."""
-        return observe(heater, net_w, self.lagged(read_at))
+    def see(self, heater, r):
+        """This pass's fresh reading (a link.Reading): first for the lag, with the Envoy's
+        timestamp and the board's clock, then for the heater model."""
+        net = r.house_w
+        self.lag.fresh(net, heater.power_w, r.stamp, self.clock())
+        return observe(heater, net, self.lagged())
 
     def _stop(self, reason):
         self.watts = self.trim = 0
@@ -96,18 +104,35 @@ class Control:
         return (1 if w >= p else w / p), SURPLUS
 
     def _follow(self, net, p):
-        free = net - p * self.lagged(self._read_at) // _FULL
+        lag = self.lag
+        hi = lag.window()[1]
+        self.slow = slow = hi > (LONG - 1 if self.slow else LONG)  # a pass of hysteresis
+        flat = True  # the reading surely shows the share delivered now
+        if slow:  # a cut only as far as surely needed (the most it may show), a raise once sure
+            top = hi + SLOW_MARGIN
+            least, most = lag.span(1, top if top < MAX_D else MAX_D)
+            shown, flat = most, most - least < FLAT
+        else:
+            shown = self.lagged()
+        free = net - p * shown // _FULL
         error = net + TARGET_W  # > 0: more import than the target
         w = -free - TARGET_W + self.trim
         # Integrate only while the heater runs (the trim corrects its model) and can still move
         # the way the error asks (no wind-up).
-        if self.watts > 0 and (error > 0 or self.watts < p):
+        if flat and self.watts > 0 and (error > 0 or self.watts < p):
             trim = self.trim - error // TRIM_GAIN
             limit = p // TRIM_MAX
             self.trim = -limit if trim < -limit else (limit if trim > limit else trim)
         w = 0 if w < 0 or (not self.watts and w < p // START) else (p if w > p else w)
-        up = self.watts + p // STEP_UP
+        if slow:
+            up = p if flat else self.watts
+        else:  # at most half of P over the lag (a quarter a reading at 1-2 passes)
+            up = self.watts + (p // STEP_UP if hi <= 2 else p // (STEP_UP * hi // 2))
         self.watts = up if w > up else w
+
+
+def _no_clock():
+    return None
 
 
 def observe(h, net_w, share):

@@ -13,14 +13,21 @@ from firmware.output import Output
 class BurstOutput(Output):
     burst = True
 
-    def __init__(self, board, rules, heater, accounting, h, chunk_s):
+    def __init__(self, board, rules, heater, accounting, h, chunk_s, link):
+        self.link = link
+        rules.clock = self._clock  # the lag compares the Envoy's timestamps with it
         self.driver = board.burst(h["mains_hz"])
         d = self.driver
         self.pattern = Pattern(
             h["burst_window_s"], h["mains_hz"], chunk_s, d.on_level, d.off_level
         )
         self.cycles = len(self.pattern.levels)
+        self.slow = False  # the rules' mode last told on the console
         super().__init__(board, rules, heater, accounting)
+
+    def _clock(self):
+        # The board's Unix time once NTP has set it, else None (burst.Control.clock).
+        return self.board.now() if self.link.clock_ok else None
 
     def set(self, power, reason, detail="", net=None):
         on = power > 0
@@ -33,6 +40,8 @@ class BurstOutput(Output):
         self.reason = reason
         self.accounting.tick(up)  # the energy up to now, at the old power
         self.rules.applied(up, count / self.cycles if on else 0)
+        if self.rules.slow != self.slow:
+            self._mode()
         was = self.power > 0
         self.power = power
         if on == was:
@@ -49,5 +58,17 @@ class BurstOutput(Output):
                 " duty_pct=%d" % (power * 100) if on else "",
                 " " + detail if detail else "",
                 "" if net is None else " net_w=%d" % net,
+            )
+        )
+
+    def _mode(self):
+        self.slow = slow = self.rules.slow
+        s = self.rules.lag.status()
+        console.log(
+            "burst: readings %g s late%s: %s"
+            % (
+                s["lag_s"],
+                "" if s["update_s"] is None else ", a value every %.0f s" % s["update_s"],
+                "slow mode (too late for proportional control)" if slow else "proportional",
             )
         )

@@ -1,14 +1,5 @@
-# The simulated board's zero-cross SSR driver (board_sim.py), loaded only in burst mode.
-import time
-
-from firmware import board_sim as sim
-
-
-def world():
-    # The simulated world's time (Unix seconds, float): what the simulated Envoy counts in.
-    if sim.VIRTUAL:
-        return sim._START + sim._BASE + sim._virtual[0]
-    return sim._START + (time.time() - sim._ANCHOR) * sim.SPEED
+# The simulated board's zero-cross SSR driver, loaded only in burst mode. The board it is given
+# (board_sim.Board) tells the simulated world and gives its time.
 
 
 class SimBurst:
@@ -27,11 +18,11 @@ class SimBurst:
         self.playing = True
         b = self.board
         b.relay_on = True
-        end = world() + len(levels) / self.hz
-        sim._tell("relay", "%.3f %.3f" % (sum(levels) / len(levels), end))
+        end = b.world() + len(levels) / self.hz
+        b.tell("relay", "%.3f %.3f" % (sum(levels) / len(levels), end))
 
     def off(self):
         if self.playing:
             print("board: burst on GPIO%d stopped" % self.board.relay_pin)
-            sim._tell("relay", "0")
+            self.board.tell("relay", "0")
         self.playing = self.board.relay_on = False

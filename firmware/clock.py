@@ -2,6 +2,9 @@
 # behaves the same whatever epoch the runtime's time module uses.
 
 VALID_AFTER = 1704067200  # 2024-01-01: anything earlier means the clock was never set
+YEAR_2000 = 946684800  # the bounds of a time worth believing, in a file or a token
+YEAR_2100 = 4102444800
+DAY_S = 86400
 
 
 def days_from_civil(y, m, d):
@@ -76,23 +79,26 @@ def date(local_s):
     return "%04d-%02d-%02d" % civil_from_days(local_s // 86400)
 
 
+def hhmm(text, expected="a time of day HH:MM, for example 18:00"):
+    """'HH:MM' -> minute of the day; raises ValueError."""
+    hm = text.strip().split(":")
+    if len(hm) != 2 or len(hm[1]) != 2 or not hm[0].isdigit() or not hm[1].isdigit():
+        raise ValueError("expected " + expected)
+    h, m = int(hm[0]), int(hm[1])
+    if h > 23 or m > 59:
+        raise ValueError("%s is not a time of day" % text.strip())
+    return h * 60 + m
+
+
 def parse_window(text):
     """'HH:MM-HH:MM' -> (start_minute, end_minute); raises ValueError. May cross midnight."""
     parts = text.split("-")
     if len(parts) != 2:
         raise ValueError("expected HH:MM-HH:MM, for example 02:00-05:00")
-    out = []
-    for p in parts:
-        hm = p.strip().split(":")
-        if len(hm) != 2 or not hm[0].isdigit() or not hm[1].isdigit():
-            raise ValueError("expected HH:MM-HH:MM, for example 02:00-05:00")
-        h, m = int(hm[0]), int(hm[1])
-        if h > 23 or m > 59:
-            raise ValueError("%s is not a time of day" % p.strip())
-        out.append(h * 60 + m)
-    if out[0] == out[1]:
+    start, end = (hhmm(p, "HH:MM-HH:MM, for example 02:00-05:00") for p in parts)
+    if start == end:
         raise ValueError("the window starts and ends at the same time")
-    return out[0], out[1]
+    return start, end
 
 
 def in_window(minute, window):

@@ -1,7 +1,7 @@
 # config.json: defaults, types and ranges. One dict of defaults that the user's file overrides
 # (the mqtt_as way); every problem is reported as one line naming the key.
 from firmware import pins
-from firmware.clock import parse_window
+from firmware.clock import hhmm, parse_window
 from firmware.urls import split_host, split_url
 
 REQUIRED = object()
@@ -57,6 +57,7 @@ SCHEMA = {
         "min_kwh": ("num", 0, 0, 100),
         "window": ("window", "", 0, 0),
     },
+    "tank": None,  # a DS18B20 on the tank: its keys in tank_config.py, loaded only for one
     "mqtt": {
         "host": ("str", "", 0, 64),  # empty: no MQTT at all
         "port": ("int", 1883, 1, 65535),
@@ -67,6 +68,7 @@ SCHEMA = {
         "prefix": ("topic", "homeassistant", 0, 0),
         "topic": ("topic", "", 0, 0),  # empty: derived from the board's unique id
         "interval_s": ("num", 10, 1, 3600),
+        "keepalive_s": ("int", 30, 5, 600),  # Home Assistant shows the board gone after 1.5 x
     },
     "update": {
         "url": ("url?", "", 0, 0),  # the release's HTTPS folder; empty: no updates over the air
@@ -132,6 +134,9 @@ def _check_special(kind, value):
                 raise ValueError(p)
         elif kind == "topic":
             _check_topic(value)
+        elif kind == "hhmm":
+            if value:
+                hhmm(value)
     except ValueError as e:
         return str(e)
     return None
@@ -140,11 +145,25 @@ def _check_special(kind, value):
 def _check(section, key, spec, value, errors, warnings):
     kind, _, lo, hi = spec
     name = "%s.%s" % (section, key)
-    if type(kind) is tuple:
-        if value not in kind or type(value) is bool:
-            errors.append("%s: %r is not one of %s" % (name, value, ", ".join(map(str, kind))))
+    if type(kind) is tuple:  # 50.0 == 50 and True == 1: the type must be the choices' too
+        if value not in kind or type(value) is not type(kind[0]):
+            whole = " (whole numbers)" if type(kind[0]) is int and type(value) is float else ""
+            errors.append(
+                "%s: %r is not one of %s%s" % (name, value, ", ".join(map(str, kind)), whole)
+            )
         return value
-    want_str = kind in ("str", "host", "url", "url?", "window", "pin", "sha256?", "token", "topic")
+    want_str = kind in (
+        "str",
+        "host",
+        "url",
+        "url?",
+        "window",
+        "pin",
+        "sha256?",
+        "token",
+        "topic",
+        "hhmm",
+    )
     if want_str:
         if type(value) is not str:
             errors.append("%s: expected text, got %s" % (name, _json_type(value)))
@@ -162,8 +181,12 @@ def _check(section, key, spec, value, errors, warnings):
         return value
     is_int = type(value) is int
     if not (is_int or (kind == "num" and type(value) is float)):
-        want = "a whole number" if kind in ("int", "gpio") else "a number"
+        want = "a whole number" if kind in ("int", "gpio", "onewire") else "a number"
         errors.append("%s: expected %s, got %s" % (name, want, _json_type(value)))
+        return value
+    if kind == "onewire":
+        if value != -1:  # a tank sensor: its checks only then (tank_config.py)
+            _tank("pin", name, value, errors, warnings)
         return value
     if kind == "gpio":
         problem = _check_special(kind, value)
@@ -191,6 +214,11 @@ def validate(raw):
     for section in sorted(SCHEMA):
         keys = SCHEMA[section]
         given = raw.get(section, {})
+        if keys is None:  # the tank: without the section, no sensor and none of its checks
+            if section not in raw:
+                cfg[section] = {"pin": -1}
+                continue
+            keys = _tank("schema")
         if type(given) is not dict:
             errors.append("%s: expected an object {...}, got %s" % (section, _json_type(given)))
             given = {}
@@ -216,7 +244,21 @@ def validate(raw):
     _check_control(cfg, warnings, errors)
     _check_mqtt(cfg, errors, warnings)
     _check_update(cfg["update"], warnings)
+    t = cfg["tank"]
+    if t.get("pin") != -1 or any(t.get(k) for k in t if k not in ("pin", "litres")):
+        if not [e for e in errors if e.startswith("tank.")]:  # one thing at a time
+            _tank("check", cfg, errors, warnings)
     return cfg, errors, warnings
+
+
+def _tank(name, *args):
+    # The tank section's checks, loaded only for a config that has one.
+    from firmware.compat import unload
+
+    try:
+        return getattr(__import__("firmware.tank_config", None, None, (name,)), name)(*args)
+    finally:
+        unload("firmware.tank_config")
 
 
 def _check_credentials(cfg, errors):

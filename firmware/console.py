@@ -15,11 +15,14 @@ def set_clock(fn, uptime=None):
     _clock, _uptime = fn, uptime
 
 
+def uptime():
+    """The board's seconds since boot."""
+    return _uptime() if _uptime else (ticks_ms() - _boot) // 1000
+
+
 def stamp():
     t = _clock() if _clock else None
-    if t:
-        return t
-    return "+%ds" % (_uptime() if _uptime else (ticks_ms() - _boot) // 1000)
+    return t if t else "+%ds" % uptime()
 
 
 def log(msg):
@@ -34,3 +37,17 @@ def problem(msg):
     recent.append(line)
     if len(recent) > _RECENT:
         recent.pop(0)
+
+
+def printable(text, limit=40):
+    """Remote text (str or bytes) as the console may show it: printable ASCII only (anything
+    else is "?", so that no newline forges a line and no escape code drives a terminal), at most
+    limit characters, then "..."."""
+    out = []
+    for c in text[:limit]:
+        if type(c) is int:  # bytes
+            c = chr(c)
+        out.append(c if " " <= c <= "~" else "?")
+    if len(text) > limit:
+        out.append("...")
+    return "".join(out)

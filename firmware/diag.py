@@ -33,6 +33,18 @@ def status():
         mode += " (%d min left)" % s["mode_left_min"]
     print("relay=%s reason=%s mode=%s" % (s["relay"], s["reason"], mode))
     print("grid: net_w=%s age_s=%s" % (_opt(s["net_w"]), _opt(s["age_s"])))
+    if s["burst_mode"] is not None:  # the lag is measured in burst mode
+        print(
+            "lag: lag_s=%s (from steps %s, from timestamps %s%s) update_s=%s burst_mode=%s"
+            % (
+                _opt(s["lag_s"], "%g"),
+                _opt(s["lag_step_s"], "%g"),
+                _opt(s["lag_stamp_s"], "%g"),
+                ", junk: " + s["lag_junk"] if s["lag_junk"] else "",
+                _opt(s["update_s"], "%.0f"),
+                s["burst_mode"],
+            )
+        )
     print("envoy: %s" % x["envoy"])
     if x["pinned_sha256"]:
         print("  pinned certificate sha256=%s" % x["pinned_sha256"])
@@ -54,6 +66,8 @@ def status():
     )
     if "boost" in x:
         print("boost: " + x["boost"])
+    if "tank" in x:
+        print("tank: " + x["tank"])
     print("control: " + x["rules"])
     print(
         "board: %s wifi=%s clock=%s uptime_s=%d heap_used=%d heap_free=%d poll_alloc_bytes=%s"

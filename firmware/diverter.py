@@ -36,13 +36,20 @@ class Diverter:
             from firmware.burst_out import BurstOutput
 
             rules = Burst(c, up)
-            self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"])
+            self.output = BurstOutput(board, rules, acc.heater, acc, h, c["poll_s"], self.link)
         else:
             from firmware.control import Control
 
             rules = Control(c, up)
             self.output = Output(board, rules, acc.heater, acc)
-        self.policy = Policy(rules, _boost(cfg["boost"]))
+        self.tank = None
+        t = cfg.get("tank")
+        if t and t["pin"] >= 0:  # a temperature sensor: its modules only then
+            from firmware.tank import Tank
+
+            self.tank = Tank(t, board.tank_sensor(t["pin"]), up)
+        acc.tank = self.tank
+        self.policy = Policy(rules, _boost(cfg["boost"]), self.tank)
         self.kept = {}  # settings changed at run time, kept on flash (settings.py)
         self.kept_dirty = False
         self._restore()
@@ -79,12 +86,16 @@ class Diverter:
             self.restart_to_log_in(link.tokens.restart)
         if link.clock_ok and not was_set:
             self.next_minute = 0  # the day and the token's days, now that the date is known
+        if self.tank:
+            self.tank.poll(up, self.accounting.heater)
         m = self.mqtt
         if m:
             m.receive(up)  # commands first, so that they count in this pass's decision
             if self.asked:
                 self.restart_for_update(self.asked)
-        self.act(up)
+        # The data's age is judged at the decision, not at the pass's start: whatever came
+        # before it took (a slow Envoy, MQTT), stale data is OFF now.
+        self.act(self.board.uptime())
         if up >= self.next_minute:
             self._minute(up)
         if m:
@@ -94,7 +105,7 @@ class Diverter:
         """Count, decide from what the link knows, and switch through the one output path."""
         link, policy, acc, out = self.link, self.policy, self.accounting, self.output
         acc.tick(up)  # the energy so far, before the boost asks how much went in
-        local = link.local() if policy.boost is not None else None
+        local = link.local() if policy.boost or policy.tank else None
         d = policy.decide(
             up, link.reading, out.power > 0, acc.heater, local, acc.energy, link.why()
         )
@@ -242,7 +253,15 @@ class Diverter:
             "heap_free": gc.mem_free() if hasattr(gc, "mem_free") else -1,
             "envoy_handshakes": self.link.envoy.handshakes(),
             "poll_alloc": self.link.poll_alloc,
+            "lag_s": None,  # measured in burst mode only (burst.Control.status())
+            "update_s": None,  # (in the literal: keys added later would grow the dict)
+            "burst_mode": None,
+            "tank_c": None,
         }
+        if self.output.burst:  # lag_s, lag_step_s, lag_stamp_s, update_s, lag_junk ...
+            s.update(p.rules.status())
+        if self.tank:  # tank_c, tank_sensor, tank_problem
+            s.update(self.tank.status())
         if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
             s.update(r.battery.status(up))
         return s

@@ -3,7 +3,7 @@
 # /entrez_tokens for the serial, whose HTML page holds the token in a <textarea> (as Home
 # Assistant's Envoy installer integration does since May 2026). Loaded only when used.
 from firmware import jwt
-from firmware.enlighten import FORM, CloudError, _post, _said, _status_error, form
+from firmware.enlighten_http import FORM, CloudError, form, post, said, status_error
 from firmware.urls import split_url
 
 
@@ -27,30 +27,30 @@ def web_login(url, email, password, tls, timeout_s=None):
     page); a wrong one shows the login form again, with 200 or 401."""
     what = "Entrez web login"
     secrets = (password, email)
-    r = _post(url, form((("username", email), ("password", password))), FORM, tls, what, timeout_s)
+    r = post(url, form((("username", email), ("password", password))), FORM, tls, what, timeout_s)
     if r.status in (200, 302, 303) and r.cookies and "login" not in r.location:
         return r.cookies
     if r.status in (200, 302, 303, 401):
         return _web_refused(r, what, secrets)
-    raise _status_error(r, what, secrets)
+    raise status_error(r, what, secrets)
 
 
 def _web_refused(r, what, secrets):
     if r.status == 401 or not r.cookies or "login" in r.location:
         raise CloudError(
-            "credentials", "%s: wrong e-mail or password%s" % (what, _said(r, secrets))
+            "credentials", "%s: wrong e-mail or password%s" % (what, said(r, secrets))
         )
-    raise CloudError("reply", "%s: an unexpected page%s" % (what, _said(r, secrets)))
+    raise CloudError("reply", "%s: an unexpected page%s" % (what, said(r, secrets)))
 
 
 def web_token(url, cookies, serial, tls, timeout_s=None):
     """/entrez_tokens for this serial, with the login's cookies: the HTML page's textarea."""
     what = "Entrez token page"
     secrets = tuple(c.split("=", 1)[-1] for c in cookies)
-    r = _post(url, form((("serialNum", serial),)), FORM, tls, what, timeout_s, cookies)
+    r = post(url, form((("serialNum", serial),)), FORM, tls, what, timeout_s, cookies)
     if r.status != 200:
-        raise _status_error(r, what, secrets)
+        raise status_error(r, what, secrets)
     try:
         return jwt.extract(r.body)
     except ValueError as e:
-        raise CloudError("gone", "%s: %s%s" % (what, e, _said(r, secrets)))
+        raise CloudError("gone", "%s: %s%s" % (what, e, said(r, secrets)))

@@ -1,9 +1,9 @@
 # The Envoy's Ensemble replies (home batteries), read where they stand in the reply's bytes: a few
 # bytes allocated instead of the whole reply as objects. Their field names are unique in them,
 # and a name inside a string cannot match (its quotes are escaped). Loaded after each connection
-# and each hour to look for a battery; kept only on a battery site.
+# and each hour to look for a battery; kept only on a battery site. It reads replies (into the
+# battery it is given); what a look means for the link is link.look_for_battery's.
 from firmware import envoy_parse as ep
-from firmware.compat import unload
 
 CHARGE = "/ivp/ensemble/secctrl"  # SoC, reserve, capacity (Max_energy, Wh)
 POWER = "/ivp/ensemble/power"  # per IQ Battery: real_power_mw, + discharging
@@ -11,15 +11,15 @@ SOC_S = 60  # a battery site reads its SoC
 LOOK_S = 3600  # a site without a battery looks for one again
 
 
-def look(link, up):
-    """The link's battery work that is not per poll, after each connection and then each minute
-    with a battery (its SoC), each hour without (a look for one)."""
-    e = link.envoy
+def look(e, b):
+    """One look at the Envoy e's batteries, with b the battery known so far (None: none): its
+    charge read into b. -> (the battery's description, "" for none; conclusive: every reply came,
+    so that a battery not shown is truly gone)."""
+    _failed[0] = False
     ensemble = e.needs_token()  # firmware before 7: no Ensemble endpoints in the captures
     r = get(e, CHARGE) if ensemble else None
-    b = link.reading.battery
     cap = None
-    if r is not None:
+    if r:
         cap = capacity(r.raw, r.length)
         if b is not None:
             b.read_charge(r.raw, r.length)  # before the next request reuses the buffer
@@ -27,20 +27,13 @@ def look(link, up):
         b.charge(None, None)
     if not e.battery:  # not looked for since this connection, or none then
         e.battery = _find(e, cap) if ensemble else ""
-    if e.battery or link.reading.battery is not None:
-        from firmware.battery import found
-
-        found(link, e.battery or None)
-    b = link.reading.battery
-    link.next_battery = up + (SOC_S if b else LOOK_S)
-    if b is None:
-        unload("firmware.ensemble")
+    return e.battery, ensemble and not _failed[0]
 
 
 def find(e):
     """The host tools' look: e.battery, found now ("" for none)."""
     r = get(e, CHARGE)
-    e.battery = _find(e, None if r is None else capacity(r.raw, r.length))
+    e.battery = _find(e, capacity(r.raw, r.length) if r else None)
     return e.battery
 
 
@@ -54,25 +47,34 @@ def _find(e, cap):
         how = "storage CT eid %d" % e.storage
     else:
         p = get(e, POWER)
-        if p is not None and has_items(p.raw, p.length, b'"devices:"'):
+        if p and has_items(p.raw, p.length, b'"devices:"'):
             e.storage = 0
             e._polls.append((POWER, e.conn.head("GET", POWER, e._headers)))
             how = POWER
-        elif cap is None:
+        elif cap is None or p is False:  # none; or no reply, which proves nothing
             return ""
         else:
             how = "no live source (an AC Battery reports every 10-15 min)"
     return "%s Wh, power from %s" % ("?" if cap is None else "%d" % cap, how)
 
 
+_failed = [False]  # a request of this look got no usable reply: the look proves nothing
+
+
 def get(e, path):
-    """The Envoy's reply to path (its body valid until the next request), or None when it is
-    not served or anything goes wrong (a network error shows in the next poll)."""
+    """The Envoy's reply to path (its body valid until the next request); None when it is not
+    served (404); False when anything else goes wrong (a network error shows in the next
+    poll): no reply, another status, an HTML page (the login's)."""
     try:
-        r = e._get(path)
+        r = e.conn.send(e.conn.head("GET", path, e._headers))
+        if r.status == 404:
+            return None
+        if r.status == 200 and not r.looks_like_html():
+            return r
     except Exception:
-        return None
-    return None if r.looks_like_html() else r
+        pass
+    _failed[0] = True
+    return False
 
 
 def number_after(buf, n, key, start=0):

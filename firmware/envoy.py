@@ -5,40 +5,25 @@ import sys
 
 from firmware import envoy_parse as ep
 from firmware.compat import unload
+from firmware.envoy_parse import (  # noqa: F401 (the facade's names, for its users)
+    CHECK_JWT,
+    INFO,
+    METERS,
+    PRODUCTION_JSON,
+    READINGS,
+    AuthError,
+    Downgrade,
+    EnvoyError,
+    Glitch,
+    NoNetPower,
+    PinMismatch,
+)
 from firmware.http import Connection, spare_parts
 
-INFO = "/info"  # XML, no auth: firmware version and serial
-CHECK_JWT = "/auth/check_jwt"  # "Valid token." and a sessionId cookie
-METERS = "/ivp/meters"  # which CT measures what, by eid
-READINGS = "/ivp/meters/readings"  # all meters; /ivp/meters/readings/<eid> for one
-PRODUCTION_JSON = "/production.json"  # fallback for firmware without /ivp/meters; chunked
 PIN_FILE = "envoy_pin.json"  # {"sha256": hex} once pinned, {"https": true} once HTTPS worked
 _ACCEPT = ("Accept", "application/json")
 _SETUP = "firmware.envoy_setup"
 BODY_START = 3072
-
-NoNetPower = ep.NoNetPower
-Glitch = ep.Glitch
-
-
-class EnvoyError(Exception):
-    """A transient problem: retry later."""
-
-
-class AuthError(EnvoyError):
-    """The Envoy refused the token: a 401/403, or a redirect to its login page."""
-
-
-class PinMismatch(EnvoyError):
-    """The Envoy showed another certificate than the pinned one; nothing was sent. recheck:
-    not judged yet; a probe (its /info, nothing secret) tells a firmware update from another."""
-
-    recheck = False
-
-
-class Downgrade(PinMismatch):
-    """Only plain HTTP answers where an Envoy was pinned or spoke HTTPS: an impostor or a
-    downgrade. Refused before anything secret is sent, like a changed certificate."""
 
 
 class Envoy:

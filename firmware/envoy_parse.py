@@ -1,7 +1,8 @@
 # Parsing Envoy replies into the one number we need: net grid power in watts, positive = import.
 # Pure functions on parsed JSON; each firmware quirk is named where it is handled. The replies are
 # untrusted: every field used is checked for its type and range (a bool is not a number).
-# Fixture folders under tools/fixtures/envoy show every case.
+# Fixture folders under tools/fixtures/envoy show every case. The Envoy's paths and errors live
+# here, below envoy.py and its setup, which both use them.
 from firmware.compat import const
 
 NET = "net-consumption"
@@ -10,6 +11,33 @@ PRODUCTION = "production"
 
 NO_CT = "this Envoy has no consumption CT: net power is unavailable; the relay stays OFF"
 MAX_W = 1e9  # a reading beyond this many watts is junk, not power
+
+
+INFO = "/info"  # XML, no auth: firmware version and serial
+CHECK_JWT = "/auth/check_jwt"  # "Valid token." and a sessionId cookie
+METERS = "/ivp/meters"  # which CT measures what, by eid
+READINGS = "/ivp/meters/readings"  # all meters; /ivp/meters/readings/<eid> for one
+PRODUCTION_JSON = "/production.json"  # fallback for firmware without /ivp/meters; chunked
+
+
+class EnvoyError(Exception):
+    """A transient problem: retry later."""
+
+
+class AuthError(EnvoyError):
+    """The Envoy refused the token: a 401/403, or a redirect to its login page."""
+
+
+class PinMismatch(EnvoyError):
+    """The Envoy showed another certificate than the pinned one; nothing was sent. recheck:
+    not judged yet; a probe (its /info, nothing secret) tells a firmware update from another."""
+
+    recheck = False
+
+
+class Downgrade(PinMismatch):
+    """Only plain HTTP answers where an Envoy was pinned or spoke HTTPS: an impostor or a
+    downgrade. Refused before anything secret is sent, like a changed certificate."""
 
 
 class NoNetPower(Exception):

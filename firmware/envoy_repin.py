@@ -2,7 +2,7 @@
 # over it): Envoys make a new self-signed certificate with some firmware pushes (reported on
 # D8.3.5528). Loaded by envoy_setup.probe() only then.
 from firmware import console
-from firmware.envoy import PinMismatch
+from firmware.envoy_parse import PinMismatch
 
 
 def judge(e, serial, software, newer, learn, how):

@@ -7,7 +7,7 @@ import binascii
 from firmware import console, store
 from firmware import envoy_parse as ep
 from firmware.compat import NET_ERRORS, unload
-from firmware.envoy import (
+from firmware.envoy_parse import (
     CHECK_JWT,
     INFO,
     METERS,
@@ -21,7 +21,7 @@ from firmware.envoy import (
 )
 from firmware.http import HTTPError
 
-REPIN_HINT = "re-pin at the REPL: from firmware import diag; diag.repin()"
+REPIN_HINT = "re-pin: Home Assistant's Re-pin button, or diag.repin() at the REPL"
 _HEX = "0123456789abcdef"
 _ACCEPT = ("Accept", "application/json")
 

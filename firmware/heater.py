@@ -6,6 +6,7 @@
 # share between two readings, with _step() and _thermostat() below.
 
 SETTLE_S = 5  # the Envoy's CT readings follow a step within a couple of seconds
+LATE_S = 20  # ... or later (issue 22): a step still missing is waited for this long
 HOT_BELOW = 0.5  # a step under half the rated power: the thermostat is open
 SAME_WITHIN = 0.15  # two steps this close are "consistent"
 THERMOSTAT = 0.6  # a jump this big (of the learned power) while on: the thermostat switched
@@ -57,6 +58,8 @@ class Heater:
                 self.drawing, self.jump = True, None
                 return "heating"
             step = net_w - self._baseline
+            if step < HOT_BELOW * self.rated_w and now - self._on_at < LATE_S:
+                return None  # not yet: the readings may be late
             prev, self.last_step = self.last_step, step
             return self._step(step, prev, True)
         # While on, a sudden jump of about the heater's power is its thermostat switching.

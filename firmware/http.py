@@ -22,6 +22,7 @@ from firmware.compat import (
     tls_wrap,
     waiter,
 )
+from firmware.store import text, utf8
 
 CAP = const(16384)
 _LINE = const(1024)  # the longest status or header line
@@ -61,6 +62,8 @@ class Response:
         self.content_type = content_type
 
     def json(self):
+        if not utf8(self.body):  # ValueError, as json.loads raises for broken JSON
+            raise ValueError("the reply is not UTF-8 text")
         return json_loads(self.body)
 
     def looks_like_html(self):
@@ -155,7 +158,7 @@ class _Wire:
 
     def _text(self, start, end, which):
         try:
-            return str(self._mv[start:end], "utf-8")
+            return text(self._mv[start:end])
         except ValueError:  # UnicodeError; the value is not shown: it may be a session id
             raise HTTPError("the %s header is not UTF-8 text" % str(_NAMES[which], "ascii"))
 
@@ -248,7 +251,11 @@ class _Replies(_Wire):
             end = self._e
             if end == start:
                 return length, chunked, close, cookies, location, ctype
+            if buf[start] == 32 or buf[start] == 9:  # a folded Transfer-Encoding would be lost
+                raise HTTPError("a folded header line (obsolete line folding)")
             colon = buf.find(b":", start, end)
+            if colon <= start:
+                raise HTTPError("a header line without a name and a colon")
             which = _which(buf, start, colon - start)
             if which < 0:  # Server, Date...: skipped without a copy
                 continue
@@ -454,6 +461,16 @@ class Connection(_Replies):
                 raise self._timeout(what)  # one message for a timeout on either runtime
             raise
 
+    def _unsolicited(self):
+        # Anything from the server between requests (a late or unsolicited reply, a body after
+        # a 204) or its end: the kept-alive connection can no longer be trusted to frame the
+        # next reply. Nothing is waited for; the read lands in the read buffer, unused now.
+        self._r = self._w = 0
+        try:
+            return self.sock.readinto(self._mv) is not None
+        except OSError:
+            return True
+
     def _attach(self, sock, ready):
         # A new stream (the tests' fake ones too) and ready(event, ms) to wait for it.
         self.sock = sock
@@ -465,6 +482,9 @@ class Connection(_Replies):
 
     def _exchange(self, head, body):
         reused = self.sock is not None
+        if reused and self._unsolicited():
+            self.close()  # never read as the reply to this request: a new connection
+            reused = False
         if not reused:
             self._connect()
         try:

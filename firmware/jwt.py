@@ -4,6 +4,11 @@
 import binascii
 import json
 
+from firmware.console import printable
+from firmware.store import text as utf8_text
+
+MAX_TOKEN = 4096  # characters; an Entrez token is about 1 KB
+
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -40,8 +45,8 @@ def decode(token):
     if not looks_like(token):
         raise ValueError("the token holds characters that base64url does not use")
     try:
-        header = json.loads(_b64url_decode(parts[0]))
-        claims = json.loads(_b64url_decode(parts[1]))
+        header = json.loads(utf8_text(_b64url_decode(parts[0])))
+        claims = json.loads(utf8_text(_b64url_decode(parts[1])))
     except (ValueError, TypeError, RuntimeError):  # RuntimeError: CPython's RecursionError
         raise ValueError("the token's header or claims are not base64url JSON")
     if type(header) is not dict or type(claims) is not dict:
@@ -53,6 +58,9 @@ def decode(token):
     if iat is not None and (type(iat) is not int or iat > exp):
         raise ValueError("the token's issue time (iat) is not before its expiry")
     claims["alg"] = header.get("alg")
+    for k, v in list(claims.items()):  # text from the cloud goes to the console
+        if type(v) is str:
+            claims[k] = printable(v, 64)
     return claims
 
 
@@ -60,7 +68,7 @@ def extract(reply):
     """The JWT inside an Entrez reply: the raw token, JSON {"token": ...}, or the legacy HTML
     page with <textarea id="JWTToken">. Raises ValueError(reason)."""
     if type(reply) is not str:
-        reply = str(reply, "utf-8")
+        reply = utf8_text(reply)  # UnicodeError, a ValueError
     text = reply.strip()
     if text[:1] == "{":
         try:

@@ -1,8 +1,11 @@
 # The last words survive a reset: the reset cause and the last problem lines are kept in a small
 # file on flash, so that "why did my board restart last night?" has an answer after the restart.
 # Written only when problems were logged, at most every WRITE_EVERY_S, and at once before a
-# crash restart: flash wears. At boot the previous run's file becomes lastwords.prev.json.
-# The app imports this module only when there is something to do, and unloads it after.
+# crash restart: flash wears. A restart loop would write at every boot, so the file counts the
+# writes made by young runs (under WRITE_EVERY_S of uptime) in a row: after EARLY of them, a
+# run writes only once it has lasted WRITE_EVERY_S. At boot the previous run's file becomes
+# lastwords.prev.json. The app imports this module only when there is something to do, and
+# unloads it after.
 import os
 
 from firmware import console, store
@@ -10,6 +13,7 @@ from firmware import console, store
 FILE = "lastwords.json"
 PREVIOUS = "lastwords.prev.json"
 WRITE_EVERY_S = 600
+EARLY = 3  # writes in a row by young runs: a restart loop's first three boots, then no more
 
 
 def boot():
@@ -31,11 +35,24 @@ def boot():
 
 
 def keep(cause):
-    """Save the recent problem lines and this run's reset cause. True when saved."""
-    if store.save(FILE, {"cause": cause, "lines": console.recent}):
+    """Save the recent problem lines and this run's reset cause. True when saved; False when
+    the flash refused, or when this young run is one more of a restart loop (see above)."""
+    early = 0
+    if console.uptime() < WRITE_EVERY_S:
+        last = _words(FILE) or _words(PREVIOUS)  # this run's words, else the previous run's
+        early = last.get("early", 0) if last else 0
+        if type(early) is not int or early >= EARLY:
+            return False
+        early += 1
+    if store.save(FILE, {"cause": cause, "lines": console.recent, "early": early}):
         console.unsaved = 0
         return True
     return False
+
+
+def _words(path):
+    words, _ = store.read(path)  # a damaged file is said at boot, not again here
+    return words
 
 
 def previous():

@@ -139,11 +139,20 @@ class Link:
         return ok
 
     def look_for_battery(self, up):
-        """ensemble.look(): after a connection (startup.py: the first, before the diverter loads),
-        then each minute on a battery site (its SoC) or each hour elsewhere."""
-        from firmware.ensemble import look
+        """After a connection (startup.py: the first, before the diverter loads), then each
+        minute on a battery site (its SoC) or each hour elsewhere. The battery's code loads only
+        for a battery seen, now or before."""
+        from firmware import ensemble
 
-        look(self, up)
+        r = self.reading
+        seen, conclusive = ensemble.look(self.envoy, r.battery)
+        if seen or r.battery is not None:
+            from firmware.battery import settle
+
+            settle(self, seen, conclusive)
+        self.next_battery = up + (ensemble.SOC_S if r.battery else ensemble.LOOK_S)
+        if r.battery is None:
+            unload("firmware.ensemble")
 
     def _wifi(self, up, heater_on):
         b = self.board

@@ -2,7 +2,7 @@
 # loaded with the Envoy's setup (envoy_setup.py) when a connection is made, unloaded once the
 # polls run (link.py), so that their code costs no heap between connections.
 from firmware import console
-from firmware.envoy import AuthError
+from firmware.envoy_parse import AuthError
 from firmware.reasons import ENVOY_DOWN, NO_TOKEN, why
 
 RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused

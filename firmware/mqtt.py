@@ -1,17 +1,29 @@
-# Home Assistant over MQTT, the part that stays loaded (only when mqtt.host is set): reading
-# what arrives, and the state. Connecting and dropping (mqtt_link), commands (mqtt_cmd) and
-# discovery (mqtt_ha) are loaded when needed and unloaded after. umqtt.simple (micropython-lib,
-# frozen on the ESP32) connects and publishes; it trusts the broker when it reads (any size,
-# reads that block byte by byte), so reading is done here: each packet has a size cap and one
-# deadline, and a pass reads a few packets at most. No wait holds up the relay for long.
+# Home Assistant over MQTT, the part that stays loaded (only when mqtt.host is set): the broker's
+# bytes read as they come, the state, a ping. The few MQTT 3.1.1 packets needed (CONNECT,
+# SUBSCRIBE, PUBLISH with QoS 0, PINGREQ, DISCONNECT) are written here and in mqtt_link, on a
+# non-blocking socket, so that nothing the broker does can hold the loop (the broker is untrusted
+# input): a pass reads what has arrived and writes what the socket takes, without waiting; a
+# packet not finished goes on in the next pass, and one that takes over 3 s (in or out) drops
+# the connection. All of MQTT's work in a pass shares one time budget (BUDGET_MS). Connecting and
+# dropping (mqtt_link), commands (mqtt_cmd) and discovery (mqtt_ha) are loaded when needed and
+# unloaded after.
 from errno import ETIMEDOUT
 
 from firmware.compat import const, ticks_diff, ticks_ms, unload
 
-PING_MS = const(20000)  # nothing heard this long: a ping; no answer within as long: drop
-PACKET_MAX = const(128)  # the largest packet read whole: a command's topic and value
-PER_PASS = const(4)
-STATE = (  # the status() keys the state message carries
+BUDGET_MS = const(200)  # all of MQTT's work in one pass: reading, commands, discovery, sending
+PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
+PER_PASS = const(4)  # messages acted on in one pass
+DISCOVERY_S = const(60)  # Home Assistant's "online" resends discovery at most this often
+# Why a connection is dropped: OSError(errno, one of these), said in words by mqtt_link.why
+# (mqtt_link.DROPPED, in this order), so that the words are not kept in RAM.
+_CLOSED = const(0)
+_BAD_LENGTH = const(1)
+_BAD_MESSAGE = const(2)
+_SLOW_IN = const(3)
+_SLOW_OUT = const(4)
+_NO_PONG = const(5)
+STATE = (  # the status() keys the state message carries (and the battery's, on battery sites)
     "relay",
     "heating_w",
     "reason",
@@ -27,7 +39,15 @@ STATE = (  # the status() keys the state message carries
     "boost_to_go_kwh",
     "max_import_w",
     "problem",
+    "lag_s",
+    "update_s",
+    "burst_mode",
     "notice",
+    "battery_w",
+    "battery_soc",
+    "battery_first",
+    "battery_problem",
+    "tank_c",
 )
 
 
@@ -38,14 +58,24 @@ class Mqtt:
         self.d = diverter
         self.uid = "diverter_" + diverter.board.unique_id()
         self.base = m["topic"] or self.uid
-        self.timeout = diverter.board.timeout(3)  # connecting, each write, each packet read
+        self.timeout = diverter.board.timeout(3)  # a connection attempt, all of it; a packet
+        self.packet_ms = int(self.timeout * 1000)
         self.buf = bytearray(PACKET_MAX)  # the one read buffer, allocated early
         self.mv = memoryview(self.buf)
-        self.client = self.raw = self.poller = self.tls = self.problem = self.since = None
-        self.on_min = 60  # how long mode "on" forces the heater
+        self.sock = self.ready = self.tls = self.problem = self.since = self.out = None
+        self.on_min = diverter.kept.get("on_min", 60)  # how long mode "on" forces the heater
         self.failures = self.next_try = self.next_state = self.heard = self.pinged = 0
+        self.t0 = self.spent = self.began = self.sent_at = 0
         self.seen = -1  # the output's change count last published
-        self.dirty = self.discover = False
+        self.dirty = False
+        self.discover = None  # uptime from which discovery is due (None: not due)
+        self.entity = 0  # the next entity's config to send (discovery spans passes)
+        self.discovered = -DISCOVERY_S  # uptime of the last discovery's start
+        self.battery_seen = False  # a battery's entities were offered (mqtt_ha.run)
+        # Quiet for 2/3 of the keepalive: a ping, so that the broker never counts the board
+        # gone while it runs; unanswered as long: the connection is dropped.
+        self.ping_ms = m["keepalive_s"] * 667
+        self._expect()
 
     def _run(self, module, *args):
         # Rare work (connecting, a command, discovery): its module loaded for it, then dropped.
@@ -55,48 +85,54 @@ class Mqtt:
         finally:
             unload(name)
 
+    def left(self):
+        """Milliseconds left of this pass's budget."""
+        return BUDGET_MS - self.spent - ticks_diff(ticks_ms(), self.t0)
+
     def receive(self, up):
-        """Before the decision: connect when due, then act on what arrived (a command counts
-        in this pass)."""
-        if self.client is None:
-            if up >= self.next_try:
-                self._run("mqtt_link", up)
+        """Before the decision: act on what has arrived (a command counts in this pass)."""
+        self.t0, self.spent, self.up = ticks_ms(), 0, up
+        if self.sock is None:
             return
         try:
-            for _ in range(PER_PASS):
-                if not any(self.poller.ipoll(0)):
-                    break
-                self._packet()
-                self.heard, self.pinged = ticks_ms(), 0
-            if self.pinged and ticks_diff(ticks_ms(), self.pinged) > PING_MS:
-                raise OSError(ETIMEDOUT, "no answer to a ping")
+            self._flush()
+            self._read()
+            self._overdue()
         except Exception as e:
             self._run("mqtt_link", up, e)
+        self.spent = ticks_diff(ticks_ms(), self.t0)
 
     def send(self, up):
-        """After the decision: discovery when due; the state at the interval and on every
-        output change; a ping when the broker has been quiet."""
-        c = self.client
-        if c is None:
-            return
+        """After the decision: connect when due (and nothing else in that pass); else discovery
+        when due, the state at the interval and on every output change, a ping when the broker
+        has been quiet."""
+        self.t0, self.up = ticks_ms(), up
+        if self.sock is None:
+            if up >= self.next_try:  # within its own deadline
+                self._run("mqtt_link", up)
+            return  # discovery and the state from the next pass: less churn in one pass's heap
         try:
-            if self.discover:
-                self.discover = False
+            self._flush()
+            if self.discover is None and self.battery_seen != (
+                self.d.link.reading.battery is not None
+            ):
+                self.discover, self.entity = up, 0  # a battery found or forgotten
+            if self.discover is not None and up >= self.discover and self.left() > 0:
                 self._run("mqtt_ha")
             n = self.d.output.changes
-            if self.dirty or n != self.seen or up >= self.next_state:
-                self.dirty, self.seen = False, n
-                self.next_state = up + self.m["interval_s"]
-                c.publish(self.base + "/state", self.state())
-            if not self.pinged and ticks_diff(ticks_ms(), self.heard) >= PING_MS:
-                c.ping()
-                self.pinged = ticks_ms() or 1
+            if (self.dirty or n != self.seen or up >= self.next_state) and self.left() > 0:
+                if self.publish(self.base + "/state", self.state()):
+                    self.dirty, self.seen = False, n
+                    self.next_state = up + self.m["interval_s"]
+            if not self.pinged and ticks_diff(ticks_ms(), self.heard) >= self.ping_ms:
+                if self.put(b"\xc0\x00"):  # PINGREQ
+                    self.pinged = ticks_ms() or 1
         except Exception as e:
             self._run("mqtt_link", up, e)
 
     def close(self):
         """The loop stops: "offline", then a clean disconnect."""
-        if self.client is not None:
+        if self.sock is not None:
             self._run("mqtt_link", None)
 
     def state(self):
@@ -104,54 +140,125 @@ class Mqtt:
         import json
 
         s = self.d.status()
-        s = {k: s[k] for k in STATE}
+        s = {k: s[k] for k in STATE if k in s}
         s["on_min"] = self.on_min
         return json.dumps(s).encode()  # bytes: the packet length counts bytes
 
-    # -- reading, bounded ----------------------------------------------------------------------
+    # -- writing, never waiting ----------------------------------------------------------------
 
-    def _packet(self):
-        # One packet, read non-blocking before one deadline.
-        self.start = ticks_ms()
-        self.raw.setblocking(False)
-        try:
-            buf = self.buf
-            self._read(1)
-            op = buf[0]
-            n = shift = 0
-            while True:  # the remaining length: 1 to 4 bytes
-                self._read(1)
-                n |= (buf[0] & 0x7F) << shift
-                if not buf[0] & 0x80:
-                    break
-                shift += 7
-                if shift > 21:
-                    raise ValueError("a malformed packet length")
-            if op & 0xF0 != 0x30 or n > PACKET_MAX:  # PINGRESP, SUBACK, an oversized message
-                while n > 0:
-                    k = min(n, PACKET_MAX)
-                    self._read(k)
-                    n -= k
-                if op & 0xF0 == 0x30:
-                    self._run("mqtt_cmd", None, b"")  # logs that it was ignored
-            else:
-                self._read(n)
-                t = buf[0] << 8 | buf[1] if n >= 2 else n
-                if op & 6 or t + 2 > n:
-                    raise ValueError("a malformed or QoS>0 message")
-                self._run("mqtt_cmd", bytes(self.mv[2 : 2 + t]), bytes(self.mv[2 + t : n]), op & 1)
-        finally:
-            self.raw.settimeout(self.timeout)
+    def publish(self, topic, payload, retain=False):
+        """A QoS 0 PUBLISH (payload: bytes). False when a packet is still going out: the caller
+        tries again in a later pass."""
+        t = topic.encode()
+        return self.put(
+            packet(0x31 if retain else 0x30, 2 + len(t) + len(payload))
+            + bytes((len(t) >> 8, len(t) & 255))
+            + t
+            + payload
+        )
 
-    def _read(self, n):
-        got = 0
-        while got < n:
-            k = self.client.sock.readinto(self.mv[got:n])
-            if k is None:  # nothing yet: wait, within the packet's deadline
-                left = int(self.timeout * 1000) - ticks_diff(ticks_ms(), self.start)
-                if left <= 0 or not any(self.poller.ipoll(left)):
-                    raise OSError(ETIMEDOUT, "a packet took over %s s" % self.timeout)
-            elif k == 0:
-                raise OSError("the broker closed the connection")
-            else:
-                got += k
+    def put(self, data):
+        """Start sending one packet; False (nothing done) while the last one is still going."""
+        if self.out is not None:
+            return False
+        self.out = memoryview(data)
+        self.sent_at = ticks_ms()
+        self._flush()
+        return True
+
+    def _flush(self):
+        # As much of the packet going out as the socket takes now.
+        while self.out is not None:
+            n = self.sock.write(self.out)
+            if not n:  # None: the socket's buffer is full; the rest in a later pass
+                return
+            self.out = self.out[n:] if n < len(self.out) else None
+
+    # -- reading, never waiting ----------------------------------------------------------------
+    # A packet is read in steps (its type, its length's 1 to 4 bytes, then its body), each step
+    # into the buffer at self.mv[self.got:self.want]; what has not arrived yet waits for the
+    # next pass, within packet_ms.
+
+    def _expect(self, step=0, want=1):
+        self.step, self.got, self.want = step, 0, want
+
+    def _read(self):
+        handled = 0
+        while handled < PER_PASS and self.left() > 0:
+            n = self.sock.readinto(self.mv[self.got : self.want])
+            if n is None:  # nothing more has arrived
+                return
+            if not n:
+                raise OSError(0, _CLOSED)
+            if not self.step and not self.got:
+                self.began = ticks_ms()
+            self.got += n
+            if self.got == self.want and self._next():
+                handled += 1
+                self.heard, self.pinged = ticks_ms(), 0
+
+    def _next(self):
+        # The step whose bytes are in: on to the next one. True when a packet is complete.
+        buf, step = self.buf, self.step
+        if step == 0:  # the packet's type
+            self.op = buf[0]
+            self.n = self.shift = 0
+            self._expect(1)
+        elif step == 1:  # its remaining length, 7 bits a byte
+            self.n |= (buf[0] & 0x7F) << self.shift
+            if buf[0] & 0x80:
+                self.shift += 7
+                if self.shift > 21:
+                    raise OSError(0, _BAD_LENGTH)
+                self._expect(1)
+            elif self.op & 0xF0 == 0x30 and 0 < self.n <= PACKET_MAX:
+                self._expect(2, self.n)
+            else:  # PINGRESP, SUBACK, an oversized message: skipped
+                self.skip = self.n
+                return self._skip(0)
+        elif step == 2:  # a message, whole
+            self._expect()
+            self._message(self.n)
+            return True
+        else:
+            return self._skip(self.got)
+        return False
+
+    def _skip(self, got):
+        self.skip -= got
+        if self.skip:
+            self._expect(3, min(self.skip, PACKET_MAX))
+            return False
+        self._expect()
+        if self.op & 0xF0 == 0x30:
+            self._run("mqtt_cmd", None, b"")  # logs that it was ignored
+        return True
+
+    def _message(self, n):
+        mv = self.mv
+        t = mv[0] << 8 | mv[1] if n >= 2 else n
+        if self.op & 6 or t + 2 > n:
+            raise OSError(0, _BAD_MESSAGE)
+        self._run("mqtt_cmd", bytes(mv[2 : 2 + t]), bytes(mv[2 + t : n]), self.op & 1)
+
+    def _overdue(self):
+        # Anything the broker owes for too long ends the connection: a packet begun (in or
+        # out), an answer to a ping.
+        now, limit = ticks_ms(), self.packet_ms
+        if (self.step or self.got) and ticks_diff(now, self.began) > limit:
+            raise OSError(ETIMEDOUT, _SLOW_IN)
+        if self.out is not None and ticks_diff(now, self.sent_at) > limit:
+            raise OSError(ETIMEDOUT, _SLOW_OUT)
+        if self.pinged and ticks_diff(now, self.pinged) > self.ping_ms:
+            raise OSError(ETIMEDOUT, _NO_PONG)
+
+
+def packet(kind, n):
+    """An MQTT fixed header: the packet's type and flags, then its remaining length n."""
+    head = bytearray((kind,))
+    while True:
+        if n < 128:
+            head.append(n)
+            return bytes(head)
+        head.append(n & 127 | 128)
+        n >>= 7

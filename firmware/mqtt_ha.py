@@ -1,113 +1,240 @@
 # Home Assistant's MQTT discovery: one small retained config message per entity, with the keys
 # abbreviated as home-assistant.io/integrations/mqtt allows, all on one device, one JSON state
 # topic and one availability topic. Loaded by mqtt.py while discovery is sent, then unloaded.
-import json
-
+# Each payload is written as text from the table below (no dicts, no json.dumps): discovery's
+# peak is one payload. Every value template renders every value the state can carry: a number
+# or null ("None", which Home Assistant shows as unknown), text, or a fallback ("ok", "none",
+# "other"); never a filter that raises on null. An entity the board does not offer (no boost
+# window, no battery...) gets an empty config, which removes it from Home Assistant.
 from firmware import VERSION
 
-_W = {"unit_of_meas": "W", "dev_cla": "power", "stat_cla": "measurement"}
-_KWH = {"unit_of_meas": "kWh", "dev_cla": "energy", "stat_cla": "total_increasing"}
-_DIAG = "diagnostic"
-_CONF = "config"
-# (component, object id, name, the state's key (and a filter) or a whole template, extra keys).
-# A select's or a number's command topic is "<base>/<object id>/set".
+MAKER = "Envoy Diverter project"
+# Every reason the firmware gives (host_tests/unit/test_mqtt_ha.py checks the firmware's own);
+# the enum sensor shows "other" for one missing here rather than an error in Home Assistant.
+REASONS = (
+    "boot surplus waiting-start low-export low-average min-off import min-on no-data stale "
+    "manual-on manual-off boost tank-max hot-by legionella battery-charging battery-discharging "
+    "battery-no-data wifi-down envoy-down no-token no-ct pin-mismatch internal-error stopped other"
+)
+_W = '"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"'
+_KWH = '"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"'
+_DIAG = ',"ent_cat":"diagnostic"'
+_CONF = ',"ent_cat":"config"'
+_BOX = '"mode":"box","step":'
+# (component, object id, name, the state's key or a template, extra keys, offered when: "" always,
+# b a boost window, r the relay's grid allowance, t a tank sensor, B a battery site, L the burst
+# output (its lag)).
 ENTITIES = (
-    ("sensor", "grid_w", "Grid power", "net_w", _W),
-    ("sensor", "heater_w", "Heater power", "heating_w", _W),
-    ("sensor", "today_kwh", "Diverted today", "today_kwh|round(3)", _KWH),
-    ("sensor", "total_kwh", "Diverted total", "total_kwh|round(3)", _KWH),
-    ("sensor", "grid_kwh", "Heater energy from the grid", "total_grid_kwh|round(3)", _KWH),
+    ("sensor", "grid_w", "Grid power", "net_w", _W, ""),
+    ("sensor", "heater_w", "Heater power", "heating_w", _W, ""),
+    ("sensor", "today_kwh", "Diverted today", "today_kwh", _KWH, ""),
+    ("sensor", "total_kwh", "Diverted total", "total_kwh", _KWH, ""),
+    ("sensor", "grid_kwh", "Heater energy from the grid", "total_grid_kwh", _KWH, ""),
     (
         "binary_sensor",
         "relay",
         "Heater relay",
         "relay",
-        {"dev_cla": "power", "pl_on": "on", "pl_off": "off"},
+        '"dev_cla":"power","pl_on":"on","pl_off":"off"',
+        "",
     ),
-    ("sensor", "reason", "Reason", "reason", {"ic": "mdi:information-outline"}),
-    ("sensor", "problem", "Problem", "problem", {"ic": "mdi:alert-outline", "ent_cat": _DIAG}),
+    ("sensor", "reason", "Reason", "", '"dev_cla":"enum","ic":"mdi:information-outline"', ""),
+    (
+        "sensor",
+        "problem",
+        "Problem",
+        "{{value_json.problem or 'ok'}}",
+        '"ic":"mdi:alert-outline"' + _DIAG,
+        "",
+    ),
+    (
+        "sensor",
+        "notice",
+        "Last event",
+        "{{value_json.notice or 'none'}}",
+        '"ic":"mdi:history"' + _DIAG,
+        "",
+    ),
     (
         "sensor",
         "age_s",
         "Data age",
         "age_s",
-        {"unit_of_meas": "s", "dev_cla": "duration", "stat_cla": "measurement", "ent_cat": _DIAG},
+        '"unit_of_meas":"s","dev_cla":"duration","stat_cla":"measurement"' + _DIAG,
+        "",
     ),
     (
         "sensor",
         "token_days",
         "Token days left",
-        "token_days|round(1)",
-        {"unit_of_meas": "d", "dev_cla": "duration", "ent_cat": _DIAG},
+        "token_days",
+        '"unit_of_meas":"d","dev_cla":"duration"' + _DIAG,
+        "",
     ),
     (
         "select",
         "mode",
         "Mode",
         "{{{'manual-on':'on','manual-off':'off'}.get(value_json.mode,value_json.mode)}}",
-        {"ops": ["auto", "off", "on"], "ic": "mdi:water-boiler"},
+        '"ops":["auto","off","on"],"ic":"mdi:water-boiler"',
+        "",
+    ),
+    (
+        "sensor",
+        "mode_left_min",
+        "Forced ON time left",
+        "mode_left_min",
+        '"unit_of_meas":"min","dev_cla":"duration"',
+        "",
     ),
     (
         "number",
         "on_min",
         "Forced ON minutes",
         "on_min",
-        {"min": 1, "max": 1440, "step": 1, "mode": "box", "unit_of_meas": "min", "ent_cat": _CONF},
+        '"min":1,"max":1440,' + _BOX + '1,"unit_of_meas":"min","dev_cla":"duration"' + _CONF,
+        "",
     ),
     (
         "number",
         "max_import_w",
         "Grid allowance",
         "max_import_w",
-        {"min": 0, "max": 10000, "step": 50, "mode": "box", "unit_of_meas": "W", "ent_cat": _CONF},
+        '"min":0,"max":10000,' + _BOX + '50,"unit_of_meas":"W","dev_cla":"power"' + _CONF,
+        "r",
     ),
     (
         "number",
         "boost_kwh",
         "Boost target",
         "boost_kwh",
-        {
-            "min": 0,
-            "max": 100,
-            "step": 0.5,
-            "mode": "box",
-            "unit_of_meas": "kWh",
-            "ent_cat": _CONF,
-        },
+        '"min":0,"max":100,' + _BOX + '0.5,"unit_of_meas":"kWh","dev_cla":"energy"' + _CONF,
+        "b",
     ),
+    (
+        "sensor",
+        "boost_to_go_kwh",
+        "Boost still to go",
+        "boost_to_go_kwh",
+        '"unit_of_meas":"kWh","dev_cla":"energy"',
+        "b",
+    ),
+    (
+        "sensor",
+        "tank_c",
+        "Tank temperature",
+        "tank_c",
+        '"unit_of_meas":"\\u00b0C","dev_cla":"temperature","stat_cla":"measurement"',
+        "t",
+    ),
+    ("sensor", "battery_w", "Battery power", "battery_w", _W, "B"),
+    (
+        "sensor",
+        "battery_soc",
+        "Battery charge",
+        "battery_soc",
+        '"unit_of_meas":"%","dev_cla":"battery","stat_cla":"measurement"',
+        "B",
+    ),
+    (
+        "sensor",
+        "battery_first",
+        "Battery priority",
+        "battery_first",
+        '"dev_cla":"enum","ops":["battery","heater"]',
+        "B",
+    ),
+    (
+        "sensor",
+        "lag_s",
+        "Envoy lag",
+        "lag_s",
+        '"unit_of_meas":"s","dev_cla":"duration","stat_cla":"measurement"' + _DIAG,
+        "L",
+    ),
+    ("button", "repin", "Re-pin the Envoy", "", '"ic":"mdi:certificate"' + _CONF, ""),
 )
 
 
-def configs(prefix, base, uid, boost):
-    """(topic, payload bytes) for each entity, one at a time. boost: a boost window is set;
-    without one the boost entity's config is empty (which removes it from Home Assistant)."""
-    dev = {"ids": [uid], "name": "Envoy Diverter", "mdl": "Envoy Diverter", "sw": VERSION}
-    for component, oid, name, value, extra in ENTITIES:
-        topic = "%s/%s/%s/%s/config" % (prefix, component, uid, oid)
-        if oid == "boost_kwh" and not boost:
-            yield topic, b""
-            continue
-        c = {
-            "~": base,
-            "name": name,
-            "uniq_id": "%s_%s" % (uid, oid),
-            "stat_t": "~/state",
-            "val_tpl": value if value[0] == "{" else "{{value_json.%s}}" % value,
-            "avty_t": "~/status",
-            "dev": dev,
-        }
+def offered(d):
+    """The letters of ENTITIES' last column that this board offers now."""
+    p = d.policy
+    return "".join(
+        c
+        for c, yes in (
+            ("b", p.boost is not None),
+            ("r", hasattr(p.rules, "max_import")),
+            ("t", getattr(d, "tank", None) is not None),
+            ("B", d.link.reading.battery is not None),
+            ("L", d.output.burst),
+        )
+        if yes
+    )
+
+
+def device(uid, burst):
+    return (
+        '{"ids":["%s"],"name":"Envoy Diverter","mf":"%s","mdl":"ESP32 %s diverter","sw":"%s"}'
+        % (
+            uid,
+            MAKER,
+            "zero-cross SSR" if burst else "relay",
+            VERSION,
+        )
+    )
+
+
+def payload(entity, base, uid, dev):
+    """One entity's discovery config, as bytes of JSON."""
+    component, oid, name, value, extra, _ = entity
+    if oid == "reason":
+        ops = REASONS.split()
+        value = "{%% set r = value_json.reason %%}{{r if r in %s else 'other'}}" % (
+            "[%s]" % ",".join("'%s'" % r for r in ops)
+        )
+        extra += ',"ops":[%s]' % ",".join('"%s"' % r for r in ops)
+    text = '{"~":"%s","name":"%s","uniq_id":"%s_%s","avty_t":"~/status","dev":%s,%s' % (
+        base,
+        name,
+        uid,
+        oid,
+        dev,
+        extra,
+    )
+    if component == "button":
+        text += ',"cmd_t":"~/%s/set","pl_prs":"PRESS"' % oid
+    else:
+        if value[0] != "{":
+            value = "{{value_json.%s}}" % value
+        text += ',"stat_t":"~/state","val_tpl":"%s"' % value
         if component in ("select", "number"):
-            c["cmd_t"] = "~/%s/set" % oid
-        c.update(extra)
-        yield topic, json.dumps(c).encode()
+            text += ',"cmd_t":"~/%s/set"' % oid
+    return (text + "}").encode()
+
+
+def configs(prefix, base, uid, offers="", start=0, burst=False):
+    """(topic, payload bytes) for each entity from the start'th, one at a time; offers: the
+    letters of what the board offers (offered())."""
+    dev = device(uid, burst)
+    for i in range(start, len(ENTITIES)):
+        e = ENTITIES[i]
+        topic = "%s/%s/%s/%s/config" % (prefix, e[0], uid, e[1])
+        yield topic, payload(e, base, uid, dev) if e[5] in offers else b""
 
 
 def run(q):
-    """Publish every entity's config (retained) on q's client (an mqtt.Mqtt)."""
-    boost = q.d.policy.boost is not None
-    for topic, payload in configs(q.m["prefix"], q.base, q.uid, boost):
-        q.client.publish(topic, payload, True)
-    _update(q)
+    """Publish the entities' configs (retained) on q (an mqtt.Mqtt), from q.entity on, as far as
+    this pass's time budget and the socket go; the rest in the next passes."""
+    d = q.d
+    offers = offered(d)
+    q.battery_seen = "B" in offers  # a battery found or forgotten later: discovery again
+    for topic, body in configs(q.m["prefix"], q.base, q.uid, offers, q.entity, d.output.burst):
+        if q.left() <= 0 or not q.publish(topic, body, True):
+            return  # the rest in the next pass
+        q.entity += 1
+    if not _update(q):
+        return
+    q.discover, q.entity, q.discovered = None, 0, q.up
 
 
 # The firmware's update entity (update.url set): installed and latest version, the release notes,
@@ -117,26 +244,26 @@ def run(q):
 
 
 def _update(q):
+    """The update entity's config, then its state, from where the last pass stopped (q.entity
+    counts on past the entities); False: not all sent yet."""
+    step = q.entity - len(ENTITIES)
     topic = "%s/update/%s/firmware/config" % (q.m["prefix"], q.uid)
     if not q.d.cfg["update"]["url"]:
-        q.client.publish(topic, b"", True)  # removes the entity
-        return
-    c = {
-        "~": q.base,
-        "name": "Firmware",
-        "uniq_id": q.uid + "_firmware",
-        "stat_t": "~/update",
-        "cmd_t": "~/update/set",
-        "payload_install": "install",
-        "dev_cla": "firmware",
-        "ent_cat": "config",
-        "title": "Envoy Diverter",
-        "avty_t": "~/status",
-        "dev": {"ids": [q.uid], "name": "Envoy Diverter", "mdl": "Envoy Diverter", "sw": VERSION},
-    }
-    q.client.publish(topic, json.dumps(c).encode(), True)
+        return q.publish(topic, b"", True)  # removes the entity
+    if step == 0:
+        body = (
+            '{"~":"%s","name":"Firmware","uniq_id":"%s_firmware","stat_t":"~/update",'
+            '"cmd_t":"~/update/set","payload_install":"install","dev_cla":"firmware",'
+            '"ent_cat":"config","title":"Envoy Diverter","avty_t":"~/status","dev":%s}'
+            % (q.base, q.uid, device(q.uid, q.d.output.burst))
+        )
+        if q.left() <= 0 or not q.publish(topic, body.encode(), True):
+            return False
+        q.entity += 1
     from firmware import update_ask
     from firmware.compat import unload
 
-    q.client.publish(q.base + "/update", update_ask.state(), True)
-    unload("firmware.update_ask", "firmware.update_manifest", "firmware.update_slot")
+    try:
+        return q.left() > 0 and q.publish(q.base + "/update", update_ask.state(), True)
+    finally:
+        unload("firmware.update_ask", "firmware.update_manifest", "firmware.update_slot")

@@ -1,13 +1,20 @@
 # MQTT's connection: made, or dropped with back-off, or closed. Loaded by mqtt.py for each of
-# these, then unloaded. The Diverter's loop calls for a connection when one is due, never a
-# publish: with the broker down, a pass costs one refused connection every back-off period.
-from firmware import console
-from firmware.compat import ticks_ms
+# these, then unloaded. The Diverter's loop asks for a connection after its decision, when one is
+# due, never inside a publish: with the broker down, a pass costs one refused connection every
+# back-off period. A connection attempt has one deadline for all of it (TCP connect, the TLS
+# handshake, CONNECT and its CONNACK, SUBSCRIBE), as each of the Envoy's requests has: a broker,
+# or anything at its address, that answers a byte at a time cannot hold the loop longer.
+import socket
+from errno import ETIMEDOUT
 
-KEEPALIVE_S = 60
+from firmware import console
+from firmware.compat import stream, ticks_diff, ticks_ms, tls_wrap, waiter
+from firmware.mqtt import packet
+
 RETRY_S = 5  # after a failure: 5 s, doubling up to RETRY_MAX_S
 RETRY_MAX_S = 300
 STABLE_S = 60  # a connection that lasted this long starts the back-off afresh
+POLLIN, POLLOUT = 1, 4  # select's
 REFUSED = {
     1: "the broker refused MQTT 3.1.1",
     2: "the broker refused the client id",
@@ -15,6 +22,18 @@ REFUSED = {
     4: "the broker refused the user name or password",
     5: "the broker refused the login (not authorised: check mqtt.user and mqtt.password)",
 }
+DROPPED = (  # mqtt.py's reasons for a drop, by number (mqtt._CLOSED...)
+    "the broker closed the connection",
+    "a malformed packet length",
+    "a malformed or QoS>0 message",
+    "a packet took over %g s",
+    "the broker took no data for %g s",
+    "no answer to a ping",
+)
+
+
+class Refused(Exception):
+    """The broker's CONNACK refused the connection, or was no CONNACK."""
 
 
 def run(q, up, err=None):
@@ -29,51 +48,62 @@ def run(q, up, err=None):
 
 def connect(q, up):
     m = q.m
+    start, budget = ticks_ms(), q.packet_ms
+
+    def left():
+        return budget - ticks_diff(ticks_ms(), start)
+
+    def wait(event):  # for the socket, never past the attempt's deadline
+        ms = left()
+        return ms > 0 and ready(event, ms)
+
+    raw = sock = socket.socket()
+    ready = None
+    what = "connecting"
     try:
-        from umqtt.simple import MQTTClient
-
-        c = MQTTClient(
-            q.uid, m["host"], m["port"], m["user"] or None, m["password"], KEEPALIVE_S, _tls(q)
-        )
-        c.set_last_will(q.base + "/status", "offline", True)
-        q.client = c
-        c.connect(True, q.timeout)  # the socket keeps this timeout for every write
-        q.raw = q.tls.raw if q.tls else c.sock
-        import select
-
-        q.poller = select.poll()
-        q.poller.register(c.sock, select.POLLIN)
-        c.publish(q.base + "/status", b"online", True)
-        _subscribe(q, c.sock)
+        addr = socket.getaddrinfo(m["host"], m["port"], 0, socket.SOCK_STREAM)[0][-1]
+        if left() <= 0:
+            raise OSError(ETIMEDOUT, what)
+        raw.settimeout(left() / 1000)  # connect is one call: its timeout bounds it
+        raw.connect(addr)
+        raw.setblocking(False)
+        ready = waiter(raw)
+        if m["tls"]:
+            what = "the TLS handshake"
+            try:
+                sock = tls_wrap(_context(q), raw, m["host"], wait)
+            except ValueError as e:  # MicroPython's certificate errors; CPython's are OSError
+                raise ValueError("the broker's certificate is not trusted (%s)" % _first(e))
+        sock = stream(sock)
+        what = "the CONNECT"
+        _write(sock, wait, _connect_packet(q))
+        _connack(_read(sock, wait, 4))
+        what = "the SUBSCRIBE"
+        _write(sock, wait, _subscribe_packet(q))
     except Exception as e:
+        try:
+            sock.close()
+        except Exception:
+            pass
+        if _timed_out(e):
+            e = OSError(ETIMEDOUT, "%s took more than %g s" % (what, q.timeout))
         drop(q, up, e)
         return
+    q.sock, q.ready, q.out = sock, ready, None
+    q._expect()
     q.since, q.heard, q.pinged = up, ticks_ms(), 0
-    q.discover = q.dirty = True
+    q.discover, q.entity, q.dirty = up, 0, True
+    q.publish(q.base + "/status", b"online", True)
     if q.problem:
         console.log("ok: recovered (mqtt)")
         q.problem = None
     console.log(
-        "mqtt: connected to %s:%d as %s; state on %s/state, discovery under %s"
-        % (m["host"], m["port"], q.uid, q.base, m["prefix"])
+        "mqtt: connected to %s:%d%s as %s; state on %s/state, discovery under %s"
+        % (m["host"], m["port"], " (TLS)" if m["tls"] else "", q.uid, q.base, m["prefix"])
     )
 
 
-class _Tls:
-    # umqtt.simple calls ssl.wrap_socket(sock, server_hostname=host); the raw socket is kept
-    # for its timeouts (a TLS socket has no settimeout).
-    def __init__(self, ctx):
-        self.ctx = ctx
-        self.raw = None
-
-    def wrap_socket(self, sock, server_hostname=None):
-        self.raw = sock
-        return self.ctx.wrap_socket(sock, server_hostname=server_hostname)
-
-
-def _tls(q):
-    if not q.m["tls"]:
-        return None
+def _context(q):
     if q.tls is None:  # one context for every reconnection
         from firmware.compat import tls_context
         from firmware.store import read_bytes
@@ -82,41 +112,90 @@ def _tls(q):
         der, why = read_bytes(path, 4096)
         if der is None:
             raise ValueError("mqtt.ca_file %s: %s" % (path, why or "not found"))
-        q.tls = _Tls(tls_context([der])[0])
+        q.tls = tls_context([der])[0]
     return q.tls
 
 
-def _subscribe(q, sock):
+def _field(text):
+    b = text if type(text) is bytes else text.encode()
+    return bytes((len(b) >> 8, len(b) & 255)) + b
+
+
+def _connect_packet(q):
+    # Clean session, the last will "offline" (retained) on <base>/status, the login if any.
+    m = q.m
+    flags = 0x26  # clean session, will, will retain
+    body = _field(q.uid) + _field(q.base + "/status") + _field(b"offline")
+    if m["user"]:
+        flags |= 0xC0 if m["password"] else 0x80
+        body += _field(m["user"]) + (_field(m["password"]) if m["password"] else b"")
+    k = m["keepalive_s"]  # the broker tells Home Assistant "offline" 1.5 times this after a loss
+    head = b"\x00\x04MQTT\x04" + bytes((flags, k >> 8, k & 255))
+    return packet(0x10, len(head) + len(body)) + head + body
+
+
+def _subscribe_packet(q):
     # One SUBSCRIBE (QoS 0) for the commands and Home Assistant's birth message; the SUBACK
     # is read with the other packets, so nothing waits for it here.
-    body = bytearray(b"\x00\x01")  # packet id 1
+    body = b"\x00\x01"  # packet id 1
     for t in (q.base + "/+/set", q.m["prefix"] + "/status"):
-        body += bytes((len(t) >> 8, len(t) & 255)) + t.encode() + b"\x00"
-    n = len(body)  # under 16 KB: topics are at most 64 characters
-    sock.write(bytes((0x82, n)) if n < 128 else bytes((0x82, n & 127 | 128, n >> 7)))
-    sock.write(body)
+        body += _field(t) + b"\x00"
+    return packet(0x82, len(body)) + body
+
+
+def _connack(ack):
+    if ack[0] != 0x20 or ack[1] != 2:
+        raise Refused("an unexpected reply to CONNECT")
+    if ack[3]:
+        code = ack[3]
+        raise Refused(REFUSED.get(code, "the broker refused the connection (code %d)" % code))
+
+
+def _write(sock, wait, data):
+    mv = memoryview(data)
+    while mv:
+        n = sock.write(mv)
+        if n:
+            mv = mv[n:]
+        elif not wait(POLLOUT):
+            raise OSError(ETIMEDOUT, "sending")
+
+
+def _read(sock, wait, n):
+    buf = bytearray(n)
+    mv = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.readinto(mv[got:])
+        if k is None:
+            if not wait(POLLIN):
+                raise OSError(ETIMEDOUT, "reading")
+        elif not k:
+            raise OSError(0, 0)  # DROPPED[0]
+        else:
+            got += k
+    return buf
 
 
 def _shut(q):
-    c = q.client
-    if c is not None and c.sock is not None:
+    if q.sock is not None:
         try:
-            c.sock.close()
+            q.sock.close()
         except Exception:
             pass
-    q.client = q.raw = q.poller = None
+    q.sock = q.ready = q.out = None
 
 
 def drop(q, up, err):
     _shut(q)
     stable = q.since is not None and up - q.since >= STABLE_S
     q.failures = 1 if stable else q.failures + 1
-    q.since = None
+    q.since = q.discover = None
     q.next_try = up + min(RETRY_MAX_S, RETRY_S << min(q.failures - 1, 6))
     text = "mqtt: %s:%d: %s; the relay logic carries on, reconnecting with back-off" % (
         q.m["host"],
         q.m["port"],
-        why(err),
+        why(err, q.timeout),
     )
     if text != q.problem:
         console.problem(text)
@@ -124,26 +203,47 @@ def drop(q, up, err):
 
 
 def close(q):
+    # "offline" (retained), then DISCONNECT: what the socket takes within the timeout.
+    start, ms = ticks_ms(), q.packet_ms
     try:
-        q.client.publish(q.base + "/status", b"offline", True)
-        q.client.disconnect()
+        q.out = None  # a packet half sent is lost with the connection anyway
+        q.publish(q.base + "/status", b"offline", True)
+        for last in (False, True):
+            while q.out is not None:
+                left = ms - ticks_diff(ticks_ms(), start)
+                if left <= 0 or not q.ready(POLLOUT, left):
+                    raise OSError(ETIMEDOUT, "closing")
+                q._flush()
+            if not last:
+                q.put(b"\xe0\x00")  # DISCONNECT
     except Exception:
         pass
     _shut(q)
     q.next_try = 0
 
 
-def why(err):
-    name = type(err).__name__
-    if name == "MQTTException":
-        code = err.args[0] if err.args else None
-        return REFUSED.get(code, "the broker refused the connection (code %s)" % (code,))
-    if name == "AssertionError":
-        return "an unexpected reply to CONNECT"
-    if name == "IndexError":
-        return "the broker closed the connection"
+def why(err, timeout):
+    if isinstance(err, Refused):
+        return str(err)
+    if isinstance(err, OSError) and len(err.args) == 2 and type(err.args[1]) is int:
+        text = DROPPED[err.args[1]]  # mqtt.py's
+        return text % timeout if "%" in text else text
     if isinstance(err, OSError) and len(err.args) == 2 and isinstance(err.args[1], str):
         return err.args[1]
+    if type(err) is ValueError and err.args and isinstance(err.args[0], str):
+        return err.args[0]
     from firmware.reasons import why as link_why
 
     return link_why(err)
+
+
+def _first(e):
+    lines = [x for x in str(e).split("\n") if x.strip()]  # mbedtls: many lines
+    return "; ".join(lines) or type(e).__name__
+
+
+def _timed_out(e):
+    # MicroPython: OSError(ETIMEDOUT); CPython: TimeoutError, whose errno may be None.
+    return isinstance(e, OSError) and (
+        (e.args and e.args[0] == ETIMEDOUT) or type(e).__name__ in ("TimeoutError", "timeout")
+    )

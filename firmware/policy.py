@@ -10,6 +10,7 @@ MANUAL_ON = "manual-on"
 MANUAL_OFF = "manual-off"
 BOOST = "boost"
 AUTO = "auto"
+TANK_MAX = "tank-max"  # a tank sensor read max_c (tank.py: loaded only with a sensor)
 
 
 class Decision:
@@ -26,9 +27,10 @@ class Decision:
 
 
 class Policy:
-    def __init__(self, rules, boost=None):
+    def __init__(self, rules, boost=None, tank=None):
         self.rules = rules  # a control.Control
         self.boost = boost  # a boost.Boost, or None when no boost is configured
+        self.tank = tank  # a tank.Tank (a temperature sensor), or None
         self.mode = AUTO  # AUTO, MANUAL_ON or MANUAL_OFF
         self.until = None  # uptime at which MANUAL_ON ends
         self.guarded = False  # MANUAL_ON that keeps the safety rules (a remote command)
@@ -88,12 +90,17 @@ class Policy:
             else:
                 return d.set(1, MANUAL_ON, "left_min=%d" % self.minutes_left(up))
         self.boosting = self._boost(age, local, energy)
+        t = self.tank  # its grid targets first; like the boost they need fresh data
+        if t is not None and t.decide(self, d, up, age, on, heater, local):
+            return d
         if self.boosting and heater.drawing is not False:
             if on or up - rules.changed_at >= rules.min_off:
                 return d.set(1, BOOST, "to_go_kwh=%.2f" % (self.boost.remaining_wh / 1000))
         want, reason = rules.decide(up, net, age, on, heater.power_w)
         if why and reason in NO_READING:
             return d.set(0, why)  # the link's problem line says why
+        if want and t is not None and t.plan.full:
+            return d.set(0, TANK_MAX, t.detail())  # the element's thermostat stays the last word
         said = reason if b is None else b.reason(want > 0, reason)
         if type(want) is not bool:  # burst.py: a share of full power; its numbers are not news
             return d.set(want, said)

@@ -13,8 +13,12 @@ def summary(s):
         battery = " battery_w=%s soc=%s" % (_opt(s["battery_w"]), _opt(s["battery_soc"]))
         if s["battery_problem"]:
             battery += " battery=" + s["battery_problem"].replace(" ", "-")
+    if "tank_sensor" in s:  # a tank sensor
+        battery += " tank_c=%s" % _opt(s["tank_c"], "%.1f")
+        if s["tank_sensor"] != "ok":
+            battery += " tank=" + s["tank_sensor"]
     return (
-        "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s"
+        "summary net_w=%s %s=%s reason=%s today_kwh=%.2f grid_kwh=%.2f token_days=%s age_s=%s%s%s"
         % (
             _opt(s["net_w"]),
             "burst" if burst else "relay",
@@ -24,6 +28,7 @@ def summary(s):
             s["today_grid_kwh"],
             _opt(s["token_days"], "%.0f"),
             _opt(s["age_s"]),
+            s["lag_line"] if burst else "",  # burst.Control.status(): the lag it measures
             battery,
         )
     )

@@ -31,6 +31,35 @@ def read_bytes(path, limit):
     return data, None
 
 
+def text(data):
+    """Untrusted bytes as str, if they are UTF-8 (RFC 3629), judged alike on the board and on
+    a PC: MicroPython's decode() takes overlong forms, encoded surrogates and code points past
+    U+10FFFF, which CPython refuses. UnicodeError otherwise. Every reader of untrusted text
+    comes here: files on flash, config.json, HTTP headers and bodies, token claims."""
+    if not utf8(data):
+        raise UnicodeError("not UTF-8")
+    return str(data, "utf-8")
+
+
+def utf8(data):
+    """Whether data (bytes) is UTF-8 (RFC 3629): shortest forms only, no surrogates, at most
+    U+10FFFF. Text beyond ASCII is rare here: its check lives in strictjson, loaded for it."""
+    if not len(data) or max(data) < 0x80:
+        return True
+    import sys
+
+    loaded = "firmware.strictjson" in sys.modules  # at boot, for config.json
+    from firmware import strictjson
+
+    try:
+        return strictjson.utf8(data)
+    finally:
+        if not loaded:
+            from firmware.compat import unload
+
+            unload("firmware.strictjson")
+
+
 def read(path, kind=dict, limit=MAX_BYTES):
     """(object, None); (None, None) when the file does not exist; (None, why) when it is there
     but unusable. kind: the type the caller needs, or None for any JSON value."""
@@ -38,11 +67,11 @@ def read(path, kind=dict, limit=MAX_BYTES):
     if data is None:
         return None, why
     try:
-        text = data.decode()
+        data = text(data)
     except UnicodeError:  # CPython's UnicodeDecodeError is one too
         return None, "not UTF-8"
     try:
-        obj = json.loads(text)
+        obj = json.loads(data)
     except Exception:  # ValueError; CPython: RecursionError on deep nesting
         return None, "not JSON"
     if kind is not None and type(obj) is not kind:

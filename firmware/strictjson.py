@@ -24,25 +24,22 @@ def loads(data, limit):
         raise ValueError("over %d bytes; is it the right file?" % limit)
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]  # a byte-order mark, as some Windows editors write
-    try:
-        text = data.decode()
-    except UnicodeError:
+    if not utf8(data):  # judged alike on both runtimes
         line = 1
         for part in data.split(b"\n"):
-            try:
-                part.decode()
-            except UnicodeError:
+            if not utf8(part):
                 break
             line += 1
         raise ValueError("not UTF-8 text (an invalid byte on line %d); save it as UTF-8" % line)
     check(data)
-    return json.loads(text)
+    return json.loads(str(data, "utf-8"))
 
 
 def check(data):
     """Raise ValueError unless data (bytes) is one strict JSON value. Bytes, not str: indexing
     a non-ASCII str is slow on MicroPython."""
     stack = b""  # the closers of the open containers
+    keys = []  # per open container: the keys an object has had (None for a list)
     want = b"v"  # v: a value, k: a key (second byte: or that closer), ":", ",", b"": the end
     comma = -1  # where the comma just read is, for "a trailing comma"
     i, n = 0, len(data)
@@ -64,6 +61,7 @@ def check(data):
                 want = b"k" if stack[-1] == 125 else b"v"
             elif c == stack[-1]:
                 stack = stack[:-1]
+                keys.pop()
                 want = b"," if stack else b""
             else:
                 _fail(
@@ -82,6 +80,7 @@ def check(data):
         if c in b"]}":
             if len(want) == 2 and c == want[1]:
                 stack = stack[:-1]
+                keys.pop()
                 want = b"," if stack else b""
                 i += 1
                 continue
@@ -91,13 +90,17 @@ def check(data):
         if want[0] == 107 and c != 34:  # k, "
             _fail(data, i, "expected a key in double quotes but found %s" % _found(data, i))
         if c == 34:
-            i = _string(data, i)
+            j = _string(data, i)
+            if want[0] == 107:  # a key: once per object (json.loads would keep the last)
+                _key(data, i, j, keys[-1])
+            i = j
             want = b":" if want[0] == 107 else b"," if stack else b""
             continue
         if c == 123 or c == 91:  # { [
             if len(stack) >= MAX_DEPTH:
                 _fail(data, i, "nested more than %d deep" % MAX_DEPTH)
             stack += b"}" if c == 123 else b"]"
+            keys.append([] if c == 123 else None)
             want = b"k}" if c == 123 else b"v]"
             i += 1
             continue
@@ -144,6 +147,19 @@ def _string(data, i):
             _fail(data, i, "text without its closing quote")
         else:
             _fail(data, b, "an unknown escape: a backslash inside text is written \\\\")
+
+
+def _key(data, i, j, seen):
+    # The key data[i:j] (a checked string, quotes included), unless seen has it already.
+    import json
+
+    key = data[i:j]
+    key = json.loads(str(key, "utf-8")) if b"\\" in key else str(key[1:-1], "utf-8")
+    if key in seen:
+        from firmware.console import printable
+
+        _fail(data, i, 'the key "%s" twice in one object' % printable(key))
+    seen.append(key)
 
 
 def _number(data, i):
@@ -195,3 +211,43 @@ def _found(data, i):
 
 def _fail(data, i, what):
     raise ValueError("not valid JSON (%s on line %d)" % (what, data.count(b"\n", 0, i) + 1))
+
+
+def utf8(data):
+    """Whether data (bytes) is UTF-8 (RFC 3629): shortest forms only, no surrogates, at most
+    U+10FFFF. MicroPython's decode() takes overlong forms, encoded surrogates and code points
+    past U+10FFFF, which CPython refuses: this check judges alike on both (store.utf8 for the
+    other readers of untrusted text)."""
+    n = len(data)
+    if not n or max(data) < 0x80:
+        return True
+    i = 0
+    while i < n:
+        c = data[i]
+        i += 1
+        if c < 0x80:
+            continue
+        # The sequence's length, and the range its second byte must lie in (RFC 3629 table).
+        if 0xC2 <= c <= 0xDF:
+            k, lo, hi = 1, 0x80, 0xBF
+        elif c == 0xE0:
+            k, lo, hi = 2, 0xA0, 0xBF
+        elif c == 0xED:
+            k, lo, hi = 2, 0x80, 0x9F
+        elif 0xE1 <= c <= 0xEF:
+            k, lo, hi = 2, 0x80, 0xBF
+        elif c == 0xF0:
+            k, lo, hi = 3, 0x90, 0xBF
+        elif c == 0xF4:
+            k, lo, hi = 3, 0x80, 0x8F
+        elif 0xF1 <= c <= 0xF3:
+            k, lo, hi = 3, 0x80, 0xBF
+        else:
+            return False
+        if i + k > n or not lo <= data[i] <= hi:
+            return False
+        for j in range(i + 1, i + k):
+            if not 0x80 <= data[j] <= 0xBF:
+                return False
+        i += k
+    return True

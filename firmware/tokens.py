@@ -7,18 +7,15 @@
 # RAM, with the account guard's verdict; reading tokens and logins (account.py) and the account
 # guard (guard.py) load when needed.
 from firmware import store
+from firmware.clock import DAY_S, is_set
 from firmware.compat import unload
+from firmware.console import uptime
 
 TOKEN_FILE = "token.json"
 CLOUD_FILE = "cloud.json"
 RENEW_BEFORE_S = 30 * 86400  # owner tokens last a year: renew with 30 days left
 SHORT_S = 2 * 86400  # tokens shorter-lived (installer accounts: 12 h) renew at half-life
-FIRST_BACKOFF_S = 300
-MAX_BACKOFF_S = 86400
-LOGINS_PER_DAY = 6
-MAX_TOKEN = 4096  # characters; an Entrez token is about 1 KB
-YEAR_2000 = 946684800
-YEAR_2100 = 4102444800
+CLOCK_SLACK_S = 600  # a clock set back by less (NTP's corrections) is not caught lying
 RESTART_EVERY_S = 900  # restarts for a login: not more often, whatever happens at boot
 
 
@@ -43,6 +40,7 @@ class TokenKeeper:
         self.unproven = False  # fetched, but the Envoy has not accepted it yet
         self.problem = None  # why there is no usable token, for the console
         self._log = None  # the login record (cloud.json), read at first need
+        self._read_at = 0  # the uptime (s) when the record was read, or its time last set
         # When a cloud login is next allowed: the guard's verdict, kept until the record
         # changes, so that a renewal falling due mid-run loads nothing. None: not known yet.
         self.login_at = None
@@ -65,9 +63,10 @@ class TokenKeeper:
         return (self.claims or {}).get("enphaseUser") or "unknown-role"
 
     def days_left(self, now):
+        """Days to the token's expiry, to a tenth (Home Assistant shows it as given)."""
         if not self.claims:
             return None
-        return (self.claims["exp"] - now) / 86400
+        return int((self.claims["exp"] - now) / 8640) / 10
 
     def left_text(self, now):
         days = self.days_left(now)
@@ -76,6 +75,11 @@ class TokenKeeper:
     def _life(self):
         c = self.claims
         return c["exp"] - c["iat"] if c.get("iat") is not None else None
+
+    @staticmethod
+    def short(life):
+        """A token lifetime (s, None: unknown) that renews at half-life (installer accounts)."""
+        return life is not None and 0 < life < SHORT_S
 
     def renewal_due(self, now):
         """Why a new token is needed now, or None."""
@@ -88,7 +92,7 @@ class TokenKeeper:
         c = self.claims
         left = c["exp"] - now
         life = self._life()
-        if life and (life < SHORT_S or c.get("enphaseUser") == "installer"):
+        if life and (self.short(life) or c.get("enphaseUser") == "installer"):
             if left < life / 2:  # installer tokens last 12 hours: renew at half-life
                 return "a %.0f-hour token past half-life" % (life / 3600)
             return None
@@ -101,7 +105,7 @@ class TokenKeeper:
         life left, or a day of a long one's."""
         life = self._life() if self.claims else None
         left = self.claims["exp"] - now if self.claims else 0
-        return left < (life / 4 if life and life < SHORT_S else 86400)
+        return left < (life / 4 if self.short(life) else DAY_S)
 
     def usable(self, now):
         if self.token is None:
@@ -121,18 +125,39 @@ class TokenKeeper:
         """Seconds before the next cloud login is allowed (0: now); never more than a day."""
         if self.login_at is None:
             return _guard().login_wait(self, now)
-        return max(0, min(MAX_BACKOFF_S, self.login_at - int(now)))
+        return max(0, min(DAY_S, self.login_at - int(now)))  # the guard's longest back-off
 
     def restart_allowed(self, now, every_s=RESTART_EVERY_S):
         """May the board restart for a login now? Not twice within every_s, whatever happens at
         boot (no Wi-Fi, no time): a restart is cheap, a restart loop is not. Recorded in
         cloud.json; when the flash refuses it, no restart (it could repeat unrecorded)."""
         log = self._log if self._log is not None else _guard().record(self)
-        last = log["restart"]
-        if now - every_s < last <= now:
+        t = self.clock(now)
+        if t - every_s < log["restart"] <= t:
             return False
-        log["restart"] = int(now)
-        return store.save(self.cloud_file, log)
+        log["restart"] = t
+        return self.save_log(t)
+
+    def clock(self, now):
+        """The account guard's time (see guard.py): the clock's (now), unless it is behind the
+        login record's own or doubted; then the record's plus the uptime since it was read."""
+        log = self._log
+        t = log["clock"] + max(0, int(uptime() - self._read_at))  # uptime: no ticks wrap
+        now = int(now)
+        if is_set(now) and now < t - CLOCK_SLACK_S:  # the clock went back: doubted
+            if t >= log["doubt"]:  # caught now: the attempts' ages are unknown, count them now
+                log["attempts"] = [t for _ in log["attempts"]]
+                log["doubt"] = t + DAY_S
+                self.save_log(t)  # so that the next boot's clock cannot undo it
+            log["doubt"] = t + DAY_S
+        if not is_set(now) or now < t or t < log["doubt"]:
+            return t
+        return now
+
+    def save_log(self, t):
+        """The login record to flash, with the guard's time t; False when the flash refused."""
+        self._log["clock"], self._read_at = t, uptime()
+        return store.save(self.cloud_file, self._log)
 
     def logins_today(self, now):
         """Cloud logins in the last 24 hours."""

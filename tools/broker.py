@@ -2,6 +2,7 @@
 127.0.0.1 on a free port (tools/bootstrap.sh installs it), and mosquitto_sub/_pub as the client.
 
     b = Broker(users={"ha": "pw"}).start()   # users: a password file, no anonymous clients
+    b = Broker(tls=(cert_pem, key_pem))       # and a TLS listener on b.tls_port (tools/certs.py)
     w = b.watch("#")                          # every message as (retained, topic, payload)
     b.publish("diverter_x/mode/set", "off")
     b.stop()
@@ -42,9 +43,13 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, users=None, port=None):
+    def __init__(self, users=None, port=None, tls=None):
+        """tls: (certificate, key) PEM files for a second listener, on tls_port; the tests' own
+        clients (publish, watch) stay on the plain port."""
         self.users = users or {}
         self.port = port or free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="mosquitto-")
         os.chmod(self.dir, 0o755)  # mosquitto started as root reads its files as user mosquitto
         self.proc = None
@@ -53,6 +58,13 @@ class Broker:
     def start(self):
         conf = os.path.join(self.dir, "mosquitto.conf")
         lines = ["listener %d 127.0.0.1" % self.port, "persistence false"]
+        if self.tls:
+            lines.append("listener %d 127.0.0.1" % self.tls_port)
+            for key, src in zip(("certfile", "keyfile"), self.tls, strict=True):
+                dst = os.path.join(self.dir, key + ".pem")
+                shutil.copy(src, dst)
+                os.chmod(dst, 0o644)  # a test key, read by the user mosquitto runs as
+                lines.append("%s %s" % (key, dst))
         if self.users:
             pw = os.path.join(self.dir, "passwords")
             for i, (user, password) in enumerate(self.users.items()):
@@ -72,7 +84,9 @@ class Broker:
         deadline = time.time() + 10
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                for port in (self.port, self.tls_port):
+                    if port:
+                        socket.create_connection(("127.0.0.1", port), 0.2).close()
                 return self
             except OSError:
                 if self.proc.poll() is not None or time.time() > deadline:

@@ -803,25 +803,77 @@ class MqttGone(MqttFault):
         self._stop()  # the broker goes away under an open connection
 
 
+class MqttTrickle(Scenario):
+    """A broker that trickles small packets for ever (tools/trickle.py), then the meter
+    freezes: the relay must go OFF on stale data as without MQTT, and the Envoy polls keep
+    their rate (measured while the fault is held: a frozen meter still answers)."""
+
+    name, what, reason, words = (
+        "mqtt-trickle",
+        "an MQTT broker that trickles packets for ever, then the meter's timestamp stops",
+        "stale",
+        "reason=stale",
+    )
+    heapsize = MqttFault.heapsize
+
+    def setup(self, r):
+        import atexit
+
+        from tools.trickle import TrickleBroker
+
+        # Each 2-byte packet whole in 4 simulated s, within a 5 s (0.25 host s) deadline.
+        self.broker = TrickleBroker(pace_s=4.0 / self.speed).start()
+        atexit.register(self.broker.stop)
+        m = {"host": "127.0.0.1", "port": self.broker.port}
+        config = r.sim.config
+        r.sim.config = lambda **kw: config(mqtt=m, **kw)
+
+    def inject(self, r):
+        self.polls = len(r.sim.envoy.requests), r.now()
+        r.sim.envoy.frozen_at = int(r.now())
+
+    def clear(self, r):
+        n, t = self.polls  # the Envoy still answers a frozen meter: the polls go on
+        self.rate = (len(r.sim.envoy.requests) - n) / ((r.now() - t) / 60)
+        r.sim.envoy.frozen_at = None
+
+    def teardown(self, r):
+        self.broker.stop()
+
+    def verify(self, r):
+        assert self.rate >= 50, "%.0f Envoy polls per simulated minute" % self.rate
+        assert r.board.count("mqtt: connected") >= 1
+
+
 SCENARIOS += [
     MqttDown("mqtt-down", "the MQTT broker down from boot", "connection refused; the relay logic"),
     MqttAuth("mqtt-auth", "the MQTT broker refuses the login", "the broker refused the login"),
     MqttGone("mqtt-gone", "the MQTT broker goes away mid-run", "the broker closed the connection"),
+    MqttTrickle(),
 ]
 
 
 def mqtt_poll_rates(pki_dir, workdir, minutes=3, speed=20):
     """Envoy polls per simulated minute (poll_s=1) with no MQTT, with a broker that refuses
-    connections (down), and with one that accepts TCP but never answers (each try waits out
-    the connection timeout): {"none": .., "down": .., "silent": ..}."""
+    connections (down), with one that accepts TCP but never answers (each try waits out
+    the connection timeout), and with one that trickles small packets for ever, each byte in
+    time for a per-packet deadline (tools/trickle.py): {"none": .., "down": .., "silent": ..,
+    "trickle": ..}."""
     import socket
 
     from tools.broker import free_port
+    from tools.trickle import TrickleBroker
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(64)  # the kernel completes the handshakes; nobody ever reads
-    ports = {"none": None, "down": free_port(), "silent": silent.getsockname()[1]}
+    trickle = TrickleBroker(pace_s=0.8 * max(0.25, 3.0 / speed)).start()  # within a deadline
+    ports = {
+        "none": None,
+        "down": free_port(),
+        "silent": silent.getsockname()[1],
+        "trickle": trickle.port,
+    }
     rates = {}
     try:
         for name, port in ports.items():
@@ -840,13 +892,16 @@ def mqtt_poll_rates(pki_dir, workdir, minutes=3, speed=20):
                 n, t = len(sim.envoy.requests), r.now()
                 r.sleep_sim(minutes * 60)
                 rates[name] = (len(sim.envoy.requests) - n) / ((r.now() - t) / 60)
-                if port:
+                if name == "trickle":  # in time for every deadline: the connection stays
+                    assert r.board.count("mqtt: connected") >= 1, "no MQTT connection"
+                elif port:
                     assert r.board.count("mqtt: 127.0.0.1:%d" % port) >= 1, "no MQTT problem"
             finally:
                 r.board.kill()
                 sim.stop()
     finally:
         silent.close()
+        trickle.stop()
     return rates
 
 

@@ -59,6 +59,17 @@ FEATURES = {
     },
     "mqtt": {"mqtt": {"host": "127.0.0.1", "interval_s": 10}},
     "update": {"update": {"url": "(the run's release server)", "check_h": 24}},
+    # a DS18B20 (firmware/tank_sim.py reads 50 C without its file) and every tank rule
+    "tank": {
+        "tank": {
+            "pin": 4,
+            "max_c": 60,
+            "min_c": 45,
+            "hot_by": "18:00",
+            "legionella_c": 60,
+            "legionella_window": "12:00-16:00",
+        }
+    },
 }
 DEMO_FOLDER = BOOT_FOLDERS[0]
 FAILED = re.compile(r"MemoryError|memory allocation failed|fatal:|error:|watchdog expired")

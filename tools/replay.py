@@ -112,11 +112,18 @@ class Firmware:
     one-second chunks as the board plays them) and the heater model sees the share in force
     when each fresh reading was taken. step() -> (the heater's power fraction 0..1, the reason)."""
 
-    def __init__(self, cfg, now):
+    def __init__(self, cfg, now, clock=0):
+        """clock: how far the Envoy's clock runs behind the board's, s (None: the board's
+        clock is not set, as without NTP)."""
         h = cfg["heater"]
         self.burst = h["output"] == "burst"
+        self.clock = clock
+        self.slow_s = 0  # passes the burst output spent in its slow mode
+        self.lag = None  # burst.Control's lag.Lag (the relay does not measure the lag)
         if self.burst:
             self.control = burst.Control(cfg["control"], now)
+            self.control.clock = self._clock
+            self.lag = self.control.lag
             self.pattern = burst.Pattern(h["burst_window_s"], h["mains_hz"], 1)
         else:
             self.control = Control(cfg["control"], now)
@@ -124,8 +131,13 @@ class Firmware:
         self.relay = False
         self.net = self.stamp = self.fresh_at = None
 
+    def _clock(self):
+        # The board's Unix time as burst.Control asks for it (diverter.py: board.now()).
+        return None if self.clock is None else self.now + self.clock
+
     def step(self, now, net_w, stamp):
-        """A poll at board time now: net_w and the Envoy's timestamp, or None (no reply)."""
+        """A poll at board time now: net_w and the Envoy's timestamp (the same clock as now,
+        as on a board whose clock NTP has set), or None (no reply)."""
         fresh = False
         if net_w is not None:
             if stamp != self.stamp:  # the same timestamp again is not a fresh reading
@@ -135,8 +147,9 @@ class Firmware:
             self.net = net_w
             if not self.burst:
                 self.heater.observe(now, net_w, self.relay)
-            elif fresh:
-                self.control.see(self.heater, net_w, now)
+            elif fresh:  # as accounting.py: the lag, then the heater model
+                self.now = now
+                self.control.see(self.heater, Seen(net_w, stamp))
         age = None if self.fresh_at is None else now - self.fresh_at
         if self.burst:
             return self._burst(now, age)
@@ -155,10 +168,18 @@ class Firmware:
         if not share:
             p.stop()
         self.control.applied(now, frac)
+        self.slow_s += self.control.slow
         if (share > 0) != self.relay:
             self.control.switched(now)
             self.relay = share > 0
         return frac, reason
+
+
+class Seen:
+    """A fresh reading as burst.Control.see() takes it (link.Reading's house_w and stamp)."""
+
+    def __init__(self, house_w, stamp):
+        self.house_w, self.stamp = house_w, stamp
 
 
 class Naive:
@@ -215,15 +236,23 @@ class Day:
         return float(np.clip(self.export, 0, power_w).sum()) / 3600
 
 
-def run_day(day, fw, model, power_w):
+def run_day(day, fw, model, power_w, age=None, period=1):
     """Drive one firmware (or baseline) through a day. power_w: what the heater really draws.
-    -> totals (Wh, switches) and the heater's fraction each second (bytes, for the plots)."""
+    age: how old the Envoy's reading is when the board gets it, s: an int, or (lo, hi) for
+    lo to hi s, seeded per poll (None: 1 or 2; the exact model reads the same second);
+    period: the meter takes a new value every period s (seeded phase per day), held between.
+    -> totals (Wh, switches, swings) and the heater's fraction each second (bytes, for plots)."""
     export = day.export.tolist()
     n = len(export)
     late = model != "exact"
     if late:
+        lo, hi = (1, 2) if age is None else ((age, age) if type(age) is int else age)
         rng = random.Random(day.seed + 2)
-        delays = [1 + (rng.random() < 0.5) for _ in range(n)]
+        if hi == lo + 1:
+            delays = [lo + (rng.random() < 0.5) for _ in range(n)]
+        else:
+            delays = [lo + int(rng.random() * (hi - lo + 1)) for _ in range(n)]
+        phase = random.Random(day.seed + 3).randrange(period)
     tank = Tank() if model == "tank" else None
     net_seen = [0.0] * n
     states = bytearray(n)
@@ -235,9 +264,10 @@ def run_day(day, fw, model, power_w):
         now = day.t0 + k
         if late:
             j = k - delays[k]
-            frac, _ = fw.step(now, net_seen[j], j) if j >= 0 else fw.step(now, None, None)
+            j -= (j - phase) % period  # the meter's last value, held
+            frac, _ = fw.step(now, net_seen[j], day.t0 + j) if j >= 0 else fw.step(now, None, None)
         else:
-            frac, _ = fw.step(now, draw - export[k], k)
+            frac, _ = fw.step(now, draw - export[k], now)
         if frac and not relay:
             switches += 1
         relay = frac
@@ -253,6 +283,7 @@ def run_day(day, fw, model, power_w):
         grid += draw - s
         net_seen[k] = draw - e
         states[k] = int(frac * 100)
+    swings, steady_s = oscillation(day.export, states, power_w)
     return {
         "surplus_wh": surplus / 3600,
         "grid_wh": grid / 3600,
@@ -260,7 +291,49 @@ def run_day(day, fw, model, power_w):
         "export_left_wh": float(np.maximum(day.export, 0).sum()) / 3600 - surplus / 3600,
         "switches": switches,
         "refused_wh": refused / 3600,
+        "swings": swings,
+        "steady_s": steady_s,
+        "lag_s": fw.lag.status()["lag_s"] if getattr(fw, "lag", None) else None,
+        "passes": n,
+        "slow_s": getattr(fw, "slow_s", 0),
     }, states
+
+
+# Oscillation, as the bench measures it. Steady export: a second whose export without the
+# heater stays within STEADY_BAND of the heater's power over the STEADY_S either side, around a
+# value between STEADY_LOW and STEADY_HIGH of it, so that the right share is steady and well
+# inside 0..1. A swing: the share moving from at most SWING_LOW to at least SWING_HIGH of full
+# power, or back, ending on a steady second. Reported per hour of steady export.
+STEADY_S = 60
+STEADY_BAND = 0.1
+STEADY_LOW, STEADY_HIGH = 0.15, 0.85
+SWING_LOW, SWING_HIGH = 10, 90  # % of full power
+
+
+def steady(export, power_w):
+    """A bool per second: the export is steady there (above)."""
+    e = np.asarray(export, dtype=float)
+    w = 2 * STEADY_S + 1
+    if len(e) < w:
+        return np.zeros(len(e), dtype=bool)
+    win = np.lib.stride_tricks.sliding_window_view(e, w)
+    spread, mean = win.max(axis=1) - win.min(axis=1), win.mean(axis=1)
+    ok = (spread <= STEADY_BAND * power_w) & (mean >= STEADY_LOW * power_w)
+    ok &= mean <= STEADY_HIGH * power_w
+    out = np.zeros(len(e), dtype=bool)
+    out[STEADY_S : len(e) - STEADY_S] = ok
+    return out
+
+
+def oscillation(export, states, power_w):
+    """-> (swings ending on steady seconds, steady seconds)."""
+    calm = steady(export, power_w)
+    share = np.frombuffer(bytes(states), dtype=np.uint8)
+    band = np.where(share <= SWING_LOW, -1, np.where(share >= SWING_HIGH, 1, 0))
+    ends = np.flatnonzero(band)
+    # A swing is a change of band between consecutive seconds that are in a band.
+    moved = ends[1:][band[ends[1:]] != band[ends[:-1]]]
+    return int(calm[moved].sum()), int(calm.sum())
 
 
 def reference(days, powers, firmware_runs, min_on_s, min_off_s):
@@ -296,9 +369,10 @@ def reference(days, powers, firmware_runs, min_on_s, min_off_s):
     }
 
 
-def replay(days, cfg, models=MODELS, plots=None):
+def replay(days, cfg, models=MODELS, plots=None, age=None, period=1):
     """Every day through the firmware (and the baseline) under each model, with the DP rows.
-    A burst output is judged against the ideal only: no relay baseline, no DP."""
+    A burst output is judged against the ideal only: no relay baseline, no DP. age, period:
+    the Envoy's (run_day) in the board and tank models."""
     rated = cfg["heater"]["power_w"]
     burst_out = cfg["heater"]["output"] == "burst"
     c = cfg["control"]
@@ -307,7 +381,7 @@ def replay(days, cfg, models=MODELS, plots=None):
         powers = [rated if model == "exact" else d.real_w(rated) for d in days]
         rows, base_rows = [], []
         for day, pw in zip(days, powers, strict=True):
-            ours, states = run_day(day, Firmware(cfg, -(10**6)), model, pw)
+            ours, states = run_day(day, Firmware(cfg, -(10**6)), model, pw, age, period)
             ours["ideal_wh"] = day.ideal_wh(pw)
             ours["power_w"] = pw
             rows.append(ours)
@@ -315,7 +389,7 @@ def replay(days, cfg, models=MODELS, plots=None):
                 continue
             base_states = bytearray(len(states))
             if not burst_out:
-                base, base_states = run_day(day, Naive(cfg, 0), model, pw)
+                base, base_states = run_day(day, Naive(cfg, 0), model, pw, age, period)
                 base_rows.append(base)
             if plots and model == "exact":
                 name = day.name + ("-burst" if burst_out else "") + ".png"
@@ -476,6 +550,91 @@ def plot_day(day, states, base_states, power_w, path):
     plt.close(fig)
 
 
+# The lag table (make bench): both outputs with the Envoy's readings this many seconds old
+# (AGES; "1-2": 1 or 2 s, seeded per poll, the board model's default) and a new meter value every
+# PERIODS s. Goals for the burst output, on the 20 measured and the spiky days: up to 5 s,
+# >= 95 % of the ideal with <= 2 % of the diverted energy from the grid; at 10 s, >= 90 % and no
+# sustained oscillation: at most SWINGS_MAX swings an hour of steady export (oscillation()).
+AGES = ("1-2", "1", "2", "3", "5", "10")
+PERIODS = (1, 5)
+SWINGS_MAX = 1.0
+
+
+def parse_age(text):
+    """ "5" -> 5, "1-2" -> (1, 2): the replay's --age."""
+    lo, _, hi = text.partition("-")
+    lo, hi = int(lo), int(hi or lo)
+    if not 0 <= lo <= hi <= 30:
+        raise ValueError("an age from 0 to 30 s, or a range such as 1-2")
+    return lo if lo == hi else (lo, hi)
+
+
+def lag_rows(days, cfg, output, ages=AGES, periods=PERIODS):
+    """One row per age and period: the firmware through every day (board model)."""
+    ours = dict(cfg, heater=dict(cfg["heater"], output=output))
+    rated = cfg["heater"]["power_w"]
+    rows = []
+    for period in periods:
+        for age in ages:
+            runs = []
+            for day in days:
+                pw = day.real_w(rated)
+                r, _ = run_day(day, Firmware(ours, -(10**6)), "board", pw, parse_age(age), period)
+                r["ideal_wh"] = day.ideal_wh(pw)
+                runs.append(r)
+            total = {k: sum(r[k] for r in runs) for k in runs[0] if k != "lag_s"}
+            lags = sorted(r["lag_s"] for r in runs if r["lag_s"] is not None)
+            middle = lags[len(lags) // 2] if lags else None
+            total.update(age=age, period=period, lag_s=middle, output=output)
+            rows.append(total)
+    return rows
+
+
+def _ratios(r):
+    share = r["surplus_wh"] / r["ideal_wh"] if r["ideal_wh"] else 1.0
+    grid = r["grid_wh"] / r["diverted_wh"] if r["diverted_wh"] else 0.0
+    swings = r["swings"] / (r["steady_s"] / 3600) if r["steady_s"] else 0.0
+    return share, grid, swings
+
+
+def lag_goal(r):
+    """(met, why not) for a burst row."""
+    share, grid, swings = _ratios(r)
+    age = max(int(x) for x in r["age"].split("-"))
+    if age <= 5:
+        return share >= GOAL_SHARE and grid <= GOAL_BURST_GRID and swings <= SWINGS_MAX
+    return share >= 0.90 and swings <= SWINGS_MAX
+
+
+def lag_table(relay, burst):
+    """Markdown: the relay's and the burst output's rows side by side."""
+    head = (
+        "| reading age | update every | relay: of the ideal | grid share | swings/h "
+        "| burst: of the ideal | grid share | swings/h | lag measured | slow mode | goal |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for a, b in zip(relay, burst, strict=True):
+        ra, rb = _ratios(a), _ratios(b)
+        lines.append(
+            "| %s s | %d s | %.1f %% | %.2f %% | %.1f | %.1f %% | %.2f %% | %.1f | %g s | %.0f %% "
+            "| %s |"
+            % (
+                a["age"],
+                a["period"],
+                100 * ra[0],
+                100 * ra[1],
+                ra[2],
+                100 * rb[0],
+                100 * rb[1],
+                rb[2],
+                b["lag_s"] or 0,
+                100 * b["slow_s"] / max(1, b["passes"]),
+                "met" if lag_goal(b) else "NOT MET",
+            )
+        )
+    return "\n".join(lines)
+
+
 def burst_verdicts(results):
     """[(text, met)] for the burst output's goals, from {variant: replay()}: with the Envoy's
     latency (the board model), >= 95 % of the ideal from surplus and <= 2 % of the diverted
@@ -568,7 +727,28 @@ def main(argv=None):
         choices=("relay", "burst", "both"),
         help="heater.output to replay (default: the config's; both with --goals)",
     )
+    p.add_argument(
+        "--age",
+        default="1-2",
+        help="the Envoy's reading is this many s old when the board gets it: N, or A-B for A "
+        "to B s, seeded per poll (board and tank models; default 1-2)",
+    )
+    p.add_argument("--period", type=int, default=1, help="a new meter value every N s (1-30)")
+    p.add_argument(
+        "--lag-table",
+        action="store_true",
+        help="both outputs at the ages %s s and periods %s s, regular and spiky days, with the "
+        "burst output's goals" % (", ".join(AGES), ", ".join("%d" % x for x in PERIODS)),
+    )
     args = p.parse_args(argv)
+    try:
+        age = parse_age(args.age)
+    except ValueError as e:
+        print("--age: %s" % e)
+        return 2
+    if not 1 <= args.period <= 30:
+        print("--period: from 1 to 30 s")
+        return 2
     cfg, errors = settings(args.config)
     if errors:
         for e in errors:
@@ -584,6 +764,8 @@ def main(argv=None):
     if any(m not in MODELS for m in models):
         print("--models: choose from %s" % ",".join(MODELS))
         return 2
+    if args.lag_table:
+        return lag_main(files, cfg, args)
     variants = ["regular", "spiky"] if args.goals else ["spiky" if args.spiky else "regular"]
     output = args.output or ("both" if args.goals else cfg["heater"]["output"])
     outputs = ("relay", "burst") if output == "both" else (output,)
@@ -598,6 +780,7 @@ def main(argv=None):
         ),
         "Energies in kWh. DP: the best schedule with the same minimum on/off times, perfect "
         "foresight, at the firmware's own grid import ('~': interpolated on the hull).",
+        "Board model: readings %s s old, a new meter value every %d s." % (args.age, args.period),
     ]
     results, bursts = {}, {}
     for variant in variants:
@@ -608,7 +791,7 @@ def main(argv=None):
             os.makedirs(plots, exist_ok=True)
         for out in outputs:
             ours = dict(cfg, heater=dict(cfg["heater"], output=out))
-            res = replay(days, ours, models, plots)
+            res = replay(days, ours, models, plots, age, args.period)
             res["_days"] = days
             (bursts if out == "burst" else results)[variant] = res
             for model in models:
@@ -636,6 +819,55 @@ def main(argv=None):
     if args.json != "-":
         print(report)
         print("tables and plots: %s" % os.path.relpath(args.out))
+    return 0
+
+
+def lag_main(files, cfg, args):
+    """--lag-table: the table, its goals, build/replay/lag.md (and --json)."""
+    text = [
+        "# Late readings: both outputs, heater %d W, board model (its heater at 92-98 %% of "
+        "the label), against the ideal" % cfg["heater"]["power_w"],
+        "",
+        "Swings/h: swings of the share between <= %d %% and >= %d %% of full power per hour "
+        "of steady export; lag measured: the firmware's at the end of the day (median of the "
+        "days); slow mode: share of the time." % (SWING_LOW, SWING_HIGH),
+    ]
+    blob, goals = {}, []
+    for variant in ("regular", "spiky"):
+        days = [Day(f, args.base_load_w, variant == "spiky", args.seed) for f in files]
+        relay, burst_rows = (lag_rows(days, cfg, out) for out in ("relay", "burst"))
+        text += ["", "## %s days (%d)" % (variant, len(days)), "", lag_table(relay, burst_rows)]
+        blob[variant] = {"relay": relay, "burst": burst_rows}
+        for r in burst_rows:
+            share, grid, swings = _ratios(r)
+            goals.append(
+                (
+                    "burst, %s days, readings %s s old, a value every %d s: %.1f %% of the ideal, "
+                    "%.2f %% from the grid, %.1f swings/h (goal: %s)"
+                    % (
+                        variant,
+                        r["age"],
+                        r["period"],
+                        100 * share,
+                        100 * grid,
+                        swings,
+                        ">= 90 %, <= 1 swing/h"
+                        if max(int(x) for x in r["age"].split("-")) > 5
+                        else ">= 95 %, <= 2 % from the grid, <= 1 swing/h",
+                    ),
+                    lag_goal(r),
+                )
+            )
+    text += ["", "## Goals", ""]
+    text += ["- %s: %s" % ("met" if met else "NOT MET", line) for line, met in goals]
+    report = "\n".join(text) + "\n"
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "lag.md"), "w") as f:
+        f.write(report)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(blob, f, indent=1)
+    print(report)
     return 0
 
 

@@ -6,6 +6,9 @@ the simulated one for the fault table (tools/faults.py):
     ... the client talks to proxy.port ...
     proxy.pace_s = 0.05                                      # from now on, a byte every 50 ms
     proxy.stop()
+
+TrickleBroker is an MQTT broker of the worst kind: it accepts the connection (CONNACK), then
+sends small packets for ever, a byte every pace_s, each byte in time for a per-packet deadline.
 """
 
 import socket
@@ -148,3 +151,43 @@ def drop(s):
         s.close()
     except OSError:
         pass
+
+
+# Home Assistant's birth message: a PUBLISH of "online" on homeassistant/status.
+ONLINE = b"\x30\x1c\x00\x14homeassistant/statusonline"
+PINGRESP = b"\xd0\x00"
+
+
+class TrickleBroker(Listener):
+    """Answers CONNECT with a CONNACK (trickled too with trickle_connack), then sends `packet`
+    again and again for ever: each packet's first byte at once, the next ones pace_s apart, so
+    that each packet is whole within a per-packet deadline longer than (len - 1) * pace_s, and
+    another one has always begun. Each connection ends after limit_s."""
+
+    def __init__(self, packet=PINGRESP, pace_s=0.1, trickle_connack=False, limit_s=600.0):
+        super().__init__(limit_s)
+        self.packet = packet
+        self.pace_s = pace_s
+        self.trickle_connack = trickle_connack
+        self.sent = 0  # packets sent whole, over all connections
+
+    def _serve(self, conn):
+        conn.settimeout(10)
+        if not conn.recv(4096):  # the CONNECT (and perhaps the SUBSCRIBE)
+            return
+        conn.settimeout(None)
+        until = time.monotonic() + self.limit_s
+        ack = b"\x20\x02\x00\x00"
+        if not self.trickle_connack:
+            conn.sendall(ack)
+        elif not self._send(conn, ack, until):
+            return
+        while self._send(conn, self.packet, until):
+            self.sent += 1
+
+    def _send(self, conn, packet, until):
+        for i in range(len(packet)):
+            if i and not self._sleep(self.pace_s, until):
+                return False
+            conn.sendall(packet[i : i + 1])
+        return True

@@ -7,6 +7,7 @@ button_held_after = None  # Pin(0).value() reads 0 from this many reads on; None
 class Pin:
     OUT = "out"
     IN = "in"
+    OPEN_DRAIN = "open_drain"  # onewire.OneWire's
     PULL_UP = "pull_up"
     levels = {}
     reads = 0

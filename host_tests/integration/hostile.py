@@ -139,6 +139,27 @@ def _extra_bytes(server):
     yield OK + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
 
 
+STALE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
+
+
+def _late_reply(server):
+    # Two replies to one request, the second a moment later (the simulator once did this): the
+    # client must not take the second for its next request's reply.
+    yield OK
+    yield 0.1
+    yield STALE
+
+
+def _body_after_204(server):
+    # A 204 with a body that comes a moment later and looks like a reply; every second request.
+    if server.count % 2 == 0:
+        yield from _ok(server)
+        return
+    yield b"HTTP/1.1 204 No Content\r\nContent-Length: %d\r\n\r\n" % len(STALE)
+    yield 0.1
+    yield STALE
+
+
 BEHAVIOURS = {
     "ok": _ok,
     "silent": _silent,  # reads the request, never answers
@@ -160,6 +181,8 @@ BEHAVIOURS = {
     "non-utf8": _non_utf8,  # bad_header with a value that is not UTF-8
     "long-line": _long_line,
     "extra-bytes": _extra_bytes,
+    "late-reply": _late_reply,  # a second reply 0.1 s after the first, unasked
+    "body-after-204": _body_after_204,  # then 0.1 s later a body that looks like a reply
 }
 
 

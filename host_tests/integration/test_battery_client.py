@@ -3,13 +3,16 @@
 import pytest
 from conftest import token_for
 
-from firmware import ensemble, link
+from firmware import link
+
 from firmware.envoy import Envoy
 from tools.sim import SimBattery
 
+look_for_battery = link.Link.look_for_battery  # on the stand-in Link below
+
 
 class Link:
-    """What ensemble.look() uses of a link.Link."""
+    """What link.Link.look_for_battery() uses of a link.Link."""
 
     def __init__(self, e):
         self.envoy = e
@@ -26,7 +29,7 @@ def connect(served, sim, look=True):
     e.discover()
     if look:
         e.link = Link(e)
-        ensemble.look(e.link, 0)
+        look_for_battery(e.link, 0)
     return e
 
 
@@ -111,13 +114,13 @@ def test_nothing_about_batteries_at_connect_then_one_look(sim, envoy_for):
         assert e.battery is None and polled(served, e)[-1].startswith("/ivp/meters/readings/")
         lk = Link(e)
         n = len(served.requests)
-        ensemble.look(lk, 100)
+        look_for_battery(lk, 100)
         asked = [r[1] for r in served.requests[n:]]
         assert asked[0] == "/ivp/ensemble/secctrl" and len(asked) <= 2
         assert (lk.reading.battery is not None) == found
         assert lk.next_battery == 100 + (60 if found else 3600)
         if found:
-            ensemble.look(lk, 160)  # a minute later: the SoC
+            look_for_battery(lk, 160)  # a minute later: the SoC
             assert lk.reading.battery.soc is not None and lk.next_battery == 220
 
 
@@ -127,7 +130,7 @@ def test_the_hourly_look_finds_a_battery_fitted_later(sim, envoy_for):
     lk = Link(e)
     lk.reading.net_w = 0
     e.battery = ""  # the look after connecting found none (the battery came later)
-    ensemble.look(lk, 3600)
+    look_for_battery(lk, 3600)
     assert lk.reading.battery is not None and e.storage == 0
     assert polled(served, e)[-1] == "/ivp/ensemble/power"  # read from the next poll on
     assert e.battery_w == 0

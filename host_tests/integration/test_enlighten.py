@@ -1,7 +1,7 @@
 # firmware/enlighten.py against the simulated Enlighten and Entrez (real TLS, a test CA).
 import pytest
 
-from firmware import enlighten, jwt
+from firmware import enlighten, enlighten_http, jwt
 from firmware.enlighten import CloudError
 
 
@@ -27,7 +27,7 @@ def test_password_with_form_special_characters_is_encoded(sim):
     assert "&" in sim.cloud.password and " " in sim.cloud.password
     get(sim)
     assert sim.cloud.problems == []
-    assert enlighten.form([("user[email]", "a+b@x.y"), ("user[password]", "p&q =%")]) == (
+    assert enlighten_http.form([("user[email]", "a+b@x.y"), ("user[password]", "p&q =%")]) == (
         "user%5Bemail%5D=a%2Bb%40x.y&user%5Bpassword%5D=p%26q%20%3D%25"
     )
 
@@ -58,7 +58,7 @@ def test_each_cloud_failure_has_its_kind_and_message(sim, behaviour, kind, words
 
 
 def test_slow_cloud_times_out(sim, monkeypatch):
-    monkeypatch.setattr(enlighten, "TIMEOUT_S", 0.5)
+    monkeypatch.setattr(enlighten_http, "TIMEOUT_S", 0.5)
     sim.cloud.behaviour = "slow"
     sim.cloud.slow_s = 2
     with pytest.raises(CloudError) as err:
@@ -100,7 +100,7 @@ def test_every_cloud_request_sends_a_browser_like_user_agent(sim):
 
 def test_the_cloud_refuses_a_request_without_a_user_agent(sim, monkeypatch):
     # As Enphase does since 2025: the simulator must refuse it, or the test above proves nothing.
-    monkeypatch.setattr(enlighten, "USER_AGENT", "")
+    monkeypatch.setattr(enlighten_http, "USER_AGENT", "")
     with pytest.raises(CloudError) as err:
         get(sim)
     assert "403" in str(err.value) and "Forbidden" in str(err.value)
@@ -122,9 +122,9 @@ def test_the_excerpt_masks_secrets_and_anything_shaped_like_a_token():
         b'{"session_id":"0123456789abcdef0123","user":"me@example.com","pw":"hunter2",'
         b'"note":"bad\x1b[31m\nline"}'
     )
-    text = enlighten.excerpt(body, ("hunter2", "me@example.com"))
+    text = enlighten_http.excerpt(body, ("hunter2", "me@example.com"))
     assert "0123456789abcdef" not in text and "hunter2" not in text and "me@example" not in text
-    assert "\x1b" not in text and "\n" not in text and len(text) <= enlighten.EXCERPT + 3
+    assert "\x1b" not in text and "\n" not in text and len(text) <= enlighten_http.EXCERPT + 3
     assert "session_id" in text and "[...]" in text
 
 

@@ -201,6 +201,18 @@ def test_bytes_after_a_reply_are_not_taken_for_the_next_reply(exchange):
     assert server.connections == 2  # the connection with stray bytes was dropped
 
 
+@pytest.mark.parametrize("behaviour", ["late-reply", "body-after-204"])
+@pytest.mark.parametrize("tls", [False, True])
+def test_a_late_reply_between_requests_is_never_the_next_reply(exchange, pki, behaviour, tls):
+    # The bytes arrive while the connection is idle (issue 20): they are seen before the next
+    # request is sent, and that request goes on a new connection.
+    with Hostile(behaviour, pki=pki if tls else None) as server:
+        out = exchange(port=server.port, tls=tls, requests=2, pause_ms=600)
+    bodies = [r["body"] for r in out["replies"]]
+    assert bodies == (["ok", "ok"] if behaviour == "late-reply" else ["", "ok"]), out
+    assert server.connections == 2 and server.count == 2, out
+
+
 def test_keep_alive_over_tls(exchange, pki):
     with Hostile("ok", pki=pki) as server:
         out = exchange(port=server.port, tls=True, requests=5)

@@ -2,6 +2,8 @@
 # Envoy and a private mosquitto on 127.0.0.1, checked with mosquitto_sub. No test skips: a
 # missing mosquitto fails (tools/broker.py).
 import json
+import os
+import signal
 import socket
 import threading
 import time
@@ -56,14 +58,17 @@ def test_discovery_state_commands_and_last_will(sim, board, broker):
     b = board(mqtt_config(sim, br.port, user="ha", password=SECRET, interval_s=30))
     b.wait_for("mqtt: connected to 127.0.0.1:%d as %s" % (br.port, UID), 30)
     w.wait(lambda r, t, p: t == STATUS and p == "online")
+    w.wait(lambda r, t, p: t.endswith("/repin/config"))  # the last entity's
 
     # Discovery: retained, one message per entity, all on the device and its availability.
     late = br.watch("homeassistant/#")
     time.sleep(1)
     configs = {t: json.loads(p) for r, t, p in late.messages if r and p}
-    assert len(configs) == 13, sorted(configs)  # no boost window: its entity is removed
+    # No boost window, battery, tank sensor, burst output or update.url: their entities removed.
+    assert len(configs) == 16, sorted(configs)
     for c in configs.values():
-        assert c["~"] == UID and c["avty_t"] == "~/status" and c["stat_t"] == "~/state"
+        assert c["~"] == UID and c["avty_t"] == "~/status"
+        assert c.get("stat_t", "~/state") == "~/state"  # a button has none
         assert c["uniq_id"].startswith(UID + "_") and c["dev"]["ids"] == [UID]
     grid = configs["homeassistant/sensor/%s/grid_w/config" % UID]
     assert (grid["dev_cla"], grid["unit_of_meas"], grid["stat_cla"]) == (
@@ -253,3 +258,70 @@ def test_polling_goes_on_at_its_rate_whatever_the_broker_does(pki_dir, tmp_path)
     print("Envoy polls per simulated minute:", rates)
     assert rates["down"] >= 0.95 * rates["none"], rates
     assert rates["silent"] >= 0.8 * rates["none"], rates  # a connection timeout per back-off
+    assert rates["trickle"] >= 0.95 * rates["none"], rates  # MQTT's passes never wait
+
+
+# -- Home Assistant as an owner sees it (issue 23) ---------------------------------------------
+
+
+def test_a_board_that_loses_power_is_unavailable_within_one_and_a_half_keepalives(
+    sim, board, broker
+):
+    br = broker()
+    w = br.watch(STATUS)
+    sim.envoy.live = sim.steady(3000, -2600)
+    b = board(mqtt_config(sim, br.port, keepalive_s=5, interval_s=60))
+    w.wait(lambda r, t, p: p == "online", 30)
+    time.sleep(8)  # quiet for longer than the keepalive: the board's pings keep it online
+    assert not any(p == "offline" for _, _, p in w.messages)
+    os.killpg(b.proc.pid, signal.SIGSTOP)  # a power cut: nothing more from the board, no FIN
+    lost = time.time()
+    try:
+        w.wait(lambda r, t, p: p == "offline", 15)
+        took = time.time() - lost
+    finally:
+        os.killpg(b.proc.pid, signal.SIGCONT)
+    assert 4 <= took <= 5 * 1.5 + 1.5, took  # the broker's last will, 1.5 x keepalive_s
+
+
+def test_the_re_pin_button_recovers_a_replaced_envoy_without_a_cable(sim, board, broker):
+    br = broker()
+    w = br.watch()
+    sim.envoy.live = sim.steady(3000, -2600)
+    b = board(mqtt_config(sim, br.port))
+    b.wait_for("relay=on reason=surplus", 30)
+    w.wait(lambda r, t, p: t.endswith("/repin/config"), 30)
+    button = json.loads(w.on("homeassistant/button/%s/repin/config" % UID)[-1][2])
+    assert button["cmd_t"] == "~/repin/set" and button["pl_prs"] == "PRESS"
+    mark = len(b.lines)
+    sim.envoy.swap_cert("envoy2")  # the same firmware: refused, as any other certificate
+    b.wait_for("relay=off reason=pin-mismatch", 30, mark)
+    b.wait_for("refused, only /info was asked", 30, mark)
+    mark = len(b.lines)
+    br.publish(UID + "/repin/set", "PRESS")
+    b.wait_for("envoy: re-pinning on the owner's word (Home Assistant)", 10, mark)
+    b.wait_for("envoy: certificate pinned on first use", 30, mark)
+    b.wait_for("relay=on reason=surplus", 60, mark)
+
+
+def test_the_state_while_the_envoy_is_down_and_settings_across_a_restart(sim, board, broker):
+    br = broker()
+    w = br.watch(STATE)
+    sim.envoy.live = sim.steady(3000, -2600)
+    cfg = mqtt_config(sim, br.port, interval_s=5)
+    b = board(cfg)
+    wait_state(w, lambda s: s["relay"] == "on", 30)
+    br.publish(UID + "/max_import_w/set", "650")
+    wait_state(w, lambda s: s["max_import_w"] == 650, 10)
+    sim.envoy.stop()
+    first = wait_state(w, lambda s: s["reason"] == "envoy-down" and s["age_s"] is not None, 30)
+    later = wait_state(w, lambda s: s["age_s"] is not None and s["age_s"] > first["age_s"], 30)
+    assert later["net_w"] is None and later["relay"] == "off"  # the age grows; no stale value
+    assert later["problem"] and "envoy" in later["problem"]
+    sim.envoy.start()
+    time.sleep(70 / SIM_SPEED + 1)  # the settings are written within a simulated minute
+    b.stop(20)
+    mark = len(w.messages)
+    b = board(cfg, fresh=False)  # the same flash: the allowance Home Assistant set comes back
+    s = json.loads(w.wait(lambda r, t, p: t == STATE, 30, mark)[2])
+    assert s["max_import_w"] == 650, s

@@ -191,3 +191,73 @@ def test_the_burst_output_takes_the_surplus_with_the_envoys_latency(tmp_path, ca
     assert "board" in res and "dp" not in res["burst"]["board"]
     text = capsys.readouterr().out
     assert "met: burst, regular days, all:" in text and "board model, burst output" in text
+
+
+def steady_half(tmp_path):
+    """Two hours of a steady export of 1.1 kW without the heater: half of a 2 kW heater."""
+    rows = [
+        (t, 1400 if 8 * 3600 <= t <= 10 * 3600 else 0, 300) for t in range(7 * 3600, 11 * 3600, 60)
+    ]
+    return write_trace(tmp_path / "steady.csv", rows)
+
+
+def test_the_envoys_age_and_meter_period_in_the_replay(tmp_path):
+    cfg, _ = replay.settings()
+    cfg["heater"] = dict(cfg["heater"], output="burst")
+    day = replay.Day(steady_half(tmp_path))
+    # The board sees the meter's value of a second age s before, held for period s.
+    seen = []
+
+    class Spy(replay.Firmware):
+        def step(self, now, net_w, stamp):
+            seen.append((now, stamp))
+            return super().step(now, net_w, stamp)
+
+    replay.run_day(day, Spy(cfg, -(10**6)), "board", 1900, 3, 5)
+    late = [(now, stamp) for now, stamp in seen if stamp is not None]
+    assert all(3 <= now - stamp <= 7 for now, stamp in late)
+    assert len({stamp for _, stamp in late}) * 5 - len(late) < 10  # a new value every 5 s
+    assert replay.parse_age("1-2") == (1, 2) and replay.parse_age("5") == 5
+
+
+def test_oscillation_is_counted_on_steady_export_only(tmp_path):
+    day = replay.Day(steady_half(tmp_path))
+    n = len(day.export)
+    swinging = bytearray((100 if (k // 30) % 2 else 0) for k in range(n))
+    swings, steady_s = replay.oscillation(day.export, swinging, 2000)
+    assert 7000 < steady_s < 7300  # the two hours, less the edges
+    assert abs(swings - steady_s / 30) < 5  # one swing each 30 s while steady
+    calm = bytearray(55 for _ in range(n))
+    assert replay.oscillation(day.export, calm, 2000)[0] == 0
+
+
+def test_the_burst_output_settles_with_late_readings_where_it_swung_before(tmp_path):
+    # Issue 22: with readings 3 s old the burst output swung between 0 and full power on a
+    # steady export (100+ swings an hour); it now measures the lag and follows it.
+    cfg, _ = replay.settings()
+    cfg["heater"] = dict(cfg["heater"], output="burst")
+    day = replay.Day(steady_half(tmp_path))
+    for age, period in ((3, 1), (5, 1), (10, 1), (10, 5)):
+        fw = replay.Firmware(cfg, -(10**6))
+        r, _ = replay.run_day(day, fw, "board", 1900, age, period)
+        assert r["swings"] == 0 and r["surplus_wh"] > 0.95 * day.ideal_wh(1900), (age, r)
+        assert fw.lag.status()["lag_s"] in (age, age + 0.5), (age, fw.lag.status())
+        assert fw.control.slow == (age > 4)
+
+
+def test_the_lag_table_cli(tmp_path, capsys):
+    out = tmp_path / "lag.json"
+    code = replay.main(
+        ["--trace", steady_half(tmp_path), "--lag-table", "--json", str(out)]
+        + ["--out", str(tmp_path / "build")]
+    )
+    assert code == 0
+    blob = json.loads(out.read_text())
+    rows = blob["regular"]["burst"]
+    assert [r["age"] for r in rows[:6]] == list(replay.AGES) and len(rows) == 12
+    assert len(blob["spiky"]["relay"]) == 12
+    text = capsys.readouterr().out
+    assert "| 10 s | 5 s |" in text and "## Goals" in text
+    assert (tmp_path / "build" / "lag.md").exists()
+    assert replay.main(["--age", "3-1", "--no-plots"]) == 2
+    assert replay.main(["--period", "0", "--no-plots"]) == 2

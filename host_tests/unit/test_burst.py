@@ -7,12 +7,14 @@ CFG = {"stale_s": 30}
 
 def run(ctl, exports, lag=2, real_w=P, learned_w=P, t0=0, share=0):
     """One pass a second; the reading at second t is the net of second t - lag (the Envoy's
-    latency). exports: the export without the heater, one per second. -> [(share, reason, net)]"""
+    latency), fed to the lag measurement as the diverter does (no clock: steps only).
+    exports: the export without the heater, one per second. -> [(share, reason, net)]"""
     nets = []
     out = []
     for k, export in enumerate(exports):
         t = t0 + k
         if k >= lag:
+            ctl.lag.fresh(nets[k - lag], learned_w)
             share, reason = ctl.decide(t, nets[k - lag], 0, share > 0, learned_w)
         else:
             share, reason = ctl.decide(t, None, None, False, learned_w)
@@ -59,10 +61,56 @@ def test_the_heater_free_net_uses_the_share_in_force_when_the_reading_was_taken(
     c = B.Control(CFG, 0)
     for t in range(10):
         c.applied(t, 0.5 if t < 8 else 0)
-    assert c.share_at(7.5) == 500 and c.share_at(8) == 0
-    assert c.lagged(10) == 0 and c.lagged(9) == 250  # the mean of 1 and 2 s before
+    # Until the lag is measured: the mean of the shares 1 and 2 passes before.
+    assert c.lag.window() == (1, 2)
+    assert c.lagged() == 0  # passes 8 and 9 delivered 0
     c.applied(10, 1)
-    assert c.lagged(11) == 500  # at 10: 1000, at 9: 0
+    assert c.lagged() == 500  # pass 10: 1000, pass 9: 0
+    assert c.lag.span(3, 3) == (0, 0) and c.lag.span(4, 4) == (500, 500)
+
+
+def _settles(lag, export=1000, seconds=900):
+    """A steady export through the real Control with the Envoy's readings lag s old. -> the
+    shares of the last five minutes."""
+    out = run(B.Control(CFG, 0), [export] * seconds, lag=lag)
+    return [s for s, _, _ in out[-300:]]
+
+
+def test_the_duty_settles_with_readings_3_5_and_10_s_old():
+    # Issue 22: with readings older than the controller assumed, it swung between 0 and full
+    # power on a steady export and never settled. Now it measures the lag from the steps it
+    # sees (no clock here), and settles: within 5 % of P of the right share, for five minutes,
+    # within ten minutes.
+    want = (1000 - B.TARGET_W) / P
+    for lag in (3, 5, 10):
+        shares = _settles(lag)
+        assert max(abs(s - want) for s in shares) < 0.05, (lag, min(shares), max(shares))
+
+
+def test_the_slow_mode_has_a_pass_of_hysteresis():
+    c = B.Control(CFG, 0)
+    c.lag.step_lo = c.lag.step_hi = 5
+    c.decide(0, -1000, 0, False, P)
+    assert c.slow
+    c.lag.step_lo = c.lag.step_hi = 4
+    c.decide(1, -1000, 0, True, P)
+    assert c.slow  # 4 passes: as it was
+    c.lag.step_lo = c.lag.step_hi = 3
+    c.decide(2, -1200, 0, True, P)
+    assert not c.slow
+    c.lag.step_lo = c.lag.step_hi = 4
+    c.decide(3, -1000, 0, True, P)
+    assert not c.slow
+
+
+def test_a_lag_beyond_four_passes_is_slow_mode_and_back():
+    c = B.Control(CFG, 0)
+    run(c, [1000] * 600, lag=10)
+    assert c.lag.window() == (10, 10) and c.slow
+    assert c.lag.status()["lag_step_s"] == 10
+    c2 = B.Control(CFG, 0)
+    run(c2, [1000] * 600, lag=3)
+    assert c2.lag.window()[1] <= 4 and not c2.slow
 
 
 def test_the_trim_corrects_a_wrong_learned_power():

@@ -98,6 +98,7 @@ def diverter(boost=None, output="relay"):
         },
         "clock": {"utc_offset_min": 0, "dst": "none"},
         "boost": {"min_kwh": 0, "window": ""},
+        "update": {"url": "", "check_h": 24, "auto": False, "ca_file": "", "pin": ""},
     }
     if boost:
         cfg["boost"] = boost
@@ -365,6 +366,89 @@ def test_a_restart_comes_even_when_stopping_runs_out_of_memory():
         except MemoryError:
             pass
     assert getattr(board, "resets", 0) == 2
+
+
+def test_the_lag_is_measured_shown_and_followed_by_the_burst_output():
+    # Issue 22: readings 10 s old. The diverter feeds each fresh reading to the lag (with the
+    # Envoy's timestamp and the board's clock), the burst output follows it in slow mode,
+    # and status(), the summary line and MQTT's state say so.
+    from firmware import console, mqtt
+
+    lines = []
+    console.log, was = lines.append, console.log
+    try:
+        d, board = diverter(output="burst")
+        nets = []
+        for k in range(600):
+            board.up += 1
+            board.wall += 1
+            played = board.driver.chunks[-1][1]
+            nets.append(-1030 + 2000 * played)
+            if k >= 10:  # the reading of second k - 10, stamped by the Envoy then
+                r = d.link.reading
+                r.net_w, r.stamp, r.fresh_at = nets[k - 10], board.now() - 10, board.up
+                d.accounting.observe(board.up, True)  # as step(): the lag, the heater model
+            apply(d)
+    finally:
+        console.log = was
+    s = d.status()
+    # A sample shows the chunk played the pass before it: 11 passes from a change to its step.
+    assert s["lag_stamp_s"] == 10 and s["update_s"] == 1, s
+    assert s["lag_s"] in (10.5, 11) and s["lag_step_s"] in (None, 11), s
+    assert s["burst_mode"] == "slow" and s["lag_junk"] is None
+    assert abs(s["power"] - 0.5) < 0.05, s["power"]  # settled on the surplus
+    assert " lag_s=%g update_s=1 burst_mode=slow" % s["lag_s"] in dv.reports.summary(s)
+    assert all(k in s for k in mqtt.STATE if not k.startswith("battery_"))  # a battery site only
+    said = [x for x in lines if x.startswith("burst: readings")]
+    assert len(said) == 1 and "slow mode (too late for proportional control)" in said[0], said
+    assert said[0].startswith("burst: readings 10.5 s late: "), said  # by the timestamps, at once
+    # The relay does not measure it (heap: lag.py is not loaded), and says nothing of it.
+    import sys
+
+    sys.modules.pop("firmware.lag", None)
+    d, board = diverter()
+    s = d.status()
+    assert s["lag_s"] is None and s["burst_mode"] is None and "firmware.lag" not in sys.modules
+    assert "lag_s" not in dv.reports.summary(s)
+    assert all(k in s for k in mqtt.STATE if not k.startswith("battery_"))
+
+
+def test_the_details_rules_line_works_for_both_outputs():
+    from firmware.details import _rules
+
+    d, _ = diverter(output="burst")  # it used to read the relay's settings: AttributeError
+    line = _rules(d, d.policy.rules)
+    assert line.startswith("burst window_s=1 mains_hz=50 stale_s=30") and "lag_model=1-2" in line
+    d, _ = diverter()
+    assert _rules(d, d.policy.rules).startswith("max_import_w=200 ")
+
+
+def test_diag_status_shows_the_lag_in_burst_mode_only():
+    from firmware import app, diag
+
+    lines = []
+    diag.print = lines.append  # diag's own name: captures it on both runtimes
+    was = app.current
+    try:
+        d, board = diverter(output="burst")
+        board.wifi_up = lambda: True  # details() asks
+        app.current = d
+        d.output.rules.lag.stamp16 = 3 << 4  # readings 3 s old by their timestamps
+        d.output.rules.lag.junk = "future"
+        diag.status()
+        lag = [x for x in lines if x.startswith("lag: ")]
+        assert lag == [
+            "lag: lag_s=3.5 (from steps -, from timestamps 3, junk: future) update_s=- "
+            "burst_mode=normal"
+        ], lines
+        del lines[:]
+        app.current, board = diverter()
+        board.wifi_up = lambda: True
+        diag.status()
+        assert lines and not [x for x in lines if x.startswith("lag")], lines
+    finally:
+        app.current = was
+        del diag.print
 
 
 def test_settings_changed_at_run_time_survive_a_restart_until_the_config_changes():

@@ -11,8 +11,9 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 class Stream:
-    """The server's bytes: replies[0] at once, replies[i] after the i-th request (each a list of
-    pieces, at most one per read; None: a read that would block), then the end of the stream."""
+    """The server's bytes: replies[0] once the first request is sent, replies[i] after the
+    i-th request (each a list of pieces, at most one per read; None: a read that would block),
+    then the end of the stream. Before the first request, nothing (a read would block)."""
 
     def __init__(self, replies, delay_ms=0):
         self.pieces = list(replies[0])
@@ -20,11 +21,17 @@ class Stream:
         self.delay_ms = delay_ms
         self.sent = []
         self.closed = False
+        self.idle = False
 
     def readinto(self, buf):
+        if not self.sent:
+            return None  # the server answers requests
         if self.delay_ms:
             sleep_ms(self.delay_ms)
         if not self.pieces:
+            if self.later and not self.idle:  # the next reply comes after the next request:
+                self.idle = True  # nothing now (the client's look before it sends)
+                return None
             return 0
         piece = self.pieces.pop(0)
         if piece is None:
@@ -36,6 +43,7 @@ class Stream:
         return n
 
     def write(self, data):
+        self.idle = False
         self.sent.append(bytes(data))
         if len(self.sent) > 1 and self.later:
             self.pieces += self.later.pop(0)

@@ -19,7 +19,10 @@ class Q:
         self.base = BASE
         self.uid = BASE
         self.on_min = 60
-        self.dirty = self.discover = False
+        self.dirty = False
+        self.discover = None
+        self.discovered = -60
+        self.up = 100
 
 
 def send(q, name, value, retained=0):
@@ -112,13 +115,25 @@ def test_grid_allowance_and_boost_target():
     assert d.policy.boost.remaining_wh == 0  # no window open: nothing to top up yet
 
 
+def test_the_forced_on_minutes_are_kept_across_restarts():
+    from test_mqtt_sec import CONFIG
+
+    from firmware import mqtt
+
+    d, board = diverter()
+    board.unique_id = lambda: "abc"
+    send(Q(d), "on_min", b"90")
+    assert d.kept["on_min"] == 90  # saved with the other settings (settings.py)
+    assert mqtt.Mqtt(dict(CONFIG), d).on_min == 90  # a new client (after a restart) starts from it
+
+
 def test_home_assistant_online_asks_for_discovery():
     d, board = diverter()
     q = Q(d)
     mqtt_cmd.run(q, b"homeassistant/status", b"offline")
-    assert not q.discover
+    assert q.discover is None
     mqtt_cmd.run(q, b"homeassistant/status", b"online")
-    assert q.discover and q.dirty
+    assert q.discover == 100 and q.dirty
 
 
 def test_untrusted_bytes_are_shown_escaped_and_short():
@@ -127,70 +142,32 @@ def test_untrusted_bytes_are_shown_escaped_and_short():
 
 
 # From Home Assistant's homeassistant/components/mqtt/abbreviations.py: the keys discovery uses.
-ABBREVIATIONS = {
-    "~": "~",
-    "name": "name",
-    "uniq_id": "unique_id",
-    "stat_t": "state_topic",
-    "val_tpl": "value_template",
-    "avty_t": "availability_topic",
-    "dev": "device",
-    "cmd_t": "command_topic",
-    "unit_of_meas": "unit_of_measurement",
-    "dev_cla": "device_class",
-    "stat_cla": "state_class",
-    "ent_cat": "entity_category",
-    "ic": "icon",
-    "pl_on": "payload_on",
-    "pl_off": "payload_off",
-    "ops": "options",
-    "min": "min",
-    "max": "max",
-    "step": "step",
-    "mode": "mode",
-}
-DEVICE = {"ids": "identifiers", "name": "name", "mdl": "model", "sw": "sw_version"}
-UNITS = {"power": ("W",), "energy": ("kWh", "Wh"), "duration": ("s", "min", "h", "d")}
-
-
-def test_discovery_payloads_are_valid_for_home_assistant():
+def test_discovery_payloads_are_json_on_one_device():
+    # Home Assistant's own rules (abbreviations, device classes, templates rendered by Jinja)
+    # are checked in host_tests/integration/test_ha_rules.py; here what both runtimes share.
     seen = set()
-    for topic, payload in mqtt_ha.configs("homeassistant", BASE, BASE, True):
+    for topic, payload in mqtt_ha.configs("homeassistant", BASE, BASE, "brtBL"):
         component, node, oid, last = topic.split("/")[1:]
         assert topic.startswith("homeassistant/") and node == BASE and last == "config"
-        assert len(payload) < 600, topic  # small: one at a time, on a small heap
+        assert len(payload) < 1200, topic  # small: one at a time, on a small heap
         c = json.loads(payload)
-        for k in c:
-            assert k in ABBREVIATIONS, (topic, k)
-        for k in c["dev"]:
-            assert k in DEVICE, (topic, k)
         assert c["uniq_id"] == BASE + "_" + oid and c["uniq_id"] not in seen
         seen.add(c["uniq_id"])
-        assert c["stat_t"] == "~/state" and c["avty_t"] == "~/status" and c["~"] == BASE
-        assert c["val_tpl"].startswith("{{") and c["val_tpl"].endswith("}}")
-        assert c["dev"]["ids"] == [BASE] and c["dev"]["sw"]
-        cla = c.get("dev_cla")
-        if component == "sensor" and cla in UNITS:
-            assert c["unit_of_meas"] in UNITS[cla], topic
-        if cla == "energy":
-            assert c["stat_cla"] == "total_increasing"
-        if cla == "power" and component == "sensor":
-            assert c["stat_cla"] == "measurement"
-        if component in ("select", "number"):
+        assert c["avty_t"] == "~/status" and c["~"] == BASE
+        assert c["dev"]["ids"] == [BASE] and c["dev"]["sw"] and c["dev"]["mf"]
+        assert c["dev"]["mdl"] != c["dev"]["name"]
+        if component in ("select", "number", "button"):
             assert c["cmd_t"] == "~/%s/set" % oid
-        if component == "select":
-            assert c["ops"] == ["auto", "off", "on"]
-        if component == "number":
-            assert c["min"] < c["max"] and c["step"] > 0
-    for oid in ("grid_w", "heater_w", "today_kwh", "total_kwh", "grid_kwh", "relay", "reason"):
-        assert BASE + "_" + oid in seen
-    for oid in ("age_s", "token_days", "mode", "boost_kwh", "max_import_w"):
-        assert BASE + "_" + oid in seen
+    assert len(seen) == len(mqtt_ha.ENTITIES)
 
 
-def test_without_a_boost_window_its_entity_is_removed():
-    empty = [t for t, p in mqtt_ha.configs("ha", "b", "u", False) if p == b""]
-    assert empty == ["ha/number/u/boost_kwh/config"]
+def test_what_the_board_does_not_offer_is_removed():
+    empty = [t.split("/")[3] for t, p in mqtt_ha.configs("ha", "b", "u", "") if p == b""]
+    assert sorted(empty) == sorted(e[1] for e in mqtt_ha.ENTITIES if e[5])
+    d, _ = diverter()
+    assert mqtt_ha.offered(d) == "r"  # the relay's allowance; no boost, tank, battery or lag
+    d, _ = diverter(output="burst", boost={"min_kwh": 2, "window": "02:00-05:00"})
+    assert mqtt_ha.offered(d) == "bL"
 
 
 def check(mqtt):
