@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 
 ## test: compile the board files for the ESP32, run the unit tests under micropython, then pytest
 test: $(VENV)/.installed
-	$(PY) -m tools.mpy
+	$(PY) -m tools.board.mpy
 	$(BIN)/micropython host_tests/upy_runner.py
 	$(PY) -m pytest -q host_tests
 
@@ -30,17 +30,17 @@ simulate: $(VENV)/.installed
 ## and spiky) through the firmware's rules against the best possible schedule, and the burst output
 ## against the ideal; the goals of both; then both outputs with late readings (the lag table)
 bench: $(VENV)/.installed
-	$(PY) -m tools.bench_poll
-	$(PY) -m tools.replay --goals $(if $(TRACES),--traces $(TRACES))
-	$(PY) -m tools.replay --lag-table $(if $(TRACES),--traces $(TRACES))
+	$(PY) -m tools.bench.bench_poll
+	$(PY) -m tools.bench.replay --goals $(if $(TRACES),--traces $(TRACES))
+	$(PY) -m tools.bench.replay --lag-table $(if $(TRACES),--traces $(TRACES))
 
 ## heap: the ESP32's heap headroom, measured with ../shared/upy32's stand-in (a benchmark)
 heap: $(VENV)/.installed
-	$(PY) -m tools.heap $(ARGS)
+	$(PY) -m tools.bench.heap $(ARGS)
 
 ## soak: 24 simulated hours of the firmware under a small heap
 soak: $(VENV)/.installed
-	$(PY) -m tools.soak
+	$(PY) -m tools.bench.soak
 
 ## sim: the simulated Envoy and cloud on 127.0.0.1 until Ctrl-C, e.g. make sim ARGS="--folder 7.6.175"
 sim: $(VENV)/.installed

@@ -6,7 +6,7 @@ import subprocess
 from conftest import ROOT, token_for
 from envoy_cases import EXPECTED
 
-from tools.certs import sha256_of_pem
+from tools.sim.certs import sha256_of_pem
 from tools.hostutil import venv_tool
 from tools.sim import SimEnvoy
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from hostile import Hostile, TrickleProxy, Unaccepting
 
-from tools import certs
+from tools.sim import certs
 from tools.hostutil import venv_tool
 
 TIMEOUT_S = 1.0

@@ -1,6 +1,6 @@
 """A TCP proxy on 127.0.0.1 that trickles: the server's bytes come back a few at a time, with
 pauses. A dribbled TLS handshake for the HTTP client's tests, and a trickling Envoy in front of
-the simulated one for the fault table (tools/faults.py):
+the simulated one for the fault table (tools/sim/faults.py):
 
     proxy = TrickleProxy(sim.envoy.port, pace_s=0).start()   # pace_s 0: passes bytes at once
     ... the client talks to proxy.port ...

@@ -1,9 +1,9 @@
 """A release server for tests and trials: a release folder (tools/release.py) over HTTPS on
-127.0.0.1, with the test CA's certificate (tools/certs.py), as a web server would serve it, and
+127.0.0.1, with the test CA's certificate (tools/sim/certs.py), as a web server would serve it, and
 with faults on demand for the files (not the manifest): a truncated body, a wrong length, a
 tampered byte, a missing file, a chunked reply, a stall.
 
-    python -m tools.release_server DIR      # serve DIR until Ctrl-C; prints update.url and CA
+    python -m tools.sim.release_server DIR      # serve DIR until Ctrl-C; prints update.url and CA
 """
 
 import argparse
@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from tools import certs
+from tools.sim import certs
 from tools.sim import ROOT, _Service
 
 PREFIX = "/releases/"

@@ -36,7 +36,12 @@ def measure(sim, token, mode, polls, tmp, battery=None):
         )
     before = sim.envoy.handshakes
     r = subprocess.run(
-        [venv_tool("micropython"), os.path.join(ROOT, "tools", "upy_poll_bench.py"), job, ROOT],
+        [
+            venv_tool("micropython"),
+            os.path.join(ROOT, "tools", "bench", "upy_poll_bench.py"),
+            job,
+            ROOT,
+        ],
         cwd=tmp,
         capture_output=True,
         text=True,

@@ -1,7 +1,7 @@
 """Compile every board file with mpy-cross for the ESP32 (xtensawin), to check that it builds.
 
-    python -m tools.mpy                  # the check that `make test` runs; nothing is kept
-    python -m tools.mpy --package-json   # mip's package.json (board files and certificates)
+    python -m tools.board.mpy                  # the check that `make test` runs; nothing is kept
+    python -m tools.board.mpy --package-json   # mip's package.json (board files and certificates)
 
 The deploy tool uses the same compiler.
 """
@@ -16,7 +16,7 @@ import tempfile
 from firmware import VERSION  # package.json and manifest.py say the same
 from tools.hostutil import venv_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARCH = "xtensawin"  # ESP32, S2 and S3
 # -O3: no line-number tables in the bytecode (and no asserts: the firmware has none). The board
 # holds the bytecode of every loaded module in its heap; the tables are 6% of it. A traceback

@@ -1,7 +1,7 @@
 """Fault injection: the real firmware (main.py under `micropython -X heapsize=...`) against the
 simulated Envoy and cloud, one fault at a time.
 
-    python -m tools.faults [--heapsize 64K] [--only NAME] [--echo]
+    python -m tools.sim.faults [--heapsize 64K] [--only NAME] [--echo]
 
 For each fault: start with the relay on (sun to spare), inject the fault, measure the simulated
 seconds until the relay is OFF and the reason it gives, hold the fault, clear it, and measure
@@ -21,11 +21,11 @@ import tempfile
 import time
 
 from firmware import jwt
-from tools.hostboard import HostBoard, lay_out
+from tools.board.hostboard import HostBoard, lay_out
 from tools.sim import ROOT, TEST_CONTROL, Simulation
 
 FILES = ("token.json", "state.json", "cloud.json", "envoy_pin.json")
-HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/soak.py)
+HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/bench/soak.py)
 
 
 class Run:
@@ -449,7 +449,7 @@ class Trickle(Scenario):
     words = "timed out"
 
     def configure(self, r, cfg):
-        from tools.trickle import TrickleProxy
+        from tools.sim.trickle import TrickleProxy
 
         self.proxy = TrickleProxy(r.sim.envoy.port, pace_s=0).start()
         cfg["envoy"]["host"] = "127.0.0.1:%d" % self.proxy.port
@@ -727,7 +727,7 @@ class MqttFault(Scenario):
     speed, reason, hold_s, recovery = 60, None, 120, "ok: recovered (mqtt)"
     # MQTT's code on top of the rest: at 160K the 64-bit binary sometimes lacks room for a
     # reconnection (the firmware reports it and retries). These rows are about behaviour; the
-    # ESP32's memory with MQTT is make heap's (tools/heap.py).
+    # ESP32's memory with MQTT is make heap's (tools/bench/heap.py).
     heapsize = "192K"
     user = password = None  # what the board's config says
     users = None  # what the broker accepts
@@ -739,7 +739,7 @@ class MqttFault(Scenario):
     def setup(self, r):
         import atexit
 
-        from tools.broker import free_port
+        from tools.sim.broker import free_port
 
         self.port, self.broker = free_port(), None
         atexit.register(self._stop)  # run() has no teardown for a scenario
@@ -752,7 +752,7 @@ class MqttFault(Scenario):
             self._start(self.users)
 
     def _start(self, users):
-        from tools.broker import Broker
+        from tools.sim.broker import Broker
 
         self.broker = Broker(users=users, port=self.port).start()
 
@@ -804,7 +804,7 @@ class MqttGone(MqttFault):
 
 
 class MqttTrickle(Scenario):
-    """A broker that trickles small packets for ever (tools/trickle.py), then the meter
+    """A broker that trickles small packets for ever (tools/sim/trickle.py), then the meter
     freezes: the relay must go OFF on stale data as without MQTT, and the Envoy polls keep
     their rate (measured while the fault is held: a frozen meter still answers)."""
 
@@ -819,7 +819,7 @@ class MqttTrickle(Scenario):
     def setup(self, r):
         import atexit
 
-        from tools.trickle import TrickleBroker
+        from tools.sim.trickle import TrickleBroker
 
         # Each 2-byte packet whole in 4 simulated s, within a 5 s (0.25 host s) deadline.
         self.broker = TrickleBroker(pace_s=4.0 / self.speed).start()
@@ -857,12 +857,12 @@ def mqtt_poll_rates(pki_dir, workdir, minutes=3, speed=20):
     """Envoy polls per simulated minute (poll_s=1) with no MQTT, with a broker that refuses
     connections (down), with one that accepts TCP but never answers (each try waits out
     the connection timeout), and with one that trickles small packets for ever, each byte in
-    time for a per-packet deadline (tools/trickle.py): {"none": .., "down": .., "silent": ..,
+    time for a per-packet deadline (tools/sim/trickle.py): {"none": .., "down": .., "silent": ..,
     "trickle": ..}."""
     import socket
 
-    from tools.broker import free_port
-    from tools.trickle import TrickleBroker
+    from tools.sim.broker import free_port
+    from tools.sim.trickle import TrickleBroker
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))

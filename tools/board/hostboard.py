@@ -16,7 +16,7 @@ from tools.hostutil import venv_tool
 
 RESET_STATUS = 77  # firmware/board_sim.py exits with it for machine.reset()
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENTRY_POINTS = ["boot.py", "main.py"]
 # Modules an ESP32 has frozen that the venv's micropython lacks (umqtt.simple): host-only, never
 # deployed, after the board folder and .frozen on the path.
@@ -51,7 +51,7 @@ def lay_out(folder, config=None, compiled=False, slot="a", release_key=None, tre
         with open(os.path.join(home, "firmware", "release_key.py"), "w") as f:
             f.write(release_key)
     if compiled:
-        from tools import mpy
+        from tools.board import mpy
 
         for src in mpy.board_files(home):
             if src.startswith("firmware/"):
@@ -75,7 +75,7 @@ class HostBoard:
     again after each machine.reset() (the simulated board exits with RESET_STATUS; `resets`
     counts them). sim_env: the DIVERTER_SIM value (clock, fault folder). binary: the MicroPython
     to run (default the venv's `micropython`); env: extra environment variables (e.g.
-    ESP32_HEAP_GROW for the ESP32-heap stand-in, see tools/heap.py)."""
+    ESP32_HEAP_GROW for the ESP32-heap stand-in, see tools/bench/heap.py)."""
 
     def __init__(
         self,

@@ -30,9 +30,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
-from tools import certs
+from tools.sim import certs
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, "tools", "fixtures", "envoy")
 DEMO_FOLDER = "8.2.4345_with_device_data"  # firmware 8, net-consumption CT: what most users have
 # Short delays for tests: seconds instead of the field defaults' minutes.
