@@ -1,5 +1,5 @@
-"""Hostile HTTP servers on 127.0.0.1, plain TCP or real TLS (the test PKI of tools/sim/certs.py), for
-the HTTP client's tests and the fault suite.
+"""Hostile HTTP servers on 127.0.0.1, plain TCP or real TLS (the test PKI of tools/sim/certs.py),
+for the HTTP client's tests and the fault suite.
 
     server = Hostile("trickle-body", pki=pki).start()   # pki: tools.sim.certs.make(folder); TLS
     ... Connection("127.0.0.1", server.port, tls=True, timeout_s=1) ...
@@ -8,8 +8,8 @@ the HTTP client's tests and the fault suite.
 `behaviour` (one of BEHAVIOURS) may be changed while the server runs: it is read for each
 request. Every reply the server plays ends by `limit_s` at the latest (then the server hangs up),
 so a client without a deadline is slow, not stuck. TrickleProxy passes another server's bytes
-back one at a time with pauses (tools/sim/trickle.py): a dribbled TLS handshake, or a trickling Envoy
-in front of the simulated one (TrickleProxy(sim.envoy.port)).
+back one at a time with pauses (tools/sim/trickle.py): a dribbled TLS handshake, or a trickling
+Envoy in front of the simulated one (TrickleProxy(sim.envoy.port)).
 """
 
 import socket

@@ -1,4 +1,5 @@
-# tools/bench/replay.py and tools/bench/dp.py on synthetic days (the benchmark itself runs in make bench).
+# tools/bench/replay.py and tools/bench/dp.py on synthetic days (the benchmark itself runs in
+# make bench).
 import glob
 import json
 import os

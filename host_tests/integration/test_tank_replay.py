@@ -1,5 +1,5 @@
-# tools/bench/replay_tank.py: its tank model's physics, the firmware's tank code under it, the timers
-# it is compared with, and the command (the 20 days' table is in the README; it runs apart).
+# tools/bench/replay_tank.py: its tank model's physics, the firmware's tank code under it, the
+# timers it is compared with, and the command (the 20 days' table is in the README; it runs apart).
 import json
 import os
 

@@ -3,7 +3,8 @@ through the firmware's own decision code with a tank sensor, against timers that
 blindly. What is measured: the grid energy the evening target (hot water by 18:00) and the
 weekly legionella cycle take, and whether they are met.
 
-    python -m tools.bench.replay_tank [--traces DIR | --trace FILE ...] [--litres 200] [--json FILE]
+    python -m tools.bench.replay_tank [--traces DIR | --trace FILE ...] [--litres 200]
+        [--json FILE]
 
 The tank (class Water): fully mixed, `litres` of water, a standing loss of 1.6 W/K to a 15 C
 room (1.5 kWh a day at 55 C), draws at the tap of 60 litres at 40 C at 07:00 (10 min), 10 at

@@ -50,7 +50,8 @@ def soak(
     """Run the firmware for `hours` simulated hours from start_hour (local) of the demo day;
     tokens fall due renew_after_h hours after they are issued (default: halfway). The firmware
     renews ahead of time only while the relay is off, so a sunny noon defers it. binary and env:
-    the MicroPython to run and extra environment (tools/bench/heap.py passes the ESP32-heap stand-in);
+    the MicroPython to run and extra environment (tools/bench/heap.py passes the ESP32-heap
+    stand-in);
     folder: the captured Envoy to simulate; config: sections merged into the generated
     config.json. battery: SimBattery arguments, for a capture with a battery. virtual: the
     board's own virtual clock leads (firmware/board_sim.py): the run is the same on every

@@ -2,7 +2,7 @@
 127.0.0.1 on a free port (tools/bootstrap.sh installs it), and mosquitto_sub/_pub as the client.
 
     b = Broker(users={"ha": "pw"}).start()   # users: a password file, no anonymous clients
-    b = Broker(tls=(cert_pem, key_pem))       # and a TLS listener on b.tls_port (tools/sim/certs.py)
+    b = Broker(tls=(cert_pem, key_pem))       # and a TLS listener on b.tls_port (certs.py)
     w = b.watch("#")                          # every message as (retained, topic, payload)
     b.publish("diverter_x/mode/set", "off")
     b.stop()
