@@ -15,13 +15,14 @@ import threading
 import time
 
 from tools.sim import certs
-from tools.sim import ROOT, _Service
+from tools.sim import ROOT
+from tools.sim.server import Service
 
 PREFIX = "/releases/"
 FILE_FAULTS = ("truncate", "wrong-size", "tamper", "missing", "chunked", "stall")
 
 
-class ReleaseServer(_Service):
+class ReleaseServer(Service):
     def __init__(self, folder, pki, port=0):
         super().__init__(port)
         self.folder = folder
