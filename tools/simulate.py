@@ -24,8 +24,8 @@ import threading
 import time
 
 from firmware import clock
-from tools.board.hostboard import HostBoard, lay_out
 from tools.bench.house import House
+from tools.board.hostboard import HostBoard, lay_out
 from tools.sim import ROOT, Simulation
 
 DEFAULT_TRACE = os.path.join(ROOT, "tools", "data", "batterysimu_ch_2025-01-13.csv")

@@ -3,8 +3,7 @@ import os
 
 import pytest
 
-from tools.sim import certs
-from tools.sim import Simulation, SimEnvoy, make_jwt
+from tools.sim import SimEnvoy, Simulation, certs, make_jwt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

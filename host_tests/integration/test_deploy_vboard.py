@@ -10,9 +10,9 @@ import pytest
 from conftest import ROOT, token_for
 
 from tools.board import mpy
-from tools.deploy import commands
 from tools.board.hostboard import HostBoard
 from tools.board.vboard import VirtualBoard
+from tools.deploy import commands
 
 SIM_SPEED = 10
 

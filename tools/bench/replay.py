@@ -709,7 +709,7 @@ def _jsonable(results, bursts=None):
     return out
 
 
-def main(argv=None):
+def main(argv=None):  # noqa: C901 (one flat branch per option)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", help="a folder of day files (default tools/data/traces)")
     p.add_argument("--trace", action="append", default=[], help="a day file (repeatable)")
@@ -751,8 +751,8 @@ def main(argv=None):
         return 2
     cfg, errors = settings(args.config)
     if errors:
-        for e in errors:
-            print("config: " + e)
+        for problem in errors:
+            print("config: " + problem)
         return 2
     files = list(args.trace)
     if args.traces or not files:

@@ -22,8 +22,8 @@ import tempfile
 import time
 
 from firmware import clock
-from tools.board.hostboard import HostBoard, lay_out
 from tools.bench.house import House
+from tools.board.hostboard import HostBoard, lay_out
 from tools.sim import ROOT, Simulation
 from tools.simulate import DEFAULT_TRACE, DEMO_CONTROL, Recorder, trace_date_and_zone
 

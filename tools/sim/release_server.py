@@ -14,8 +14,7 @@ import sys
 import threading
 import time
 
-from tools.sim import certs
-from tools.sim import ROOT
+from tools.sim import ROOT, certs
 from tools.sim.server import Service
 
 PREFIX = "/releases/"
