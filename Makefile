@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: test quick simulate bench heap soak deploy sim format lint clean setup
+.PHONY: test quick simulate bench heap soak deploy sim format lint typecheck check hooks clean setup
 
 $(VENV)/.installed: requirements.txt tools/bootstrap.sh
 	./tools/bootstrap.sh
@@ -60,6 +60,18 @@ format: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check firmware tools host_tests boot.py main.py
+
+## typecheck: mypy on the host tools (tools/; firmware/ is MicroPython), settings in pyproject.toml
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+## check: what the pre-commit hook runs: ruff check and format, strict JSON, the layers, mypy
+check: $(VENV)/.installed
+	./tools/hooks/pre-commit
+
+## hooks: install tools/hooks/pre-commit as git's pre-commit hook (no pre-commit package needed)
+hooks:
+	cp tools/hooks/pre-commit "$$(git rev-parse --git-path hooks)/pre-commit"
 
 clean:
 	rm -rf build .pytest_cache

@@ -43,11 +43,11 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.config)), exist_ok=True)
     with open(args.config, "w") as f:
         json.dump(cfg, f, indent=2)
-    e = sim.envoy
+    envoy = sim.envoy
     py, conf = _shown(sys.executable), _shown(os.path.abspath(args.config))
     print(
         "sim: Envoy %s serial %s (capture %s) at %s://%s"
-        % (e.software, e.serial, args.folder, "https" if e.tls else "http", e.host)
+        % (envoy.software, envoy.serial, args.folder, "https" if envoy.tls else "http", envoy.host)
     )
     print(
         "sim: Enlighten and Entrez at https://127.0.0.1:%d, certificate from the test CA %s"
@@ -57,10 +57,10 @@ def main(argv=None):
     print("try, from %s in another terminal:" % ROOT)
     print("  %s -m tools.token --config %s" % (py, conf))
     print("  %s -m tools.envoy_read --config %s" % (py, conf))
-    if e.tls:
-        print("  %s -m tools.envoy_pin --host %s" % (py, e.host))
+    if envoy.tls:
+        print("  %s -m tools.envoy_pin --host %s" % (py, envoy.host))
     else:
-        print("  (firmware %s speaks plain HTTP: no certificate to pin)" % e.software)
+        print("  (firmware %s speaks plain HTTP: no certificate to pin)" % envoy.software)
     print("sim: running; Ctrl-C stops it", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background

@@ -120,14 +120,17 @@ class Scenario:
     name = ""
     what = ""
     speed = 20
-    reason = "envoy-down"  # the reason on the relay=off line; None: the relay must stay as it is
+    # the reason on the relay=off line; None: the relay must stay as it is
+    reason: str | None = "envoy-down"
     words = ""  # a console line must contain these
     hold_s = 60  # simulated seconds the fault lasts
     recovery = "relay=on"
     live = (3000.0, -2600.0)  # PV and house net: export covers the heater
-    then = None  # what follows the relay=off line, said by `words` (the table gives its time)
-    safe = None  # the "relay OFF after" cell when reason is None (None: the data keeps coming)
-    kept = ("token", "state")  # files that must be on flash, valid, at the end
+    # what follows the relay=off line, said by `words` (the table gives its time)
+    then: str | None = None
+    # the "relay OFF after" cell when reason is None (None: the data keeps coming)
+    safe: str | None = None
+    kept: tuple[str, ...] = ("token", "state")  # files that must be on flash, valid, at the end
     flash_full = False  # True: every write to the board's files fails, from boot on
 
     def setup(self, r):
@@ -729,8 +732,9 @@ class MqttFault(Scenario):
     # reconnection (the firmware reports it and retries). These rows are about behaviour; the
     # ESP32's memory with MQTT is make heap's (tools/bench/heap.py).
     heapsize = "192K"
-    user = password = None  # what the board's config says
-    users = None  # what the broker accepts
+    user: str | None = None  # what the board's config says
+    password: str | None = None
+    users: dict[str, str] | None = None  # what the broker accepts
     up_at_boot = True
 
     def __init__(self, name, what, says):
