@@ -14,6 +14,7 @@ release_server.
 """
 
 import os
+from collections.abc import Callable
 
 from tools.sim import certs
 from tools.sim.clock import SimClock
@@ -44,7 +45,14 @@ TEST_CONTROL = {
 class Simulation:
     """The Envoy and the cloud together, sharing a clock and the token authority."""
 
-    def __init__(self, folder=DEMO_FOLDER, pki_dir=None, speed=1.0, start=None, virtual=False):
+    def __init__(
+        self,
+        folder: str = DEMO_FOLDER,
+        pki_dir: str | None = None,
+        speed: float = 1.0,
+        start: float | None = None,
+        virtual: bool = False,
+    ) -> None:
         pki_dir = pki_dir or os.path.join(ROOT, "build", "pki")
         self.clock = SimClock(speed, start, virtual)
         self.authority = Authority(self.clock)
@@ -52,16 +60,18 @@ class Simulation:
         self.envoy = SimEnvoy(folder, self.pki, self.clock, self.authority)
         self.cloud = SimCloud(self.pki, self.clock, self.authority)
 
-    def start(self):
+    def start(self) -> "Simulation":
         self.envoy.start()
         self.cloud.start()
         return self
 
-    relay_file = None  # the simulated board writes its relay state here ("1" or "0")
+    relay_file: str | None = None  # the simulated board writes its relay state here ("1" or "0")
 
-    def relay_on(self):
+    def relay_on(self) -> float:
         """The heater's share of its full power now: 1.0 or 0.0 for a relay; for a burst output
         the share of the chunk in play, 0.0 once the chunk has ended (its lease, board_sim)."""
+        if self.relay_file is None:
+            return 0.0  # no board
         try:
             with open(self.relay_file) as f:
                 text = f.read().split()
@@ -75,17 +85,19 @@ class Simulation:
             return 0.0
         return share
 
-    def steady(self, pv_w, house_net_w, heater_w=2000.0):
+    def steady(
+        self, pv_w: float, house_net_w: float, heater_w: float = 2000.0
+    ) -> Callable[[float], tuple[float, float]]:
         """A live function: constant PV and house, plus the heater while the relay is on."""
         return lambda t: (pv_w, house_net_w + (heater_w if self.relay_on() else 0.0))
 
-    def stop(self):
+    def stop(self) -> None:
         self.envoy.stop()
         self.cloud.stop()
 
-    def config(self, **overrides):
+    def config(self, **overrides: dict) -> dict:
         """A config.json for the firmware against this simulation; sections can be overridden."""
-        cfg = {
+        cfg: dict[str, dict] = {
             "wifi": {"ssid": "simulated", "password": ""},
             "enlighten": {
                 "email": self.cloud.email,

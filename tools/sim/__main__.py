@@ -10,13 +10,13 @@ import time
 from tools.sim import DEMO_FOLDER, FIXTURES, ROOT, Simulation
 
 
-def _shown(path):
+def _shown(path: str) -> str:
     """A path as the user should type it from the repository root."""
     rel = os.path.relpath(path, ROOT)
     return path if rel.startswith("..") else rel
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description="Run the simulated Envoy and Enphase cloud on 127.0.0.1 until Ctrl-C, to try"
         " tools.token, tools.envoy_read and tools.envoy_pin without hardware."

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from tools.sim.clock import SimClock
 from tools.sim.envoy import Authority, make_jwt
-from tools.sim.server import Service
+from tools.sim.server import Handler, Service
 
 ENLIGHTEN_LOGIN_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Enphase Energy | Login</title></head><body>"
@@ -38,13 +38,13 @@ class SimCloud(Service):
 
     def __init__(
         self,
-        pki,
-        clock=None,
-        authority=None,
-        email="owner@example.com",
-        password="s3cret pass&word",
-        port=0,
-    ):
+        pki: dict[str, str],
+        clock: SimClock | None = None,
+        authority: Authority | None = None,
+        email: str = "owner@example.com",
+        password: str = "s3cret pass&word",
+        port: int = 0,
+    ) -> None:
         super().__init__(port)
         self.pki = pki
         self.clock = clock or SimClock()
@@ -56,31 +56,32 @@ class SimCloud(Service):
         self.token_role = "owner"
         self.token_lifetime_s = 365 * 86400
         self.slow_s = 20
-        self.sessions = set()
+        self.sessions: set[str] = set()
         self.logins = 0  # either way: login.json, or the web login's form
         self.web_logins = 0
         self.token_requests = 0
-        self.web_sessions = set()
-        self.agents = []  # the User-Agent of every request
-        self.problems = []  # what the cloud found wrong in requests (for the tests)
-        self.issued = []
-        self._ctx = None
+        self.web_sessions: set[str] = set()
+        self.agents: list[str | None] = []  # the User-Agent of every request
+        self.problems: list[str] = []  # what the cloud found wrong in requests (for the tests)
+        self.issued: list[str] = []
+        self._ctx: ssl.SSLContext | None = None
 
-    def tls_context(self):
+    def tls_context(self) -> ssl.SSLContext:
         if self._ctx is None:
-            self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._ctx.load_cert_chain(self.pki["cloud_pem"], self.pki["cloud_key"])
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.pki["cloud_pem"], self.pki["cloud_key"])
+            self._ctx = ctx
         return self._ctx
 
     @property
-    def login_url(self):
+    def login_url(self) -> str:
         return "https://127.0.0.1:%d/login/login.json" % self.port
 
     @property
-    def token_url(self):
+    def token_url(self) -> str:
         return "https://127.0.0.1:%d/tokens" % self.port
 
-    def serve(self, h):
+    def serve(self, h: Handler) -> None:
         if h.command != "POST":
             return h.reply(405, "")
         body = h._body()

@@ -16,9 +16,10 @@ import secrets
 import ssl
 import threading
 import time
+from collections.abc import Callable
 
 from tools.sim.clock import SimClock
-from tools.sim.server import Service
+from tools.sim.server import Handler, Service
 
 FIXTURES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "envoy"
@@ -49,7 +50,7 @@ REPLAYED = (
 NOT_ENDPOINTS = ("README.md", "LICENSE.pyenphase", "_readme")
 
 
-def endpoint_file(path):
+def endpoint_file(path: str) -> str:
     """The capture collector's file name for a request path: '/production.json?details=1' ->
     'production.json_details_1' (no leading '/'; '/', '?', '=' and '&' become '_')."""
     name = path[1:]
@@ -58,7 +59,7 @@ def endpoint_file(path):
     return name
 
 
-def captured_endpoints(folder):
+def captured_endpoints(folder: str) -> frozenset[str]:
     """The response files of a capture folder (not the *_log.json metadata nor the notes)."""
     return frozenset(
         n
@@ -69,7 +70,7 @@ def captured_endpoints(folder):
     )
 
 
-def wire_body(body, length):
+def wire_body(body: bytes, length: str | int) -> bytes:
     """The captured body in the form the Envoy sent: most files were re-formatted when captured,
     so when the logged Content-Length differs, try the usual forms (no final newline, compact or
     indented JSON) and keep the one of that length; else the file as it is."""
@@ -94,7 +95,7 @@ def wire_body(body, length):
     return body
 
 
-def guess_type(name, body):
+def guess_type(name: str, body: bytes) -> str:
     """Content-Type for a capture without a log: what the Envoy sends for such a body."""
     if name == "info":
         return "text/xml"
@@ -105,11 +106,13 @@ def guess_type(name, body):
         return "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
 
 
-def b64url(data):
+def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_jwt(serial, email, iat, lifetime_s=365 * 86400, role="owner"):
+def make_jwt(
+    serial: str, email: str, iat: float, lifetime_s: float = 365 * 86400, role: str = "owner"
+) -> str:
     header = {"kid": "sim", "typ": "JWT", "alg": "ES256"}
     claims = {
         "aud": serial,
@@ -127,20 +130,20 @@ def make_jwt(serial, email, iat, lifetime_s=365 * 86400, role="owner"):
 class Authority:
     """Tokens the simulated Envoys accept: those the cloud issued and those a test adds."""
 
-    def __init__(self, clock):
+    def __init__(self, clock: SimClock) -> None:
         self.clock = clock
-        self.valid = set()
+        self.valid: set[str] = set()
         self.lock = threading.Lock()
 
-    def add(self, token):
+    def add(self, token: str) -> None:
         with self.lock:
             self.valid.add(token)
 
-    def revoke_all(self):
+    def revoke_all(self) -> None:
         with self.lock:
             self.valid.clear()
 
-    def accepts(self, token, serial):
+    def accepts(self, token: str, serial: str) -> bool:
         with self.lock:
             if token not in self.valid:
                 return False
@@ -152,20 +155,26 @@ class SimBattery:
     """A home battery in self-consumption mode: it absorbs export until full and covers import
     until its reserve, up to max_w either way. Power + discharging (the Envoy's sign)."""
 
-    def __init__(self, capacity_wh=10000, max_w=3840, reserve_pct=20, soc_pct=50):
+    def __init__(
+        self,
+        capacity_wh: float = 10000,
+        max_w: float = 3840,
+        reserve_pct: float = 20,
+        soc_pct: float = 50,
+    ) -> None:
         self.capacity_wh = capacity_wh
         self.max_w = max_w
         self.reserve_pct = reserve_pct
         self.wh = capacity_wh * soc_pct / 100
         self.w = 0.0
-        self.t = None
+        self.t: float | None = None
         self.charged_wh = self.discharged_wh = 0.0
 
     @property
-    def soc(self):
+    def soc(self) -> float:
         return 100 * self.wh / self.capacity_wh
 
-    def flow(self, t, house_net_w):
+    def flow(self, t: float, house_net_w: float) -> float:
         """The battery's power at time t for the house's net power without it (+ import)."""
         if self.t is not None and t > self.t:
             wh = self.w * (t - self.t) / 3600
@@ -194,7 +203,14 @@ class SimEnvoy(Service):
 
     OVERSIZE = 40000  # bigger than any cap the firmware uses
 
-    def __init__(self, folder=DEMO_FOLDER, pki=None, clock=None, authority=None, port=0):
+    def __init__(
+        self,
+        folder: str = DEMO_FOLDER,
+        pki: dict[str, str] | None = None,
+        clock: SimClock | None = None,
+        authority: Authority | None = None,
+        port: int = 0,
+    ) -> None:
         super().__init__(port)
         self.folder = os.path.join(FIXTURES, folder)
         with open(os.path.join(self.folder, "info")) as f:
@@ -206,29 +222,31 @@ class SimEnvoy(Service):
         self.tls = self.version >= (7,)
         self.clock = clock or SimClock()
         self.authority = authority or Authority(self.clock)
-        self.pki = pki
+        self.pki = pki or {}
         self.cert = "envoy"  # which of the PKI's Envoy certificates is served
         self.endpoints = captured_endpoints(self.folder)
         self.per_meter = True  # serve /ivp/meters/readings/<eid>
         self.require_cookie = False  # True: a bare token is refused, the cookie is needed
-        self.sessions = set()  # "sessionId=..." cookies the Envoy knows
-        self._tokens = {}  # session -> the token it was opened with
-        self.requests = []  # (method, path, had_bearer, had_cookie)
-        self.served = []  # (certificate shown, method, path, had_bearer, had_cookie)
-        self.missing = []  # paths asked for that the capture does not hold (404)
-        self.live = None  # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
-        self.battery = None  # a SimBattery behind the storage CT and ensemble figures
-        self.frozen_at = None  # a stuck meter: live values keep this timestamp
-        self.info_software = None  # /info shows this firmware instead (update_firmware)
-        self.info_serial = None  # /info shows this serial instead (another Envoy)
-        self.refused_paths = ()  # path prefixes answered 401 (optional endpoints kept from owners)
+        self.sessions: set[str] = set()  # "sessionId=..." cookies the Envoy knows
+        self._tokens: dict[str, str] = {}  # session -> the token it was opened with
+        self.requests: list[tuple] = []  # (method, path, had_bearer, had_cookie)
+        self.served: list[tuple] = []  # (certificate shown, method, path, had_bearer, had_cookie)
+        self.missing: list[str] = []  # paths asked for that the capture does not hold (404)
+        # fn(sim_time) -> (pv_w, net_w) replaces the grid figure
+        self.live: Callable[[float], tuple[float, float]] | None = None
+        self.battery: SimBattery | None = None  # behind the storage CT and ensemble figures
+        self.frozen_at: float | None = None  # a stuck meter: live values keep this timestamp
+        self.info_software: str | None = None  # /info shows this firmware (update_firmware)
+        self.info_serial: str | None = None  # /info shows this serial instead (another Envoy)
+        # path prefixes answered 401 (optional endpoints kept from owners)
+        self.refused_paths: tuple[str, ...] = ()
         self.fault = None
         self.slow_s = 0
-        self._ctx = {}
+        self._ctx: dict[str, ssl.SSLContext] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def tls_context(self):
+    def tls_context(self) -> ssl.SSLContext | None:
         if not self.tls:
             return None
         if self.cert not in self._ctx:
@@ -237,13 +255,13 @@ class SimEnvoy(Service):
             self._ctx[self.cert] = ctx
         return self._ctx[self.cert]
 
-    def reboot(self):
+    def reboot(self) -> None:
         """Like a real Envoy reboot: sessions are forgotten."""
         self.stop()
         self.sessions.clear()
 
     @property
-    def host(self):
+    def host(self) -> str:
         return "127.0.0.1:%d" % self.port
 
     # -- content -----------------------------------------------------------------------------
@@ -360,7 +378,7 @@ class SimEnvoy(Service):
         target = "/login.html" if self.version >= (8, 3, 5289) else "/home"
         h.reply(401, UNAUTHORISED_HTML % target, "text/html")
 
-    def serve(self, h):  # noqa: C901 (one branch per path, as the Envoy routes them)
+    def serve(self, h: Handler) -> None:  # noqa: C901 (one branch per path, as the Envoy routes them)
         if h.command == "POST":
             h._body()
         path = h.path
@@ -458,7 +476,7 @@ class SimEnvoy(Service):
         h.reply(200, json.dumps(entries, indent=4))
         return True
 
-    def update_firmware(self, software, cert="envoy2"):
+    def update_firmware(self, software: str, cert: str = "envoy2") -> None:
         """An Enphase firmware push: the Envoy comes back (sessions forgotten) with a new
         certificate, and /info shows the new version (the same serial). It keeps listening, so
         the board meets the new certificate on its next poll, not a refusal first (the
@@ -466,7 +484,7 @@ class SimEnvoy(Service):
         self.swap_cert(cert)
         self.info_software = software
 
-    def swap_cert(self, cert):
+    def swap_cert(self, cert: str) -> None:
         """A new certificate on every connection from now on; sessions forgotten."""
         self.cert = cert
         self.sessions.clear()

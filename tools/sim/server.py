@@ -9,7 +9,9 @@ handler.reply(status, body, ctype, headers, chunked, close).
 import socket
 import ssl
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class _Server(ThreadingHTTPServer):
@@ -17,9 +19,9 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, owner, port):
+    def __init__(self, owner: "Service", port: int) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__(("127.0.0.1", port), Handler)
 
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the connection's own thread, not in accept().
@@ -44,7 +46,7 @@ class _Server(ThreadingHTTPServer):
         pass  # clients hanging up mid-reply are part of the tests
 
 
-class _Handler(BaseHTTPRequestHandler):
+class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "openresty/1.17.8.1"
@@ -63,9 +65,17 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    server: _Server
+
     def reply(
-        self, status, body=b"", ctype="application/json", headers=(), chunked=False, close=False
-    ):
+        self,
+        status: int,
+        body: bytes | str = b"",
+        ctype: str = "application/json",
+        headers: Iterable[tuple[str, str]] = (),
+        chunked: bool = False,
+        close: bool = False,
+    ) -> None:
         sim = self.server.owner
         fault = sim.fault
         if isinstance(body, str):
@@ -114,29 +124,29 @@ class Service:
     """A server on 127.0.0.1 in its own thread. TLS handshakes run in each connection's thread
     and are counted; stop() stops listening and drops every connection."""
 
-    fault = None  # a failure _Handler.reply() plays (the Envoy's)
+    fault: str | None = None  # a failure Handler.reply() plays (the Envoy's)
     OVERSIZE = 0
 
-    def __init__(self, port):
+    def __init__(self, port: int) -> None:
         self.port = port
         self.handshakes = 0
         self.handshake_failures = 0
-        self.connections = set()
-        self._server = None
+        self.connections: set[socket.socket] = set()
+        self._server: _Server | None = None
 
-    def tls_context(self):
+    def tls_context(self) -> ssl.SSLContext | None:
         raise NotImplementedError
 
-    def serve(self, handler):
+    def serve(self, handler: "Handler") -> None:
         raise NotImplementedError
 
-    def start(self):
+    def start(self) -> Self:
         self._server = _Server(self, self.port)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop listening and drop every connection: connections are refused until start()."""
         if self._server:
             self._server.shutdown()
@@ -144,7 +154,7 @@ class Service:
             self._server = None
         self.drop()
 
-    def drop(self):
+    def drop(self) -> None:
         """Drop every connection, still listening."""
         for c in list(self.connections):
             try:
