@@ -54,7 +54,7 @@ def measure(sim, token, mode, polls, tmp, battery=None):
     return result
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--polls", type=int, default=200)
     p.add_argument(

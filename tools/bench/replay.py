@@ -709,7 +709,7 @@ def _jsonable(results, bursts=None):
     return out
 
 
-def main(argv=None):  # noqa: C901 (one flat branch per option)
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 (one flat branch per option)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", help="a folder of day files (default tools/data/traces)")
     p.add_argument("--trace", action="append", default=[], help="a day file (repeatable)")
@@ -782,7 +782,8 @@ def main(argv=None):  # noqa: C901 (one flat branch per option)
         "foresight, at the firmware's own grid import ('~': interpolated on the hull).",
         "Board model: readings %s s old, a new meter value every %d s." % (args.age, args.period),
     ]
-    results, bursts = {}, {}
+    results: dict = {}
+    bursts: dict = {}
     for variant in variants:
         days = [Day(f, args.base_load_w, variant == "spiky", args.seed) for f in files]
         plots = None

@@ -161,7 +161,7 @@ def table(res, n_days):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", default=TRACES)
     p.add_argument("--capacity-kwh", type=float, default=10.0)

@@ -335,7 +335,7 @@ def table(results):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", help="a folder of day files (default tools/data/traces)")
     p.add_argument("--trace", action="append", default=[], help="a day file (repeatable)")

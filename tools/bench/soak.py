@@ -155,7 +155,7 @@ def verdict(res):
     return problems
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hours", type=int, default=24)
     p.add_argument("--heapsize", help="skip the search and soak at this size, e.g. 160K")

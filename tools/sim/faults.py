@@ -674,7 +674,7 @@ def power_cuts(pki_dir, workdir, cuts=12, heapsize=HEAP, seed=1):
         sim.stop()
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--heapsize", default=HEAP)
     p.add_argument("--only", help="run one scenario by name")
