@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: test quick simulate bench heap soak deploy sim format lint clean setup
+.PHONY: test quick simulate bench heap soak deploy sim format lint typecheck check hooks clean setup
 
 $(VENV)/.installed: requirements.txt tools/bootstrap.sh
 	./tools/bootstrap.sh
@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 
 ## test: compile the board files for the ESP32, run the unit tests under micropython, then pytest
 test: $(VENV)/.installed
-	$(PY) -m tools.mpy
+	$(PY) -m tools.board.mpy
 	$(BIN)/micropython host_tests/upy_runner.py
 	$(PY) -m pytest -q host_tests
 
@@ -30,17 +30,17 @@ simulate: $(VENV)/.installed
 ## and spiky) through the firmware's rules against the best possible schedule, and the burst output
 ## against the ideal; the goals of both; then both outputs with late readings (the lag table)
 bench: $(VENV)/.installed
-	$(PY) -m tools.bench_poll
-	$(PY) -m tools.replay --goals $(if $(TRACES),--traces $(TRACES))
-	$(PY) -m tools.replay --lag-table $(if $(TRACES),--traces $(TRACES))
+	$(PY) -m tools.bench.bench_poll
+	$(PY) -m tools.bench.replay --goals $(if $(TRACES),--traces $(TRACES))
+	$(PY) -m tools.bench.replay --lag-table $(if $(TRACES),--traces $(TRACES))
 
 ## heap: the ESP32's heap headroom, measured with ../shared/upy32's stand-in (a benchmark)
 heap: $(VENV)/.installed
-	$(PY) -m tools.heap $(ARGS)
+	$(PY) -m tools.bench.heap $(ARGS)
 
 ## soak: 24 simulated hours of the firmware under a small heap
 soak: $(VENV)/.installed
-	$(PY) -m tools.soak
+	$(PY) -m tools.bench.soak
 
 ## sim: the simulated Envoy and cloud on 127.0.0.1 until Ctrl-C, e.g. make sim ARGS="--folder 7.6.175"
 sim: $(VENV)/.installed
@@ -60,6 +60,18 @@ format: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check firmware tools host_tests boot.py main.py
+
+## typecheck: mypy on the host tools (tools/; firmware/ is MicroPython), settings in pyproject.toml
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+## check: what the pre-commit hook runs: ruff check and format, strict JSON, the layers, mypy
+check: $(VENV)/.installed
+	./tools/hooks/pre-commit
+
+## hooks: install tools/hooks/pre-commit as git's pre-commit hook (no pre-commit package needed)
+hooks:
+	cp tools/hooks/pre-commit "$$(git rev-parse --git-path hooks)/pre-commit"
 
 clean:
 	rm -rf build .pytest_cache

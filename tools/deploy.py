@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 
-from tools import mpy
+from tools.board import mpy
 from tools.hostutil import load_config, venv_tool
 
 ROOT = mpy.ROOT

@@ -27,7 +27,7 @@ TIMEOUT_S = 5  # per request: an Envoy on the LAN answers within a second
 CLOUD_TIMEOUT_S = 10  # per request: Enlighten's login takes a few seconds
 
 
-def main(argv=None):
+def main(argv=None):  # noqa: C901 (the steps in order, each failure its own exit code)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--host", help="192.168.1.50 or host:port (default: envoy.host from --config)")
     p.add_argument("--token", help="an Envoy token (JWT)")
@@ -47,8 +47,8 @@ def main(argv=None):
     try:
         name, port = urls.split_host(host)
         pin, note = hostutil.envoy_pin(args, cfg)
-    except ValueError as e:
-        p.error(str(e))
+    except ValueError as bad:
+        p.error(str(bad))
     e = Envoy(name, port, pin, timeout_s=TIMEOUT_S, pin_file=None)
     keeper = None
     try:

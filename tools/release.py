@@ -23,7 +23,7 @@ import shutil
 import stat
 import sys
 
-from tools import mpy
+from tools.board import mpy
 
 ROOT = mpy.ROOT
 MIN_FROM = "1.1.0"  # the first version that installs updates over the air

@@ -24,8 +24,8 @@ import threading
 import time
 
 from firmware import clock
-from tools.hostboard import HostBoard, lay_out
-from tools.house import House
+from tools.bench.house import House
+from tools.board.hostboard import HostBoard, lay_out
 from tools.sim import ROOT, Simulation
 
 DEFAULT_TRACE = os.path.join(ROOT, "tools", "data", "batterysimu_ch_2025-01-13.csv")
@@ -299,7 +299,7 @@ def _mqtt(args, config):
     # minutes), so the watcher gets a few seconds to start before the board does.
     if args.mqtt is None:
         return None
-    from tools.broker import Broker
+    from tools.sim.broker import Broker
 
     broker = Broker(port=args.mqtt or None).start()
     config["mqtt"] = {"host": "127.0.0.1", "port": broker.port}

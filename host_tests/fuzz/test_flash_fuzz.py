@@ -4,10 +4,9 @@
 import json
 import os
 
+import flashcheck
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import flashcheck
 from mpbatch import collect, run
 
 ODD = [0, -0.0, 1e308, -1e308, 1e-320, 10**20, 2**63, -3000, 1, 150, 999, 999.5, 1000]

@@ -8,9 +8,9 @@ import math
 import re
 
 from hypothesis import strategies as st
+from mpbatch import collect, run
 
 from firmware import config
-from mpbatch import collect, run
 
 # The same code runs here and in micropython: a value as comparable tokens (dicts sorted, text
 # as UTF-8 hex, floats compared with a tolerance: the two runtimes parse and print them apart).

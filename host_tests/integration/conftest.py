@@ -3,8 +3,7 @@ import os
 
 import pytest
 
-from tools import certs
-from tools.sim import Simulation, SimEnvoy, make_jwt
+from tools.sim import SimEnvoy, Simulation, certs, make_jwt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -50,7 +49,7 @@ def token_for(sim_envoy, sim, role="owner", lifetime_s=365 * 86400):
 @pytest.fixture
 def board(sim, tmp_path):
     """start(config=None, heapsize=None) runs main.py under micropython in tmp_path/board."""
-    from tools.hostboard import HostBoard, lay_out
+    from tools.board.hostboard import HostBoard, lay_out
 
     folder = tmp_path / "board"
     simdir = tmp_path / "simdir"

@@ -1,22 +1,22 @@
-"""Hostile HTTP servers on 127.0.0.1, plain TCP or real TLS (the test PKI of tools/certs.py), for
-the HTTP client's tests and the fault suite.
+"""Hostile HTTP servers on 127.0.0.1, plain TCP or real TLS (the test PKI of tools/sim/certs.py),
+for the HTTP client's tests and the fault suite.
 
-    server = Hostile("trickle-body", pki=pki).start()   # pki: tools.certs.make(folder); TLS
+    server = Hostile("trickle-body", pki=pki).start()   # pki: tools.sim.certs.make(folder); TLS
     ... Connection("127.0.0.1", server.port, tls=True, timeout_s=1) ...
     server.stop()
 
 `behaviour` (one of BEHAVIOURS) may be changed while the server runs: it is read for each
 request. Every reply the server plays ends by `limit_s` at the latest (then the server hangs up),
 so a client without a deadline is slow, not stuck. TrickleProxy passes another server's bytes
-back one at a time with pauses (tools/trickle.py): a dribbled TLS handshake, or a trickling Envoy
-in front of the simulated one (TrickleProxy(sim.envoy.port)).
+back one at a time with pauses (tools/sim/trickle.py): a dribbled TLS handshake, or a trickling
+Envoy in front of the simulated one (TrickleProxy(sim.envoy.port)).
 """
 
 import socket
 import ssl
 import time
 
-from tools.trickle import Listener, TrickleProxy, drop  # noqa: F401 (TrickleProxy: for the tests)
+from tools.sim.trickle import Listener, TrickleProxy, drop  # noqa: F401 (TrickleProxy: for the tests)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
@@ -189,7 +189,7 @@ BEHAVIOURS = {
 class Hostile(Listener):
     """An HTTP/1.1 server that answers each request as `behaviour` says (see BEHAVIOURS).
 
-    pki: the dict of tools.certs.make(): serve TLS with its certificate `cert` ("envoy": the
+    pki: the dict of tools.sim.certs.make(): serve TLS with its certificate `cert` ("envoy": the
     self-signed Envoy one; "cloud": signed by the test CA, for 127.0.0.1). None: plain TCP.
     Counts: connections, handshakes, requests (the request heads, bytes), count (requests).
     """

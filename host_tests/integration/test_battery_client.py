@@ -4,7 +4,6 @@ import pytest
 from conftest import token_for
 
 from firmware import link
-
 from firmware.envoy import Envoy
 from tools.sim import SimBattery
 

@@ -5,7 +5,6 @@ from test_battery_client import connect, polled
 
 from firmware import battery, ensemble
 from firmware.link import Link as _Link
-
 from tools.sim import SimBattery
 
 look_for_battery = _Link.look_for_battery  # on the stand-in Link below

@@ -3,7 +3,7 @@
 # mode (absorbs export until full, covers import until its reserve).
 import pytest
 
-from tools.sim import Simulation, SimBattery
+from tools.sim import SimBattery, Simulation
 
 SIM_SPEED = 10  # a minute passes in 6 s
 FOLDER = "8.2.4286_with_3cts_and_battery_split"

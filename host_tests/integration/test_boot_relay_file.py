@@ -3,7 +3,7 @@
 import json
 import subprocess
 
-from tools.hostboard import lay_out
+from tools.board.hostboard import lay_out
 from tools.hostutil import venv_tool
 
 

@@ -9,10 +9,10 @@ import sys
 import pytest
 from conftest import ROOT, token_for
 
-from tools import mpy
+from tools.board import mpy
+from tools.board.hostboard import HostBoard
+from tools.board.vboard import VirtualBoard
 from tools.deploy import commands
-from tools.hostboard import HostBoard
-from tools.vboard import VirtualBoard
 
 SIM_SPEED = 10
 
@@ -164,7 +164,7 @@ def test_a_board_deployed_by_1_1_boots_this_version_after_a_deploy(sim, vboard, 
     # Version 1.1 left the app at the root of the flash (firmware/, boot.py and main.py without
     # slots). A deploy of this version puts it in slot a, names it in app.json and removes the
     # old copy; the board then boots this version, and the old token, pin and counters stay.
-    from tools.hostboard import lay_out
+    from tools.board.hostboard import lay_out
 
     flash = tmp_path / "flash"
     lay_out(str(flash), sim.config(), compiled=True, slot=None)

@@ -151,7 +151,7 @@ def test_certificate_pinned_on_first_use_and_a_new_one_refused(sim):
     e.probe()
     with open("envoy_pin.json") as f:
         pinned = json.load(f)["sha256"]
-    from tools.certs import sha256_of_pem
+    from tools.sim.certs import sha256_of_pem
 
     assert pinned == sha256_of_pem(sim.pki["envoy_pem"])
     e.login(token_for(sim.envoy, sim))
@@ -172,7 +172,7 @@ def test_certificate_pinned_on_first_use_and_a_new_one_refused(sim):
 
 
 def test_explicit_pin(sim):
-    from tools.certs import sha256_of_pem
+    from tools.sim.certs import sha256_of_pem
 
     good = sha256_of_pem(sim.pki["envoy_pem"])
     e = Envoy("127.0.0.1", sim.envoy.port, good)
@@ -294,7 +294,7 @@ def test_a_bool_eid_in_the_readings_is_not_the_meter(sim, tmp_path):
 
 def test_https_first_so_a_closed_port_80_is_normal(sim, tmp_path):
     # D8.3.5286 and later refuse plain HTTP: a first connection must need nothing but HTTPS.
-    from tools.broker import free_port
+    from tools.sim.broker import free_port
 
     e = Envoy("127.0.0.1", sim.envoy.port, "tofu", pin_file=str(tmp_path / "pin.json"))
     e.probe()

@@ -8,7 +8,7 @@ import pytest
 from conftest import token_for
 
 from firmware.envoy import Envoy, PinMismatch
-from tools.certs import sha256_of_pem
+from tools.sim.certs import sha256_of_pem
 
 NEW = "D8.3.5528"  # newer than the demo capture's D8.2.4345
 

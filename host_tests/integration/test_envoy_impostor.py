@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT, token_for
 
 from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
-from tools.certs import sha256_of_pem
 from tools.hostutil import venv_tool
 from tools.sim import SimEnvoy
+from tools.sim.certs import sha256_of_pem
 
 DOWNGRADE = "claims old firmware"
 

@@ -6,9 +6,9 @@ import subprocess
 from conftest import ROOT, token_for
 from envoy_cases import EXPECTED
 
-from tools.certs import sha256_of_pem
 from tools.hostutil import venv_tool
 from tools.sim import SimEnvoy
+from tools.sim.certs import sha256_of_pem
 
 
 def run_upy(tmp_path, cases):

@@ -1,11 +1,11 @@
 # The fault suite: the real firmware under `micropython -X heapsize=...` against the simulator,
-# one fault at a time (scenarios in tools/faults.py). Each must switch the relay OFF within
+# one fault at a time (scenarios in tools/sim/faults.py). Each must switch the relay OFF within
 # stale_s plus one poll where the data stops, say why on the console, keep the files on flash
 # valid, and recover on its own once the fault clears.
 import pytest
 
 from firmware.link import ERROR_STREAK, PIN_RETRY_S
-from tools import faults
+from tools.sim import faults
 
 HEAP = faults.HEAP
 STALE_S = faults.TEST_CONTROL["stale_s"]

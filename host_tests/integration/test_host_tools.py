@@ -6,7 +6,7 @@ import sys
 
 from conftest import ROOT, token_for
 
-from tools.certs import sha256_of_pem
+from tools.sim.certs import sha256_of_pem
 
 
 def run(*args, cwd):

@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT
 from hostile import Hostile, TrickleProxy, Unaccepting
 
-from tools import certs
 from tools.hostutil import venv_tool
+from tools.sim import certs
 
 TIMEOUT_S = 1.0
 MARGIN_MS = 600  # a busy machine's scheduling; the trickles below would take 6 s and more

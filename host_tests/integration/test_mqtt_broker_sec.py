@@ -1,6 +1,6 @@
 # MQTT over TLS and hostile brokers (issue 20): a real mosquitto with a TLS listener on 127.0.0.1
-# (certificates from the test CA of tools/certs.py), and trickling peers in front of it
-# (tools/trickle.py). The connection attempt has one deadline for all of it, so neither a
+# (certificates from the test CA of tools/sim/certs.py), and trickling peers in front of it
+# (tools/sim/trickle.py). The connection attempt has one deadline for all of it, so neither a
 # handshake nor a CONNACK dribbled a byte at a time can hold the loop, and the relay goes OFF on
 # stale data as it would without MQTT. The firmware runs under micropython (main.py) and, for the
 # connection alone, under CPython.
@@ -11,8 +11,8 @@ import time
 import pytest
 
 from firmware import mqtt, mqtt_link
-from tools.broker import Broker
-from tools.trickle import TrickleBroker, TrickleProxy
+from tools.sim.broker import Broker
+from tools.sim.trickle import TrickleBroker, TrickleProxy
 
 SIM_SPEED = 10
 UID = "diverter_5e0000d1e5e1"

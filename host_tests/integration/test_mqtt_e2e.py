@@ -1,6 +1,6 @@
 # Home Assistant over MQTT, end to end: the real main.py under micropython against the simulated
 # Envoy and a private mosquitto on 127.0.0.1, checked with mosquitto_sub. No test skips: a
-# missing mosquitto fails (tools/broker.py).
+# missing mosquitto fails (tools/sim/broker.py).
 import json
 import os
 import signal
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tools.broker import Broker, free_port
+from tools.sim.broker import Broker, free_port
 
 SIM_SPEED = 10
 UID = "diverter_5e0000d1e5e1"  # board_sim's unique id
@@ -252,7 +252,7 @@ def test_a_malformed_length_drops_the_connection(sim, board):
 
 
 def test_polling_goes_on_at_its_rate_whatever_the_broker_does(pki_dir, tmp_path):
-    from tools import faults
+    from tools.sim import faults
 
     rates = faults.mqtt_poll_rates(pki_dir, str(tmp_path), minutes=2)
     print("Envoy polls per simulated minute:", rates)

@@ -12,8 +12,8 @@ import pytest
 from conftest import ROOT
 from packaging.requirements import Requirement
 
-from tools import mpy
-from tools.vboard import VirtualBoard
+from tools.board import mpy
+from tools.board.vboard import VirtualBoard
 
 
 def read(name):
@@ -46,14 +46,14 @@ def test_package_json_lists_exactly_the_board_files_in_mips_format():
 
 def test_package_json_is_what_tools_mpy_generates():
     out = subprocess.run(
-        [sys.executable, "-m", "tools.mpy", "--package-json"],
+        [sys.executable, "-m", "tools.board.mpy", "--package-json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     assert out == read("package.json"), (
-        "regenerate: python -m tools.mpy --package-json > package.json"
+        "regenerate: python -m tools.board.mpy --package-json > package.json"
     )
 
 

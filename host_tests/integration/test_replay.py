@@ -1,12 +1,13 @@
-# tools/replay.py and tools/dp.py on synthetic days (the benchmark itself runs in make bench).
+# tools/bench/replay.py and tools/bench/dp.py on synthetic days (the benchmark itself runs in
+# make bench).
 import glob
 import json
 import os
 
 import numpy as np
 
-from tools import dp, replay
-from tools.house import spiky_load
+from tools.bench import dp, replay
+from tools.bench.house import spiky_load
 
 
 def write_trace(path, rows):

@@ -1,6 +1,6 @@
-# tools/replay_battery.py: the battery model and the policies on a made-up day.
-from tools import replay_battery as rb
-from tools.replay import Day, settings
+# tools/bench/replay_battery.py: the battery model and the policies on a made-up day.
+from tools.bench import replay_battery as rb
+from tools.bench.replay import Day, settings
 
 
 def test_the_store_absorbs_export_until_full_and_covers_import_until_its_reserve():

@@ -13,8 +13,7 @@ import time
 import pytest
 from conftest import ROOT, token_for
 
-from tools import certs
-from tools.sim import FIXTURES, captured_endpoints, endpoint_file
+from tools.sim import FIXTURES, captured_endpoints, certs, endpoint_file
 
 FOLDERS = sorted(d for d in os.listdir(FIXTURES) if d[0].isdigit())
 # The paths the capture collector asked for (pyenphase's devtools/fixture_collector.py).

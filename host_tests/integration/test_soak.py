@@ -2,7 +2,8 @@
 # from 08:00 of the demo's real day, under the heap the fault suite uses, with a token renewal
 # at 08:30 (before the sun: renewals wait while the heater runs). Nothing may fail and the heap
 # in use may not grow from hour to hour.
-from tools import faults, soak
+from tools.bench import soak
+from tools.sim import faults
 
 
 def test_three_hours_without_a_leak(tmp_path):

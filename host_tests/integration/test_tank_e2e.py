@@ -172,7 +172,7 @@ def test_without_a_sensor_nothing_of_it_shows(sim, board):
 
 
 def test_home_assistant_gets_the_tank_temperature(sim, board):
-    from tools.broker import Broker
+    from tools.sim.broker import Broker
 
     br = Broker().start()
     try:

@@ -1,10 +1,10 @@
-# tools/replay_tank.py: its tank model's physics, the firmware's tank code under it, the timers
-# it is compared with, and the command (the 20 days' table is in the README; it runs apart).
+# tools/bench/replay_tank.py: its tank model's physics, the firmware's tank code under it, the
+# timers it is compared with, and the command (the 20 days' table is in the README; it runs apart).
 import json
 import os
 
-from tools import replay_tank as rt
-from tools.replay import TRACES, settings
+from tools.bench import replay_tank as rt
+from tools.bench.replay import TRACES, settings
 
 
 def test_the_water_heats_loses_and_is_drawn_as_physics_says():

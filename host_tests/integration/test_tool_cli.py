@@ -7,12 +7,23 @@ import sys
 import pytest
 from conftest import ROOT
 
-TOOLS = sorted(
-    name[:-3]
-    for name in os.listdir(os.path.join(ROOT, "tools"))
-    if name.endswith(".py")
-    and re.search(r"^def main\(", open(os.path.join(ROOT, "tools", name)).read(), re.M)
-)
+NOT_TOOLS = {"fixtures", "upy_lib", "data", "__pycache__"}
+
+
+def modules_with_main():
+    """Every module under tools/ with a main(), by the name `python -m` takes."""
+    found = []
+    for folder, dirs, names in os.walk(os.path.join(ROOT, "tools")):
+        dirs[:] = [d for d in dirs if d not in NOT_TOOLS]
+        for name in names:
+            path = os.path.join(folder, name)
+            if name.endswith(".py") and re.search(r"^def main\(", open(path).read(), re.M):
+                dotted = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                found.append(dotted.removesuffix(".__main__").removesuffix(".__init__"))
+    return sorted(found)
+
+
+TOOLS = modules_with_main()
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".git", ".venv", ".venv-deploy"}
 
 
@@ -28,14 +39,15 @@ def snapshot(top):
 
 
 def test_the_list_of_tools_is_complete():
-    assert {"deploy", "envoy_pin", "envoy_read", "mpy", "sim", "token"} <= set(TOOLS)
+    commands = {"deploy", "envoy_pin", "envoy_read", "board.mpy", "sim", "token", "bench.heap"}
+    assert {"tools." + name for name in commands} <= set(TOOLS)
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_help_prints_usage_and_does_nothing_else(tool, tmp_path):
     before = snapshot(ROOT)
     r = subprocess.run(
-        [sys.executable, "-m", "tools." + tool, "--help"],
+        [sys.executable, "-m", tool, "--help"],
         cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=ROOT, PYTHONDONTWRITEBYTECODE="1"),
         capture_output=True,

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tools.hostboard import lay_out
+from tools.board.hostboard import lay_out
 from tools.hostutil import venv_tool
 
 CONFIG = {"heater": {"relay_pin": 25, "power_w": 2000, "active_high": False}}

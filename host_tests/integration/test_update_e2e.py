@@ -1,6 +1,6 @@
 # Updates over the air, end to end: the real main.py under micropython (the board laid out as
 # `make deploy` lays it out, with a test key of its own), a release made by tools/release.py and
-# served by tools/release_server.py on 127.0.0.1 over real TLS (the test CA), and the simulated
+# served by tools/sim/release_server.py on 127.0.0.1 over real TLS (the test CA), and the simulated
 # Envoy and cloud. An update installs, runs on trial and proves itself; every bad release is
 # refused with its line, and the old version keeps running. The helpers here serve the other
 # test_update_*.py modules too.
@@ -14,8 +14,8 @@ import pytest
 from conftest import ROOT
 
 from tools import release
-from tools.hostboard import HostBoard, lay_out
-from tools.release_server import ReleaseServer
+from tools.board.hostboard import HostBoard, lay_out
+from tools.sim.release_server import ReleaseServer
 
 SIM_SPEED = 10
 OLD = "1.1.0"  # what the board runs: this tree, with a test key
@@ -95,7 +95,7 @@ class Releases:
 
 @pytest.fixture
 def rel(tmp_path, pki_dir):
-    from tools import certs
+    from tools.sim import certs
 
     r = Releases(tmp_path / "rel", certs.make(pki_dir))
     yield r
@@ -388,7 +388,7 @@ def test_a_server_with_an_untrusted_certificate_is_refused(sim, rel, upboard):
 
 
 def test_a_pinned_server_certificate_is_enough_and_another_is_refused(sim, rel, upboard):
-    from tools.certs import sha256_of_pem
+    from tools.sim.certs import sha256_of_pem
 
     rel.publish("1.1.1")
     pin = sha256_of_pem(rel.pki["cloud_pem"])

@@ -112,8 +112,8 @@ def test_a_healthy_trial_is_not_rolled_back_by_later_restarts(sim, rel, upboard)
 def test_diag_update_and_diag_rollback_at_the_repl(sim, rel, tmp_path):  # noqa: F811
     # The REPL as a user types at it (the virtual board), a board reset in between (the REPL
     # process ends with the reset; a HostBoard is the next boot).
-    from tools.hostboard import HostBoard, lay_out
-    from tools.vboard import VirtualBoard
+    from tools.board.hostboard import HostBoard, lay_out
+    from tools.board.vboard import VirtualBoard
 
     rel.publish("1.1.1")
     sim.envoy.live = sim.steady(0, 400)

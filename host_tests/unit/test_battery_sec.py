@@ -6,9 +6,8 @@ from test_diverter import diverter
 
 from firmware import battery as bt
 from firmware import ensemble as en
-from firmware.link import Link as _Link
-
 from firmware.http import Response
+from firmware.link import Link as _Link
 
 look_for_battery = _Link.look_for_battery  # on the stand-in Link below
 

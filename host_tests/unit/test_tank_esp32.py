@@ -10,9 +10,10 @@ from tank_support import Captured, having
 sys.path.insert(0, ROOT + "/tools/upy_lib")
 sys.path.insert(0, ROOT + "/host_tests/fakes")  # before the unix port's own machine module
 try:
+    # isort: off
     import micropython  # noqa: F401  (ds18x20 takes const from it)
-
     import ds18x20  # noqa: F401
+    # isort: on
 except ImportError:  # CPython: a micropython module for the driver's import only
     import types
 

@@ -6,8 +6,8 @@ from jwts import make
 from support import contains, tmpdir
 
 from firmware import console, store
-from firmware.enlighten import CloudError
 from firmware.compat import EPOCH_2000, unix_from_native
+from firmware.enlighten import CloudError
 from firmware.tokens import CLOUD_FILE, TOKEN_FILE, TokenKeeper
 
 NOW = 1795000000  # 2026-11-18

@@ -1,6 +1,6 @@
 # umqtt.simple 1.8.0 from micropython-lib (https://github.com/micropython/micropython-lib,
 # micropython/umqtt.simple, commit ee4bb8ff), MIT licence, originally written by Paul Sokolovsky.
-# Host-only: the ESP32 firmware and ../shared/upy32 have it frozen; tools/hostboard.py puts this
+# Host-only: the ESP32 firmware and ../shared/upy32 have it frozen; tools/board/hostboard.py puts this
 # folder on the venv micropython's path. Never deployed. Unchanged below this header.
 
 import socket

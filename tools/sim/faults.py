@@ -1,7 +1,7 @@
 """Fault injection: the real firmware (main.py under `micropython -X heapsize=...`) against the
 simulated Envoy and cloud, one fault at a time.
 
-    python -m tools.faults [--heapsize 64K] [--only NAME] [--echo]
+    python -m tools.sim.faults [--heapsize 64K] [--only NAME] [--echo]
 
 For each fault: start with the relay on (sun to spare), inject the fault, measure the simulated
 seconds until the relay is OFF and the reason it gives, hold the fault, clear it, and measure
@@ -21,11 +21,11 @@ import tempfile
 import time
 
 from firmware import jwt
-from tools.hostboard import HostBoard, lay_out
+from tools.board.hostboard import HostBoard, lay_out
 from tools.sim import ROOT, TEST_CONTROL, Simulation
 
 FILES = ("token.json", "state.json", "cloud.json", "envoy_pin.json")
-HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/soak.py)
+HEAP = "160K"  # the smallest that passes on the 64-bit unix port (see tools/bench/soak.py)
 
 
 class Run:
@@ -120,14 +120,17 @@ class Scenario:
     name = ""
     what = ""
     speed = 20
-    reason = "envoy-down"  # the reason on the relay=off line; None: the relay must stay as it is
+    # the reason on the relay=off line; None: the relay must stay as it is
+    reason: str | None = "envoy-down"
     words = ""  # a console line must contain these
     hold_s = 60  # simulated seconds the fault lasts
     recovery = "relay=on"
     live = (3000.0, -2600.0)  # PV and house net: export covers the heater
-    then = None  # what follows the relay=off line, said by `words` (the table gives its time)
-    safe = None  # the "relay OFF after" cell when reason is None (None: the data keeps coming)
-    kept = ("token", "state")  # files that must be on flash, valid, at the end
+    # what follows the relay=off line, said by `words` (the table gives its time)
+    then: str | None = None
+    # the "relay OFF after" cell when reason is None (None: the data keeps coming)
+    safe: str | None = None
+    kept: tuple[str, ...] = ("token", "state")  # files that must be on flash, valid, at the end
     flash_full = False  # True: every write to the board's files fails, from boot on
 
     def setup(self, r):
@@ -449,7 +452,7 @@ class Trickle(Scenario):
     words = "timed out"
 
     def configure(self, r, cfg):
-        from tools.trickle import TrickleProxy
+        from tools.sim.trickle import TrickleProxy
 
         self.proxy = TrickleProxy(r.sim.envoy.port, pace_s=0).start()
         cfg["envoy"]["host"] = "127.0.0.1:%d" % self.proxy.port
@@ -671,7 +674,7 @@ def power_cuts(pki_dir, workdir, cuts=12, heapsize=HEAP, seed=1):
         sim.stop()
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--heapsize", default=HEAP)
     p.add_argument("--only", help="run one scenario by name")
@@ -727,10 +730,11 @@ class MqttFault(Scenario):
     speed, reason, hold_s, recovery = 60, None, 120, "ok: recovered (mqtt)"
     # MQTT's code on top of the rest: at 160K the 64-bit binary sometimes lacks room for a
     # reconnection (the firmware reports it and retries). These rows are about behaviour; the
-    # ESP32's memory with MQTT is make heap's (tools/heap.py).
+    # ESP32's memory with MQTT is make heap's (tools/bench/heap.py).
     heapsize = "192K"
-    user = password = None  # what the board's config says
-    users = None  # what the broker accepts
+    user: str | None = None  # what the board's config says
+    password: str | None = None
+    users: dict[str, str] | None = None  # what the broker accepts
     up_at_boot = True
 
     def __init__(self, name, what, says):
@@ -739,7 +743,7 @@ class MqttFault(Scenario):
     def setup(self, r):
         import atexit
 
-        from tools.broker import free_port
+        from tools.sim.broker import free_port
 
         self.port, self.broker = free_port(), None
         atexit.register(self._stop)  # run() has no teardown for a scenario
@@ -752,7 +756,7 @@ class MqttFault(Scenario):
             self._start(self.users)
 
     def _start(self, users):
-        from tools.broker import Broker
+        from tools.sim.broker import Broker
 
         self.broker = Broker(users=users, port=self.port).start()
 
@@ -804,7 +808,7 @@ class MqttGone(MqttFault):
 
 
 class MqttTrickle(Scenario):
-    """A broker that trickles small packets for ever (tools/trickle.py), then the meter
+    """A broker that trickles small packets for ever (tools/sim/trickle.py), then the meter
     freezes: the relay must go OFF on stale data as without MQTT, and the Envoy polls keep
     their rate (measured while the fault is held: a frozen meter still answers)."""
 
@@ -819,7 +823,7 @@ class MqttTrickle(Scenario):
     def setup(self, r):
         import atexit
 
-        from tools.trickle import TrickleBroker
+        from tools.sim.trickle import TrickleBroker
 
         # Each 2-byte packet whole in 4 simulated s, within a 5 s (0.25 host s) deadline.
         self.broker = TrickleBroker(pace_s=4.0 / self.speed).start()
@@ -857,12 +861,12 @@ def mqtt_poll_rates(pki_dir, workdir, minutes=3, speed=20):
     """Envoy polls per simulated minute (poll_s=1) with no MQTT, with a broker that refuses
     connections (down), with one that accepts TCP but never answers (each try waits out
     the connection timeout), and with one that trickles small packets for ever, each byte in
-    time for a per-packet deadline (tools/trickle.py): {"none": .., "down": .., "silent": ..,
+    time for a per-packet deadline (tools/sim/trickle.py): {"none": .., "down": .., "silent": ..,
     "trickle": ..}."""
     import socket
 
-    from tools.broker import free_port
-    from tools.trickle import TrickleBroker
+    from tools.sim.broker import free_port
+    from tools.sim.trickle import TrickleBroker
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))

@@ -1,6 +1,6 @@
-# Run by tools/bench_poll.py under the micropython binary: N polls of the simulated Envoy, and for
-# each the time and the Python-heap bytes it allocated (GC off during the poll, so nothing is
-# freed behind our back). argv: job.json, repository root. Prints one JSON line.
+# Run by tools/bench/bench_poll.py under the micropython binary: N polls of the simulated Envoy,
+# and for each the time and the Python-heap bytes it allocated (GC off during the poll, so nothing
+# is freed behind our back). argv: job.json, repository root. Prints one JSON line.
 import gc
 import json
 import sys

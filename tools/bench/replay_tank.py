@@ -3,7 +3,8 @@ through the firmware's own decision code with a tank sensor, against timers that
 blindly. What is measured: the grid energy the evening target (hot water by 18:00) and the
 weekly legionella cycle take, and whether they are met.
 
-    python -m tools.replay_tank [--traces DIR | --trace FILE ...] [--litres 200] [--json FILE]
+    python -m tools.bench.replay_tank [--traces DIR | --trace FILE ...] [--litres 200]
+        [--json FILE]
 
 The tank (class Water): fully mixed, `litres` of water, a standing loss of 1.6 W/K to a 15 C
 room (1.5 kWh a day at 55 C), draws at the tap of 60 litres at 40 C at 07:00 (10 min), 10 at
@@ -45,8 +46,8 @@ from firmware.heater import Heater
 from firmware.policy import Policy
 from firmware.tank import Tank
 from firmware.tank_rules import REARM_K
-from tools.house import load_trace
-from tools.replay import TRACES, settings
+from tools.bench.house import load_trace
+from tools.bench.replay import TRACES, settings
 
 WH_PER_LITRE_K = 1.163
 HEATER_W = 2000.0
@@ -334,7 +335,7 @@ def table(results):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", help="a folder of day files (default tools/data/traces)")
     p.add_argument("--trace", action="append", default=[], help="a day file (repeatable)")

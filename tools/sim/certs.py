@@ -52,7 +52,7 @@ def _self_signed_envoy(serial, not_after):
     return cert, key
 
 
-def make(folder, serial="122446001637"):
+def make(folder: str, serial: str = "122446001637") -> dict[str, str]:
     """Create (once) the test PKI in folder; returns a dict of paths."""
     paths = {
         "ca_der": os.path.join(folder, "ca.der"),
@@ -104,7 +104,7 @@ def make(folder, serial="122446001637"):
     return paths
 
 
-def sha256_of_pem(path):
+def sha256_of_pem(path: str) -> str:
     with open(path, "rb") as f:
         cert = x509.load_pem_x509_certificate(f.read())
     return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()

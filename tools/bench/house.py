@@ -21,9 +21,14 @@ import csv
 import random
 
 
-def load_trace(path, base_load_w=300.0):
-    """-> (times, pv, load) lists; load = base_load_w where the trace has none."""
-    times, pv, load = [], [], []
+def load_trace(
+    path: str, base_load_w: float = 300.0
+) -> tuple[list[float], list[float], list[float], bool]:
+    """-> (times, pv, load, pv_only): lists, and whether the trace has no load at all; load =
+    base_load_w where the trace has none."""
+    times: list[float] = []
+    pv: list[float] = []
+    rows: list[float | None] = []
     pv_only = True
     with open(path) as f:
         for row in csv.DictReader(f):
@@ -31,14 +36,14 @@ def load_trace(path, base_load_w=300.0):
             pv.append(max(0.0, float(row["pv_w"])))
             if row.get("load_w"):
                 pv_only = False
-                load.append(float(row["load_w"]))
+                rows.append(float(row["load_w"]))
             else:
-                load.append(None)
+                rows.append(None)
     if pv_only:
         load = [base_load_w] * len(times)
     else:
         # A few rows of the Swiss days go negative where the PV series lags: not a real load.
-        load = [max(0.0, x) if x is not None else base_load_w for x in load]
+        load = [max(0.0, x) if x is not None else base_load_w for x in rows]
     return times, pv, load, pv_only
 
 
@@ -47,14 +52,20 @@ class Tank:
     once the tank has cooled by the thermostat's hysteresis (about 5 K in 200 litres). It loses
     a little heat all day and water is drawn in the evening."""
 
-    def __init__(self, capacity_wh=9000.0, start_wh=3000.0, loss_w=80.0, hysteresis_wh=1200.0):
+    def __init__(
+        self,
+        capacity_wh: float = 9000.0,
+        start_wh: float = 3000.0,
+        loss_w: float = 80.0,
+        hysteresis_wh: float = 1200.0,
+    ) -> None:
         self.capacity_wh = capacity_wh
         self.stored_wh = start_wh
         self.loss_w = loss_w
         self.hysteresis_wh = hysteresis_wh
         self.closed = True
 
-    def thermostat_closed(self):
+    def thermostat_closed(self) -> bool:
         if self.stored_wh >= self.capacity_wh:
             self.closed = False
         elif self.stored_wh <= self.capacity_wh - self.hysteresis_wh:
@@ -70,7 +81,13 @@ class Tank:
 class House:
     """Net grid power (+ import) at a time of day, with the heater when relay_on() is true."""
 
-    def __init__(self, trace_path, heater_w=2000.0, base_load_w=300.0, tank=None):
+    def __init__(
+        self,
+        trace_path: str,
+        heater_w: float = 2000.0,
+        base_load_w: float = 300.0,
+        tank: Tank | None = None,
+    ) -> None:
         self.times, self.pv, self.load, self.pv_only = load_trace(trace_path, base_load_w)
         self.heater_w = heater_w
         self.tank = tank or Tank()
@@ -96,10 +113,10 @@ class House:
         f = (tod_s - t[lo]) / (t[hi] - t[lo])
         return series[lo] + f * (series[hi] - series[lo])
 
-    def pv_w(self, tod_s):
+    def pv_w(self, tod_s: float) -> float:
         return self._at(self.pv, tod_s)
 
-    def load_w(self, tod_s):
+    def load_w(self, tod_s: float) -> float:
         return self._at(self.load, tod_s)
 
     def step(self, seconds, tod_s, relay_on):
@@ -110,7 +127,7 @@ class House:
         self.heater_draw_w = draw
         return draw
 
-    def net_w(self, tod_s):
+    def net_w(self, tod_s: float) -> float:
         return self.load_w(tod_s) + self.heater_draw_w - self.pv_w(tod_s)
 
 
@@ -128,7 +145,7 @@ def _spans(rng, count, windows):
     return out
 
 
-def spiky_load(seed, seconds=86400):
+def spiky_load(seed: int, seconds: int = 86400) -> list[float]:
     """The household loads above, W for each second since midnight (a list). Deterministic."""
     rng = random.Random(seed)
     w = [0.0] * seconds

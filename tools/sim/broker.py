@@ -2,7 +2,7 @@
 127.0.0.1 on a free port (tools/bootstrap.sh installs it), and mosquitto_sub/_pub as the client.
 
     b = Broker(users={"ha": "pw"}).start()   # users: a password file, no anonymous clients
-    b = Broker(tls=(cert_pem, key_pem))       # and a TLS listener on b.tls_port (tools/certs.py)
+    b = Broker(tls=(cert_pem, key_pem))       # and a TLS listener on b.tls_port (certs.py)
     w = b.watch("#")                          # every message as (retained, topic, payload)
     b.publish("diverter_x/mode/set", "off")
     b.stop()
@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 
 TOOLS = ("mosquitto", "mosquitto_sub", "mosquitto_pub", "mosquitto_passwd")
 
@@ -34,7 +35,7 @@ def _tool(name):
     return path
 
 
-def free_port():
+def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -43,7 +44,12 @@ def free_port():
 
 
 class Broker:
-    def __init__(self, users=None, port=None, tls=None):
+    def __init__(
+        self,
+        users: dict[str, str] | None = None,
+        port: int | None = None,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         """tls: (certificate, key) PEM files for a second listener, on tls_port; the tests' own
         clients (publish, watch) stay on the plain port."""
         self.users = users or {}
@@ -52,14 +58,14 @@ class Broker:
         self.tls_port = free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="mosquitto-")
         os.chmod(self.dir, 0o755)  # mosquitto started as root reads its files as user mosquitto
-        self.proc = None
-        self.watchers = []
+        self.proc: subprocess.Popen | None = None
+        self.watchers: list[Watcher] = []
 
-    def start(self):
+    def start(self) -> "Broker":
         conf = os.path.join(self.dir, "mosquitto.conf")
         lines = ["listener %d 127.0.0.1" % self.port, "persistence false"]
         if self.tls:
-            lines.append("listener %d 127.0.0.1" % self.tls_port)
+            lines.append("listener %d 127.0.0.1" % (self.tls_port or 0))
             for key, src in zip(("certfile", "keyfile"), self.tls, strict=True):
                 dst = os.path.join(self.dir, key + ".pem")
                 shutil.copy(src, dst)
@@ -77,9 +83,10 @@ class Broker:
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.log = open(os.path.join(self.dir, "log"), "w")
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [_tool("mosquitto"), "-c", conf], stdout=self.log, stderr=subprocess.STDOUT
         )
+        self.proc = proc
         atexit.register(self.stop)  # never left running after a crash of its owner
         deadline = time.time() + 10
         while True:
@@ -89,11 +96,11 @@ class Broker:
                         socket.create_connection(("127.0.0.1", port), 0.2).close()
                 return self
             except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
+                if proc.poll() is not None or time.time() > deadline:
                     raise RuntimeError("mosquitto did not start:\n" + self.log_text())
                 time.sleep(0.05)
 
-    def log_text(self):
+    def log_text(self) -> str:
         with open(os.path.join(self.dir, "log")) as f:
             return f.read()
 
@@ -114,12 +121,21 @@ class Broker:
             user, password = next(iter(self.users.items()))
         return ["-u", user, "-P", password] if user else []
 
-    def publish(self, topic, payload, retain=False, user=None, password=None):
+    def publish(
+        self,
+        topic: str,
+        payload: str,
+        retain: bool = False,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
         cmd = [_tool("mosquitto_pub"), "-h", "127.0.0.1", "-p", str(self.port), "-t", topic]
         cmd += ["-m", payload] + (["-r"] if retain else []) + self._auth(user, password)
         subprocess.run(cmd, check=True, timeout=10)
 
-    def watch(self, topic="#", user=None, password=None):
+    def watch(
+        self, topic: str = "#", user: str | None = None, password: str | None = None
+    ) -> "Watcher":
         w = Watcher(self, topic, self._auth(user, password))
         self.watchers.append(w)
         return w
@@ -128,11 +144,11 @@ class Broker:
 class Watcher:
     """mosquitto_sub on topic; .messages: (retained, topic, payload) as they arrive."""
 
-    def __init__(self, broker, topic, auth):
+    def __init__(self, broker: Broker, topic: str, auth: list[str]) -> None:
         cmd = [_tool("mosquitto_sub"), "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic]
         cmd += ["-F", "%r\t%t\t%p", "-i", "watcher-%d" % id(self)] + auth
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.messages = []
+        self.messages: list[tuple[bool, str, str]] = []
         threading.Thread(target=self._read, daemon=True).start()
         time.sleep(0.3)  # subscribed before anything is published
 
@@ -141,10 +157,12 @@ class Watcher:
             retained, topic, payload = line.rstrip("\n").split("\t", 2)
             self.messages.append((retained == "1", topic, payload))
 
-    def on(self, topic):
+    def on(self, topic: str) -> list[tuple[bool, str, str]]:
         return [m for m in self.messages if m[1] == topic]
 
-    def wait(self, pred, timeout=20, after=0):
+    def wait(
+        self, pred: Callable[[bool, str, str], bool], timeout: float = 20, after: int = 0
+    ) -> tuple[bool, str, str]:
         """The first message (from index after) for which pred(retained, topic, payload)."""
         deadline = time.time() + timeout
         while True:

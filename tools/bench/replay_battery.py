@@ -1,7 +1,7 @@
 """Replay on a battery site: the measured days (tools/data/traces) with a home battery in
 self-consumption mode, through the firmware's own Control, Heater and battery.Battery.
 
-    python -m tools.replay_battery [--capacity-kwh 10] [--max-kw 3.84] [--reserve 20]
+    python -m tools.bench.replay_battery [--capacity-kwh 10] [--max-kw 3.84] [--reserve 20]
                                    [--soc 50] [--traces DIR] [--json FILE]
 
 The battery absorbs export until full and covers import until its reserve, up to its power
@@ -28,7 +28,7 @@ import sys
 from firmware.battery import Battery
 from firmware.control import Control
 from firmware.heater import Heater
-from tools.replay import TRACES, Day, settings
+from tools.bench.replay import TRACES, Day, settings
 
 POLICIES = ("no heater", "unaware", "battery", "heater")
 
@@ -161,7 +161,7 @@ def table(res, n_days):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", default=TRACES)
     p.add_argument("--capacity-kwh", type=float, default=10.0)

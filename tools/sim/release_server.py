@@ -1,9 +1,9 @@
 """A release server for tests and trials: a release folder (tools/release.py) over HTTPS on
-127.0.0.1, with the test CA's certificate (tools/certs.py), as a web server would serve it, and
+127.0.0.1, with the test CA's certificate (tools/sim/certs.py), as a web server would serve it, and
 with faults on demand for the files (not the manifest): a truncated body, a wrong length, a
 tampered byte, a missing file, a chunked reply, a stall.
 
-    python -m tools.release_server DIR      # serve DIR until Ctrl-C; prints update.url and CA
+    python -m tools.sim.release_server DIR      # serve DIR until Ctrl-C; prints update.url and CA
 """
 
 import argparse
@@ -14,38 +14,40 @@ import sys
 import threading
 import time
 
-from tools import certs
-from tools.sim import ROOT, _Service
+from tools.sim import ROOT, certs
+from tools.sim.server import Handler, Service
 
 PREFIX = "/releases/"
 FILE_FAULTS = ("truncate", "wrong-size", "tamper", "missing", "chunked", "stall")
 
 
-class ReleaseServer(_Service):
-    def __init__(self, folder, pki, port=0):
+class ReleaseServer(Service):
+    def __init__(self, folder: str, pki: dict[str, str], port: int = 0) -> None:
         super().__init__(port)
         self.folder = folder
         self.pki = pki
         self.file_fault = None  # one of FILE_FAULTS, for the files from the fault_from'th on
         self.fault_from = 0
         self.stall_s = 30
-        self.requests = []  # paths asked for
-        self.header_names = set()  # of every request, lower case: what a board tells a server
+        self.requests: list[str] = []  # paths asked for
+        # of every request, lower case: what a board tells a server
+        self.header_names: set[str] = set()
         self.files_served = 0
         self.lock = threading.Lock()
-        self._ctx = None
+        self._ctx: ssl.SSLContext | None = None
 
-    def tls_context(self):
+    def tls_context(self) -> ssl.SSLContext:
         if self._ctx is None:
-            self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._ctx.load_cert_chain(self.pki["cloud_pem"], self.pki["cloud_key"])
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.pki["cloud_pem"], self.pki["cloud_key"])
+            self._ctx = ctx
         return self._ctx
 
     @property
-    def url(self):
+    def url(self) -> str:
         return "https://127.0.0.1:%d%s" % (self.port, PREFIX.rstrip("/"))
 
-    def serve(self, h):
+    def serve(self, h: Handler) -> None:
         self.requests.append(h.path)
         self.header_names.update(name.lower() for name in h.headers.keys())
         if h.command != "GET" or not h.path.startswith(PREFIX):
@@ -88,7 +90,7 @@ class ReleaseServer(_Service):
         return h.reply(200, body, "application/octet-stream")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folder", help="a release folder made by tools.release")
     p.add_argument("--port", type=int, default=0)

@@ -1,6 +1,6 @@
 """The ESP32's Python heap, measured (make heap): how much headroom the firmware leaves.
 
-    python -m tools.heap [--binary PATH] [--features default,mqtt,...] [--quick]
+    python -m tools.bench.heap [--binary PATH] [--features default,mqtt,...] [--quick]
 
 It runs the real firmware, deployed as .mpy, under `micropython-esp32` (../shared/upy32: a 32-bit
 unix port with ESP32_GENERIC's heap: a first area of 56 KB that grows on demand by up to
@@ -9,11 +9,11 @@ at which each workload still passes. The headroom is 57344 minus that budget: wh
 ESP32_GENERIC (no PSRAM) would have to spare. Workloads:
 
 - steady: three simulated hours of the demo's day from 08:00, with a cloud login at boot and a
-  token renewal at 08:30 (tools.soak's probe);
+  token renewal at 08:30 (tools.bench.soak's probe);
 - boot-FOLDER: a boot against a captured Envoy, up to the relay switching on; the first Envoy
   connection must succeed at the first try. The heaviest captures are included.
 - update: a boot that installs a signed release (this tree, one version up) from a release server
-  on 127.0.0.1 (tools/release_server.py), then boots it on trial up to the relay switching on.
+  on 127.0.0.1 (tools/sim/release_server.py), then boots it on trial up to the relay switching on.
 
 - look: not a growth budget but what a look for a release (the manifest, its signature) needs
   beyond the modules a running diverter has loaded anyway: the smallest first heap area (no
@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 
-from tools import soak
+from tools.bench import soak
 from tools.sim import ROOT
 
 STAND_IN = os.path.join(os.path.dirname(ROOT), "shared", "upy32", "micropython-esp32")
@@ -84,13 +84,13 @@ class _Bounded(soak.HostBoard):
 
     def _spawn(self):
         if self.resets > self.RESETS_MAX:
-            self.lines.append("error: %d restarts: stopped by tools/heap.py" % self.resets)
+            self.lines.append("error: %d restarts: stopped by tools/bench/heap.py" % self.resets)
             self._stopping = True
             return self.proc
         return super()._spawn()
 
 
-soak.HostBoard = _Bounded
+soak.HostBoard = _Bounded  # type: ignore[misc]  # soak's runs get the bounded board
 
 
 def steady(binary, env, workdir, config, site=None):
@@ -163,9 +163,10 @@ class Releases:
     (for the feature: a look that finds nothing newer) and one version up (the workload)."""
 
     def __init__(self, work):
-        from tools import certs, release
-        from tools.release_server import ReleaseServer
+        from tools import release
         from tools.sim import ROOT as repo
+        from tools.sim import certs
+        from tools.sim.release_server import ReleaseServer
 
         self.tree, up = os.path.join(work, "tree"), os.path.join(work, "tree-up")
         for tree in (self.tree, up):
@@ -276,7 +277,7 @@ def smallest(run, lo=0, hi=BOARD_GROWTH):
     return best
 
 
-def main(argv=None):
+def main(argv=None):  # noqa: C901 (one flat branch per option)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--binary", help="default: %s if present" % os.path.relpath(STAND_IN))
     p.add_argument(
@@ -341,7 +342,7 @@ def main(argv=None):
             config["update"] = releases.update(releases.same)
     broker = None
     if "mqtt" in config:  # a broker on 127.0.0.1, so that the runs connect and publish
-        from tools.broker import Broker
+        from tools.sim.broker import Broker
 
         broker = Broker().start()
         config["mqtt"]["port"] = broker.port

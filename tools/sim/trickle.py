@@ -1,6 +1,6 @@
 """A TCP proxy on 127.0.0.1 that trickles: the server's bytes come back a few at a time, with
 pauses. A dribbled TLS handshake for the HTTP client's tests, and a trickling Envoy in front of
-the simulated one for the fault table (tools/faults.py):
+the simulated one for the fault table (tools/sim/faults.py):
 
     proxy = TrickleProxy(sim.envoy.port, pace_s=0).start()   # pace_s 0: passes bytes at once
     ... the client talks to proxy.port ...
@@ -14,21 +14,22 @@ sends small packets for ever, a byte every pace_s, each byte in time for a per-p
 import socket
 import threading
 import time
+from typing import Self
 
 
 class Listener:
     """A listener on 127.0.0.1 with a thread per connection; stop() drops everything."""
 
-    def __init__(self, limit_s):
+    def __init__(self, limit_s: float) -> None:
         self.limit_s = limit_s
         self.port = None
         self.connections = 0
-        self._listener = None
-        self._open = set()
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def start(self):
+    def start(self) -> Self:
         self._stopping.clear()
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -97,7 +98,14 @@ class TrickleProxy(Listener):
     pace_s 0 passes them on at once; it may change while connections are open. A trickling
     connection is dropped limit_s after its trickle began."""
 
-    def __init__(self, upstream, pace_s=0.2, chunk=1, fast=0, limit_s=30.0):
+    def __init__(
+        self,
+        upstream: int,
+        pace_s: float = 0.2,
+        chunk: int = 1,
+        fast: int = 0,
+        limit_s: float = 30.0,
+    ) -> None:
         super().__init__(limit_s)
         self.upstream = upstream
         self.pace_s = pace_s
@@ -142,7 +150,7 @@ class TrickleProxy(Listener):
             drop(up)
 
 
-def drop(s):
+def drop(s: socket.socket) -> None:
     try:
         s.shutdown(socket.SHUT_RDWR)
     except OSError:
@@ -164,7 +172,13 @@ class TrickleBroker(Listener):
     that each packet is whole within a per-packet deadline longer than (len - 1) * pace_s, and
     another one has always begun. Each connection ends after limit_s."""
 
-    def __init__(self, packet=PINGRESP, pace_s=0.1, trickle_connack=False, limit_s=600.0):
+    def __init__(
+        self,
+        packet: bytes = PINGRESP,
+        pace_s: float = 0.1,
+        trickle_connack: bool = False,
+        limit_s: float = 600.0,
+    ) -> None:
         super().__init__(limit_s)
         self.packet = packet
         self.pace_s = pace_s

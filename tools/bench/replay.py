@@ -1,25 +1,25 @@
 """Replay benchmark (make bench): measured days through the firmware's own decision code, against
 the best possible relay schedule.
 
-    python -m tools.replay [--traces DIR | --trace FILE ...] [--config config.json] [--spiky]
+    python -m tools.bench.replay [--traces DIR | --trace FILE ...] [--config config.json] [--spiky]
                            [--goals] [--output relay|burst|both] [--json FILE] [--no-plots]
 
 Each day (tools/data/traces by default) is interpolated to one-second steps; PV-only days get a
 constant base load (300 W). --spiky superimposes seeded second-scale household loads (kettles,
-cooking, a washing machine, a fridge, noise: tools/house.py, spiky_load) on every day. The
+cooking, a washing machine, a fridge, noise: tools/bench/house.py, spiky_load) on every day. The
 firmware under test is Control + Heater as firmware/diverter.py wires them (class Firmware, the one
 place to change when the firmware's policy objects change), with the defaults of
 firmware/config.py or the control/heater sections of --config. Three models of the world:
 
 - exact: the firmware reads the net power of the same second; the heater draws its rated power
-  whenever the relay is on (no tank limit). The dynamic programme (tools/dp.py) assumes the
+  whenever the relay is on (no tank limit). The dynamic programme (tools/bench/dp.py) assumes the
   same, so this is the model of the headline figure.
 - board: what the board lives with. The Envoy's readings are 1-2 s old (seeded, per poll) and
   change once a second: a poll that gets the timestamp of the previous one is not a fresh
   reading. The heater's real power differs from its label (92-98 % of it, seeded per day) and
   the firmware knows only what heater.Heater learns from the steps it sees. The DP reference
   uses the real power, readings exact.
-- tank: board, plus a 200-litre tank (tools/house.py, Tank: 9 kWh, 3 kWh at midnight, losses,
+- tank: board, plus a 200-litre tank (tools/bench/house.py, Tank: 9 kWh, 3 kWh at midnight, losses,
   an evening draw): once full, its thermostat opens and the heater draws nothing. No DP
   reference (the optimum would plan around the tank). "Refused" is the heater's power times
   the time the relay was on with the thermostat open (the relay may stay on then: harmless).
@@ -59,8 +59,8 @@ import numpy as np
 from firmware import burst, config
 from firmware.control import Control
 from firmware.heater import Heater
-from tools import dp
-from tools.house import Tank, load_trace, spiky_load
+from tools.bench import dp
+from tools.bench.house import Tank, load_trace, spiky_load
 from tools.sim import ROOT
 
 TRACES = os.path.join(ROOT, "tools", "data", "traces")
@@ -709,7 +709,7 @@ def _jsonable(results, bursts=None):
     return out
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 (one flat branch per option)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", help="a folder of day files (default tools/data/traces)")
     p.add_argument("--trace", action="append", default=[], help="a day file (repeatable)")
@@ -751,8 +751,8 @@ def main(argv=None):
         return 2
     cfg, errors = settings(args.config)
     if errors:
-        for e in errors:
-            print("config: " + e)
+        for problem in errors:
+            print("config: " + problem)
         return 2
     files = list(args.trace)
     if args.traces or not files:
@@ -782,7 +782,8 @@ def main(argv=None):
         "foresight, at the firmware's own grid import ('~': interpolated on the hull).",
         "Board model: readings %s s old, a new meter value every %d s." % (args.age, args.period),
     ]
-    results, bursts = {}, {}
+    results: dict = {}
+    bursts: dict = {}
     for variant in variants:
         days = [Day(f, args.base_load_w, variant == "spiky", args.seed) for f in files]
         plots = None

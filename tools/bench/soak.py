@@ -1,6 +1,6 @@
 """Soak: 24 simulated hours of the real firmware under `micropython -X heapsize=...`.
 
-    python -m tools.soak [--hours 24] [--heapsize SIZE] [--speed 720]
+    python -m tools.bench.soak [--hours 24] [--heapsize SIZE] [--speed 720]
     make soak
 
 The simulated Envoy follows the demo's real day (tools/data) with the heater's load when the
@@ -22,8 +22,8 @@ import tempfile
 import time
 
 from firmware import clock
-from tools.hostboard import HostBoard, lay_out
-from tools.house import House
+from tools.bench.house import House
+from tools.board.hostboard import HostBoard, lay_out
 from tools.sim import ROOT, Simulation
 from tools.simulate import DEFAULT_TRACE, DEMO_CONTROL, Recorder, trace_date_and_zone
 
@@ -50,7 +50,8 @@ def soak(
     """Run the firmware for `hours` simulated hours from start_hour (local) of the demo day;
     tokens fall due renew_after_h hours after they are issued (default: halfway). The firmware
     renews ahead of time only while the relay is off, so a sunny noon defers it. binary and env:
-    the MicroPython to run and extra environment (tools/heap.py passes the ESP32-heap stand-in);
+    the MicroPython to run and extra environment (tools/bench/heap.py passes the ESP32-heap
+    stand-in);
     folder: the captured Envoy to simulate; config: sections merged into the generated
     config.json. battery: SimBattery arguments, for a capture with a battery. virtual: the
     board's own virtual clock leads (firmware/board_sim.py): the run is the same on every
@@ -154,7 +155,7 @@ def verdict(res):
     return problems
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hours", type=int, default=24)
     p.add_argument("--heapsize", help="skip the search and soak at this size, e.g. 160K")

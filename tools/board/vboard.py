@@ -26,7 +26,7 @@ def _make_controlling_terminal():
 
 
 class VirtualBoard:
-    def __init__(self, folder, env=None):
+    def __init__(self, folder: str, env: dict[str, str] | None = None) -> None:
         self.folder = folder
         self.output = bytearray()
         self._board_m, board_s = pty.openpty()
@@ -68,11 +68,11 @@ class VirtualBoard:
                 else:
                     os.write(self._board_m, data)
 
-    def type(self, text):
+    def type(self, text: str | bytes) -> None:
         """Keys typed at the REPL (as by a user in a terminal)."""
         os.write(self._board_m, text.encode() if isinstance(text, str) else text)
 
-    def wait_for(self, text, timeout=20, start=0):
+    def wait_for(self, text: str, timeout: float = 20, start: int = 0) -> int:
         want = text.encode()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -87,11 +87,11 @@ class VirtualBoard:
             % (text, timeout, self.output[-3000:].decode(errors="replace"))
         )
 
-    def forget_port_input(self):
+    def forget_port_input(self) -> None:
         """Drop what the board printed while no mpremote was listening."""
         termios.tcflush(self._host_s, termios.TCIFLUSH)
 
-    def close(self):
+    def close(self) -> None:
         self._stop = True
         if self.proc.poll() is None:
             self.proc.kill()
