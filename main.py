@@ -16,5 +16,5 @@ except Exception as e:
         import machine
 
         machine.reset()
-    raise SystemExit(77)  # the simulated board's reset: tools/hostboard.py starts it again
+    raise SystemExit(77)  # the simulated board's reset: tools/board/hostboard.py starts it again
 app.run()

@@ -185,7 +185,7 @@ class Board:
             return None
 
     def reset(self):
-        # A real board starts again from boot.py; tools/hostboard.py does that on this status.
+        # A real board starts again from boot.py; tools/board/hostboard.py does that on this status.
         print("board: reset")
         raise SystemExit(RESET_STATUS)
 
@@ -193,6 +193,6 @@ class Board:
         return _params.get("id", "5e0000d1e5e1")  # "id=" in DIVERTER_SIM: another board
 
     def reset_cause(self):
-        # A host process starts from nothing, as after a power cut, unless tools/hostboard.py
+        # A host process starts from nothing, as after a power cut, unless tools/board/hostboard.py
         # started it again after a machine.reset().
         return "a software reset or a crash" if os.getenv("DIVERTER_RESET") else "power-on"

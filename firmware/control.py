@@ -11,7 +11,7 @@
 #          heater power - 2 X (or half the start level, if higher), and min_on_s passed.
 #   stale: no reading, or none fresher than stale_s -> OFF at once, whatever min_on_s says
 # Averages are exponential: one number each, time-weighted, restarted after a gap in the data.
-# Measured with tools.replay against the best possible schedule (README, Benchmarks).
+# Measured with tools.bench.replay against the best possible schedule (docs/benchmarks.md).
 
 from firmware.compat import const
 
