@@ -42,3 +42,24 @@ def test_lazy_and_by_name_imports_count():
     )
     known = ["console", "link_setup", "envoy", "http"]
     assert layers.imports(source, known) == {"console", "link_setup", "envoy", "http"}
+
+
+def test_the_readmes_drawing_shows_the_layers_as_they_are():
+    import os
+    import re
+
+    with open(os.path.join(layers.ROOT, "README.md")) as f:
+        text = f.read()
+    block = text.split("## Layout", 1)[1].split("```")[1]
+    drawn, index = {}, None
+    for line in block.splitlines():
+        m = re.match(r"(\d) (\S+(?: \S+)*?)  +(.*)", line)
+        if m:
+            index = int(m.group(1))
+            names = m.group(3)
+        else:
+            names = line.strip()
+        for name in names.replace(",", " ").split():
+            drawn[name] = index
+    wanted = {name: i for name, i in layers.layer_of().items() if name in layers.graph()}
+    assert drawn == wanted, sorted(set(drawn.items()) ^ set(wanted.items()))
