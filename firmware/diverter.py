@@ -62,7 +62,7 @@ class Diverter:
         self.next_summary = up + SUMMARY_S
         self.next_save = up + SAVE_S
         console.set_clock(self._clock_text, board.uptime)
-        self.watch = None  # update_watch.Watch: a version on trial, looks for releases
+        self.watch = None  # update_watch.watch(): a version on trial, the next look
         self.asked = None  # a restart asked for within a pass (an MQTT command): why
         self.mqtt = None
         m = cfg.get("mqtt")
@@ -129,8 +129,12 @@ class Diverter:
             line = self.link.tokens.days_line(day)
             if line:
                 console.log(line)
-        if self.watch:
-            self.watch.minute(self, up)
+        w = self.watch
+        if w and (w[0] is not None or (w[1] is not None and up >= w[1])):  # update_watch.due
+            from firmware import update_watch
+
+            update_watch.minute(w, self, up)
+            unload("firmware.update_watch")
         if up >= self.next_save:
             self.next_save = up + SAVE_S
             self.accounting.save()
