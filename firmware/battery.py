@@ -12,7 +12,7 @@
 # Loaded only on sites where the Envoy shows a battery: Battery is pure (time and readings come
 # in); found() and read_power() are the link's and the Envoy client's
 # battery code, kept here so that a site without a battery never loads them.
-from firmware import console, ensemble
+from firmware import console
 from firmware import envoy_parse as ep
 from firmware.compat import const, unload
 from firmware.envoy_parse import EnvoyError
@@ -205,8 +205,8 @@ def read_power(e, poll, readings=None):
 def soc_reserve(buf, n):
     """secctrl -> (SoC %, reserve %), None when absent. agg_soc covers IQ and AC Batteries
     together; the reserve is adjusted_backup_soc."""
-    return _pct(ensemble.number_after(buf, n, b'"agg_soc"')), _pct(
-        ensemble.number_after(buf, n, b'"adjusted_backup_soc"')
+    return _pct(ep.number_after(buf, n, b'"agg_soc"')), _pct(
+        ep.number_after(buf, n, b'"adjusted_backup_soc"')
     )
 
 
@@ -217,7 +217,7 @@ def _pct(v):
 def ensemble_power(buf, n):
     """/ivp/ensemble/power -> the IQ Batteries' W (+ discharging), or None when it lists none.
     The key really is "devices:" with a colon; an empty list means no battery reports."""
-    if not ensemble.has_items(buf, n, b'"devices:"'):
+    if not ep.has_items(buf, n, b'"devices:"'):
         return None
     key = b'"real_power_mw"'
     mw = count = i = 0
@@ -225,7 +225,7 @@ def ensemble_power(buf, n):
         i = buf.find(key, i, n)
         if i < 0:
             break
-        v = ensemble.number_after(buf, n, key, i)
+        v = ep.number_after(buf, n, key, i)
         if v is None:
             raise ValueError("an IQ Battery's real_power_mw is not a number")
         mw += v

@@ -1,9 +1,11 @@
 # The Envoy's Ensemble replies (home batteries), read where they stand in the reply's bytes: a few
 # bytes allocated instead of the whole reply as objects. Their field names are unique in them,
 # and a name inside a string cannot match (its quotes are escaped). Loaded after each connection
-# and each hour to look for a battery; kept only on a battery site. It reads replies (into the
-# battery it is given); what a look means for the link is link.look_for_battery's.
-from firmware import envoy_parse as ep
+# and each hour to look for a battery, each minute on a battery site (its SoC), and dropped after
+# each look: the poll's battery power needs only envoy_parse's number_after and has_items. It
+# reads replies (into the battery it is given); what a look means for the link is
+# link.look_for_battery's.
+from firmware.envoy_parse import has_items, number_after
 
 CHARGE = "/ivp/ensemble/secctrl"  # SoC, reserve, capacity (Max_energy, Wh)
 POWER = "/ivp/ensemble/power"  # per IQ Battery: real_power_mw, + discharging
@@ -75,41 +77,6 @@ def get(e, path):
         pass
     _failed[0] = True
     return False
-
-
-def number_after(buf, n, key, start=0):
-    """The number that follows key (a quoted name: b'"agg_soc"') and its colon in buf[:n], or
-    None."""
-    i = buf.find(key, start, n)
-    if i < 0:
-        return None
-    i = _skip(buf, i + len(key), n)
-    if i >= n or buf[i] != 58:  # ":"
-        return None
-    i = _skip(buf, i + 1, n)
-    j = ep._number_end(buf, i, n)
-    return ep._power(ep._number(buf, i, j)) if 0 < j - i <= 24 else None
-
-
-def has_items(buf, n, key):
-    """True when key (quoted) names a non-empty list in buf[:n]."""
-    i = buf.find(key, 0, n)
-    if i < 0:
-        return False
-    i = _skip(buf, i + len(key), n)
-    if i >= n or buf[i] != 58:
-        return False
-    i = _skip(buf, i + 1, n)
-    if i >= n or buf[i] != 91:  # "["
-        return False
-    i = _skip(buf, i + 1, n)
-    return i < n and buf[i] != 93  # "]"
-
-
-def _skip(buf, i, n):
-    while i < n and buf[i] in b" \t\r\n":
-        i += 1
-    return i
 
 
 def capacity(buf, n):

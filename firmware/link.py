@@ -151,8 +151,7 @@ class Link:
 
             settle(self, seen, conclusive)
         self.next_battery = up + (ensemble.SOC_S if r.battery else ensemble.LOOK_S)
-        if r.battery is None:
-            unload("firmware.ensemble")
+        unload("firmware.ensemble")
 
     def _wifi(self, up, heater_on):
         b = self.board
