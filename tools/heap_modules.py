@@ -53,11 +53,16 @@ RESIDENT_MAIN = """from firmware import reports
 _health = reports.health
 def _with_modules(s):
     import sys
+    import micropython
+    micropython.qstr_info()  # the interned names' pool: "qstr pool: ... n_total_bytes=N"
     names = [n[9:] for n in sys.modules if n.startswith("firmware.")]
     return _health(s) + " modules=" + ",".join(sorted(names))
 reports.health = _with_modules
 """
 MODULES = re.compile(r"health uptime_h=\d+ heap_used=(\d+).* modules=(\S*)")
+QSTR = re.compile(
+    r"qstr pool: n_pool=(\d+), n_qstr=(\d+), n_str_data_bytes=(\d+), n_total_bytes=(\d+)"
+)
 
 
 def order():
@@ -156,6 +161,12 @@ def residents(binary, work, features, hours):
     found = [m for m in map(MODULES.search, res["lines"]) if m]
     if not found:
         raise SystemExit("heap_modules: no health line:\n" + "\n".join(res["lines"]))
+    pools = [m for m in map(QSTR.search, res["lines"]) if m]
+    if pools:
+        print(
+            "interned names at the last health line: %s pools, %s names, %s bytes in all"
+            % pools[-1].group(1, 2, 4)
+        )
     return int(found[-1].group(1)), found[-1].group(2).split(",")
 
 
