@@ -147,9 +147,7 @@ class Link:
         r = self.reading
         seen, conclusive = ensemble.look(self.envoy, r.battery)
         if seen or r.battery is not None:
-            from firmware.battery import settle
-
-            settle(self, seen, conclusive)
+            ensemble.settle(self, seen, conclusive)
         self.next_battery = up + (ensemble.SOC_S if r.battery else ensemble.LOOK_S)
         unload("firmware.ensemble")
 
