@@ -26,8 +26,9 @@ LAYERS = (
     ),
     (
         "net, board and config",
-        "http mqtt board board_esp32 board_sim bootrelay burst_rmt burst_sim config settings "
-        "lastwords release_key update_sig update_manifest update_slot tank_sim tank_config",
+        "http http_body mqtt board board_esp32 board_sim bootrelay burst_rmt burst_sim config "
+        "settings lastwords release_key update_sig update_manifest update_slot tank_sim "
+        "tank_config",
     ),
     (
         "cloud and Envoy",
