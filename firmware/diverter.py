@@ -52,7 +52,7 @@ class Diverter:
         self.policy = Policy(rules, _boost(cfg["boost"]), self.tank)
         self.kept = {}  # settings changed at run time, kept on flash (settings.py)
         self.kept_dirty = False
-        self.restore()
+        self._restore()
         acc.reading = self.link.reading
         acc.output = self.output
         self.output.off("boot")  # the pin was claimed OFF; this is the output path's start
@@ -202,6 +202,33 @@ class Diverter:
         if self.mqtt:
             self.mqtt.close()  # "offline": nothing controls the heater now
         self.accounting.save()
+
+    # -- settings kept across restarts (settings.py; their changes and saving: diverter_ask.py) --
+
+    def _defaults(self):
+        c = self.cfg
+        return {
+            "max_import_w": c["control"]["max_import_w"],
+            "boost_kwh": c["boost"]["min_kwh"],
+            "on_min": 60,
+        }
+
+    def _restore(self):
+        # At boot, when the heap is fullest: resident, so that only settings.py loads for it.
+        from firmware import settings
+
+        self.kept = kept = settings.load(self._defaults())
+        unload("firmware.settings")
+        rules, boost = self.policy.rules, self.policy.boost
+        if "max_import_w" in kept and hasattr(rules, "max_import"):
+            rules.max_import = kept["max_import_w"]
+        if "boost_kwh" in kept and boost is not None:
+            boost.retarget(kept["boost_kwh"] * 1000)
+        if kept:
+            console.log(
+                "settings: kept from before the restart: %s"
+                % " ".join("%s=%s" % kv for kv in sorted(kept.items()))
+            )
 
     # -- what a person or a program may ask: diverter_ask.py, loaded for it ----------------------
 

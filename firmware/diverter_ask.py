@@ -82,16 +82,8 @@ def repin(d):
     d.link.restart()
 
 
-# -- settings kept across restarts (settings.py) --------------------------------------------------
-
-
-def _defaults(d):
-    c = d.cfg
-    return {
-        "max_import_w": c["control"]["max_import_w"],
-        "boost_kwh": c["boost"]["min_kwh"],
-        "on_min": 60,
-    }
+# -- settings kept across restarts (settings.py; restored by Diverter._restore, at boot, when the
+# heap is fullest: that stays resident) ------------------------------------------------------
 
 
 def _keep(d, name, value):
@@ -100,26 +92,9 @@ def _keep(d, name, value):
         d.kept_dirty = True  # saved within a minute: a dragged slider is one write
 
 
-def restore(d):
-    from firmware import settings
-
-    d.kept = kept = settings.load(_defaults(d))
-    unload("firmware.settings")
-    rules, boost = d.policy.rules, d.policy.boost
-    if "max_import_w" in kept and hasattr(rules, "max_import"):
-        rules.max_import = kept["max_import_w"]
-    if "boost_kwh" in kept and boost is not None:
-        boost.retarget(kept["boost_kwh"] * 1000)
-    if kept:
-        console.log(
-            "settings: kept from before the restart: %s"
-            % " ".join("%s=%s" % kv for kv in sorted(kept.items()))
-        )
-
-
 def save_settings(d):
     from firmware import settings
 
-    settings.save(d.kept, _defaults(d))  # a failure is said once by store.py
+    settings.save(d.kept, d._defaults())  # a failure is said once by store.py
     d.kept_dirty = False
     unload("firmware.settings")
