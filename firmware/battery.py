@@ -10,11 +10,11 @@
 #                  the heater's full power, and a run stops on any sustained discharge;
 #   no data:       battery first, and the heater needs MARGIN_W of export beyond that.
 # Loaded only on sites where the Envoy shows a battery: Battery is pure (time and readings come
-# in); found() and read_power() are the link's and the Envoy client's
-# battery code, kept here so that a site without a battery never loads them.
-from firmware import console, ensemble
+# in); read_power() is the Envoy client's battery code, kept here so that a site without a
+# battery never loads it. What a look means for the link (a battery found, or gone) is
+# ensemble.py's, loaded for each look.
 from firmware import envoy_parse as ep
-from firmware.compat import const, unload
+from firmware.compat import const
 from firmware.envoy_parse import EnvoyError
 
 BATTERY = "battery"
@@ -22,7 +22,6 @@ HEATER = "heater"
 HYSTERESIS = const(5)  # % of SoC: heater first again at min_soc + this
 MARGIN_W = const(300)  # no battery data: export needed beyond battery first's
 IDLE_W = const(50)  # a battery's own idle flow: neither charging nor discharging
-FORGET_LOOKS = const(3)  # looks in a row that show no battery before it is forgotten
 
 DISCHARGING = "battery-discharging"
 CHARGING = "battery-charging"  # battery first: the battery takes the export
@@ -145,45 +144,6 @@ def _text(v):
 # -- the link's and the Envoy client's battery code, loaded only on battery sites -------------
 
 
-def settle(link, seen, conclusive):
-    """What a look (ensemble.look) means for the link: a battery seen, or one seen before not."""
-    if seen:
-        found(link, seen)
-    else:  # forgotten only when the Envoy says so
-        unseen(link, conclusive)
-
-
-def found(link, description):
-    """At each connection: the battery the Envoy showed (description)."""
-    r = link.reading
-    if r.battery is not None and r.battery.source == description:
-        r.battery.unseen = 0
-        return
-    b, c = link.battery_cfg
-    b = b or {"priority": BATTERY, "min_soc": 50}
-    r.battery = Battery(b, c["max_import_w"], c["stale_s"], description)
-    more = " min_soc=%d%%" % b["min_soc"] if b["priority"] == HEATER else ""
-    console.log("battery: %s; priority=%s%s" % (description, b["priority"], more))
-
-
-def unseen(link, conclusive):
-    """A look after a connection did not show the battery seen before. Its data counts as
-    missing at once (battery first with the margin); it is forgotten only after FORGET_LOOKS
-    looks in a row whose replies all came and showed none (conclusive): one failed request
-    after a reconnection must not leave the heater free to drain it."""
-    r = link.reading
-    b = r.battery
-    b.w = b.at = None
-    if not conclusive:
-        b.unseen = 0
-        return
-    b.unseen += 1
-    if b.unseen >= FORGET_LOOKS:
-        console.log("battery: the Envoy showed none %d times in a row; forgotten" % b.unseen)
-        r.battery = None
-        unload("firmware.battery")
-
-
 def read_power(e, poll, readings=None):
     """e.battery_w with this poll's reading: the storage CT's (from its own reply, or from the
     all-meters readings), or /ivp/ensemble/power's. None when it cannot be read: the grid's reading
@@ -205,8 +165,8 @@ def read_power(e, poll, readings=None):
 def soc_reserve(buf, n):
     """secctrl -> (SoC %, reserve %), None when absent. agg_soc covers IQ and AC Batteries
     together; the reserve is adjusted_backup_soc."""
-    return _pct(ensemble.number_after(buf, n, b'"agg_soc"')), _pct(
-        ensemble.number_after(buf, n, b'"adjusted_backup_soc"')
+    return _pct(ep.number_after(buf, n, b'"agg_soc"')), _pct(
+        ep.number_after(buf, n, b'"adjusted_backup_soc"')
     )
 
 
@@ -217,7 +177,7 @@ def _pct(v):
 def ensemble_power(buf, n):
     """/ivp/ensemble/power -> the IQ Batteries' W (+ discharging), or None when it lists none.
     The key really is "devices:" with a colon; an empty list means no battery reports."""
-    if not ensemble.has_items(buf, n, b'"devices:"'):
+    if not ep.has_items(buf, n, b'"devices:"'):
         return None
     key = b'"real_power_mw"'
     mw = count = i = 0
@@ -225,7 +185,7 @@ def ensemble_power(buf, n):
         i = buf.find(key, i, n)
         if i < 0:
             break
-        v = ensemble.number_after(buf, n, key, i)
+        v = ep.number_after(buf, n, key, i)
         if v is None:
             raise ValueError("an IQ Battery's real_power_mw is not a number")
         mw += v

@@ -185,7 +185,8 @@ class Board:
             return None
 
     def reset(self):
-        # A real board starts again from boot.py; tools/board/hostboard.py does that on this status.
+        # A real board starts again from boot.py; tools/board/hostboard.py does that on this
+        # status.
         print("board: reset")
         raise SystemExit(RESET_STATUS)
 

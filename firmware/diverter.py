@@ -62,7 +62,7 @@ class Diverter:
         self.next_summary = up + SUMMARY_S
         self.next_save = up + SAVE_S
         console.set_clock(self._clock_text, board.uptime)
-        self.watch = None  # update_watch.Watch: a version on trial, looks for releases
+        self.watch = None  # update_watch.watch(): a version on trial, the next look
         self.asked = None  # a restart asked for within a pass (an MQTT command): why
         self.mqtt = None
         m = cfg.get("mqtt")
@@ -119,7 +119,7 @@ class Diverter:
         # Work that needs a minute's resolution, not a poll's.
         self.next_minute = up + 60
         if self.kept_dirty:
-            self._save_settings()
+            self.save_settings()
         if console.unsaved and up >= self.next_words:
             self.keep_last_words(up)
         local = self.link.local()
@@ -129,8 +129,12 @@ class Diverter:
             line = self.link.tokens.days_line(day)
             if line:
                 console.log(line)
-        if self.watch:
-            self.watch.minute(self, up)
+        w = self.watch
+        if w and (w[0] is not None or (w[1] is not None and up >= w[1])):  # update_watch.due
+            from firmware import update_watch
+
+            update_watch.minute(w, self, up)
+            unload("firmware.update_watch")
         if up >= self.next_save:
             self.next_save = up + SAVE_S
             self.accounting.save()
@@ -139,22 +143,6 @@ class Diverter:
         if up >= self.next_summary:
             self.next_summary = up + SUMMARY_S
             console.log(reports.summary(self.status()))
-
-    def restart_to_log_in(self, why):
-        """A cloud login is due: it runs at boot, before the diverter loads (bootlogin.py)."""
-        console.log(
-            "token: a cloud login is due (%s); restarting, so that it runs before the diverter "
-            "takes the heap" % why
-        )
-        self._restart()
-
-    def restart_for_update(self, line):
-        """A look for a release, or a new version's trial: they run at boot (update_boot.py,
-        boot.py)."""
-        console.log(line)
-        if self.kept_dirty:  # an Install may come seconds after a slider moved
-            self._save_settings()
-        self._restart()
 
     def restart_for_memory(self, why):
         """A heap too full or too fragmented to go on: a restart gives a fresh one (the heater
@@ -215,7 +203,47 @@ class Diverter:
             self.mqtt.close()  # "offline": nothing controls the heater now
         self.accounting.save()
 
-    # -- what a person or a program may ask -------------------------------------------------------
+    # -- settings kept across restarts (settings.py; their changes and saving: diverter_ask.py) --
+
+    def _defaults(self):
+        c = self.cfg
+        return {
+            "max_import_w": c["control"]["max_import_w"],
+            "boost_kwh": c["boost"]["min_kwh"],
+            "on_min": 60,
+        }
+
+    def _restore(self):
+        # At boot, when the heap is fullest: resident, so that only settings.py loads for it.
+        from firmware import settings
+
+        self.kept = kept = settings.load(self._defaults())
+        unload("firmware.settings")
+        rules, boost = self.policy.rules, self.policy.boost
+        if "max_import_w" in kept and hasattr(rules, "max_import"):
+            rules.max_import = kept["max_import_w"]
+        if "boost_kwh" in kept and boost is not None:
+            boost.retarget(kept["boost_kwh"] * 1000)
+        if kept:
+            console.log(
+                "settings: kept from before the restart: %s"
+                % " ".join("%s=%s" % kv for kv in sorted(kept.items()))
+            )
+
+    # -- what a person or a program may ask: diverter_ask.py, loaded for it ----------------------
+
+    def __getattr__(self, name):
+        # Only for names the instance and the class lack: the rare work's functions, each bound
+        # to this Diverter for its call (d.force_on(30) is diverter_ask.force_on(d, 30)).
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from firmware import diverter_ask
+
+        try:
+            f = getattr(diverter_ask, name)
+        finally:
+            unload("firmware.diverter_ask")
+        return lambda *args: f(self, *args)
 
     def status(self):
         """A snapshot of everything worth showing: the console summary, diag.status() and MQTT
@@ -265,94 +293,6 @@ class Diverter:
         if r.battery is not None:  # battery_w, battery_soc, battery_first, battery_problem
             s.update(r.battery.status(up))
         return s
-
-    def details(self):
-        """More than the snapshot, for a person at the REPL (diag.status())."""
-        from firmware.details import details
-
-        return details(self)
-
-    def force_on(self, minutes=60, guarded=False):
-        """guarded: the safety rules still apply (stale data, min_off_s, tank hot); MQTT's."""
-        self.policy.force_on(self.board.uptime(), minutes, guarded)
-        console.log(
-            "manual: relay forced ON for %d min%s"
-            % (minutes, " within the safety rules" if guarded else " (diag.auto() to end it)")
-        )
-
-    def force_off(self):
-        self.policy.force_off()
-        console.log("manual: relay forced OFF until diag.auto()")
-
-    def auto(self):
-        self.policy.auto()
-        console.log("manual: back to automatic")
-
-    def set_max_import(self, w):
-        """The grid allowance (control.max_import_w), kept across restarts until config.json's
-        changes; ValueError in burst mode, which has none (it aims at a slight export)."""
-        if not hasattr(self.policy.rules, "max_import"):
-            raise ValueError("the burst output has no grid allowance")
-        self.policy.rules.max_import = int(w)
-        self._keep("max_import_w", int(w))
-        console.log("control: max_import_w=%d, kept until config.json's value changes" % w)
-
-    def set_boost(self, kwh):
-        """The boost's min_kwh, kept like the grid allowance; ValueError without a boost
-        window."""
-        b = self.policy.boost
-        if b is None:
-            raise ValueError("no boost window in config.json (boost.window)")
-        b.retarget(kwh * 1000)
-        self._keep("boost_kwh", kwh)
-        console.log("boost: min_kwh=%.1f, kept until config.json's value changes" % kwh)
-
-    def set_on_min(self, minutes):
-        """How long a remote "on" forces the heater (MQTT's), kept like the others."""
-        self._keep("on_min", int(minutes))
-
-    # -- settings kept across restarts (settings.py) ----------------------------------------------
-
-    def _defaults(self):
-        c = self.cfg
-        return {
-            "max_import_w": c["control"]["max_import_w"],
-            "boost_kwh": c["boost"]["min_kwh"],
-            "on_min": 60,
-        }
-
-    def _keep(self, name, value):
-        if self.kept.get(name) != value:
-            self.kept[name] = value
-            self.kept_dirty = True  # saved within a minute: a dragged slider is one write
-
-    def _restore(self):
-        from firmware import settings
-
-        self.kept = kept = settings.load(self._defaults())
-        unload("firmware.settings")
-        rules, boost = self.policy.rules, self.policy.boost
-        if "max_import_w" in kept and hasattr(rules, "max_import"):
-            rules.max_import = kept["max_import_w"]
-        if "boost_kwh" in kept and boost is not None:
-            boost.retarget(kept["boost_kwh"] * 1000)
-        if kept:
-            console.log(
-                "settings: kept from before the restart: %s"
-                % " ".join("%s=%s" % kv for kv in sorted(kept.items()))
-            )
-
-    def _save_settings(self):
-        from firmware import settings
-
-        settings.save(self.kept, self._defaults())  # a failure is said once by store.py
-        self.kept_dirty = False
-        unload("firmware.settings")
-
-    def repin(self):
-        """Forget the Envoy's pinned certificate: the next connection pins it again."""
-        self.link.envoy.forget_pin()
-        self.link.restart()
 
 
 def _boost(b):

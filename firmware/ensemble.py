@@ -1,14 +1,19 @@
 # The Envoy's Ensemble replies (home batteries), read where they stand in the reply's bytes: a few
 # bytes allocated instead of the whole reply as objects. Their field names are unique in them,
 # and a name inside a string cannot match (its quotes are escaped). Loaded after each connection
-# and each hour to look for a battery; kept only on a battery site. It reads replies (into the
-# battery it is given); what a look means for the link is link.look_for_battery's.
-from firmware import envoy_parse as ep
+# and each hour to look for a battery, each minute on a battery site (its SoC), and dropped after
+# each look: the poll's battery power needs only envoy_parse's number_after and has_items. It
+# reads replies (into the battery it is given); what a look means for the link is
+# link.look_for_battery's.
+from firmware import console
+from firmware.compat import unload
+from firmware.envoy_parse import has_items, number_after
 
 CHARGE = "/ivp/ensemble/secctrl"  # SoC, reserve, capacity (Max_energy, Wh)
 POWER = "/ivp/ensemble/power"  # per IQ Battery: real_power_mw, + discharging
 SOC_S = 60  # a battery site reads its SoC
 LOOK_S = 3600  # a site without a battery looks for one again
+FORGET_LOOKS = 3  # looks in a row that show no battery before it is forgotten
 
 
 def look(e, b):
@@ -77,42 +82,51 @@ def get(e, path):
     return False
 
 
-def number_after(buf, n, key, start=0):
-    """The number that follows key (a quoted name: b'"agg_soc"') and its colon in buf[:n], or
-    None."""
-    i = buf.find(key, start, n)
-    if i < 0:
-        return None
-    i = _skip(buf, i + len(key), n)
-    if i >= n or buf[i] != 58:  # ":"
-        return None
-    i = _skip(buf, i + 1, n)
-    j = ep._number_end(buf, i, n)
-    return ep._power(ep._number(buf, i, j)) if 0 < j - i <= 24 else None
-
-
-def has_items(buf, n, key):
-    """True when key (quoted) names a non-empty list in buf[:n]."""
-    i = buf.find(key, 0, n)
-    if i < 0:
-        return False
-    i = _skip(buf, i + len(key), n)
-    if i >= n or buf[i] != 58:
-        return False
-    i = _skip(buf, i + 1, n)
-    if i >= n or buf[i] != 91:  # "["
-        return False
-    i = _skip(buf, i + 1, n)
-    return i < n and buf[i] != 93  # "]"
-
-
-def _skip(buf, i, n):
-    while i < n and buf[i] in b" \t\r\n":
-        i += 1
-    return i
-
-
 def capacity(buf, n):
     """secctrl's Max_energy: Wh of batteries commissioned, or None for none."""
     wh = number_after(buf, n, b'"Max_energy"')
     return wh if wh is not None and wh > 0 else None
+
+
+# -- what a look means for the link (link.look_for_battery, right after look()) -------------
+
+
+def settle(link, seen, conclusive):
+    """What a look (ensemble.look) means for the link: a battery seen, or one seen before not."""
+    if seen:
+        found(link, seen)
+    else:  # forgotten only when the Envoy says so
+        unseen(link, conclusive)
+
+
+def found(link, description):
+    """At each connection: the battery the Envoy showed (description)."""
+    from firmware import battery
+
+    r = link.reading
+    if r.battery is not None and r.battery.source == description:
+        r.battery.unseen = 0
+        return
+    b, c = link.battery_cfg
+    b = b or {"priority": battery.BATTERY, "min_soc": 50}
+    r.battery = battery.Battery(b, c["max_import_w"], c["stale_s"], description)
+    more = " min_soc=%d%%" % b["min_soc"] if b["priority"] == battery.HEATER else ""
+    console.log("battery: %s; priority=%s%s" % (description, b["priority"], more))
+
+
+def unseen(link, conclusive):
+    """A look after a connection did not show the battery seen before. Its data counts as
+    missing at once (battery first with the margin); it is forgotten only after FORGET_LOOKS
+    looks in a row whose replies all came and showed none (conclusive): one failed request
+    after a reconnection must not leave the heater free to drain it."""
+    r = link.reading
+    b = r.battery
+    b.w = b.at = None
+    if not conclusive:
+        b.unseen = 0
+        return
+    b.unseen += 1
+    if b.unseen >= FORGET_LOOKS:
+        console.log("battery: the Envoy showed none %d times in a row; forgotten" % b.unseen)
+        r.battery = None
+        unload("firmware.battery")

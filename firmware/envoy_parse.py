@@ -338,6 +338,44 @@ def _number(buf, i, j):
     return float(s)
 
 
+# -- the Ensemble's replies (home batteries, ensemble.py and battery.py): a number by its key
+
+
+def number_after(buf, n, key, start=0):
+    """The number that follows key (a quoted name: b'"agg_soc"') and its colon in buf[:n], or
+    None."""
+    i = buf.find(key, start, n)
+    if i < 0:
+        return None
+    i = _skip(buf, i + len(key), n)
+    if i >= n or buf[i] != 58:  # ":"
+        return None
+    i = _skip(buf, i + 1, n)
+    j = _number_end(buf, i, n)
+    return _power(_number(buf, i, j)) if 0 < j - i <= 24 else None
+
+
+def has_items(buf, n, key):
+    """True when key (quoted) names a non-empty list in buf[:n]."""
+    i = buf.find(key, 0, n)
+    if i < 0:
+        return False
+    i = _skip(buf, i + len(key), n)
+    if i >= n or buf[i] != 58:
+        return False
+    i = _skip(buf, i + 1, n)
+    if i >= n or buf[i] != 91:  # "["
+        return False
+    i = _skip(buf, i + 1, n)
+    return i < n and buf[i] != 93  # "]"
+
+
+def _skip(buf, i, n):
+    while i < n and buf[i] in b" \t\r\n":
+        i += 1
+    return i
+
+
 def net_from_readings(plan, first, second=None, phases=None):
     """Net watts (int, + import) and the reading's timestamp. first holds the readings with
     plan's first eid; second, if given, those with the second (else first is searched).

@@ -211,12 +211,12 @@ class _Replies(_Wire):
         if status in (204, 304):
             n = 0
         elif chunked:
-            n = self._chunked()
+            n = _body("chunked", self)
         elif length is not None:
             self._take(self._room(length)[:length])
             n = length
         else:
-            n = self._to_eof()
+            n = _body("to_eof", self)
             close = True
         if close or self._r != self._w:  # the server said so, or sent more than its reply
             self.close()
@@ -291,64 +291,6 @@ class _Replies(_Wire):
             else:
                 ctype = self._text(v, end, which)
         raise HTTPError("more than %d header lines" % _HEADERS)
-
-    def _chunked(self):
-        total = 0
-        while True:
-            start = self._line()
-            if start < 0:
-                raise HTTPError("truncated body: the chunked reply ended early")
-            size = self._chunk_size(start)
-            if size == 0:
-                break
-            self._take(self._room(total + size, total)[total : total + size])
-            total += size
-            start = self._line()
-            if start < 0 or self._e != start:
-                raise HTTPError("a chunk is not followed by CRLF")
-        for _ in range(_HEADERS):  # trailers, up to the empty line
-            start = self._line()
-            if start < 0 or self._e == start:
-                return total
-        raise HTTPError("more than %d trailer lines" % _HEADERS)
-
-    def _chunk_size(self, start):
-        # 1 to 8 hex digits, then optionally blanks and ";extensions". No sign, prefix or "_".
-        buf = self._buf
-        end = self._e
-        size = 0
-        i = start
-        while i < end and i - start < 9:
-            c = buf[i]
-            if 48 <= c <= 57:
-                c -= 48
-            elif 97 <= c <= 102 or 65 <= c <= 70:
-                c = (c | 32) - 87
-            else:
-                break
-            size = size * 16 + c
-            i += 1
-        digits = i - start
-        while i < end and (buf[i] == 32 or buf[i] == 9):
-            i += 1
-        if not 0 < digits <= 8 or i < end and buf[i] != 59:  # ";"
-            raise HTTPError("bad chunk size %r" % bytes(self._mv[start : min(end, start + 20)]))
-        return size
-
-    def _to_eof(self):
-        # HTTP/1.0-style reply without a length: the body ends when the server closes.
-        total = 0
-        while True:
-            room = self._room(total + 256, total)[total : total + 256]
-            n = min(256, self._w - self._r)
-            if n:
-                room[:n] = self._mv[self._r : self._r + n]
-                self._r += n
-            else:
-                n = self._recv(room)
-                if not n:
-                    return total
-            total += n
 
 
 class Connection(_Replies):
@@ -502,6 +444,15 @@ class Connection(_Replies):
         except BaseException:
             self.close()
             raise
+
+
+def _body(how, conn):
+    # The rarer framings (chunks: production.json on 7.x and 8.x; to the close: HTTP/1.0) are
+    # in http_body.py, loaded at the first such reply and kept: a site that polls
+    # production.json reads chunks every poll.
+    from firmware import http_body
+
+    return getattr(http_body, how)(conn, HTTPError)
 
 
 def _same(buf, at, name):

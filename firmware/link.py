@@ -147,12 +147,9 @@ class Link:
         r = self.reading
         seen, conclusive = ensemble.look(self.envoy, r.battery)
         if seen or r.battery is not None:
-            from firmware.battery import settle
-
-            settle(self, seen, conclusive)
+            ensemble.settle(self, seen, conclusive)
         self.next_battery = up + (ensemble.SOC_S if r.battery else ensemble.LOOK_S)
-        if r.battery is None:
-            unload("firmware.ensemble")
+        unload("firmware.ensemble")
 
     def _wifi(self, up, heater_on):
         b = self.board

@@ -76,9 +76,12 @@ def _updates(cfg, board, trial):
             board.reset()
     if trial is None and look_at is None:
         return None
-    from firmware.update_watch import Watch
+    from firmware.update_watch import watch
 
-    return Watch(trial, look_at, cfg["update"]["check_h"])
+    try:
+        return watch(trial, look_at, cfg["update"]["check_h"])
+    finally:
+        unload("firmware.update_watch")
 
 
 def start(path):

@@ -15,7 +15,6 @@
 # most once a day) and checks the heater model's "tank hot" guess. What it says is worded by
 # tank_say.py, loaded for the line: resident text would cost heap for good.
 from firmware import store
-from firmware.clock import hhmm, parse_window
 from firmware.compat import const, unload
 
 READ_S = const(5)
@@ -150,47 +149,11 @@ class Sensor:
 
 
 class Target:
-    """goal_c by the minute `end` of each day, from the grid for at most `longest` minutes
-    before it (tank_rules.want)."""
-
-    def __init__(self, reason, goal_c, end, longest):
-        self.reason = reason
-        self.goal = goal_c
-        self.end = end
-        self.longest = longest
-        self.on = False
-        self.deadline = None  # the absolute minute of the deadline heated for
-        self.done = None  # a deadline given up (its time passed, the thermostat): not again
-        self.reached = None  # a deadline met: again only tank_rules.REARM_K under the goal
+    """A grid target's state (tank_rules.plan makes it)."""
 
 
 class Plan:
-    """The rules' state between the minutes tank_rules.py runs."""
-
-    def __init__(self, t, reached_day=None):
-        self.max_c = t["max_c"]
-        self.min_c = t["min_c"]
-        self.leg_c = t["legionella_c"]
-        self.litres = t["litres"]
-        self.targets = []  # the legionella cycle first: it wins
-        if self.leg_c:
-            start, end = parse_window(t["legionella_window"])
-            self.targets.append(Target("legionella", self.leg_c, end, (end - start) % 1440))
-        if self.min_c:
-            self.targets.append(Target("hot-by", self.min_c, hhmm(t["hot_by"]), 480))
-        self.reached_day = reached_day
-        self.dirty = False  # reached_day changed: to be saved
-        self.limit = self.max_c  # the temperature at which diverting stops now (0: none)
-        self.full = False
-        self.heat = None  # the Target heating from the grid now
-        self.minute = None  # when the rules last ran
-        self.blind = True  # they ran without a temperature
-        self.notes = []
-
-
-def _day(saved):
-    d = saved.get("legionella_day") if type(saved) is dict else None
-    return d if type(d) is int and 0 <= d <= 100000 else None
+    """The rules' state between the minutes tank_rules.py runs (tank_rules.plan makes it)."""
 
 
 class Tank:
@@ -198,15 +161,17 @@ class Tank:
         """t: the config's tank section; driver: the board's DS18B20 driver (board.tank_sensor)."""
         self.t = t
         self.sensor = Sensor(driver, t["pin"], up)
-        self.plan = Plan(t, self.load())
+        self.plan = rules("plan", Plan(), Target, t, self.load())
         self.watch = None  # (uptime, tank_c) when the sensor overruled a "tank hot" guess
 
     def load(self):
         saved = store.load(FILE)
-        day = _day(saved)
-        if saved is not None and day is None:
+        d = saved.get("legionella_day") if type(saved) is dict else None
+        if type(d) is int and 0 <= d <= 100000:
+            return d
+        if saved is not None:
             say("record")
-        return day
+        return None
 
     def save(self, day):
         return store.save(FILE, {"legionella_day": day})

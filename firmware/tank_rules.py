@@ -22,6 +22,46 @@ EARLY_DAYS = 2
 DAY_MIN = 1440
 
 
+def plan(p, target, t, reached_day=None):
+    """The Plan p made from the config's tank section t, with Targets of the class target:
+    once, at the start (the code stays out of the heap after)."""
+    from firmware.clock import hhmm, parse_window
+
+    p.max_c = t["max_c"]
+    p.min_c = t["min_c"]
+    p.leg_c = t["legionella_c"]
+    p.litres = t["litres"]
+    p.targets = []  # the legionella cycle first: it wins
+    if p.leg_c:
+        start, end = parse_window(t["legionella_window"])
+        p.targets.append(_target(target(), "legionella", p.leg_c, end, (end - start) % 1440))
+    if p.min_c:
+        p.targets.append(_target(target(), "hot-by", p.min_c, hhmm(t["hot_by"]), 480))
+    p.reached_day = reached_day
+    p.dirty = False  # reached_day changed: to be saved
+    p.limit = p.max_c  # the temperature at which diverting stops now (0: none)
+    p.full = False
+    p.heat = None  # the Target heating from the grid now
+    p.minute = None  # when the rules last ran
+    p.blind = True  # they ran without a temperature
+    p.notes = []
+    return p
+
+
+def _target(x, reason, goal_c, end, longest):
+    # goal_c by the minute `end` of each day, from the grid for at most `longest` minutes
+    # before it (want()).
+    x.reason = reason
+    x.goal = goal_c
+    x.end = end
+    x.longest = longest
+    x.on = False
+    x.deadline = None  # the absolute minute of the deadline heated for
+    x.done = None  # a deadline given up (its time passed, the thermostat): not again
+    x.reached = None  # a deadline met: again only REARM_K under the goal
+    return x
+
+
 def lead_min(deficit_k, power_w, litres):
     """Minutes the heater needs to raise the tank by deficit_k, with the margin."""
     if power_w <= 0:

@@ -26,8 +26,9 @@ LAYERS = (
     ),
     (
         "net, board and config",
-        "http mqtt board board_esp32 board_sim bootrelay burst_rmt burst_sim config settings "
-        "lastwords release_key update_sig update_manifest update_slot tank_sim tank_config",
+        "http http_body mqtt board board_esp32 board_sim bootrelay burst_rmt burst_sim config "
+        "settings lastwords release_key update_sig update_manifest update_slot tank_sim "
+        "tank_config",
     ),
     (
         "cloud and Envoy",
@@ -42,7 +43,7 @@ LAYERS = (
     ("output", "output burst_out"),
     (
         "the loop and MQTT",
-        "details reports mqtt_ha mqtt_cmd mqtt_link diverter update_install "
+        "details reports mqtt_ha mqtt_cmd mqtt_link diverter_ask diverter update_install "
         "update_watch update_boot startup app",
     ),
     ("the REPL", "diag"),

@@ -64,7 +64,7 @@ def test_a_battery_removed_is_forgotten_after_three_looks_that_show_none(sim, en
 
     served.serve = no_devices
     e.discover()
-    for i in range(battery.FORGET_LOOKS - 1):
+    for i in range(ensemble.FORGET_LOOKS - 1):
         look_for_battery(lk, 100 + 60 * i)
         assert lk.reading.battery is not None
     look_for_battery(lk, 300)

@@ -132,7 +132,8 @@ def test_the_templates_of_1_1_raise_on_a_missing_token():
 def test_every_reason_the_firmware_gives_is_an_option():
     import re
 
-    from firmware import battery, burst, control, diverter as dv, policy, reasons
+    from firmware import battery, burst, control, policy, reasons
+    from firmware import diverter as dv
 
     given = set()
     for module in (control, burst, policy, reasons, battery, dv):

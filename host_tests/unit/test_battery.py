@@ -292,14 +292,14 @@ def test_a_battery_that_goes_away_is_forgotten():
     from test_diverter import diverter
 
     d, board = diverter()
-    bt.found(d.link, "10000 Wh, power from storage CT eid 7")
+    en.found(d.link, "10000 Wh, power from storage CT eid 7")
     b = d.link.reading.battery
     assert b.priority == "battery" and b.source.startswith("10000 Wh")
-    bt.found(d.link, "10000 Wh, power from storage CT eid 7")
+    en.found(d.link, "10000 Wh, power from storage CT eid 7")
     assert d.link.reading.battery is b  # the same battery at a reconnection: kept
-    for _ in range(bt.FORGET_LOOKS):  # the Envoy's replies show none, look after look
+    for _ in range(en.FORGET_LOOKS):  # the Envoy's replies show none, look after look
         assert d.link.reading.battery is b
-        bt.unseen(d.link, True)
+        en.unseen(d.link, True)
     assert d.link.reading.battery is None
     import sys
 

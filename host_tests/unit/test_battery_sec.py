@@ -99,13 +99,13 @@ def test_it_is_forgotten_after_repeated_successful_replies_that_show_none():
     e.reconnect()
     e.replies[en.CHARGE] = b'{"agg_soc": 0}'  # no Max_energy: no battery commissioned
     e.replies[en.POWER] = NONE
-    for i in range(bt.FORGET_LOOKS - 1):
+    for i in range(en.FORGET_LOOKS - 1):
         look_for_battery(lk, 60 * i)
         assert lk.reading.battery is b and b.adjust(60 * i, 0) == 2 * 300 + bt.MARGIN_W
     e.replies[en.POWER] = OSError(104, "connection reset")  # a failure in between: start again
     look_for_battery(lk, 200)
     e.replies[en.POWER] = NONE
-    for i in range(bt.FORGET_LOOKS - 1):
+    for i in range(en.FORGET_LOOKS - 1):
         look_for_battery(lk, 300 + 60 * i)
         assert lk.reading.battery is b
     look_for_battery(lk, 500)

@@ -277,6 +277,20 @@ def smallest(run, lo=0, hi=BOARD_GROWTH):
     return best
 
 
+def configure(features):
+    """(the config sections, the capture site or None) of these features; KeyError on one
+    unknown."""
+    config = {}
+    site = None
+    for name in features:
+        for section, values in FEATURES[name].items():
+            if section == "_site":
+                site = values
+            else:
+                config[section] = dict(config.get(section, {}), **values)
+    return config, site
+
+
 def main(argv=None):  # noqa: C901 (one flat branch per option)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--binary", help="default: %s if present" % os.path.relpath(STAND_IN))
@@ -290,16 +304,10 @@ def main(argv=None):  # noqa: C901 (one flat branch per option)
     p.add_argument("--echo", action="store_true", help="print each run's verdict")
     args = p.parse_args(argv)
     binary = args.binary or (STAND_IN if os.path.exists(STAND_IN) else None)
-    config = {}
-    site = None
-    for name in args.features.split(","):
-        if name not in FEATURES:
-            p.error("unknown feature %r" % name)
-        for section, values in FEATURES[name].items():
-            if section == "_site":
-                site = values
-            else:
-                config[section] = dict(config.get(section, {}), **values)
+    try:
+        config, site = configure(args.features.split(","))
+    except KeyError as e:
+        p.error("unknown feature %s" % e)
     if binary is None:
         print(
             "heap: %s is not here, so the ESP32's heap cannot be modelled; a fresh clone lacks it "
