@@ -12,14 +12,24 @@ current = None  # the running Diverter, for the REPL helpers in diag.py
 
 
 def start(path="config.json"):
-    """Check the config and build the Diverter, or return None (the problems are printed)."""
+    """Check the config and build the Diverter, or return None (the problems are printed). The
+    boot sequence's code is unloaded before the Diverter's loads: its construction is the
+    fullest moment of a boot."""
     from firmware import startup
 
     try:
-        return startup.start(path)
+        parts = startup.start(path)
     finally:
         startup = None
         unload("firmware.startup")
+    if parts is None:
+        return None
+    gc.collect()
+    from firmware.diverter import Diverter
+
+    d = Diverter(parts[0], parts[1], parts[2])
+    d.watch = parts[3]
+    return d
 
 
 def resume():

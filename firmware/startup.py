@@ -85,7 +85,9 @@ def _updates(cfg, board, trial):
 
 
 def start(path):
-    """Check the config and build the Diverter, or return None (the problems are printed)."""
+    """Check the config, claim the relay, log in if needed and connect to the Envoy: the
+    Diverter's parts (cfg, board, link, watch), or None (the problems are printed). app.py
+    builds the Diverter once this module's code is gone."""
     cfg = _config(path)
     gc.collect()
     trial = _trial()
@@ -153,9 +155,4 @@ def start(path):
     if link.poll(board.uptime(), False):
         link.look_for_battery(board.uptime())  # the Ensemble's code too, while there is room
     link.tokens.read_login_record()
-    gc.collect()
-    from firmware.diverter import Diverter
-
-    d = Diverter(cfg, board, link)
-    d.watch = watch
-    return d
+    return cfg, board, link, watch
