@@ -141,8 +141,9 @@ def test_every_reason_the_firmware_gives_is_an_option():
             v = getattr(module, name)
             if name.isupper() and type(v) is str and re.fullmatch(r"[a-z]+(-[a-z]+)*", v):
                 given.add(v)
-    with open(mqtt_ha.__file__.replace("mqtt_ha", "tank")) as f:
-        given |= set(re.findall(r'Target\("([a-z-]+)"', f.read()))
+    for name in ("tank", "tank_rules"):  # a grid target's reason is its name
+        with open(mqtt_ha.__file__.replace("mqtt_ha", name)) as f:
+            given |= set(re.findall(r'[tT]arget\((?:target\(\), )?"([a-z-]+)"', f.read()))
     given -= {"auto", "diverting", "battery", "heater"}  # modes and priorities, not reasons
     assert given - set(mqtt_ha.REASONS.split()) == set()
     assert {"hot-by", "legionella", "tank-max", "stale", "surplus"} <= given  # the scan works
