@@ -3,18 +3,20 @@
 # topic and one availability topic. Loaded by mqtt.py while discovery is sent, then unloaded.
 # Each payload is written as text from the table below (no dicts, no json.dumps): discovery's
 # peak is one payload. Every value template renders every value the state can carry: a number
-# or null ("None", which Home Assistant shows as unknown), text, or a fallback ("ok", "none",
-# "other"); never a filter that raises on null. An entity the board does not offer (no boost
+# or null ("None", which Home Assistant shows as unknown), text, or a fallback ("ok", "none");
+# never a filter that raises on null. An entity the board does not offer (no boost
 # window, no battery...) gets an empty config, which removes it from Home Assistant.
 from firmware import VERSION
 
 MAKER = "Envoy Diverter project"
-# Every reason the firmware gives (host_tests/unit/test_mqtt_ha.py checks the firmware's own);
-# the enum sensor shows "other" for one missing here rather than an error in Home Assistant.
+# Every reason the firmware gives: the enum sensor's options (host_tests/integration/
+# test_ha_rules.py fails on a reason of the firmware's missing here). The template does not
+# repeat them: the reason's payload is the largest of discovery, and one allocation on a
+# fragmented heap (a reason from a later firmware comes with that firmware's discovery).
 REASONS = (
     "boot surplus waiting-start low-export low-average min-off import min-on no-data stale "
     "manual-on manual-off boost tank-max hot-by legionella battery-charging battery-discharging "
-    "battery-no-data wifi-down envoy-down no-token no-ct pin-mismatch internal-error stopped other"
+    "battery-no-data wifi-down envoy-down no-token no-ct pin-mismatch internal-error stopped"
 )
 _W = '"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"'
 _KWH = '"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"'
@@ -188,11 +190,8 @@ def payload(entity, base, uid, dev):
     """One entity's discovery config, as bytes of JSON."""
     component, oid, name, value, extra, _ = entity
     if oid == "reason":
-        ops = REASONS.split()
-        value = "{%% set r = value_json.reason %%}{{r if r in %s else 'other'}}" % (
-            "[%s]" % ",".join("'%s'" % r for r in ops)
-        )
-        extra += ',"ops":[%s]' % ",".join('"%s"' % r for r in ops)
+        value = "reason"
+        extra += ',"ops":["%s"]' % '","'.join(REASONS.split())
     text = '{"~":"%s","name":"%s","uniq_id":"%s_%s","avty_t":"~/status","dev":%s,%s' % (
         base,
         name,

@@ -101,7 +101,7 @@ def states():
                 nulls[k] = None
         out.append(nulls)
     full = dict(out[0], problem="envoy: timed out", notice="re-pinned: firmware A -> B")
-    full.update(reason="a-reason-from-a-later-version", mode="manual-on", mode_left_min=5)
+    full.update(reason="tank-max", mode="manual-on", mode_left_min=5)
     return out + [full]
 
 
