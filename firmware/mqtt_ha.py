@@ -40,7 +40,14 @@ ENTITIES = (
         '"dev_cla":"power","pl_on":"on","pl_off":"off"',
         "",
     ),
-    ("sensor", "reason", "Reason", "", '"dev_cla":"enum","ic":"mdi:information-outline"', ""),
+    (
+        "sensor",
+        "reason",
+        "Reason",
+        "reason",
+        '"dev_cla":"enum","ic":"mdi:information-outline"',
+        "",
+    ),
     (
         "sensor",
         "problem",
@@ -190,7 +197,6 @@ def payload(entity, base, uid, dev):
     """One entity's discovery config, as bytes of JSON."""
     component, oid, name, value, extra, _ = entity
     if oid == "reason":
-        value = "reason"
         extra += ',"ops":["%s"]' % '","'.join(REASONS.split())
     text = '{"~":"%s","name":"%s","uniq_id":"%s_%s","avty_t":"~/status","dev":%s,%s' % (
         base,
