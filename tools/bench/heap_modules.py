@@ -118,7 +118,7 @@ def residents(binary, work, features, hours):
         releases = heap.Releases(os.path.join(work, "releases"))
         config["update"] = releases.update(releases.same)
     if "mqtt" in config:
-        from tools.broker import Broker
+        from tools.sim.broker import Broker
 
         broker = Broker().start()
         config["mqtt"]["port"] = broker.port

