@@ -27,12 +27,19 @@ if MICROPYTHON:
     ticks_ms = time.ticks_ms
     ticks_diff = time.ticks_diff
     sleep_ms = time.sleep_ms
+    view = memoryview  # of bytes, or of a str's UTF-8 bytes without a copy
 
     def print_exception(e):
         sys.print_exception(e)
 
 else:  # the host's stand-ins live apart, so that a board loads none of their code
-    from firmware.compat_cpython import print_exception, sleep_ms, ticks_diff, ticks_ms  # noqa: F401
+    from firmware.compat_cpython import (  # noqa: F401
+        print_exception,
+        sleep_ms,
+        ticks_diff,
+        ticks_ms,
+        view,
+    )
 
 
 try:

@@ -16,6 +16,11 @@ def sleep_ms(ms):
     time.sleep(ms / 1000)
 
 
+def view(data):
+    # MicroPython's memoryview takes a str too (its UTF-8 bytes); CPython's does not.
+    return memoryview(data.encode() if isinstance(data, str) else data)
+
+
 def print_exception(e):
     import traceback
 

@@ -4,15 +4,15 @@
 # non-blocking socket, so that nothing the broker does can hold the loop (the broker is untrusted
 # input): a pass reads what has arrived and writes what the socket takes, without waiting; a
 # packet not finished goes on in the next pass, and one that takes over 3 s (in or out) drops
-# the connection. All of MQTT's work in a pass shares one time budget (BUDGET_MS). Connecting and
+# the connection. All of MQTT's work in a pass shares one time budget (_BUDGET_MS). Connecting and
 # dropping (mqtt_link), commands (mqtt_cmd) and discovery (mqtt_ha) are loaded when needed and
 # unloaded after.
 from errno import ETIMEDOUT
 
-from firmware.compat import const, ticks_diff, ticks_ms, unload
+from firmware.compat import const, ticks_diff, ticks_ms, unload, view
 
-BUDGET_MS = const(200)  # all of MQTT's work in one pass: reading, commands, discovery, sending
-PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
+_BUDGET_MS = const(200)  # all of MQTT's work in one pass: reading, commands, discovery, sending
+_PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
 PER_PASS = const(4)  # messages acted on in one pass
 DISCOVERY_S = const(60)  # Home Assistant's "online" resends discovery at most this often
 # Why a connection is dropped: OSError(errno, one of these), said in words by mqtt_link.why
@@ -60,7 +60,7 @@ class Mqtt:
         self.base = m["topic"] or self.uid
         self.timeout = diverter.board.timeout(3)  # a connection attempt, all of it; a packet
         self.packet_ms = int(self.timeout * 1000)
-        self.buf = bytearray(PACKET_MAX)  # the one read buffer, allocated early
+        self.buf = bytearray(_PACKET_MAX)  # the one read buffer, allocated early
         self.mv = memoryview(self.buf)
         self.sock = self.ready = self.tls = self.problem = self.since = self.out = None
         self.on_min = diverter.kept.get("on_min", 60)  # how long mode "on" forces the heater
@@ -87,7 +87,7 @@ class Mqtt:
 
     def left(self):
         """Milliseconds left of this pass's budget."""
-        return BUDGET_MS - self.spent - ticks_diff(ticks_ms(), self.t0)
+        return _BUDGET_MS - self.spent - ticks_diff(ticks_ms(), self.t0)
 
     def receive(self, up):
         """Before the decision: act on what has arrived (a command counts in this pass)."""
@@ -147,32 +147,45 @@ class Mqtt:
     # -- writing, never waiting ----------------------------------------------------------------
 
     def publish(self, topic, payload, retain=False):
-        """A QoS 0 PUBLISH (payload: bytes). False when a packet is still going out: the caller
-        tries again in a later pass."""
-        t = topic.encode()
-        return self.put(
-            packet(0x31 if retain else 0x30, 2 + len(t) + len(payload))
-            + bytes((len(t) >> 8, len(t) & 255))
-            + t
-            + payload
-        )
-
-    def put(self, data):
-        """Start sending one packet; False (nothing done) while the last one is still going."""
+        """A QoS 0 PUBLISH. payload: bytes, or a list of its parts (str or bytes), written one
+        after another and never joined: a discovery config needs no large block of a
+        fragmented heap. False when a packet is still going out: the caller tries again in a
+        later pass."""
         if self.out is not None:
             return False
-        self.out = memoryview(data)
+        t = view(topic)
+        out = [None, t]
+        n = 2 + len(t)
+        for p in payload if type(payload) is list else (payload,):
+            p = view(p)
+            if len(p):  # an empty part would look like a full socket to _flush
+                out.append(p)
+                n += len(p)
+        out[0] = packet(0x31 if retain else 0x30, n) + bytes((len(t) >> 8, len(t) & 255))
+        return self.put(out)
+
+    def put(self, data):
+        """Start sending one packet (bytes, or a list of its parts as views); False (nothing
+        done) while the last one is still going."""
+        if self.out is not None:
+            return False
+        self.out = data if type(data) is list else [memoryview(data)]
         self.sent_at = ticks_ms()
         self._flush()
         return True
 
     def _flush(self):
         # As much of the packet going out as the socket takes now.
-        while self.out is not None:
-            n = self.sock.write(self.out)
+        out = self.out
+        while out:
+            n = self.sock.write(out[0])
             if not n:  # None: the socket's buffer is full; the rest in a later pass
                 return
-            self.out = self.out[n:] if n < len(self.out) else None
+            if n < len(out[0]):
+                out[0] = out[0][n:]
+            else:
+                out.pop(0)
+        self.out = None
 
     # -- reading, never waiting ----------------------------------------------------------------
     # A packet is read in steps (its type, its length's 1 to 4 bytes, then its body), each step
@@ -211,7 +224,7 @@ class Mqtt:
                 if self.shift > 21:
                     raise OSError(0, _BAD_LENGTH)
                 self._expect(1)
-            elif self.op & 0xF0 == 0x30 and 0 < self.n <= PACKET_MAX:
+            elif self.op & 0xF0 == 0x30 and 0 < self.n <= _PACKET_MAX:
                 self._expect(2, self.n)
             else:  # PINGRESP, SUBACK, an oversized message: skipped
                 self.skip = self.n
@@ -227,7 +240,7 @@ class Mqtt:
     def _skip(self, got):
         self.skip -= got
         if self.skip:
-            self._expect(3, min(self.skip, PACKET_MAX))
+            self._expect(3, min(self.skip, _PACKET_MAX))
             return False
         self._expect()
         if self.op & 0xF0 == 0x30:

@@ -1,22 +1,25 @@
 # Home Assistant's MQTT discovery: one small retained config message per entity, with the keys
 # abbreviated as home-assistant.io/integrations/mqtt allows, all on one device, one JSON state
 # topic and one availability topic. Loaded by mqtt.py while discovery is sent, then unloaded.
-# Each payload is written as text from the table below (no dicts, no json.dumps): discovery's
-# peak is one payload. Every value template renders every value the state can carry: a number
-# or null ("None", which Home Assistant shows as unknown), text, or a fallback ("ok", "none");
-# never a filter that raises on null. An entity the board does not offer (no boost
-# window, no battery...) gets an empty config, which removes it from Home Assistant.
+# Each payload is written as text from the table below (no dicts, no json.dumps) and sent in
+# its parts, never joined: discovery's largest block is one part. Every value template renders
+# every value the state can carry: a number or null ("None", which Home Assistant shows as
+# unknown), text, or a fallback ("ok", "none"); never a filter that raises on null. An entity
+# the board does not offer (no boost window, no battery...) gets an empty config, which removes
+# it from Home Assistant.
 from firmware import VERSION
+from firmware.compat import const
 
-MAKER = "Envoy Diverter project"
+_MAKER = const("Envoy Diverter project")
 # Every reason the firmware gives: the enum sensor's options (host_tests/integration/
 # test_ha_rules.py fails on a reason of the firmware's missing here). The template does not
 # repeat them: the reason's payload is the largest of discovery, and one allocation on a
 # fragmented heap (a reason from a later firmware comes with that firmware's discovery).
-REASONS = (
-    "boot surplus waiting-start low-export low-average min-off import min-on no-data stale "
-    "manual-on manual-off boost tank-max hot-by legionella battery-charging battery-discharging "
-    "battery-no-data wifi-down envoy-down no-token no-ct pin-mismatch internal-error stopped"
+REASONS = (  # as the enum's options list in JSON wants them, so that they are sent as they are
+    'boot","surplus","waiting-start","low-export","low-average","min-off","import","min-on",'
+    '"no-data","stale","manual-on","manual-off","boost","tank-max","hot-by","legionella",'
+    '"battery-charging","battery-discharging","battery-no-data","wifi-down","envoy-down",'
+    '"no-token","no-ct","pin-mismatch","internal-error","stopped'
 )
 _W = '"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"'
 _KWH = '"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"'
@@ -186,7 +189,7 @@ def device(uid, burst):
         '{"ids":["%s"],"name":"Envoy Diverter","mf":"%s","mdl":"ESP32 %s diverter","sw":"%s"}'
         % (
             uid,
-            MAKER,
+            _MAKER,
             "zero-cross SSR" if burst else "relay",
             VERSION,
         )
@@ -194,27 +197,28 @@ def device(uid, burst):
 
 
 def payload(entity, base, uid, dev):
-    """One entity's discovery config, as bytes of JSON."""
+    """One entity's discovery config: its JSON text as a list of parts, which mqtt.publish
+    writes one after another (never one large block of a fragmented heap)."""
     component, oid, name, value, extra, _ = entity
-    if oid == "reason":
-        extra += ',"ops":["%s"]' % '","'.join(REASONS.split())
-    text = '{"~":"%s","name":"%s","uniq_id":"%s_%s","avty_t":"~/status","dev":%s,%s' % (
-        base,
-        name,
-        uid,
-        oid,
+    parts = [
+        '{"~":"%s","name":"%s","uniq_id":"%s_%s","avty_t":"~/status","dev":'
+        % (base, name, uid, oid),
         dev,
+        ",",
         extra,
-    )
+    ]
+    if oid == "reason":
+        parts += (',"ops":["', REASONS, '"]')
     if component == "button":
-        text += ',"cmd_t":"~/%s/set","pl_prs":"PRESS"' % oid
-    else:
-        if value[0] != "{":
-            value = "{{value_json.%s}}" % value
-        text += ',"stat_t":"~/state","val_tpl":"%s"' % value
-        if component in ("select", "number"):
-            text += ',"cmd_t":"~/%s/set"' % oid
-    return (text + "}").encode()
+        parts.append(',"cmd_t":"~/%s/set","pl_prs":"PRESS"}' % oid)
+        return parts
+    if value[0] != "{":
+        value = "{{value_json.%s}}" % value
+    parts += (',"stat_t":"~/state","val_tpl":"', value, '"')
+    if component in ("select", "number"):
+        parts.append(',"cmd_t":"~/%s/set"' % oid)
+    parts.append("}")
+    return parts
 
 
 def configs(prefix, base, uid, offers="", start=0, burst=False):
@@ -256,13 +260,15 @@ def _update(q):
     if not q.d.cfg["update"]["url"]:
         return q.publish(topic, b"", True)  # removes the entity
     if step == 0:
-        body = (
+        body = [
             '{"~":"%s","name":"Firmware","uniq_id":"%s_firmware","stat_t":"~/update",'
             '"cmd_t":"~/update/set","payload_install":"install","dev_cla":"firmware",'
-            '"ent_cat":"config","title":"Envoy Diverter","avty_t":"~/status","dev":%s}'
-            % (q.base, q.uid, device(q.uid, q.d.output.burst))
-        )
-        if q.left() <= 0 or not q.publish(topic, body.encode(), True):
+            '"ent_cat":"config","title":"Envoy Diverter","avty_t":"~/status","dev":'
+            % (q.base, q.uid),
+            device(q.uid, q.d.output.burst),
+            "}",
+        ]
+        if q.left() <= 0 or not q.publish(topic, body, True):
             return False
         q.entity += 1
     from firmware import update_ask

@@ -9,6 +9,7 @@ import json
 import jinja2
 import jinja2.sandbox
 import pytest
+from support import joined
 from test_diverter import diverter
 
 from firmware import mqtt, mqtt_ha
@@ -53,7 +54,7 @@ ENTITY_CATEGORIES = {"config", "diagnostic"}
 
 def every_config():
     for t, p in mqtt_ha.configs("homeassistant", "b", "u", "brtBL"):
-        yield t.split("/")[1], json.loads(p)
+        yield t.split("/")[1], json.loads(joined(p))
 
 
 def test_every_key_is_home_assistants():
@@ -145,5 +146,5 @@ def test_every_reason_the_firmware_gives_is_an_option():
         with open(mqtt_ha.__file__.replace("mqtt_ha", name)) as f:
             given |= set(re.findall(r'[tT]arget\((?:target\(\), )?"([a-z-]+)"', f.read()))
     given -= {"auto", "diverting", "battery", "heater"}  # modes and priorities, not reasons
-    assert given - set(mqtt_ha.REASONS.split()) == set()
+    assert given - set(mqtt_ha.REASONS.split('","')) == set()
     assert {"hot-by", "legionella", "tank-max", "stale", "surplus"} <= given  # the scan works

@@ -44,3 +44,11 @@ def tmpdir():
 
 def contains(haystack, needle):
     assert needle in haystack, "%r not found in %r" % (needle, haystack)
+
+
+def joined(payload):
+    """A discovery payload as the broker gets it: mqtt.publish writes a list's parts one after
+    another."""
+    from firmware.compat import view
+
+    return payload if isinstance(payload, bytes) else b"".join(bytes(view(p)) for p in payload)
