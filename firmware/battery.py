@@ -19,7 +19,7 @@ from firmware.envoy_parse import EnvoyError
 
 BATTERY = "battery"
 HEATER = "heater"
-HYSTERESIS = const(5)  # % of SoC: heater first again at min_soc + this
+_HYSTERESIS = const(5)  # % of SoC: heater first again at min_soc + this
 MARGIN_W = const(300)  # no battery data: export needed beyond battery first's
 IDLE_W = const(50)  # a battery's own idle flow: neither charging nor discharging
 
@@ -60,7 +60,7 @@ class Battery:
         first = self.heater_first
         if self.priority != HEATER or soc is None:
             first = False
-        elif soc >= self.min_soc + (0 if first else HYSTERESIS):
+        elif soc >= self.min_soc + (0 if first else _HYSTERESIS):
             first = True
         elif soc < self.min_soc:
             first = False
@@ -155,7 +155,9 @@ def read_power(e, poll, readings=None):
             r = e._get(path, head)
             e.battery_w = ensemble_power(r.raw, r.length)
         elif readings is not None:
-            e.battery_w = int(round(ep.reading(readings, e.storage)[0]))
+            from firmware.envoy_json import reading
+
+            e.battery_w = int(round(reading(readings, e.storage)[0]))
         else:
             e.battery_w = int(round(e._reading(poll, e.storage)[0]))
     except (ValueError, EnvoyError):  # a network error fails the poll, as for the grid's

@@ -4,7 +4,7 @@
 import sys
 
 from firmware import envoy_parse as ep
-from firmware.compat import unload
+from firmware.compat import const, unload
 from firmware.envoy_parse import (  # noqa: F401 (the facade's names, for its users)
     CHECK_JWT,
     INFO,
@@ -23,7 +23,7 @@ from firmware.http import Connection, spare_parts
 PIN_FILE = "envoy_pin.json"  # {"sha256": hex} once pinned, {"https": true} once HTTPS worked
 _ACCEPT = ("Accept", "application/json")
 _SETUP = "firmware.envoy_setup"
-BODY_START = 3072
+_BODY_START = const(3072)
 
 
 class Envoy:
@@ -47,7 +47,7 @@ class Envoy:
         self.session = None  # "sessionId=..." from check_jwt
         self.conn = None
         # The buffers and TLS context of the last connection, for the next (http.spare_parts).
-        self._spent = spare or spare_parts(BODY_START)
+        self._spent = spare or spare_parts(_BODY_START)
         self._past_handshakes = 0  # of connections already replaced
         self._polls = None  # prepared request bytes, one per request of a poll
         self._headers = (_ACCEPT,)
@@ -169,9 +169,12 @@ class Envoy:
         _setup()._check_peer(self, digest)
 
     def done(self):
-        """The session is set up: its code can go until the next one."""
+        """The session is set up: its code can go until the next one (and the JSON readers,
+        when the scan reads the polls)."""
         if _SETUP in sys.modules:
             unload(_SETUP)
+        if self.per_meter:
+            unload("firmware.envoy_json")
 
     def needs_token(self):
         return ep.needs_token(self.version)
@@ -194,8 +197,10 @@ class Envoy:
         else:
             path, head = polls[0]
             first = self._json(self._get(path, head), path)
+            from firmware import envoy_json as ej
+
             if self.plan[0] == "production":
-                net = self._parsed(ep.net_from_production, path, first, True)
+                net = self._parsed(ej.net_from_production, path, first, True)
                 first = None
             else:
                 second = None
@@ -203,7 +208,7 @@ class Envoy:
                     path, head = polls[1]
                     second = self._json(self._get(path, head), path)
                 net = self._parsed(
-                    ep.net_from_readings, path, self.plan, first, second, self.phases
+                    ej.net_from_readings, path, self.plan, first, second, self.phases
                 )
         if self.battery and self.storage is not None:
             from firmware.battery import read_power
@@ -218,7 +223,9 @@ class Envoy:
         fast = ep.scan_reading(r.raw, r.length, eid, phases)
         if fast is not None:
             return fast
-        return self._parsed(ep.reading, path, self._json(r, path), eid, phases)
+        from firmware import envoy_json
+
+        return self._parsed(envoy_json.reading, path, self._json(r, path), eid, phases)
 
     def _parsed(self, parse, what, *args):
         # The parsers raise ValueError on junk; here it becomes a transient EnvoyError. A

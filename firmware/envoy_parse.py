@@ -53,79 +53,27 @@ class Glitch(ValueError):
     firmware version (neighbouring builds share the bugs): no reading this time, never 0 W."""
 
 
-ALL_ZERO = "the grid CT reads 0 W at 0 V, a bug of some 8.3 firmware"
-ZERO_PHASE = "a phase of the CT reads 0 V while another is live, a bug of some 8.3 firmware"
-NO_ACTIVE = "production.json says activeCount 0 for a CT it measured before, an 8.3.5528 bug"
-
-
 def needs_token(version):
     # Firmware 7.0 and newer serve HTTPS and want the Entrez JWT; older firmware needs none.
     return version >= (7,)
 
 
-def _is_eid(v):
+def is_eid(v):
     return type(v) is int and 0 <= v <= 0xFFFFFFFF
 
 
-def _power(v):
+def watts(v):
     # Watts as the Envoy wrote them, or None: NaN, infinities and bools are not power.
     return v if type(v) in (int, float) and -MAX_W < v < MAX_W else None
 
 
-def _stamp(v):
+def stamp(v):
     # The meter's timestamp (Unix seconds) as an int, or None when there is none usable.
     return int(v) if type(v) in (int, float) and -1e12 < v < 1e12 else None
 
 
 def eids(plan):
     return plan[1:]
-
-
-def _entry(readings, eid):
-    # 8.3.x adds an unlisted all-zero entry (eid 1023410688) and the lists can differ in size,
-    # so match by eid, never by position (and an eid is an int: true == 1 in Python).
-    if type(readings) is dict:
-        readings = (readings,)
-    elif type(readings) is not list:
-        return None
-    for r in readings:
-        if type(r) is dict and _is_eid(r.get("eid")) and r["eid"] == eid:
-            return r
-    return None
-
-
-def reading(readings, eid, phases=0):
-    """(activePower, timestamp or None) of one meter in /ivp/meters/readings (a list) or
-    /ivp/meters/readings/<eid> (one object). The top-level activePower, never the channels:
-    on some split-phase systems the third channel holds junk (8.2.4286). phases: the meter's
-    phaseCount in /ivp/meters (0: unknown), for the zero-phase check."""
-    r = _entry(readings, eid)
-    if r is None:
-        raise ValueError("the readings have no meter %s" % (eid,))
-    p = _power(r.get("activePower"))
-    if p is None:
-        raise ValueError("meter %s has no activePower number" % (eid,))
-    if p == 0 and r.get("voltage") == 0:
-        # A live CT always sees the mains voltage; all zeros is the meter not measuring.
-        raise Glitch(ALL_ZERO)
-    if phases > 1 and _zero_phase(r.get("channels"), phases):
-        raise Glitch(ZERO_PHASE)
-    return p, _stamp(r.get("timestamp"))
-
-
-def _zero_phase(channels, phases):
-    # One of the meter's own phases at exactly 0 V while another is live: the total is one
-    # phase short (8.3.6086/6087 on a split-phase storage CT, pyenphase#481 and #499). Channels
-    # beyond phaseCount are unused and may read 0.
-    if type(channels) is not list:
-        return False
-    zero = live = False
-    for c in channels[:phases]:
-        v = c.get("voltage") if type(c) is dict else None
-        if type(v) is int or type(v) is float:
-            zero = zero or v == 0
-            live = live or v > 0
-    return zero and live
 
 
 # -- the fast path ----------------------------------------------------------------------------
@@ -261,10 +209,10 @@ def scan_reading(buf, n, eid, phases=0):
     v = _number(buf, e0, e1)
     if type(v) is not int or v != eid:
         return None  # an eid is an integer: 5.0 and 5E0 are not meter 5
-    p = _power(_number(buf, p0, p1))
+    p = watts(_number(buf, p0, p1))
     if p is None or p == 0 and v1 and _is_zero(buf, v0, v1) or phases > 1 and zero and live:
         return None  # the full parse names it (a Glitch)
-    return p, _stamp(_number(buf, t0, t1)) if t1 else None
+    return p, stamp(_number(buf, t0, t1)) if t1 else None
 
 
 def _string_end(buf, i, n):
@@ -352,7 +300,7 @@ def number_after(buf, n, key, start=0):
         return None
     i = _skip(buf, i + 1, n)
     j = _number_end(buf, i, n)
-    return _power(_number(buf, i, j)) if 0 < j - i <= 24 else None
+    return watts(_number(buf, i, j)) if 0 < j - i <= 24 else None
 
 
 def has_items(buf, n, key):
@@ -374,52 +322,3 @@ def _skip(buf, i, n):
     while i < n and buf[i] in b" \t\r\n":
         i += 1
     return i
-
-
-def net_from_readings(plan, first, second=None, phases=None):
-    """Net watts (int, + import) and the reading's timestamp. first holds the readings with
-    plan's first eid; second, if given, those with the second (else first is searched).
-    phases: {eid: phaseCount} from /ivp/meters."""
-    phases = phases or {}
-    p, ts = reading(first, plan[1], phases.get(plan[1], 0))
-    if plan[0] == "total-production":
-        q, _ = reading(second if second is not None else first, plan[2], phases.get(plan[2], 0))
-        p -= q
-    return int(round(p)), ts
-
-
-def net_from_production(report, polling=False):
-    """/production.json (firmware without /ivp/meters): the consumption entry whose
-    measurementType is net-consumption and whose activeCount > 0, field wNow. The setup
-    decides from it whether there is a consumption CT (NoNetPower); once polling has begun, a
-    reply that says there is none is a glitch, never a decision."""
-    if type(report) is not dict:
-        raise ValueError("production.json is not a JSON object")
-    entries = report.get("consumption")
-    if entries is None or entries == []:
-        return _no_ct(polling, "production.json has no consumption data")
-    if type(entries) is not list:
-        raise ValueError("production.json: consumption is not a list")
-    for c in entries:
-        if type(c) is dict and c.get("measurementType") == NET:
-            active = c.get("activeCount")
-            if type(active) is not int:
-                raise ValueError("production.json net-consumption has no activeCount")
-            if active <= 0:
-                # A metered Envoy without consumption CTs still lists the entry, with junk
-                # values and activeCount 0 (7.3.130_no_consumption); 8.3.5528 sends that now
-                # and then for a CT that is there (pyenphase#471).
-                if polling:
-                    raise Glitch(NO_ACTIVE)
-                raise NoNetPower(NO_CT + " (production.json: net-consumption has no active CT)")
-            w = _power(c.get("wNow"))
-            if w is None:
-                raise ValueError("production.json net-consumption has no wNow number")
-            return int(round(w)), _stamp(c.get("readingTime"))
-    return _no_ct(polling, "production.json has no net-consumption entry")
-
-
-def _no_ct(polling, why):
-    if polling:
-        raise ValueError(why)  # a broken reply, retried as one
-    raise NoNetPower(NO_CT + " (%s)" % why)

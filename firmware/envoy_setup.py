@@ -6,7 +6,7 @@ import binascii
 
 from firmware import console, store
 from firmware import envoy_parse as ep
-from firmware.compat import NET_ERRORS, unload
+from firmware.compat import NET_ERRORS, const, unload
 from firmware.envoy_parse import (
     CHECK_JWT,
     INFO,
@@ -21,7 +21,7 @@ from firmware.envoy_parse import (
 )
 from firmware.http import HTTPError
 
-REPIN_HINT = "re-pin: Home Assistant's Re-pin button, or diag.repin() at the REPL"
+_REPIN_HINT = const("re-pin: Home Assistant's Re-pin button, or diag.repin() at the REPL")
 _HEX = "0123456789abcdef"
 _ACCEPT = ("Accept", "application/json")
 
@@ -95,7 +95,7 @@ def plan_from_meters(meters):
         state = m.get("state")
         if type(kind) is not str or type(state) is not str:
             raise ep.BadReply("a meter without a measurementType or state")
-        if not ep._is_eid(m.get("eid")):
+        if not ep.is_eid(m.get("eid")):
             raise ep.BadReply("meter %s has no integer eid" % kind[:24])
         if state == "enabled":
             enabled[kind] = m["eid"]
@@ -227,7 +227,7 @@ def _check_peer(e, digest):
 
 def _how(e):
     if e.pin in ("tofu", "off"):
-        return REPIN_HINT
+        return _REPIN_HINT
     return "update envoy.pin (python -m tools.envoy_pin)"
 
 
@@ -345,7 +345,9 @@ def discover(e):
         r = e._get(PRODUCTION_JSON)
         if r.looks_like_html():
             raise NoNetPower(ep.NO_CT + " (production.json is an HTML page on this firmware)")
-        e._parsed(ep.net_from_production, PRODUCTION_JSON, e._json(r, PRODUCTION_JSON))
+        from firmware.envoy_json import net_from_production
+
+        e._parsed(net_from_production, PRODUCTION_JSON, e._json(r, PRODUCTION_JSON))
     else:
         # A storage CT is read with the grid's once ensemble.look() has found the battery, after
         # the setup code is gone: nothing about batteries adds to a connection's peak.
@@ -381,9 +383,11 @@ def _try_per_meter(e):
     eid = e.plan[1]
     r = e.conn.send(e.conn.head("GET", "%s/%d" % (READINGS, eid), e._headers))
     if r.status == 200 and not r.looks_like_html():
+        from firmware.envoy_json import reading
+
         try:
             one = r.json()
-            ep.reading(one, eid, e.phases.get(eid, 0))
+            reading(one, eid, e.phases.get(eid, 0))
         except ep.Glitch:
             pass  # the endpoint works; its data is junk this time
         except ValueError:

@@ -33,7 +33,7 @@ LAYERS = (
     (
         "cloud and Envoy",
         "guard tokens account enlighten_http enlighten enlighten_web bootlogin renewal "
-        "envoy_parse envoy_repin envoy_setup envoy battery ensemble link_setup link "
+        "envoy_parse envoy_json envoy_repin envoy_setup envoy battery ensemble link_setup link "
         "update_fetch update_ask",
     ),
     (

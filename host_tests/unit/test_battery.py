@@ -6,7 +6,7 @@ from support import fixture, raises
 
 from firmware import battery as bt
 from firmware import ensemble as en
-from firmware import envoy_parse as ep
+from firmware import envoy_json as ej
 from firmware import envoy_setup as es
 from firmware import link, policy
 from firmware.control import Control
@@ -30,7 +30,7 @@ def load(folder, name):
 
 def watts(folder, kind):
     eids = {m["measurementType"]: m["eid"] for m in load(folder, "ivp_meters")}
-    return ep.reading(load(folder, "ivp_meters_readings"), eids[kind])[0]
+    return ej.reading(load(folder, "ivp_meters_readings"), eids[kind])[0]
 
 
 def encharge_count(inventory):

@@ -4,6 +4,7 @@ import json
 from envoy_cases import EXPECTED
 from support import contains, fixture, fixture_folders, raises
 
+from firmware import envoy_json as ej
 from firmware import envoy_parse as ep
 from firmware import envoy_setup as es
 
@@ -23,11 +24,11 @@ def net_of(folder):
     meters = load(folder, "ivp_meters")
     if type(meters) is list:
         plan = es.plan_from_meters(meters)
-        return ep.net_from_readings(plan, load(folder, "ivp_meters_readings"))[0]
+        return ej.net_from_readings(plan, load(folder, "ivp_meters_readings"))[0]
     report = load(folder, "production.json")
     if type(report) is not dict:
         raise ep.NoNetPower(ep.NO_CT + " (production.json is an HTML page on this firmware)")
-    return ep.net_from_production(report)[0]
+    return ej.net_from_production(report)[0]
 
 
 def test_every_folder_has_an_expectation():
@@ -71,7 +72,7 @@ def test_version_tuple_tolerates_suffixes():
 def test_extra_zero_meter_of_8_3_is_ignored_by_eid():
     readings = load("8.3.5167_3rd-pv", "ivp_meters_readings")
     assert readings[-1]["eid"] == 1023410688 and len(readings) == 3
-    assert ep.net_from_readings(("net", 704643584), readings) == (-4912, 1753703632)
+    assert ej.net_from_readings(("net", 704643584), readings) == (-4912, 1753703632)
 
 
 def test_total_consumption_only_system_subtracts_production():
@@ -79,14 +80,14 @@ def test_total_consumption_only_system_subtracts_production():
     plan = es.plan_from_meters(meters)
     assert plan == ("total-production", 704643584, 704643328)
     readings = load("8.3.5433_tot_is_net_cons", "ivp_meters_readings")
-    assert ep.net_from_readings(plan, readings)[0] == 434
+    assert ej.net_from_readings(plan, readings)[0] == 434
 
 
 def test_single_meter_reply_is_matched_by_eid():
     readings = load("8.2.4345_with_device_data", "ivp_meters_readings")
     one = readings[1]
-    assert ep.net_from_readings(("net", 704643584), one) == (199, 1748577049)
-    contains(str(raises(ValueError, ep.net_from_readings, ("net", 704643328), one)), "no meter")
+    assert ej.net_from_readings(("net", 704643584), one) == (199, 1748577049)
+    contains(str(raises(ValueError, ej.net_from_readings, ("net", 704643328), one)), "no meter")
 
 
 def test_top_level_active_power_not_channels():
@@ -95,21 +96,21 @@ def test_top_level_active_power_not_channels():
     net = [r for r in readings if r["eid"] == 704643584][0]
     channel_sum = sum(c["activePower"] for c in net["channels"])
     assert abs(channel_sum - net["activePower"]) > 100
-    assert ep.net_from_readings(("net", 704643584), readings)[0] == 1750
+    assert ej.net_from_readings(("net", 704643584), readings)[0] == 1750
 
 
 def test_malformed_replies():
     raises(ValueError, es.plan_from_meters, {"error": "404 - Not Found"})
     raises(ValueError, es.plan_from_meters, ["x"])
-    raises(ValueError, ep.net_from_readings, ("net", 1), [{"eid": 1, "activePower": "7"}])
-    raises(ValueError, ep.net_from_readings, ("net", 1), {"eid": 1})
-    raises(ValueError, ep.net_from_production, [])
+    raises(ValueError, ej.net_from_readings, ("net", 1), [{"eid": 1, "activePower": "7"}])
+    raises(ValueError, ej.net_from_readings, ("net", 1), {"eid": 1})
+    raises(ValueError, ej.net_from_production, [])
     broken = {"consumption": [{"measurementType": "net-consumption", "activeCount": 1}]}
-    contains(str(raises(ValueError, ep.net_from_production, broken)), "wNow")
+    contains(str(raises(ValueError, ej.net_from_production, broken)), "wNow")
 
 
 def test_sign_is_import_positive():
-    assert ep.net_from_production(load("8.1.41", "production.json"))[0] < 0  # exporting
+    assert ej.net_from_production(load("8.1.41", "production.json"))[0] < 0  # exporting
     assert net_of("8.2.4345_with_device_data") > 0  # importing
 
 
@@ -143,11 +144,11 @@ def test_scan_reading_agrees_with_the_full_parse_for_every_captured_meter():
             if entry["activePower"] == 0 and entry.get("voltage") == 0:
                 # An all-zero meter (the unlisted one of 8.3.x, disabled CTs): never 0 W.
                 assert got is None, (folder, entry["eid"], got)
-                raises(ep.Glitch, ep.reading, json.loads(bytes(buf[:n])), entry["eid"])
+                raises(ep.Glitch, ej.reading, json.loads(bytes(buf[:n])), entry["eid"])
                 zeros += 1
                 continue
             assert got == (entry["activePower"], entry["timestamp"]), (folder, entry["eid"], got)
-            assert got == ep.reading(json.loads(bytes(buf[:n])), entry["eid"])
+            assert got == ej.reading(json.loads(bytes(buf[:n])), entry["eid"])
             checked += 1
     assert checked >= 49 and zeros >= 12, (checked, zeros)
 
@@ -247,15 +248,15 @@ def test_a_meter_list_holding_junk_is_a_bad_reply():
 
 def test_readings_match_an_integer_eid_and_a_number():
     # true == 1 and 5.0 == 5 in Python: neither is meter 1 or 5.
-    raises(ValueError, ep.reading, {"eid": True, "activePower": 7}, 1)
-    raises(ValueError, ep.reading, [{"eid": 5.0, "activePower": 7}], 5)
-    raises(ValueError, ep.reading, {"eid": "5", "activePower": 7}, 5)
+    raises(ValueError, ej.reading, {"eid": True, "activePower": 7}, 1)
+    raises(ValueError, ej.reading, [{"eid": 5.0, "activePower": 7}], 5)
+    raises(ValueError, ej.reading, {"eid": "5", "activePower": 7}, 5)
     for junk in (True, "12", None, [1], {"w": 1}, float("nan"), float("inf"), -2e9):
-        e = raises(ValueError, ep.net_from_readings, ("net", 5), {"eid": 5, "activePower": junk})
+        e = raises(ValueError, ej.net_from_readings, ("net", 5), {"eid": 5, "activePower": junk})
         contains(str(e), "activePower")
-    assert ep.reading({"eid": 5, "activePower": 7, "timestamp": "x"}, 5) == (7, None)
-    assert ep.reading({"eid": 5, "activePower": 7, "timestamp": True}, 5) == (7, None)
-    assert ep.reading({"eid": 5, "activePower": -7.5, "timestamp": 9.5}, 5) == (-7.5, 9)
+    assert ej.reading({"eid": 5, "activePower": 7, "timestamp": "x"}, 5) == (7, None)
+    assert ej.reading({"eid": 5, "activePower": 7, "timestamp": True}, 5) == (7, None)
+    assert ej.reading({"eid": 5, "activePower": -7.5, "timestamp": 9.5}, 5) == (-7.5, 9)
 
 
 def test_production_json_with_junk_is_a_value_error():
@@ -275,10 +276,10 @@ def test_production_json_with_junk_is_a_value_error():
         report(wNow=True),
         report(wNow="5"),
     ):
-        raises(ValueError, ep.net_from_production, bad)
-    raises(ep.NoNetPower, ep.net_from_production, report(activeCount=0))
-    assert ep.net_from_production(report(readingTime=[1])) == (6, None)
-    assert ep.net_from_production(report(readingTime=17)) == (6, 17)
+        raises(ValueError, ej.net_from_production, bad)
+    raises(ep.NoNetPower, ej.net_from_production, report(activeCount=0))
+    assert ej.net_from_production(report(readingTime=[1])) == (6, None)
+    assert ej.net_from_production(report(readingTime=17)) == (6, 17)
 
 
 def test_info_without_a_version_number_is_not_an_envoy():
@@ -303,11 +304,11 @@ def test_info_fields_are_short_and_printable():
 def test_an_all_zero_reading_is_a_glitch_never_0_w():
     zero = b'{"eid": 5, "timestamp": 1, "activePower": 0.0, "voltage": 0.0, "current": 0.0}'
     assert scan(zero) is None  # the full parse decides, and names it
-    raises(ep.Glitch, ep.reading, json.loads(zero), 5)
-    contains(str(raises(ep.Glitch, ep.reading, [json.loads(zero)], 5)), "0 W at 0 V")
+    raises(ep.Glitch, ej.reading, json.loads(zero), 5)
+    contains(str(raises(ep.Glitch, ej.reading, [json.loads(zero)], 5)), "0 W at 0 V")
     # A real 0 W (the house exactly balanced) still sees the mains voltage.
     assert scan(b'{"eid": 5, "activePower": 0.0, "voltage": 241.2}') == (0.0, None)
-    assert ep.reading({"eid": 5, "activePower": 0, "voltage": 241.2}, 5) == (0, None)
+    assert ej.reading({"eid": 5, "activePower": 0, "voltage": 241.2}, 5) == (0, None)
     # Old firmware without a voltage field: nothing to judge by.
     assert scan(b'{"eid": 5, "activePower": 0.0}') == (0.0, None)
     # The Glitch is a ValueError (parsers' callers that know nothing of it still catch it).
@@ -320,11 +321,11 @@ def test_active_count_0_is_no_ct_at_setup_but_a_glitch_once_polling():
             {"measurementType": "net-consumption", "activeCount": 0, "wNow": 0.0},
         ]
     }
-    raises(ep.NoNetPower, ep.net_from_production, report)
-    contains(str(raises(ep.Glitch, ep.net_from_production, report, True)), "activeCount 0")
-    raises(ValueError, ep.net_from_production, {"consumption": []}, True)
+    raises(ep.NoNetPower, ej.net_from_production, report)
+    contains(str(raises(ep.Glitch, ej.net_from_production, report, True)), "activeCount 0")
+    raises(ValueError, ej.net_from_production, {"consumption": []}, True)
     try:
-        ep.net_from_production({"consumption": []}, True)
+        ej.net_from_production({"consumption": []}, True)
     except ep.NoNetPower:
         raise AssertionError("polling never decides there is no CT")
     except ValueError:
@@ -346,12 +347,12 @@ def test_a_zero_phase_beside_a_live_one_is_a_glitch():
     assert scan(bad) == (600.5, None)  # phaseCount unknown: no judgement
     buf = bytearray(bad)
     assert ep.scan_reading(buf, len(buf), 5, 2) is None  # declines: the full parse names it
-    contains(str(raises(ep.Glitch, ep.reading, json.loads(bad), 5, 2)), "0 V while another")
-    assert ep.reading(json.loads(bad), 5, 1) == (600.5, None)  # one phase: the 2nd is unused
+    contains(str(raises(ep.Glitch, ej.reading, json.loads(bad), 5, 2)), "0 V while another")
+    assert ej.reading(json.loads(bad), 5, 1) == (600.5, None)  # one phase: the 2nd is unused
     # The third channel of a split-phase meter is unused and reads 0: that is normal.
     good = bytearray(meter(121.3, 120.9, 0.0))
     assert ep.scan_reading(good, len(good), 5, 2) == (600.5, None)
-    assert ep.reading(json.loads(bytes(good)), 5, 2) == (600.5, None)
+    assert ej.reading(json.loads(bytes(good)), 5, 2) == (600.5, None)
     # -0.0 and 0e0 are zero too; 0.001 is live.
     for zero in (b"-0.0", b"0", b"0e0"):
         text = bad.replace(b'"voltage": 0.0', b'"voltage": ' + zero, 1)
@@ -375,7 +376,7 @@ def test_scan_reading_agrees_with_the_full_parse_with_each_meters_phase_count():
             n = phases.get(entry["eid"], 0)
             got = ep.scan_reading(buf, len(buf), entry["eid"], n)
             try:
-                want = ep.reading(json.loads(bytes(buf)), entry["eid"], n)
+                want = ej.reading(json.loads(bytes(buf)), entry["eid"], n)
             except ep.Glitch:
                 assert got is None, (folder, entry["eid"])
                 judged += 1
