@@ -2,15 +2,16 @@
 # thermostat), the energy is counted from surplus and from the grid, the boost is told what it
 # delivered, and the counters are kept in state.json (hourly, at day change, at stop).
 from firmware import console, store
+from firmware.compat import const
 from firmware.energy import Energy
 from firmware.heater import Heater
 
-STATE_FILE = "state.json"
+_STATE_FILE = const("state.json")
 
 
 class Accounting:
     def __init__(self, rated_w, stale_s, now):
-        saved = store.load(STATE_FILE)
+        saved = store.load(_STATE_FILE)
         saved = saved if type(saved) is dict else {}
         self.heater = Heater(rated_w, saved.get("learned_w"))
         self.energy = Energy(saved.get("energy"))
@@ -57,7 +58,7 @@ class Accounting:
     def save(self):
         e = self.energy
         self._saved = e.steps()
-        store.save(STATE_FILE, {"energy": e.state(), "learned_w": self.heater.learned_w})
+        store.save(_STATE_FILE, {"energy": e.state(), "learned_w": self.heater.learned_w})
 
     def _event(self, event, up):
         h = self.heater

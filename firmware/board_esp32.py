@@ -7,10 +7,10 @@ import network
 
 from firmware.compat import EPOCH_OFFSET, const, sleep_ms, ticks_diff, ticks_ms
 
-BOOT_BUTTON = const(0)  # the BOOT key of ESP32 dev boards pulls GPIO0 low while held
+_BOOT_BUTTON = const(0)  # the BOOT key of ESP32 dev boards pulls GPIO0 low while held
 SAFE_MODE_WINDOW_MS = const(1500)
 REPL_WATCHDOG_S = const(3600)
-WIFI_TIMEOUT_MS = const(20000)
+_WIFI_TIMEOUT_MS = const(20000)
 
 
 def claim_relay_pin(pin, active_high):
@@ -73,7 +73,7 @@ class Board:
             return True
         self._wlan.connect(ssid, password)
         start = ticks_ms()
-        while ticks_diff(ticks_ms(), start) < WIFI_TIMEOUT_MS:
+        while ticks_diff(ticks_ms(), start) < _WIFI_TIMEOUT_MS:
             if self._wlan.isconnected():
                 return True
             # A negative-ish status (below STAT_IDLE) is a definite failure; stop waiting.
@@ -127,7 +127,7 @@ class Board:
             pass
         # BOOT held *during* reset starts the ROM bootloader instead, so watch for it for a
         # moment after boot: press it right after releasing EN/RST.
-        button = machine.Pin(BOOT_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP)
+        button = machine.Pin(_BOOT_BUTTON, machine.Pin.IN, machine.Pin.PULL_UP)
         print("board: hold BOOT now for safe mode")
         for _ in range(SAFE_MODE_WINDOW_MS // 100):
             if button.value() == 0:

@@ -5,11 +5,11 @@
 #   watts = export without the heater - TARGET_W (a slight export), plus a small integral trim
 #   for what the model gets wrong (P, the lag); clipped to 0..P.
 #   Decreases at once; increases at most P / STEP_UP per reading (half of P over a longer lag).
-#   A lag over LONG passes: the slow mode, move then wait (a raise only once every reading that
+#   A lag over _LONG passes: the slow mode, move then wait (a raise only once every reading that
 #   may show an older share has passed; a cut as far as surely needed). Stale data: 0 at once.
 # observe(): the heater model (heater.py) in this mode. No switch-on step here: between two fresh
-#   readings a change of the share by SHARE_STEP or more is a step (heating, or tank hot when the
-#   net hardly moves), by LEARN_STEP or more one to learn the power from; while the share stays
+#   readings a change of the share by _SHARE_STEP or more is a step (heating, or tank hot when the
+#   net hardly moves), by _LEARN_STEP or more one to learn the power from; while the share stays
 #   full, a jump of about P is the thermostat. Changes are made at once only downwards, so most
 #   steps are the heater cut back when a load came on: seen a reading later, the load steady.
 # Pattern: the share as whole mains cycles (a pair of half-cycles: no DC), spread evenly inside
@@ -27,14 +27,14 @@ LOW_EXPORT = "low-export"
 TARGET_W = const(30)  # export aimed at: the meter should never count heater energy as import
 STEP_UP = const(4)  # increases per reading at most P / STEP_UP
 START = const(20)  # a start needs P / START: export hovering near the target is not a start
-TRIM_MAX = const(10)  # the trim stays within P / TRIM_MAX
-TRIM_GAIN = const(4)  # the trim takes 1 / TRIM_GAIN of each reading's error
-SHARE_STEP = const(200)  # in 1/1000 of full power
-LEARN_STEP = const(500)
+_TRIM_MAX = const(10)  # the trim stays within P / _TRIM_MAX
+_TRIM_GAIN = const(4)  # the trim takes 1 / _TRIM_GAIN of each reading's error
+_SHARE_STEP = const(200)  # in 1/1000 of full power
+_LEARN_STEP = const(500)
 _FULL = const(1000)  # shares in 1/1000: small ints, no heap on the board
-LONG = const(4)  # passes: a lag beyond this is too long for proportional control (README)
-SLOW_MARGIN = const(2)  # slow mode: passes waited beyond the lag's window before a raise
-FLAT = const(30)  # 1/1000: shares this close are one (whole cycles round them)
+_LONG = const(4)  # passes: a lag beyond this is too long for proportional control (README)
+_SLOW_MARGIN = const(2)  # slow mode: passes waited beyond the lag's window before a raise
+_FLAT = const(30)  # 1/1000: shares this close are one (whole cycles round them)
 
 
 class Control:
@@ -106,12 +106,12 @@ class Control:
     def _follow(self, net, p):
         lag = self.lag
         hi = lag.window()[1]
-        self.slow = slow = hi > (LONG - 1 if self.slow else LONG)  # a pass of hysteresis
+        self.slow = slow = hi > (_LONG - 1 if self.slow else _LONG)  # a pass of hysteresis
         flat = True  # the reading surely shows the share delivered now
         if slow:  # a cut only as far as surely needed (the most it may show), a raise once sure
-            top = hi + SLOW_MARGIN
+            top = hi + _SLOW_MARGIN
             least, most = lag.span(1, top if top < MAX_D else MAX_D)
-            shown, flat = most, most - least < FLAT
+            shown, flat = most, most - least < _FLAT
         else:
             shown = self.lagged()
         free = net - p * shown // _FULL
@@ -120,8 +120,8 @@ class Control:
         # Integrate only while the heater runs (the trim corrects its model) and can still move
         # the way the error asks (no wind-up).
         if flat and self.watts > 0 and (error > 0 or self.watts < p):
-            trim = self.trim - error // TRIM_GAIN
-            limit = p // TRIM_MAX
+            trim = self.trim - error // _TRIM_GAIN
+            limit = p // _TRIM_MAX
             self.trim = -limit if trim < -limit else (limit if trim > limit else trim)
         w = 0 if w < 0 or (not self.watts and w < p // START) else (p if w > p else w)
         if slow:
@@ -147,9 +147,9 @@ def observe(h, net_w, share):
         return "heating"
     change = share - prev_share
     jump = net_w - prev_net
-    if change >= SHARE_STEP or change <= -SHARE_STEP:
+    if change >= _SHARE_STEP or change <= -_SHARE_STEP:
         step = jump * _FULL // change
-        learn = change >= LEARN_STEP or change <= -LEARN_STEP
+        learn = change >= _LEARN_STEP or change <= -_LEARN_STEP
         prev = h.last_step
         if learn:
             h.last_step = step

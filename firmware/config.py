@@ -2,10 +2,11 @@
 # (the mqtt_as way); every problem is reported as one line naming the key.
 from firmware import pins
 from firmware.clock import hhmm, parse_window
+from firmware.compat import const
 from firmware.urls import split_host, split_url
 
 REQUIRED = object()
-BURST_POLL_S = 2  # firmware/burst_out.py plays at most this far ahead
+_BURST_POLL_S = const(2)  # firmware/burst_out.py plays at most this far ahead
 DAY = 86400
 
 # section -> key -> (kind, default, low, high). Kinds: "str", "int", "num", "bool", or a tuple
@@ -356,10 +357,10 @@ def _check_boost(b, errors):
 def _check_control(cfg, warnings, errors):
     c = cfg["control"]
     if cfg["heater"].get("output") == "burst" and type(c.get("poll_s")) in (int, float):
-        if c["poll_s"] > BURST_POLL_S:
+        if c["poll_s"] > _BURST_POLL_S:
             errors.append(
                 "control.poll_s: %s s is too slow for heater.output burst (at most %d s): each "
-                "poll renews the pattern" % (c["poll_s"], BURST_POLL_S)
+                "poll renews the pattern" % (c["poll_s"], _BURST_POLL_S)
             )
     if type(c.get("stale_s")) in (int, float) and type(c.get("poll_s")) in (int, float):
         if c["stale_s"] < 2 * c["poll_s"]:

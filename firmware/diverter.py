@@ -7,14 +7,15 @@ import gc
 
 from firmware import VERSION, clock, console, reports
 from firmware.accounting import Accounting
-from firmware.compat import mem_alloc, print_exception, unload
+from firmware.compat import const, mem_alloc, print_exception, unload
 from firmware.link import Link
 from firmware.output import Output
 from firmware.policy import Policy
 
-WATCHDOG_S = 120  # covers the slowest step: a reconnection (a TLS handshake, about a second)
-SUMMARY_S = 60
-SAVE_S = 3600
+# covers the slowest step: a reconnection (a TLS handshake, about a second)
+_WATCHDOG_S = const(120)
+_SUMMARY_S = const(60)
+_SAVE_S = const(3600)
 ERROR = "internal-error"
 STOPPED = "stopped"
 MEMORY_STREAK = 3  # passes in a row out of memory: only a restart defragments the heap
@@ -59,8 +60,8 @@ class Diverter:
         self.reset_cause = board.reset_cause()
         self.next_words = 0  # when the last words may be written again (flash wears)
         self.next_minute = 0
-        self.next_summary = up + SUMMARY_S
-        self.next_save = up + SAVE_S
+        self.next_summary = up + _SUMMARY_S
+        self.next_save = up + _SAVE_S
         console.set_clock(self._clock_text, board.uptime)
         self.watch = None  # update_watch.watch(): a version on trial, the next look
         self.asked = None  # a restart asked for within a pass (an MQTT command): why
@@ -136,12 +137,12 @@ class Diverter:
             update_watch.minute(w, self, up)
             unload("firmware.update_watch")
         if up >= self.next_save:
-            self.next_save = up + SAVE_S
+            self.next_save = up + _SAVE_S
             self.accounting.save()
             gc.collect()
             console.log(reports.health(self.status()))
         if up >= self.next_summary:
-            self.next_summary = up + SUMMARY_S
+            self.next_summary = up + _SUMMARY_S
             console.log(reports.summary(self.status()))
 
     def restart_for_memory(self, why):
@@ -165,7 +166,7 @@ class Diverter:
         unload("firmware.lastwords")
 
     def loop(self):
-        self.board.wdt_start(WATCHDOG_S)
+        self.board.wdt_start(_WATCHDOG_S)
         pause = short = 0
         while True:
             started = self.board.uptime()

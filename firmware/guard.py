@@ -14,10 +14,11 @@ import hashlib
 
 from firmware import console, store
 from firmware.clock import DAY_S, YEAR_2100, is_set
+from firmware.compat import const
 from firmware.console import uptime
 
 LOGINS_PER_DAY = 6  # cloud logins in any 24 hours, whatever happens
-FIRST_BACKOFF_S = 300  # after a failed login; doubling
+_FIRST_BACKOFF_S = const(300)  # after a failed login; doubling
 MAX_BACKOFF_S = DAY_S
 
 
@@ -120,6 +121,6 @@ def note(k, now, ok, attempt=True):
     else:
         n = min(log["failures"] + 1, 1000)
         log["failures"] = n
-        log["next"] = t + min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** min(n - 1, 16))
+        log["next"] = t + min(MAX_BACKOFF_S, _FIRST_BACKOFF_S * 2 ** min(n - 1, 16))
     login_wait(k, now)  # the kept verdict follows the record
     return k.save_log(t)

@@ -1,3 +1,5 @@
+from firmware.compat import const
+
 # Knowing the heater from the grid meter alone. When the relay closes, net power should rise by
 # the heater's power. If it barely moves, the tank's thermostat is open: the tank is hot. A step
 # seen twice alike becomes the learned power that the start rule uses. Pure logic, time passed in.
@@ -7,19 +9,20 @@
 
 SETTLE_S = 5  # the Envoy's CT readings follow a step within a couple of seconds
 LATE_S = 20  # ... or later (issue 22): a step still missing is waited for this long
-HOT_BELOW = 0.5  # a step under half the rated power: the thermostat is open
-SAME_WITHIN = 0.15  # two steps this close are "consistent"
-THERMOSTAT = 0.6  # a jump this big (of the learned power) while on: the thermostat switched
-TOO_BIG = 1.5  # a step over this (of the rated power): something else switched on too
+_HOT_BELOW = const(0.5)  # a step under half the rated power: the thermostat is open
+_SAME_WITHIN = const(0.15)  # two steps this close are "consistent"
+# a jump this big (of the learned power) while on: the thermostat switched
+_THERMOSTAT = const(0.6)
+_TOO_BIG = const(1.5)  # a step over this (of the rated power): something else switched on too
 
 
 def plausible(rated_w, w):
     """A learned power read back from flash as an int, or None when it is not one that _learn
-    could have produced for this rating (it averages steps between HOT_BELOW and TOO_BIG)."""
+    could have produced for this rating (it averages steps between _HOT_BELOW and _TOO_BIG)."""
     if type(w) is not int and type(w) is not float:  # bool is not a number here
         return None
     # Half a watt either way: _learn rounds its average.
-    if not HOT_BELOW * rated_w - 0.5 <= w <= TOO_BIG * rated_w + 0.5:  # false for nan, inf
+    if not _HOT_BELOW * rated_w - 0.5 <= w <= _TOO_BIG * rated_w + 0.5:  # false for nan, inf
         return None
     return int(round(w))
 
@@ -58,7 +61,7 @@ class Heater:
                 self.drawing, self.jump = True, None
                 return "heating"
             step = net_w - self._baseline
-            if step < HOT_BELOW * self.rated_w and now - self._on_at < LATE_S:
+            if step < _HOT_BELOW * self.rated_w and now - self._on_at < LATE_S:
                 return None  # not yet: the readings may be late
             prev, self.last_step = self.last_step, step
             return self._step(step, prev, True)
@@ -73,7 +76,7 @@ class Heater:
     def _step(self, step, prev, learn):
         # A step of the heater's full power, measured: is it drawing, and how much?
         self.jump = step
-        if step < HOT_BELOW * self.rated_w:
+        if step < _HOT_BELOW * self.rated_w:
             was, self.drawing = self.drawing, False
             return None if was is False else "tank-hot"
         was, self.drawing = self.drawing, True
@@ -82,18 +85,18 @@ class Heater:
         return None if was is True else "heating"
 
     def _thermostat(self, jump):
-        if self.drawing and jump <= -THERMOSTAT * self.power_w:
+        if self.drawing and jump <= -_THERMOSTAT * self.power_w:
             self.drawing, self.jump = False, jump
             return "tank-hot"
-        if not self.drawing and jump >= THERMOSTAT * self.power_w:
+        if not self.drawing and jump >= _THERMOSTAT * self.power_w:
             self.drawing, self.jump = True, jump
             return "heating"
         return None
 
     def _learn(self, step, prev):
-        if step > TOO_BIG * self.rated_w:
+        if step > _TOO_BIG * self.rated_w:
             return False  # something else switched on at the same moment
-        if prev is None or abs(step - prev) > SAME_WITHIN * prev:
+        if prev is None or abs(step - prev) > _SAME_WITHIN * prev:
             return False
         new = (prev + step) / 2 if self.learned_w is None else (3 * self.learned_w + step) / 4
         self.learned_w = int(round(new))

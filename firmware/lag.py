@@ -12,12 +12,12 @@
 # a stuck timestamp gives no fresh readings (link.py), so it shows as a long update period.
 from firmware.compat import const
 
-RING = const(32)  # passes of shares kept: the longest lag plus the longest period measured
+_RING = const(32)  # passes of shares kept: the longest lag plus the longest period measured
 MAX_D = const(15)  # the longest lag measured, passes
 MAX_GAP = const(16)  # passes between two fresh readings beyond which no step is judged
 MAX_AGE_S = const(60)  # a timestamp older than this is a wrong clock, not a lag
-SURE = const(24)  # informative readings before the step's lag is trusted
-INFORM = const(250)  # 1/1000 of P: the candidates must differ this much (a step, not a ramp)
+_SURE = const(24)  # informative readings before the step's lag is trusted
+_INFORM = const(250)  # 1/1000 of P: the candidates must differ this much (a step, not a ramp)
 _FORGET = const(5)  # costs decay by 1/32 per informative reading
 FUTURE = "future"
 OLD = "too-old"
@@ -27,7 +27,7 @@ class Lag:
     def __init__(self, poll_s=1):
         self.poll_s = poll_s  # seconds a pass takes, about: converts passes and seconds
         self.poll_ms = int(poll_s * 1000)  # the same, for int arithmetic (no heap per poll)
-        self.ring = [0] * RING  # the share (1/1000) delivered in each of the last passes
+        self.ring = [0] * _RING  # the share (1/1000) delivered in each of the last passes
         self.i = 0  # the ring's next place
         self.cost = [0] * (MAX_D + 1)  # per candidate lag: its error, W x 32 (0 is unused)
         self.seen = 0  # informative readings so far
@@ -43,7 +43,7 @@ class Lag:
         """Each pass, once the output is set: the share of full power it delivers, 0..1000."""
         i = self.i
         self.ring[i] = share
-        self.i = (i + 1) % RING
+        self.i = (i + 1) % _RING
         self.gap += 1
 
     def fresh(self, net, p, stamp=None, now=None):
@@ -72,19 +72,19 @@ class Lag:
         ring, i, cost = self.ring, self.i, self.cost
         lo = hi = None  # the range of the candidates' predicted changes, 1/1000
         for d in range(1, MAX_D + 1):
-            ds = ring[(i - d) % RING] - ring[(i - d - gap) % RING]
+            ds = ring[(i - d) % _RING] - ring[(i - d - gap) % _RING]
             lo = ds if lo is None or ds < lo else lo
             hi = ds if hi is None or ds > hi else hi
-        if hi - lo < INFORM:
+        if hi - lo < _INFORM:
             return
         clip = p >> 1  # a load switching meanwhile costs every candidate alike
         for d in range(1, MAX_D + 1):
-            ds = ring[(i - d) % RING] - ring[(i - d - gap) % RING]
+            ds = ring[(i - d) % _RING] - ring[(i - d - gap) % _RING]
             e = dn - p * ds // 1000
             e = -e if e < 0 else e
             cost[d] += (clip if e > clip else e) - (cost[d] >> _FORGET)
         self.seen += 1
-        if self.seen < SURE:
+        if self.seen < _SURE:
             return
         best = 1
         total = cost[1]
@@ -116,9 +116,9 @@ class Lag:
     def span(self, lo, hi):
         """(least, most) of the shares (1/1000) delivered lo to hi passes before this pass."""
         r, i = self.ring, self.i
-        least = most = r[(i - lo) % RING]
+        least = most = r[(i - lo) % _RING]
         for d in range(lo + 1, hi + 1):
-            x = r[(i - d) % RING]
+            x = r[(i - d) % _RING]
             least = x if x < least else least
             most = x if x > most else most
         return least, most

@@ -9,9 +9,10 @@
 import os
 
 from firmware import console, store
+from firmware.compat import const
 
 FILE = "lastwords.json"
-PREVIOUS = "lastwords.prev.json"
+_PREVIOUS = const("lastwords.prev.json")
 WRITE_EVERY_S = 600
 EARLY = 3  # writes in a row by young runs: a restart loop's first three boots, then no more
 
@@ -22,7 +23,7 @@ def boot():
     if before is None:
         return None
     try:
-        os.rename(FILE, PREVIOUS)
+        os.rename(FILE, _PREVIOUS)
     except OSError:
         pass
     lines = before.get("lines")
@@ -39,7 +40,7 @@ def keep(cause):
     the flash refused, or when this young run is one more of a restart loop (see above)."""
     early = 0
     if console.uptime() < WRITE_EVERY_S:
-        last = _words(FILE) or _words(PREVIOUS)  # this run's words, else the previous run's
+        last = _words(FILE) or _words(_PREVIOUS)  # this run's words, else the previous run's
         early = last.get("early", 0) if last else 0
         if type(early) is not int or early >= EARLY:
             return False
@@ -57,4 +58,4 @@ def _words(path):
 
 def previous():
     """The previous run's last words (for diag.status()), or None."""
-    return store.load(PREVIOUS)
+    return store.load(_PREVIOUS)

@@ -3,16 +3,17 @@
 # fatal here: it is reported once, the session is closed, and the next try waits (back-off).
 # On a site with a home battery, each reading carries the battery's power too (battery.py).
 from firmware import clock, console
-from firmware.compat import mem_alloc, unload
+from firmware.compat import const, mem_alloc, unload
 from firmware.envoy import AuthError, Envoy, Glitch, NoNetPower, PinMismatch
 from firmware.reasons import ENVOY_DOWN, NO_CT, PIN, WIFI_DOWN, why
 from firmware.renewal import NoToken, Renewal
 
-ENVOY_TIMEOUT_S = 10  # one whole request (connect, handshake, reply); see Link for the limit
+# one whole request (connect, handshake, reply); see Link for the limit
+_ENVOY_TIMEOUT_S = const(10)
 ERROR_STREAK = 5  # this many failed polls in a row: start again from /info and /ivp/meters
-NO_CT_RETRY_S = 3600
+_NO_CT_RETRY_S = const(3600)
 PIN_RETRY_S = 300
-RECHECK_PIN_S = 5
+_RECHECK_PIN_S = const(5)
 
 _SETUP = "firmware.link_setup"
 
@@ -60,7 +61,7 @@ class Link:
         # A slow reply holds the loop, and with it the heater. A poll makes up to two requests,
         # so each gets a quarter of stale_s at most; 3 s at least leaves an ESP32 time for a
         # reconnect with its TLS handshake (about a second).
-        timeout = min(ENVOY_TIMEOUT_S, max(3, cfg["control"]["stale_s"] / 4))
+        timeout = min(_ENVOY_TIMEOUT_S, max(3, cfg["control"]["stale_s"] / 4))
         self.envoy = Envoy(host, port, cfg["envoy"]["pin"], board.timeout(timeout), spare=spare)
         self.tokens = Renewal(cfg, board, self, keeper)
         self.battery_cfg = (cfg.get("battery"), cfg["control"])
@@ -186,11 +187,11 @@ class Link:
             # A new certificate met mid-run is judged by a probe soon (a firmware update
             # re-pins); one the probe refused waits.
             self._down(
-                up, PIN, "envoy: %s" % err, RECHECK_PIN_S if err.recheck else PIN_RETRY_S, True
+                up, PIN, "envoy: %s" % err, _RECHECK_PIN_S if err.recheck else PIN_RETRY_S, True
             )
             return False
         except NoNetPower as err:
-            self._down(up, NO_CT, "envoy: %s. Retrying in an hour." % err, NO_CT_RETRY_S, True)
+            self._down(up, NO_CT, "envoy: %s. Retrying in an hour." % err, _NO_CT_RETRY_S, True)
             return False
         except Glitch as err:
             # Known junk from the firmware: no reading this time, and no error either (no

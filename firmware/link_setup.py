@@ -2,14 +2,15 @@
 # loaded with the Envoy's setup (envoy_setup.py) when a connection is made, unloaded once the
 # polls run (link.py), so that their code costs no heap between connections.
 from firmware import console
+from firmware.compat import const
 from firmware.envoy_parse import AuthError
 from firmware.reasons import ENVOY_DOWN, NO_TOKEN, why
 
-RECHECK_S = 60  # a 401 this soon after a successful re-check means the token is refused
+_RECHECK_S = const(60)  # a 401 this soon after a successful re-check means the token is refused
 # A token is refused for good (removed, a cloud login) only when the Envoy has refused it for
 # this long, checked each minute: an Envoy restarting (around 11 pm, or after an update) can
 # refuse a good token for a while, and a needless login costs the account.
-REFUSED_S = 180
+_REFUSED_S = const(180)
 
 
 def connect(link, up):
@@ -41,10 +42,10 @@ def probe(link):
 
 def refused(link, up, err):
     # The Envoy said 401/403: re-run check_jwt; the token is refused only when the Envoy
-    # has kept refusing it for REFUSED_S.
+    # has kept refusing it for _REFUSED_S.
     e = link.envoy
     e.close()
-    if link.rechecked_at is None or up - link.rechecked_at > RECHECK_S:
+    if link.rechecked_at is None or up - link.rechecked_at > _RECHECK_S:
         link.rechecked_at = up
         try:
             e.login(link.tokens.token() or "")
@@ -59,15 +60,15 @@ def refused(link, up, err):
     since = link.refused_since
     if since is None:
         since = link.refused_since = up
-    if up - since < REFUSED_S:
+    if up - since < _REFUSED_S:
         link.report(
             NO_TOKEN,
             "envoy: the token was refused (%s); checking again each minute for %d min before"
             " getting a new one (an Envoy that is restarting can refuse it)"
-            % (err, REFUSED_S // 60),
+            % (err, _REFUSED_S // 60),
         )
         e.reset()
-        link.next_envoy = up + RECHECK_S
+        link.next_envoy = up + _RECHECK_S
         return
     link.refused_since = None
     link.tokens.refused(link.board.now())

@@ -8,12 +8,12 @@ import socket
 from errno import ETIMEDOUT
 
 from firmware import console
-from firmware.compat import stream, ticks_diff, ticks_ms, tls_wrap, waiter
+from firmware.compat import const, stream, ticks_diff, ticks_ms, tls_wrap, waiter
 from firmware.mqtt import packet
 
-RETRY_S = 5  # after a failure: 5 s, doubling up to RETRY_MAX_S
-RETRY_MAX_S = 300
-STABLE_S = 60  # a connection that lasted this long starts the back-off afresh
+_RETRY_S = const(5)  # after a failure: 5 s, doubling up to _RETRY_MAX_S
+_RETRY_MAX_S = const(300)
+_STABLE_S = const(60)  # a connection that lasted this long starts the back-off afresh
 POLLIN, POLLOUT = 1, 4  # select's
 REFUSED = {
     1: "the broker refused MQTT 3.1.1",
@@ -188,10 +188,10 @@ def _shut(q):
 
 def drop(q, up, err):
     _shut(q)
-    stable = q.since is not None and up - q.since >= STABLE_S
+    stable = q.since is not None and up - q.since >= _STABLE_S
     q.failures = 1 if stable else q.failures + 1
     q.since = q.discover = None
-    q.next_try = up + min(RETRY_MAX_S, RETRY_S << min(q.failures - 1, 6))
+    q.next_try = up + min(_RETRY_MAX_S, _RETRY_S << min(q.failures - 1, 6))
     text = "mqtt: %s:%d: %s; the relay logic carries on, reconnecting with back-off" % (
         q.m["host"],
         q.m["port"],

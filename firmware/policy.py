@@ -1,3 +1,5 @@
+from firmware.compat import const
+
 # What the heater should do now: a manual override first, then the boost, then the automatic
 # rules (control.py). Pure, like control.py: the time, the reading and the heater's state come in,
 # a Decision goes out, and lines for the console are left in `notes`.
@@ -10,7 +12,7 @@ MANUAL_ON = "manual-on"
 MANUAL_OFF = "manual-off"
 BOOST = "boost"
 AUTO = "auto"
-TANK_MAX = "tank-max"  # a tank sensor read max_c (tank.py: loaded only with a sensor)
+_TANK_MAX = const("tank-max")  # a tank sensor read max_c (tank.py: loaded only with a sensor)
 
 
 class Decision:
@@ -100,7 +102,7 @@ class Policy:
         if why and reason in NO_READING:
             return d.set(0, why)  # the link's problem line says why
         if want and t is not None and t.plan.full:
-            return d.set(0, TANK_MAX, t.detail())  # the element's thermostat stays the last word
+            return d.set(0, _TANK_MAX, t.detail())  # the element's thermostat stays the last word
         said = reason if b is None else b.reason(want > 0, reason)
         if type(want) is not bool:  # burst.py: a share of full power; its numbers are not news
             return d.set(want, said)

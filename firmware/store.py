@@ -10,7 +10,7 @@ from firmware import console
 from firmware.compat import const
 
 MAX_BYTES = const(4096)  # the files written here are under 2 KB
-ENOENT = const(2)
+_ENOENT = const(2)
 
 
 def read_bytes(path, limit):
@@ -25,7 +25,7 @@ def read_bytes(path, limit):
             data = f.read(size + 1)
     except OSError as e:
         code = e.args[0] if e.args else None
-        return None, (None if code == ENOENT else "unreadable, error %s" % (code,))
+        return None, (None if code == _ENOENT else "unreadable, error %s" % (code,))
     if len(data) > limit:  # it grew meanwhile
         return None, "over %d bytes" % limit
     return data, None

@@ -1,3 +1,5 @@
+from firmware.compat import const
+
 # Strict JSON (RFC 8259) for config.json, the same on the board and on a PC. config.py (and the
 # PC tools through it) and boot.py use it; the app unloads it after boot.
 #
@@ -6,8 +8,9 @@
 # leading zeros, "1.", raw control characters and unknown or short escapes in text, control
 # characters after the value, and decodes a \u surrogate pair into other characters than
 # CPython does; CPython's accepts NaN and Infinity. So the text is checked first, then parsed.
-MAX_DEPTH = 16
-MAX_NUMBER = 40  # characters; CPython refuses integers of over 4300 digits, MicroPython not
+_MAX_DEPTH = const(16)
+# characters; CPython refuses integers of over 4300 digits, MicroPython not
+_MAX_NUMBER = const(40)
 _SPACE = b" \t\r\n"
 _DIGITS = b"0123456789"
 _ESCAPES = b'"\\/bfnrt'
@@ -97,8 +100,8 @@ def check(data):
             want = b":" if want[0] == 107 else b"," if stack else b""
             continue
         if c == 123 or c == 91:  # { [
-            if len(stack) >= MAX_DEPTH:
-                _fail(data, i, "nested more than %d deep" % MAX_DEPTH)
+            if len(stack) >= _MAX_DEPTH:
+                _fail(data, i, "nested more than %d deep" % _MAX_DEPTH)
             stack += b"}" if c == 123 else b"]"
             keys.append([] if c == 123 else None)
             want = b"k}" if c == 123 else b"v]"
@@ -183,8 +186,8 @@ def _number(data, i):
         ok, d = e > d, e
     if not ok or d != len(tok):
         _fail(data, i, "a malformed number %s" % _found(data, i))
-    if len(tok) > MAX_NUMBER:
-        _fail(data, i, "a number of over %d characters" % MAX_NUMBER)
+    if len(tok) > _MAX_NUMBER:
+        _fail(data, i, "a number of over %d characters" % _MAX_NUMBER)
     return j
 
 

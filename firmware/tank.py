@@ -8,7 +8,7 @@
 # what some libraries report for a lost sensor; a data line shorted to ground reads 0.0 C with a
 # valid CRC), and a jump of more than 5 K within 30 s (a 200-litre tank cannot: 3 kW heats it
 # by 0.2 K a minute). A failed sensor gives no temperature, and everything works as without
-# one; it is back after CONFIRM good readings in a row, said in a line.
+# one; it is back after _CONFIRM good readings in a row, said in a line.
 # Tank glues the sensor to the rules: every pass the max_c limit (with its hysteresis) and the
 # end of a grid target at its temperature; once a minute tank_rules.py (loaded for it) on the
 # state kept here (Plan, Target). It keeps the legionella record (tank.json, on change only: at
@@ -21,16 +21,16 @@ READ_S = const(5)
 CONVERT_S = 0.75
 TRIES = const(3)
 FAILED_S = const(30)
-CONFIRM = const(3)
-JUMP_K = const(5)
-JUMP_S = const(30)
-LOW_C = const(1)
-HIGH_C = const(100)
-POWER_ON_C = const(85)
-HYST_K = const(2)  # full at the limit, diverting again below limit - HYST_K
+_CONFIRM = const(3)
+_JUMP_K = const(5)
+_JUMP_S = const(30)
+_LOW_C = const(1)
+_HIGH_C = const(100)
+_POWER_ON_C = const(85)
+_HYST_K = const(2)  # full at the limit, diverting again below limit - _HYST_K
 COLD_C = const(40)  # below this no hot-water thermostat is open: the step's guess was wrong
-WATCH_S = const(1200)  # after overruling it: the tank must warm by RISE_K within this time
-RISE_K = 0.3
+_WATCH_S = const(1200)  # after overruling it: the tank must warm by _RISE_K within this time
+_RISE_K = const(0.3)
 FILE = "tank.json"
 
 
@@ -114,7 +114,7 @@ class Sensor:
         self.next_at = up + READ_S
         if self.c is None:
             self.good += 1
-            if self.good < CONFIRM:
+            if self.good < _CONFIRM:
                 self.next_at = up  # confirm at once
                 return
             if self.failed:
@@ -125,12 +125,12 @@ class Sensor:
     def _implausible(self, t, up):
         if type(t) is not float and type(t) is not int:
             return ("nan", t)
-        recent = self.last is not None and up - self.last_at <= JUMP_S
-        if t == POWER_ON_C and not (recent and abs(self.last - t) <= 1):
+        recent = self.last is not None and up - self.last_at <= _JUMP_S
+        if t == _POWER_ON_C and not (recent and abs(self.last - t) <= 1):
             return ("85",)
-        if not LOW_C <= t <= HIGH_C:
+        if not _LOW_C <= t <= _HIGH_C:
             return ("range", t)
-        if recent and abs(t - self.last) > JUMP_K:
+        if recent and abs(t - self.last) > _JUMP_K:
             return ("jump", self.last, t, up - self.last_at)
         return None
 
@@ -188,12 +188,12 @@ class Tank:
             return
         if heater.drawing is not True:
             self.watch = None  # switched off, or a jump said the thermostat opened
-        elif up - w[0] >= WATCH_S:
+        elif up - w[0] >= _WATCH_S:
             self.watch = None
             c = self.sensor.c
-            if c is not None and c < w[1] + RISE_K:
+            if c is not None and c < w[1] + _RISE_K:
                 heater.drawing = False
-                say("cold", c, WATCH_S // 60)
+                say("cold", c, _WATCH_S // 60)
 
     def want(self, local, power_w):
         """Each pass: the reason to heat from the grid now, or None; and plan.full, whether
@@ -210,7 +210,7 @@ class Tank:
                 h.on, h.reached = False, h.deadline
                 p.notes.append(("done", h, c))
         lim = p.limit
-        p.full = bool(lim) and c is not None and (c >= lim or (p.full and c > lim - HYST_K))
+        p.full = bool(lim) and c is not None and (c >= lim or (p.full and c > lim - _HYST_K))
         if p.dirty and self.save(p.reached_day):
             p.dirty = False
         while p.notes:

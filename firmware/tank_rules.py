@@ -1,3 +1,5 @@
+from firmware.compat import const
+
 # The tank's rules on its measured temperature, run once a minute by tank.py (loaded for it and
 # unloaded after: its code would otherwise stay in the heap) on the state it keeps (tank.Plan):
 # no more diverting at max_c (tank.py applies the limit and its hysteresis every pass), hot
@@ -7,19 +9,19 @@
 # heater's learned power, a margin), so that the day's surplus has done all it could first.
 # The legionella deadline rolls: 7 days after the day the tank last read legionella_c (kept on
 # flash by tank.py), so a sunny day that got there saves the week's grid cycle. While a cycle is
-# near (EARLY_DAYS) or due, surplus may heat past max_c up to legionella_c.
+# near (_EARLY_DAYS) or due, surplus may heat past max_c up to legionella_c.
 # Pure: local wall-clock seconds, the temperature (None: unknown) and the heater's power come in;
 # the plan's `heat` (the target heating from the grid now, or None), `limit` and `notes` (tuples
 # that tank_say.py puts in words) go out.
 
 WH_PER_LITRE_K = 1.163  # water: 4186 J per kg and kelvin
-MARGIN = 1.25  # a probe is not the tank's average; losses and draws go on while it heats
-SLACK_MIN = 15
+_MARGIN = const(1.25)  # a probe is not the tank's average; losses and draws go on while it heats
+_SLACK_MIN = const(15)
 MAX_LEAD_MIN = 480  # the evening target never starts more than 8 hours ahead
 REARM_K = 1  # a target reached may heat again before its deadline once this far below
-CYCLE_DAYS = 7
-EARLY_DAYS = 2
-DAY_MIN = 1440
+_CYCLE_DAYS = const(7)
+_EARLY_DAYS = const(2)
+_DAY_MIN = const(1440)
 
 
 def plan(p, target, t, reached_day=None):
@@ -66,7 +68,7 @@ def lead_min(deficit_k, power_w, litres):
     """Minutes the heater needs to raise the tank by deficit_k, with the margin."""
     if power_w <= 0:
         return MAX_LEAD_MIN
-    return int(deficit_k * litres * WH_PER_LITRE_K / power_w * 60 * MARGIN) + SLACK_MIN
+    return int(deficit_k * litres * WH_PER_LITRE_K / power_w * 60 * _MARGIN) + _SLACK_MIN
 
 
 def due_in(p, day):
@@ -75,7 +77,7 @@ def due_in(p, day):
         return None
     if p.reached_day is None:
         return 0
-    return max(0, p.reached_day + CYCLE_DAYS - day)
+    return max(0, p.reached_day + _CYCLE_DAYS - day)
 
 
 def update(p, local, c, power_w):
@@ -93,11 +95,11 @@ def update(p, local, c, power_w):
             left = 0
         if c >= p.leg_c and p.reached_day != day:
             p.reached_day, p.dirty = day, True  # once a day: the deadline rolls
-            if left <= EARLY_DAYS:  # it counted: said; a hot summer's day is not news
+            if left <= _EARLY_DAYS:  # it counted: said; a hot summer's day is not news
                 p.notes.append(("reached", None, c))
-            left = CYCLE_DAYS
+            left = _CYCLE_DAYS
     p.limit = p.max_c
-    if p.max_c and left is not None and left <= EARLY_DAYS:
+    if p.max_c and left is not None and left <= _EARLY_DAYS:
         p.limit = max(p.max_c, p.leg_c)
     if local is None:
         _pause(p, "clock")
@@ -110,7 +112,7 @@ def update(p, local, c, power_w):
 def want(t, local, c, power_w, p):
     """Should target t (tank.Target) heat from the grid now?"""
     minute = local // 60
-    left = (t.end - minute - 1) % DAY_MIN + 1  # 1..1440: at `end` the next one is due
+    left = (t.end - minute - 1) % _DAY_MIN + 1  # 1..1440: at `end` the next one is due
     deadline = minute + left
     if t.on and deadline != t.deadline:
         stop(t, p, "late", c)

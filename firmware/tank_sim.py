@@ -1,3 +1,5 @@
+from firmware.compat import const
+
 # The simulated board's DS18B20 (board_sim.tank_sensor), with the API of micropython-lib's
 # ds18x20.DS18X20 that firmware/tank.py uses. Loaded only with tank.pin set; never on an ESP32.
 # It reads <sim folder>/tank, which tests and tools write: a temperature ("52.5"), "missing" (no
@@ -12,7 +14,7 @@ class OneWireError(Exception):  # onewire.OneWireError
 
 ROM = b"\x28\x5e\x01\x02\x03\x04\x05\xa0"
 CONVERT_S = 0.75
-NO_FILE = "50.0"
+_NO_FILE = const("50.0")
 
 
 class SimProbe:
@@ -27,7 +29,7 @@ class SimProbe:
             with open(self.folder + "/tank") as f:
                 return f.read().strip()
         except (OSError, TypeError):
-            return NO_FILE
+            return _NO_FILE
 
     def _bus(self):
         told = self._told()

@@ -8,15 +8,15 @@
 # guard (guard.py) load when needed.
 from firmware import store
 from firmware.clock import DAY_S, is_set
-from firmware.compat import unload
+from firmware.compat import const, unload
 from firmware.console import uptime
 
 TOKEN_FILE = "token.json"
 CLOUD_FILE = "cloud.json"
 RENEW_BEFORE_S = 30 * 86400  # owner tokens last a year: renew with 30 days left
 SHORT_S = 2 * 86400  # tokens shorter-lived (installer accounts: 12 h) renew at half-life
-CLOCK_SLACK_S = 600  # a clock set back by less (NTP's corrections) is not caught lying
-RESTART_EVERY_S = 900  # restarts for a login: not more often, whatever happens at boot
+_CLOCK_SLACK_S = const(600)  # a clock set back by less (NTP's corrections) is not caught lying
+_RESTART_EVERY_S = const(900)  # restarts for a login: not more often, whatever happens at boot
 
 
 def claims_of(token):
@@ -127,7 +127,7 @@ class TokenKeeper:
             return _guard().login_wait(self, now)
         return max(0, min(DAY_S, self.login_at - int(now)))  # the guard's longest back-off
 
-    def restart_allowed(self, now, every_s=RESTART_EVERY_S):
+    def restart_allowed(self, now, every_s=_RESTART_EVERY_S):
         """May the board restart for a login now? Not twice within every_s, whatever happens at
         boot (no Wi-Fi, no time): a restart is cheap, a restart loop is not. Recorded in
         cloud.json; when the flash refuses it, no restart (it could repeat unrecorded)."""
@@ -144,7 +144,7 @@ class TokenKeeper:
         log = self._log
         t = log["clock"] + max(0, int(uptime() - self._read_at))  # uptime: no ticks wrap
         now = int(now)
-        if is_set(now) and now < t - CLOCK_SLACK_S:  # the clock went back: doubted
+        if is_set(now) and now < t - _CLOCK_SLACK_S:  # the clock went back: doubted
             if t >= log["doubt"]:  # caught now: the attempts' ages are unknown, count them now
                 log["attempts"] = [t for _ in log["attempts"]]
                 log["doubt"] = t + DAY_S

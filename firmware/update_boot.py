@@ -11,11 +11,11 @@
 import gc
 
 from firmware import VERSION, clock, console, store
-from firmware.compat import unload
+from firmware.compat import const, unload
 
 FILE = "update.json"  # update_ask.py reads it too
-MAX_TRIES = 3  # installs of one version that did not finish (power cuts), then it waits
-SIG_BYTES = 1024
+_MAX_TRIES = const(3)  # installs of one version that did not finish (power cuts), then it waits
+_SIG_BYTES = const(1024)
 
 
 def record():
@@ -145,7 +145,7 @@ def _manifest(u, board, rec):
     conn = None
     try:
         conn = Release(u, board)
-        sig = bytes(conn.get("manifest.sig", SIG_BYTES))
+        sig = bytes(conn.get("manifest.sig", _SIG_BYTES))
         reader = Reader()  # the manifest, parsed as it streams through SHA-256: never whole
         digest = conn.stream("manifest.json", None, reader, bytearray(512), MAX_BYTES)
     except Exception as e:  # network, TLS, HTTP, Refused: the server is untrusted
@@ -212,10 +212,10 @@ def _decide(m, conn, board, u, rec, want):
     if trial is not None:
         _say(rec, "update: %s is still on trial; %s waits until it proves itself" % (trial, v))
         return
-    if rec["tried"] == v and rec["tries"] >= MAX_TRIES:
+    if rec["tried"] == v and rec["tries"] >= _MAX_TRIES:
         _say(
             rec,
-            "update: %d installs of %s did not finish; ask again to retry" % (MAX_TRIES, v),
+            "update: %d installs of %s did not finish; ask again to retry" % (_MAX_TRIES, v),
             True,
         )
         return

@@ -7,11 +7,12 @@
 # boot for a look or an install, then unloaded.
 import hashlib
 
+from firmware.compat import const
 from firmware.http import Connection, HTTPError
 from firmware.urls import split_url
 
 TIMEOUT_S = 20  # one request: the connection, the handshake, a file of up to 64 KB
-CHUNK = 512
+_CHUNK = const(512)
 
 
 class Refused(Exception):

@@ -10,6 +10,7 @@ import hashlib
 import os
 
 from firmware import VERSION, console
+from firmware.compat import const
 from firmware.update_slot import (
     TRIAL_BOOTS,
     folder,
@@ -20,7 +21,8 @@ from firmware.update_slot import (
     swap,
 )
 
-MARGIN_BLOCKS = 8  # spare blocks left on flash after an install (littlefs needs some to work)
+# spare blocks left on flash after an install (littlefs needs some to work)
+_MARGIN_BLOCKS = const(8)
 
 
 def run(conn, m, board):
@@ -61,7 +63,7 @@ def _room(target, m):
     block = st[0] or 4096
     free = st[4] * block + _used(folder(target), block)
     need = sum((size + block - 1) // block * block for _, size, _ in m["files"])
-    need += MARGIN_BLOCKS * block
+    need += _MARGIN_BLOCKS * block
     if free < need:
         raise Refused("flash full (it needs %d KB, %d KB are free)" % (need // 1024, free // 1024))
 

@@ -4,14 +4,14 @@
 # outside the app's own files (no "..", nothing absolute, no other folder) or a size beyond the
 # caps refuses the whole release. Pure logic (tested on both runtimes); loaded for a look or an
 # install.
-from firmware.compat import json_loads
+from firmware.compat import const, json_loads
 
-FORMAT = 1
+_FORMAT = const(1)
 NAME = "envoy-diverter"
 MAX_BYTES = 16384  # the manifest itself; a release of 60 files is about 7 KB
 MAX_FILES = 96
 MAX_FILE = 65536  # bytes, each file (the largest .mpy is about 8 KB)
-MAX_TOTAL = 393216  # bytes, all the files (a release is about 110 KB)
+_MAX_TOTAL = const(393216)  # bytes, all the files (a release is about 110 KB)
 # The files a release cannot do without: the entry points and what boots and proves it.
 NEEDED = ("__init__", "app", "board", "update_slot")
 _NAME = "abcdefghijklmnopqrstuvwxyz0123456789_"
@@ -71,8 +71,8 @@ def _file(entry):
 
 
 def _header(m):
-    if type(m) is not dict or m.get("format") != FORMAT or m.get("name") != NAME:
-        raise ValueError("not an Envoy Diverter manifest of format %d" % FORMAT)
+    if type(m) is not dict or m.get("format") != _FORMAT or m.get("name") != NAME:
+        raise ValueError("not an Envoy Diverter manifest of format %d" % _FORMAT)
     out = {
         "version": _text(m, "version", 19),
         "min_from": _text(m, "min_from", 19),
@@ -97,7 +97,7 @@ def _json(line):
 
 
 FILES = b', "files": ['
-LINE_MAX = 512
+_LINE_MAX = const(512)
 
 
 class Reader:
@@ -127,8 +127,8 @@ class Reader:
             i = bytes(chunk[start:]).find(b"\n") if start < len(chunk) else -1
             if i < 0:
                 self.part += chunk[start:]
-                if len(self.part) > LINE_MAX:
-                    self.error = "a line is over %d bytes" % LINE_MAX
+                if len(self.part) > _LINE_MAX:
+                    self.error = "a line is over %d bytes" % _LINE_MAX
                 return
             self.part += chunk[start : start + i]
             start += i + 1
@@ -140,13 +140,13 @@ class Reader:
                 return
 
     def _line(self, line):
-        if len(line) > LINE_MAX:
-            raise ValueError("a line is over %d bytes" % LINE_MAX)
+        if len(line) > _LINE_MAX:
+            raise ValueError("a line is over %d bytes" % _LINE_MAX)
         if self.done:
             raise ValueError("text after the end")
         if self.m is None:
             if not line.endswith(FILES):
-                raise ValueError("not an Envoy Diverter manifest of format %d" % FORMAT)
+                raise ValueError("not an Envoy Diverter manifest of format %d" % _FORMAT)
             raw = _json(line[: -len(FILES)] + b"}")
             if type(raw) is dict and type(raw.get("key")) is str:
                 self.key = raw["key"][:16]
@@ -161,7 +161,7 @@ class Reader:
 
     def result(self):
         if self.m is None and not self.error:
-            self.error = "not an Envoy Diverter manifest of format %d" % FORMAT
+            self.error = "not an Envoy Diverter manifest of format %d" % _FORMAT
         if self.part and not self.error:
             self.error = "the manifest does not end with a new line"
         if self.error:
@@ -186,8 +186,8 @@ def _check_set(files):
     paths = [f[0] for f in files]
     if len(set(paths)) != len(paths):
         raise ValueError("a file is listed twice")
-    if sum(f[1] for f in files) > MAX_TOTAL:
-        raise ValueError("the files are over %d bytes in all" % MAX_TOTAL)
+    if sum(f[1] for f in files) > _MAX_TOTAL:
+        raise ValueError("the files are over %d bytes in all" % _MAX_TOTAL)
     modules = [p[:-3] for p in paths if p.endswith(".py")] + [
         p[:-4] for p in paths if p.endswith(".mpy")
     ]

@@ -7,15 +7,15 @@
 # minute's check while a trial runs or when a look is due, then drops it; the pointer's code
 # loads only to mark a version healthy.
 from firmware import console
-from firmware.compat import unload
+from firmware.compat import const, unload
 
 TRIAL_S = 600  # a version on trial proves itself within this much uptime, or the board restarts
-HEALTHY_S = 60  # of control with fresh readings after the first one
+_HEALTHY_S = const(60)  # of control with fresh readings after the first one
 
 
 TRIAL = 0  # the state's slots: the version on trial, or None
-LOOK_AT = 1  # the uptime at which a look is due, or None (no update.url)
-CHECK_H = 2
+_LOOK_AT = const(1)  # the uptime at which a look is due, or None (no update.url)
+_CHECK_H = const(2)
 FIRST = 3  # the uptime of the first fresh reading of a run of them
 
 
@@ -29,11 +29,11 @@ def minute(w, d, up):
     diverter's check, without this module)."""
     if w[TRIAL] is not None:
         _trial(w, d, up)
-    elif w[LOOK_AT] is not None and up >= w[LOOK_AT]:
+    elif w[_LOOK_AT] is not None and up >= w[_LOOK_AT]:
         if d.output.power == 0 and d.policy.mode == "auto":
             d.restart_for_update(
                 "update: a look for a new release is due (every %g h); restarting while the "
-                "heater is off, so that it runs at boot" % w[CHECK_H]
+                "heater is off, so that it runs at boot" % w[_CHECK_H]
             )
 
 
@@ -42,7 +42,7 @@ def _trial(w, d, up):
     if age is not None and age <= d.cfg["control"]["stale_s"]:
         if w[FIRST] is None:
             w[FIRST] = up
-        elif up - w[FIRST] >= HEALTHY_S:
+        elif up - w[FIRST] >= _HEALTHY_S:
             _healthy(w, d)
         return
     w[FIRST] = None
