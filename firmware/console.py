@@ -1,13 +1,13 @@
 # The serial console: one line per event, "HH:MM:SS message" with key=value fields so lines can be
 # grepped. Secrets never reach this module: callers pass only what may be shown.
-from firmware.compat import ticks_ms
+from firmware.compat import const, ticks_ms
 
 _clock = None  # set by the app: returns "HH:MM:SS" local time, or None while the time is unknown
 _uptime = None  # set by the app: the board's seconds since boot
 _boot = ticks_ms()
 recent = []  # the last problems, for diag.status() and the last words (lastwords.py)
 unsaved = 0  # problems logged since the last words were saved
-_RECENT = 8
+_RECENT = const(8)
 
 
 def set_clock(fn, uptime=None):

@@ -22,7 +22,7 @@ from firmware.envoy_parse import (
 from firmware.http import HTTPError
 
 _REPIN_HINT = const("re-pin: Home Assistant's Re-pin button, or diag.repin() at the REPL")
-_HEX = "0123456789abcdef"
+_HEX = const("0123456789abcdef")
 _ACCEPT = ("Accept", "application/json")
 
 

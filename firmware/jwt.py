@@ -4,12 +4,13 @@
 import binascii
 import json
 
+from firmware.compat import const
 from firmware.console import printable
 from firmware.store import text as utf8_text
 
 MAX_TOKEN = 4096  # characters; an Entrez token is about 1 KB
 
-_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL = const("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def _b64url_decode(seg):

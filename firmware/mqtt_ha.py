@@ -21,11 +21,11 @@ REASONS = (  # as the enum's options list in JSON wants them, so that they are s
     '"battery-charging","battery-discharging","battery-no-data","wifi-down","envoy-down",'
     '"no-token","no-ct","pin-mismatch","internal-error","stopped'
 )
-_W = '"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"'
-_KWH = '"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"'
-_DIAG = ',"ent_cat":"diagnostic"'
-_CONF = ',"ent_cat":"config"'
-_BOX = '"mode":"box","step":'
+_W = const('"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"')
+_KWH = const('"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"')
+_DIAG = const(',"ent_cat":"diagnostic"')
+_CONF = const(',"ent_cat":"config"')
+_BOX = const('"mode":"box","step":')
 # (component, object id, name, the state's key or a template, extra keys, offered when: "" always,
 # b a boost window, r the relay's grid allowance, t a tank sensor, B a battery site, L the burst
 # output (its lag)).

@@ -1,5 +1,3 @@
-from firmware.compat import const
-
 # Strict JSON (RFC 8259) for config.json, the same on the board and on a PC. config.py (and the
 # PC tools through it) and boot.py use it; the app unloads it after boot.
 #
@@ -8,14 +6,17 @@ from firmware.compat import const
 # leading zeros, "1.", raw control characters and unknown or short escapes in text, control
 # characters after the value, and decodes a \u surrogate pair into other characters than
 # CPython does; CPython's accepts NaN and Infinity. So the text is checked first, then parsed.
+from firmware.compat import const
+
 _MAX_DEPTH = const(16)
-# characters; CPython refuses integers of over 4300 digits, MicroPython not
+# the longest number, in characters (CPython refuses integers of over 4300 digits, MicroPython
+# not)
 _MAX_NUMBER = const(40)
-_SPACE = b" \t\r\n"
-_DIGITS = b"0123456789"
-_ESCAPES = b'"\\/bfnrt'
-_HEX = b"0123456789abcdefABCDEF"
-_WORD = b"+-._0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_SPACE = const(b" \t\r\n")
+_DIGITS = const(b"0123456789")
+_ESCAPES = const(b'"\\/bfnrt')
+_HEX = const(b"0123456789abcdefABCDEF")
+_WORD = const(b"+-._0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def loads(data, limit):

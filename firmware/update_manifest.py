@@ -14,7 +14,7 @@ MAX_FILE = 65536  # bytes, each file (the largest .mpy is about 8 KB)
 _MAX_TOTAL = const(393216)  # bytes, all the files (a release is about 110 KB)
 # The files a release cannot do without: the entry points and what boots and proves it.
 NEEDED = ("__init__", "app", "board", "update_slot")
-_NAME = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_NAME = const("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def version(text):
