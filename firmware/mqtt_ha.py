@@ -21,150 +21,98 @@ REASONS = (  # as the enum's options list in JSON wants them, so that they are s
     '"battery-charging","battery-discharging","battery-no-data","wifi-down","envoy-down",'
     '"no-token","no-ct","pin-mismatch","internal-error","stopped'
 )
-_W = const('"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"')
-_KWH = const('"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"')
-_DIAG = const(',"ent_cat":"diagnostic"')
-_CONF = const(',"ent_cat":"config"')
-_BOX = const('"mode":"box","step":')
-# (component, object id, name, the state's key or a template, extra keys, offered when: "" always,
-# b a boost window, r the relay's grid allowance, t a tank sensor, B a battery site, L the burst
-# output (its lag)).
+# One row per entity, its fields separated by "|" (one string a row: a tuple of six strings
+# costs twice the heap while discovery runs): component, object id, name, the state's key or a
+# template, extra keys, offered when: "" always, b a boost window, r the relay's grid allowance,
+# t a tank sensor, B a battery site, L the burst output (its lag).
 ENTITIES = (
-    ("sensor", "grid_w", "Grid power", "net_w", _W, ""),
-    ("sensor", "heater_w", "Heater power", "heating_w", _W, ""),
-    ("sensor", "today_kwh", "Diverted today", "today_kwh", _KWH, ""),
-    ("sensor", "total_kwh", "Diverted total", "total_kwh", _KWH, ""),
-    ("sensor", "grid_kwh", "Heater energy from the grid", "total_grid_kwh", _KWH, ""),
     (
-        "binary_sensor",
-        "relay",
-        "Heater relay",
-        "relay",
-        '"dev_cla":"power","pl_on":"on","pl_off":"off"',
-        "",
+        "sensor|grid_w|Grid power|net_w|"
+        '"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"|'
     ),
     (
-        "sensor",
-        "reason",
-        "Reason",
-        "reason",
-        '"dev_cla":"enum","ic":"mdi:information-outline"',
-        "",
+        "sensor|heater_w|Heater power|heating_w|"
+        '"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"|'
     ),
     (
-        "sensor",
-        "problem",
-        "Problem",
-        "{{value_json.problem or 'ok'}}",
-        '"ic":"mdi:alert-outline"' + _DIAG,
-        "",
+        "sensor|today_kwh|Diverted today|today_kwh|"
+        '"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"|'
     ),
     (
-        "sensor",
-        "notice",
-        "Last event",
-        "{{value_json.notice or 'none'}}",
-        '"ic":"mdi:history"' + _DIAG,
-        "",
+        "sensor|total_kwh|Diverted total|total_kwh|"
+        '"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"|'
     ),
     (
-        "sensor",
-        "age_s",
-        "Data age",
-        "age_s",
-        '"unit_of_meas":"s","dev_cla":"duration","stat_cla":"measurement"' + _DIAG,
-        "",
+        "sensor|grid_kwh|Heater energy from the grid|total_grid_kwh|"
+        '"unit_of_meas":"kWh","dev_cla":"energy","stat_cla":"total_increasing"|'
+    ),
+    'binary_sensor|relay|Heater relay|relay|"dev_cla":"power","pl_on":"on","pl_off":"off"|',
+    'sensor|reason|Reason|reason|"dev_cla":"enum","ic":"mdi:information-outline"|',
+    (
+        "sensor|problem|Problem|{{value_json.problem or 'ok'}}|"
+        '"ic":"mdi:alert-outline","ent_cat":"diagnostic"|'
     ),
     (
-        "sensor",
-        "token_days",
-        "Token days left",
-        "token_days",
-        '"unit_of_meas":"d","dev_cla":"duration"' + _DIAG,
-        "",
+        "sensor|notice|Last event|{{value_json.notice or 'none'}}|"
+        '"ic":"mdi:history","ent_cat":"diagnostic"|'
     ),
     (
-        "select",
-        "mode",
-        "Mode",
-        "{{{'manual-on':'on','manual-off':'off'}.get(value_json.mode,value_json.mode)}}",
-        '"ops":["auto","off","on"],"ic":"mdi:water-boiler"',
-        "",
+        "sensor|age_s|Data age|age_s|"
+        '"unit_of_meas":"s","dev_cla":"duration","stat_cla":"measurement","ent_cat":"diagnostic"|'
     ),
     (
-        "sensor",
-        "mode_left_min",
-        "Forced ON time left",
-        "mode_left_min",
-        '"unit_of_meas":"min","dev_cla":"duration"',
-        "",
+        "sensor|token_days|Token days left|token_days|"
+        '"unit_of_meas":"d","dev_cla":"duration","ent_cat":"diagnostic"|'
     ),
     (
-        "number",
-        "on_min",
-        "Forced ON minutes",
-        "on_min",
-        '"min":1,"max":1440,' + _BOX + '1,"unit_of_meas":"min","dev_cla":"duration"' + _CONF,
-        "",
+        "select|mode|Mode|"
+        "{{{'manual-on':'on','manual-off':'off'}.get(value_json.mode,value_json.mode)}}|"
+        '"ops":["auto","off","on"],"ic":"mdi:water-boiler"|'
     ),
     (
-        "number",
-        "max_import_w",
-        "Grid allowance",
-        "max_import_w",
-        '"min":0,"max":10000,' + _BOX + '50,"unit_of_meas":"W","dev_cla":"power"' + _CONF,
-        "r",
+        "sensor|mode_left_min|Forced ON time left|mode_left_min|"
+        '"unit_of_meas":"min","dev_cla":"duration"|'
     ),
     (
-        "number",
-        "boost_kwh",
-        "Boost target",
-        "boost_kwh",
-        '"min":0,"max":100,' + _BOX + '0.5,"unit_of_meas":"kWh","dev_cla":"energy"' + _CONF,
-        "b",
+        "number|on_min|Forced ON minutes|on_min|"
+        '"min":1,"max":1440,"mode":"box","step":1,"unit_of_meas":"min",'
+        '"dev_cla":"duration","ent_cat":"config"|'
     ),
     (
-        "sensor",
-        "boost_to_go_kwh",
-        "Boost still to go",
-        "boost_to_go_kwh",
-        '"unit_of_meas":"kWh","dev_cla":"energy"',
-        "b",
+        "number|max_import_w|Grid allowance|max_import_w|"
+        '"min":0,"max":10000,"mode":"box","step":50,"unit_of_meas":"W","dev_cla":"power",'
+        '"ent_cat":"config"|r'
     ),
     (
-        "sensor",
-        "tank_c",
-        "Tank temperature",
-        "tank_c",
-        '"unit_of_meas":"\\u00b0C","dev_cla":"temperature","stat_cla":"measurement"',
-        "t",
-    ),
-    ("sensor", "battery_w", "Battery power", "battery_w", _W, "B"),
-    (
-        "sensor",
-        "battery_soc",
-        "Battery charge",
-        "battery_soc",
-        '"unit_of_meas":"%","dev_cla":"battery","stat_cla":"measurement"',
-        "B",
+        "number|boost_kwh|Boost target|boost_kwh|"
+        '"min":0,"max":100,"mode":"box","step":0.5,"unit_of_meas":"kWh",'
+        '"dev_cla":"energy","ent_cat":"config"|b'
     ),
     (
-        "sensor",
-        "battery_first",
-        "Battery priority",
-        "battery_first",
-        '"dev_cla":"enum","ops":["battery","heater"]',
-        "B",
+        "sensor|boost_to_go_kwh|Boost still to go|boost_to_go_kwh|"
+        '"unit_of_meas":"kWh","dev_cla":"energy"|b'
     ),
     (
-        "sensor",
-        "lag_s",
-        "Envoy lag",
-        "lag_s",
-        '"unit_of_meas":"s","dev_cla":"duration","stat_cla":"measurement"' + _DIAG,
-        "L",
+        "sensor|tank_c|Tank temperature|tank_c|"
+        '"unit_of_meas":"\\u00b0C","dev_cla":"temperature","stat_cla":"measurement"|t'
     ),
-    ("button", "repin", "Re-pin the Envoy", "", '"ic":"mdi:certificate"' + _CONF, ""),
+    (
+        "sensor|battery_w|Battery power|battery_w|"
+        '"unit_of_meas":"W","dev_cla":"power","stat_cla":"measurement"|B'
+    ),
+    (
+        "sensor|battery_soc|Battery charge|battery_soc|"
+        '"unit_of_meas":"%","dev_cla":"battery","stat_cla":"measurement"|B'
+    ),
+    (
+        "sensor|battery_first|Battery priority|battery_first|"
+        '"dev_cla":"enum","ops":["battery","heater"]|B'
+    ),
+    (
+        "sensor|lag_s|Envoy lag|lag_s|"
+        '"unit_of_meas":"s","dev_cla":"duration","stat_cla":"measurement","ent_cat":"diagnostic"|L'
+    ),
+    'button|repin|Re-pin the Envoy||"ic":"mdi:certificate","ent_cat":"config"|',
 )
 
 
@@ -197,8 +145,9 @@ def device(uid, burst):
 
 
 def payload(entity, base, uid, dev):
-    """One entity's discovery config: its JSON text as a list of parts, which mqtt.publish
-    writes one after another (never one large block of a fragmented heap)."""
+    """One entity's discovery config (entity: its row's fields): its JSON text as a list of
+    parts, which mqtt.publish writes one after another (never one large block of a fragmented
+    heap)."""
     component, oid, name, value, extra, _ = entity
     parts = [
         '{"~":"%s","name":"%s","uniq_id":"%s_%s","avty_t":"~/status","dev":'
@@ -222,11 +171,11 @@ def payload(entity, base, uid, dev):
 
 
 def configs(prefix, base, uid, offers="", start=0, burst=False):
-    """(topic, payload bytes) for each entity from the start'th, one at a time; offers: the
-    letters of what the board offers (offered())."""
+    """(topic, payload) for each entity from the start'th, one at a time; offers: the letters
+    of what the board offers (offered())."""
     dev = device(uid, burst)
     for i in range(start, len(ENTITIES)):
-        e = ENTITIES[i]
+        e = ENTITIES[i].split("|")
         topic = "%s/%s/%s/%s/config" % (prefix, e[0], uid, e[1])
         yield topic, payload(e, base, uid, dev) if e[5] in offers else b""
 

@@ -160,11 +160,14 @@ def test_discovery_payloads_are_json_on_one_device():
         if component in ("select", "number", "button"):
             assert c["cmd_t"] == "~/%s/set" % oid
     assert len(seen) == len(mqtt_ha.ENTITIES)
+    # Six fields a row: a "|" inside a field (a template's filter) would shift the others.
+    assert [len(e.split("|")) for e in mqtt_ha.ENTITIES] == [6] * len(mqtt_ha.ENTITIES)
 
 
 def test_what_the_board_does_not_offer_is_removed():
     empty = [t.split("/")[3] for t, p in mqtt_ha.configs("ha", "b", "u", "") if p == b""]
-    assert sorted(empty) == sorted(e[1] for e in mqtt_ha.ENTITIES if e[5])
+    rows = [e.split("|") for e in mqtt_ha.ENTITIES]
+    assert sorted(empty) == sorted(e[1] for e in rows if e[5])
     d, _ = diverter()
     assert mqtt_ha.offered(d) == "r"  # the relay's allowance; no boost, tank, battery or lag
     d, _ = diverter(output="burst", boost={"min_kwh": 2, "window": "02:00-05:00"})
