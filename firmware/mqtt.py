@@ -9,10 +9,13 @@
 # unloaded after.
 from errno import ETIMEDOUT
 
+from firmware import console
 from firmware.compat import const, ticks_diff, ticks_ms, unload, view
 
 _BUDGET_MS = const(200)  # all of MQTT's work in one pass: reading, commands, discovery, sending
 _PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
+_NO_ROOM_S = const(60)  # no room in the heap for MQTT's code: the next try after this
+_NO_ROOM = const("mqtt: no room in the heap for MQTT now; the relay logic carries on, retrying")
 PER_PASS = const(4)  # messages acted on in one pass
 DISCOVERY_S = const(60)  # Home Assistant's "online" resends discovery at most this often
 # Why a connection is dropped: OSError(errno, one of these), said in words by mqtt_link.why
@@ -99,7 +102,7 @@ class Mqtt:
             self._read()
             self._overdue()
         except Exception as e:
-            self._run("mqtt_link", up, e)
+            self._drop(up, e)
         self.spent = ticks_diff(ticks_ms(), self.t0)
 
     def send(self, up):
@@ -109,7 +112,10 @@ class Mqtt:
         self.t0, self.up = ticks_ms(), up
         if self.sock is None:
             if up >= self.next_try:  # within its own deadline
-                self._run("mqtt_link", up)
+                try:
+                    self._run("mqtt_link", up)
+                except MemoryError:
+                    self._no_room(up)
             return  # discovery and the state from the next pass: less churn in one pass's heap
         try:
             self._flush()
@@ -128,12 +134,40 @@ class Mqtt:
                 if self.put(b"\xc0\x00"):  # PINGREQ
                     self.pinged = ticks_ms() or 1
         except Exception as e:
-            self._run("mqtt_link", up, e)
+            self._drop(up, e)
 
     def close(self):
         """The loop stops: "offline", then a clean disconnect."""
         if self.sock is not None:
-            self._run("mqtt_link", None)
+            try:
+                self._run("mqtt_link", None)
+            except MemoryError:
+                self._no_room(0)
+
+    def _drop(self, up, err):
+        # A pass that failed (the broker, or no room for MQTT's own code) drops the connection
+        # with back-off (mqtt_link); never a failure of the diverter's pass, which goes on.
+        try:
+            self._run("mqtt_link", up, err)
+        except MemoryError:
+            self._no_room(up)
+
+    def _no_room(self, up):
+        # Not even mqtt_link loads: the same drop and back-off, with nothing loaded for it.
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except Exception:
+                pass
+        self.sock = self.ready = self.out = self.since = self.discover = None
+        self.failures += 1
+        self.next_try = up + _NO_ROOM_S
+        try:
+            if self.problem != _NO_ROOM:
+                self.problem = _NO_ROOM
+                console.problem(_NO_ROOM)
+        except MemoryError:
+            pass
 
     def state(self):
         """The one JSON state message, from the Diverter's status snapshot."""

@@ -118,6 +118,35 @@ def test_a_command_trickled_a_byte_a_pass_is_obeyed_and_no_pass_waits():
     assert apply(d) == (False, "manual-off")
 
 
+def test_no_room_for_mqtts_code_never_fails_the_diverters_pass():
+    # A fragmented heap where mqtt_link (connecting, or dropping after a failed discovery) or
+    # mqtt_ha cannot load: MQTT backs off by itself, and the heater's decision goes on.
+    d, board, q = connected()
+    q.sock = None  # not connected yet
+    reading(d, board, -3000)
+    d.link.poll = lambda up, on: False  # the reading above stays fresh
+    loads = []
+
+    def no_room(module, *args):
+        loads.append(module)
+        raise MemoryError("memory allocation failed, allocating 296 bytes")
+
+    q._run = no_room
+    d.next_minute = board.up + 3600
+    lines = logged(d.step)
+    assert loads == ["mqtt_link"] and q.sock is None and q.next_try == board.uptime() + 60
+    assert board.relay_on and d.output.reason == "surplus"  # the pass went on
+    contains(" ".join(lines), "no room in the heap for MQTT now; the relay logic carries on")
+    lines = logged(d.step)  # no new try before next_try, and the problem is said once
+    assert loads == ["mqtt_link"] and lines == [] and board.relay_on
+    # Connected, then discovery cannot load, nor mqtt_link to drop: the same back-off.
+    q.sock, q.ready, q.heard = Sock(), lambda event, ms: True, ticks_ms()
+    q.discover, q.problem = board.uptime(), None
+    lines = logged(q.send, board.uptime())
+    assert loads[1:] == ["mqtt_ha", "mqtt_link"] and q.sock is None and q.discover is None
+    contains(" ".join(lines), "no room in the heap for MQTT now")
+
+
 def test_a_flood_is_read_a_few_messages_a_pass():
     d, board, q = connected()
     q.sock.incoming = message(BASE + "/on_min/set", b"5") * 30
