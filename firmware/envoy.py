@@ -5,19 +5,7 @@ import sys
 
 from firmware import envoy_parse as ep
 from firmware.compat import const, unload
-from firmware.envoy_parse import (  # noqa: F401 (the facade's names, for its users)
-    CHECK_JWT,
-    INFO,
-    METERS,
-    PRODUCTION_JSON,
-    READINGS,
-    AuthError,
-    Downgrade,
-    EnvoyError,
-    Glitch,
-    NoNetPower,
-    PinMismatch,
-)
+from firmware.envoy_parse import AuthError, EnvoyError
 from firmware.http import Connection, spare_parts
 
 PIN_FILE = "envoy_pin.json"  # {"sha256": hex} once pinned, {"https": true} once HTTPS worked

@@ -4,7 +4,8 @@
 # On a site with a home battery, each reading carries the battery's power too (battery.py).
 from firmware import clock, console
 from firmware.compat import const, mem_alloc, unload
-from firmware.envoy import AuthError, Envoy, Glitch, NoNetPower, PinMismatch
+from firmware.envoy import Envoy
+from firmware.envoy_parse import AuthError, Glitch, NoNetPower, PinMismatch
 from firmware.reasons import ENVOY_DOWN, NO_CT, PIN, WIFI_DOWN, why
 from firmware.renewal import NoToken, Renewal
 

@@ -18,7 +18,8 @@ import sys
 import time
 
 from firmware import urls
-from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
+from firmware.envoy import Envoy
+from firmware.envoy_parse import AuthError, NoNetPower, PinMismatch
 from tools import hostutil
 from tools.hostutil import load_config
 from tools.neterrors import explain, explain_cloud, trying

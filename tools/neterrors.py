@@ -58,7 +58,7 @@ def _tls_reason(e):
 def kind(e):
     """One word for the cause: refused, timeout, unreachable, unresolved, reset, not-envoy,
     not-http, tls, untrusted, certificate-changed, or other."""
-    from firmware.envoy import EnvoyError, PinMismatch
+    from firmware.envoy_parse import EnvoyError, PinMismatch
     from firmware.http import HTTPError
 
     e = _underlying(e)

@@ -7,7 +7,8 @@ from conftest import token_for
 from envoy_cases import EXPECTED
 
 from firmware import envoy_parse
-from firmware.envoy import AuthError, Envoy, EnvoyError, PinMismatch
+from firmware.envoy import Envoy
+from firmware.envoy_parse import AuthError, EnvoyError, PinMismatch
 from firmware.http import HTTPError
 from tools.sim import FIXTURES, SimEnvoy
 

@@ -7,7 +7,8 @@ import json
 import pytest
 from conftest import token_for
 
-from firmware.envoy import Envoy, PinMismatch
+from firmware.envoy import Envoy
+from firmware.envoy_parse import PinMismatch
 from tools.sim.certs import sha256_of_pem
 
 NEW = "D8.3.5528"  # newer than the demo capture's D8.2.4345

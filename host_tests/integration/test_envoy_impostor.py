@@ -10,7 +10,8 @@ import subprocess
 import pytest
 from conftest import ROOT, token_for
 
-from firmware.envoy import AuthError, Envoy, NoNetPower, PinMismatch
+from firmware.envoy import Envoy
+from firmware.envoy_parse import AuthError, NoNetPower, PinMismatch
 from tools.hostutil import venv_tool
 from tools.sim import SimEnvoy
 from tools.sim.certs import sha256_of_pem

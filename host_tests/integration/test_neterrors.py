@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware import enlighten
-from firmware.envoy import Envoy, EnvoyError, PinMismatch
+from firmware.envoy import Envoy
+from firmware.envoy_parse import EnvoyError, PinMismatch
 from firmware.http import Connection, HTTPError
 from tools.neterrors import explain, kind, trying
 

@@ -6,7 +6,8 @@ import json
 import sys
 
 sys.path.insert(0, sys.argv[2])
-from firmware.envoy import Envoy, NoNetPower, PinMismatch  # noqa: E402
+from firmware.envoy import Envoy  # noqa: E402
+from firmware.envoy_parse import NoNetPower, PinMismatch  # noqa: E402
 
 with open(sys.argv[1]) as f:
     job = json.load(f)
