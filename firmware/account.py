@@ -24,29 +24,6 @@ def claims_of(token):
     return claims
 
 
-def ca_certificates(ca_file=""):
-    """The DER root certificates to trust for the cloud, one at a time: firmware/certs beside
-    this module, or certs/ at the root of the flash (a frozen firmware keeps no folder named
-    firmware), or only ca_file when given."""
-    import os
-
-    if ca_file:
-        with open(ca_file, "rb") as f:
-            yield f.read()
-        return
-    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-    for folder in (here + "/certs", "certs"):
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".der"):
-                with open(folder + "/" + name, "rb") as f:
-                    yield f.read()
-        return
-
-
 def load(k):
     """The pasted token (envoy.token) or the one kept on flash. Returns a line to show."""
     if k.pasted:

@@ -31,7 +31,7 @@ def run(cfg, board, spare=None):
         return k
     finally:
         k.done()
-        unload("firmware.enlighten", "firmware.envoy_setup")
+        unload("firmware.enlighten", "firmware.roots", "firmware.envoy_setup")
         gc.collect()
 
 
@@ -50,8 +50,8 @@ def _login(k, cfg, board, why, spare):
     if not serial:
         return
     console.log("token: logging in to Enlighten (%s)" % why)
-    from firmware.account import ca_certificates
     from firmware.compat import tls_context, trust
+    from firmware.roots import ca_certificates
 
     tls = tls_context()
     trust(tls[0], ca_certificates(cfg["enlighten"]["ca_file"]))

@@ -9,7 +9,7 @@
 # browser-like one. A failure says what the cloud answered (its status and first bytes, secrets
 # removed), so that Enphase's next change is diagnosable from the console.
 # TLS to the cloud is verified against the bundled root CAs (firmware/certs/*.der), or the DER
-# file in enlighten.ca_file (account.ca_certificates). One TLS context serves every request.
+# file in enlighten.ca_file (roots.ca_certificates). One TLS context serves every request.
 # Messages never carry the password, the session id or the token.
 import json
 
@@ -24,7 +24,7 @@ WEB = "web"
 def cloud_tls(ca_file=""):
     """The TLS context (and its companion list, see compat.tls_context) that verifies the cloud:
     the root CAs read one at a time, so that a board never holds them all at once."""
-    from firmware.account import ca_certificates
+    from firmware.roots import ca_certificates
 
     return tls_context(ca_certificates(ca_file))
 

@@ -63,6 +63,7 @@ def run(cfg, board):
         finally:
             unload(
                 "firmware.update_fetch",
+                "firmware.roots",
                 "firmware.update_install",
                 "firmware.update_manifest",
                 "firmware.update_sig",

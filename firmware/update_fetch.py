@@ -9,6 +9,7 @@ import hashlib
 
 from firmware.compat import const
 from firmware.http import Connection, HTTPError
+from firmware.roots import ca_certificates
 from firmware.urls import split_url
 
 TIMEOUT_S = 20  # one request: the connection, the handshake, a file of up to 64 KB
@@ -27,7 +28,7 @@ class Release(Connection):
         self.pin = u["pin"].replace(":", "").lower() if u["pin"] else ""
         cadata = None
         if u["ca_file"] or not self.pin:
-            cadata = _roots(u["ca_file"])  # read one at a time, into the one context
+            cadata = ca_certificates(u["ca_file"])  # read one at a time, into the one context
         check = self._check_pin if self.pin else None
         super().__init__(host, port, True, cadata, check, board.timeout(TIMEOUT_S))
         self.where = u["url"]
@@ -98,28 +99,6 @@ class Release(Connection):
             out.write(mv[:n])
             got += n
         return h.digest()
-
-
-def _roots(ca_file):
-    # The DER roots to trust: update.ca_file alone, or those bundled beside this module (as the
-    # cloud's, account.ca_certificates, without loading the token code).
-    import os
-
-    if ca_file:
-        with open(ca_file, "rb") as f:
-            yield f.read()
-        return
-    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-    for folder in (here + "/certs", "certs"):
-        try:
-            names = sorted(os.listdir(folder))
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".der"):
-                with open(folder + "/" + name, "rb") as f:
-                    yield f.read()
-        return
 
 
 def why(err):

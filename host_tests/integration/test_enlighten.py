@@ -86,7 +86,7 @@ def test_secrets_never_appear_in_error_messages(sim):
 
 
 def test_bundled_roots_load():
-    from firmware.account import ca_certificates
+    from firmware.roots import ca_certificates
 
     cas = list(ca_certificates(""))
     assert len(cas) >= 5 and all(c[:1] == b"\x30" for c in cas)  # DER: an ASN.1 SEQUENCE
