@@ -12,10 +12,10 @@ from firmware.compat import const
 
 _MAKER = const("Envoy Diverter project")
 # Every reason the firmware gives: the enum sensor's options (host_tests/integration/
-# test_ha_rules.py fails on a reason of the firmware's missing here). The template does not
-# repeat them: the reason's payload is the largest of discovery, and one allocation on a
-# fragmented heap (a reason from a later firmware comes with that firmware's discovery).
-REASONS = (  # as the enum's options list in JSON wants them, so that they are sent as they are
+# test_ha_rules.py fails on a reason of the firmware's missing here), written as the JSON list
+# wants them, so that they are sent as they are: discovery's largest part. The template does not
+# repeat them (a reason from a later firmware comes with that firmware's discovery).
+REASONS = (
     'boot","surplus","waiting-start","low-export","low-average","min-off","import","min-on",'
     '"no-data","stale","manual-on","manual-off","boost","tank-max","hot-by","legionella",'
     '"battery-charging","battery-discharging","battery-no-data","wifi-down","envoy-down",'
