@@ -72,7 +72,9 @@ FEATURES = {
     },
 }
 DEMO_FOLDER = BOOT_FOLDERS[0]
-FAILED = re.compile(r"MemoryError|memory allocation failed|fatal:|error:|watchdog expired")
+FAILED = re.compile(
+    r"MemoryError|memory allocation failed|no room in the heap|fatal:|error:|watchdog expired"
+)
 
 
 class _Bounded(soak.HostBoard):

@@ -108,6 +108,7 @@ def soak(
         for line in board.lines
         if "MemoryError" in line
         or "memory allocation failed" in line
+        or "no room in the heap" in line  # MQTT's code could not load (firmware/mqtt.py)
         or "fatal:" in line
         or "error:" in line
         or "watchdog expired" in line
