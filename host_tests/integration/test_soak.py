@@ -11,3 +11,16 @@ def test_three_hours_without_a_leak(tmp_path):
     assert soak.verdict(res) == [], res
     assert res["handshakes"] <= 4, "keep-alive: a handshake per login, not per poll"
     assert res["polls"] > 2000
+
+
+def test_the_measuring_runs_fail_on_every_way_memory_runs_out():
+    from firmware import mqtt
+
+    for line in (
+        "08:00:00 error: out of memory; relay=off reason=internal-error, retrying",
+        "MemoryError: memory allocation failed, allocating 296 bytes",
+        "08:00:02 mqtt: 127.0.0.1:1883: memory allocation failed, allocating 72 bytes; ...",
+        "08:00:02 " + mqtt._NO_ROOM,  # MQTT backs off quietly: the run must still fail
+    ):
+        assert soak.FAILED.search(line), line
+    assert not soak.FAILED.search("08:00:02 mqtt: connected to 127.0.0.1:1883 as diverter_x")

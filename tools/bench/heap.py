@@ -30,7 +30,6 @@ is about 1.5 times larger: the figures are then not the ESP32's).
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -72,9 +71,7 @@ FEATURES = {
     },
 }
 DEMO_FOLDER = BOOT_FOLDERS[0]
-FAILED = re.compile(
-    r"MemoryError|memory allocation failed|no room in the heap|fatal:|error:|watchdog expired"
-)
+FAILED = soak.FAILED
 
 
 class _Bounded(soak.HostBoard):

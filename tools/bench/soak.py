@@ -30,6 +30,11 @@ from tools.simulate import DEFAULT_TRACE, DEMO_CONTROL, Recorder, trace_date_and
 SIZES = ["96K", "112K", "128K", "144K", "160K", "176K", "192K", "256K"]
 GROWTH_LIMIT = 1024  # bytes the heap in use may differ by between hours (noise, not a trend)
 HEALTH = re.compile(r"health uptime_h=(\d+) heap_used=(\d+)")
+# A line that fails a run: memory ran out (MQTT's "no room in the heap" too: it backs off
+# quietly), a crash, an error of the loop, the watchdog.
+FAILED = re.compile(
+    r"MemoryError|memory allocation failed|no room in the heap|fatal:|error:|watchdog expired"
+)
 
 
 def soak(
@@ -103,16 +108,7 @@ def soak(
         sim.stop()
     heap = [(int(m.group(1)), int(m.group(2))) for m in map(HEALTH.search, board.lines) if m]
     text = board.output()
-    failures = [
-        line
-        for line in board.lines
-        if "MemoryError" in line
-        or "memory allocation failed" in line
-        or "no room in the heap" in line  # MQTT's code could not load (firmware/mqtt.py)
-        or "fatal:" in line
-        or "error:" in line
-        or "watchdog expired" in line
-    ]
+    failures = [line for line in board.lines if FAILED.search(line)]
     return {
         "hours": hours,
         "heapsize": heapsize,
