@@ -102,7 +102,7 @@ class Mqtt:
             self._read()
             self._overdue()
         except Exception as e:
-            self._drop(up, e)
+            self._link(up, e)
         self.spent = ticks_diff(ticks_ms(), self.t0)
 
     def send(self, up):
@@ -112,10 +112,7 @@ class Mqtt:
         self.t0, self.up = ticks_ms(), up
         if self.sock is None:
             if up >= self.next_try:  # within its own deadline
-                try:
-                    self._run("mqtt_link", up)
-                except MemoryError:
-                    self._no_room(up)
+                self._link(up)
             return  # discovery and the state from the next pass: less churn in one pass's heap
         try:
             self._flush()
@@ -134,40 +131,33 @@ class Mqtt:
                 if self.put(b"\xc0\x00"):  # PINGREQ
                     self.pinged = ticks_ms() or 1
         except Exception as e:
-            self._drop(up, e)
+            self._link(up, e)
 
     def close(self):
         """The loop stops: "offline", then a clean disconnect."""
         if self.sock is not None:
-            try:
-                self._run("mqtt_link", None)
-            except MemoryError:
-                self._no_room(0)
+            self._link(None)
 
-    def _drop(self, up, err):
-        # A pass that failed (the broker, or no room for MQTT's own code) drops the connection
-        # with back-off (mqtt_link); never a failure of the diverter's pass, which goes on.
+    def _link(self, up, *err):
+        # Connect, close (up None) or drop after err, with back-off (mqtt_link). Never a failure
+        # of the diverter's pass: with no room in the heap for mqtt_link, the same back-off here.
         try:
-            self._run("mqtt_link", up, err)
+            self._run("mqtt_link", up, *err)
         except MemoryError:
-            self._no_room(up)
-
-    def _no_room(self, up):
-        # Not even mqtt_link loads: the same drop and back-off, with nothing loaded for it.
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except Exception:
-                pass
-        self.sock = self.ready = self.out = self.since = self.discover = None
-        self.failures += 1
-        self.next_try = up + _NO_ROOM_S
-        try:
+            if self.sock is not None:
+                try:
+                    self.sock.close()
+                except Exception:
+                    pass
+            self.sock = self.ready = self.out = self.since = self.discover = None
+            self.failures += 1
+            self.next_try = (up or 0) + _NO_ROOM_S
             if self.problem != _NO_ROOM:
                 self.problem = _NO_ROOM
-                console.problem(_NO_ROOM)
-        except MemoryError:
-            pass
+                try:
+                    console.problem(_NO_ROOM)
+                except MemoryError:
+                    pass
 
     def state(self):
         """The one JSON state message, from the Diverter's status snapshot."""
