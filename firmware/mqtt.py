@@ -4,9 +4,9 @@
 # non-blocking socket, so that nothing the broker does can hold the loop (the broker is untrusted
 # input): a pass reads what has arrived and writes what the socket takes, without waiting; a
 # packet not finished goes on in the next pass, and one that takes over 3 s (in or out) drops
-# the connection. All of MQTT's work in a pass shares one time budget (_BUDGET_MS). Connecting and
-# dropping (mqtt_link), commands (mqtt_cmd) and discovery (mqtt_ha) are loaded when needed and
-# unloaded after.
+# the connection. All of MQTT's work in a pass shares one time budget (_BUDGET_MS). Connecting
+# (mqtt_link), dropping and closing (mqtt_drop), commands (mqtt_cmd) and discovery (mqtt_ha) are
+# loaded when needed and unloaded after.
 from errno import ETIMEDOUT
 
 from firmware import console
@@ -18,8 +18,8 @@ _NO_ROOM_S = const(60)  # no room in the heap for MQTT's code: the next try afte
 _NO_ROOM = const("mqtt: no room in the heap for MQTT now; the relay logic carries on, retrying")
 PER_PASS = const(4)  # messages acted on in one pass
 DISCOVERY_S = const(60)  # Home Assistant's "online" resends discovery at most this often
-# Why a connection is dropped: OSError(errno, one of these), said in words by mqtt_link.why
-# (mqtt_link.DROPPED, in this order), so that the words are not kept in RAM.
+# Why a connection is dropped: OSError(errno, one of these), said in words by mqtt_drop.why
+# (mqtt_drop.DROPPED, in this order), so that the words are not kept in RAM.
 _CLOSED = const(0)
 _BAD_LENGTH = const(1)
 _BAD_MESSAGE = const(2)
@@ -139,10 +139,11 @@ class Mqtt:
             self._link(None)
 
     def _link(self, up, *err):
-        # Connect, close (up None) or drop after err, with back-off (mqtt_link). Never a failure
-        # of the diverter's pass: with no room in the heap for mqtt_link, the same back-off here.
+        # Connect (mqtt_link), or close (up None) or drop after err with back-off (mqtt_drop).
+        # Never a failure of the diverter's pass: with no room in the heap for their code, the
+        # same back-off here.
         try:
-            self._run("mqtt_link", up, *err)
+            self._run("mqtt_drop" if up is None or err else "mqtt_link", up, *err)
         except MemoryError:
             if self.sock is not None:
                 try:

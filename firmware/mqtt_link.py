@@ -1,5 +1,5 @@
-# MQTT's connection: made, or dropped with back-off, or closed. Loaded by mqtt.py for each of
-# these, then unloaded. The Diverter's loop asks for a connection after its decision, when one is
+# MQTT's connection, made (dropping one, or closing it: mqtt_drop.py). Loaded by mqtt.py to
+# connect, then unloaded. The Diverter's loop asks for a connection after its decision, when one is
 # due, never inside a publish: with the broker down, a pass costs one refused connection every
 # back-off period. A connection attempt has one deadline for all of it (TCP connect, the TLS
 # handshake, CONNECT and its CONNACK, SUBSCRIBE), as each of the Envoy's requests has: a broker,
@@ -8,12 +8,9 @@ import socket
 from errno import ETIMEDOUT
 
 from firmware import console
-from firmware.compat import const, stream, ticks_diff, ticks_ms, tls_wrap, waiter
+from firmware.compat import stream, ticks_diff, ticks_ms, tls_wrap, waiter
 from firmware.mqtt import packet
 
-_RETRY_S = const(5)  # after a failure: 5 s, doubling up to _RETRY_MAX_S
-_RETRY_MAX_S = const(300)
-_STABLE_S = const(60)  # a connection that lasted this long starts the back-off afresh
 POLLIN, POLLOUT = 1, 4  # select's
 REFUSED = {
     1: "the broker refused MQTT 3.1.1",
@@ -22,28 +19,11 @@ REFUSED = {
     4: "the broker refused the user name or password",
     5: "the broker refused the login (not authorised: check mqtt.user and mqtt.password)",
 }
-DROPPED = (  # mqtt.py's reasons for a drop, by number (mqtt._CLOSED...)
-    "the broker closed the connection",
-    "a malformed packet length",
-    "a malformed or QoS>0 message",
-    "a packet took over %g s",
-    "the broker took no data for %g s",
-    "no answer to a ping",
-)
 
 
-class Refused(Exception):
-    """The broker's CONNACK refused the connection, or was no CONNACK."""
-
-
-def run(q, up, err=None):
-    """q: the mqtt.Mqtt. up None: close; err: drop after it; else connect."""
-    if up is None:
-        close(q)
-    elif err is not None:
-        drop(q, up, err)
-    else:
-        connect(q, up)
+def run(q, up):
+    """q: the mqtt.Mqtt; connect (a failure is dropped with back-off by mqtt_drop)."""
+    connect(q, up)
 
 
 def connect(q, up):
@@ -87,7 +67,11 @@ def connect(q, up):
             pass
         if _timed_out(e):
             e = OSError(ETIMEDOUT, "%s took more than %g s" % (what, q.timeout))
+        from firmware.compat import unload
+        from firmware.mqtt_drop import drop
+
         drop(q, up, e)
+        unload("firmware.mqtt_drop")
         return
     q.sock, q.ready, q.out = sock, ready, None
     q._expect()
@@ -145,10 +129,10 @@ def _subscribe_packet(q):
 
 def _connack(ack):
     if ack[0] != 0x20 or ack[1] != 2:
-        raise Refused("an unexpected reply to CONNECT")
+        raise ValueError("an unexpected reply to CONNECT")
     if ack[3]:
         code = ack[3]
-        raise Refused(REFUSED.get(code, "the broker refused the connection (code %d)" % code))
+        raise ValueError(REFUSED.get(code, "the broker refused the connection (code %d)" % code))
 
 
 def _write(sock, wait, data):
@@ -175,66 +159,6 @@ def _read(sock, wait, n):
         else:
             got += k
     return buf
-
-
-def _shut(q):
-    if q.sock is not None:
-        try:
-            q.sock.close()
-        except Exception:
-            pass
-    q.sock = q.ready = q.out = None
-
-
-def drop(q, up, err):
-    _shut(q)
-    stable = q.since is not None and up - q.since >= _STABLE_S
-    q.failures = 1 if stable else q.failures + 1
-    q.since = q.discover = None
-    q.next_try = up + min(_RETRY_MAX_S, _RETRY_S << min(q.failures - 1, 6))
-    text = "mqtt: %s:%d: %s; the relay logic carries on, reconnecting with back-off" % (
-        q.m["host"],
-        q.m["port"],
-        why(err, q.timeout),
-    )
-    if text != q.problem:
-        console.problem(text)
-        q.problem = text
-
-
-def close(q):
-    # "offline" (retained), then DISCONNECT: what the socket takes within the timeout.
-    start, ms = ticks_ms(), q.packet_ms
-    try:
-        q.out = None  # a packet half sent is lost with the connection anyway
-        q.publish(q.base + "/status", b"offline", True)
-        for last in (False, True):
-            while q.out is not None:
-                left = ms - ticks_diff(ticks_ms(), start)
-                if left <= 0 or not q.ready(POLLOUT, left):
-                    raise OSError(ETIMEDOUT, "closing")
-                q._flush()
-            if not last:
-                q.put(b"\xe0\x00")  # DISCONNECT
-    except Exception:
-        pass
-    _shut(q)
-    q.next_try = 0
-
-
-def why(err, timeout):
-    if isinstance(err, Refused):
-        return str(err)
-    if isinstance(err, OSError) and len(err.args) == 2 and type(err.args[1]) is int:
-        text = DROPPED[err.args[1]]  # mqtt.py's
-        return text % timeout if "%" in text else text
-    if isinstance(err, OSError) and len(err.args) == 2 and isinstance(err.args[1], str):
-        return err.args[1]
-    if type(err) is ValueError and err.args and isinstance(err.args[0], str):
-        return err.args[0]
-    from firmware.reasons import why as link_why
-
-    return link_why(err)
 
 
 def _first(e):

@@ -43,8 +43,8 @@ LAYERS = (
     ("output", "output burst_out"),
     (
         "the loop and MQTT",
-        "details reports mqtt_ha mqtt_cmd mqtt_link diverter_ask diverter update_install "
-        "update_watch update_boot startup app",
+        "details reports mqtt_ha mqtt_cmd mqtt_link mqtt_drop diverter_ask diverter "
+        "update_install update_watch update_boot startup app",
     ),
     ("the REPL", "diag"),
 )

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from firmware import mqtt, mqtt_link
+from firmware import mqtt, mqtt_drop, mqtt_link
 from tools.sim.broker import Broker
 from tools.sim.trickle import TrickleBroker, TrickleProxy
 
@@ -131,7 +131,7 @@ def test_one_deadline_for_the_whole_attempt(pki_dir, tls_broker):
     ca = os.path.join(pki_dir, "ca.der")
     q, spent = attempt(host="127.0.0.1", port=br.tls_port, tls=True, ca_file=ca)
     assert q.sock is not None and spent < 1.0  # a good TLS broker: at once
-    mqtt_link.close(q)
+    mqtt_drop.close(q)
     proxy = TrickleProxy(br.tls_port, pace_s=0.02).start()  # the handshake, 50 bytes a second
     evil = TrickleBroker(pace_s=0.5, trickle_connack=True).start()  # 1.5 s for a CONNACK
     try:

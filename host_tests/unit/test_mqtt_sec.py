@@ -119,8 +119,9 @@ def test_a_command_trickled_a_byte_a_pass_is_obeyed_and_no_pass_waits():
 
 
 def test_no_room_for_mqtts_code_never_fails_the_diverters_pass():
-    # A fragmented heap where mqtt_link (connecting, or dropping after a failed discovery) or
-    # mqtt_ha cannot load: MQTT backs off by itself, and the heater's decision goes on.
+    # A fragmented heap where mqtt_link (connecting), mqtt_drop (dropping after a failed
+    # discovery) or mqtt_ha cannot load: MQTT backs off by itself, and the heater's decision
+    # goes on.
     d, board, q = connected()
     q.sock = None  # not connected yet
     reading(d, board, -3000)
@@ -139,11 +140,11 @@ def test_no_room_for_mqtts_code_never_fails_the_diverters_pass():
     contains(" ".join(lines), "no room in the heap for MQTT now; the relay logic carries on")
     lines = logged(d.step)  # no new try before next_try, and the problem is said once
     assert loads == ["mqtt_link"] and lines == [] and board.relay_on
-    # Connected, then discovery cannot load, nor mqtt_link to drop: the same back-off.
+    # Connected, then discovery cannot load, nor mqtt_drop to drop: the same back-off.
     q.sock, q.ready, q.heard = Sock(), lambda event, ms: True, ticks_ms()
     q.discover, q.problem = board.uptime(), None
     lines = logged(q.send, board.uptime())
-    assert loads[1:] == ["mqtt_ha", "mqtt_link"] and q.sock is None and q.discover is None
+    assert loads[1:] == ["mqtt_ha", "mqtt_drop"] and q.sock is None and q.discover is None
     contains(" ".join(lines), "no room in the heap for MQTT now")
 
 
