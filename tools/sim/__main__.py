@@ -3,11 +3,10 @@
 import argparse
 import json
 import os
-import signal
 import sys
-import time
 
 from tools.sim import DEMO_FOLDER, FIXTURES, ROOT, Simulation
+from tools.sim.server import until_stopped
 
 
 def _shown(path: str) -> str:
@@ -62,15 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("  (firmware %s speaks plain HTTP: no certificate to pin)" % envoy.software)
     print("sim: running; Ctrl-C stops it", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
-    try:
-        while True:
-            time.sleep(3600)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        sim.stop()
+    until_stopped(sim.stop)
     print("sim: stopped")
     return 0
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from tools.sim.clock import SimClock
 from tools.sim.envoy import Authority, make_jwt
-from tools.sim.server import Handler, Service
+from tools.sim.server import Handler, Service, server_context
 
 ENLIGHTEN_LOGIN_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Enphase Energy | Login</title></head><body>"
@@ -68,9 +68,7 @@ class SimCloud(Service):
 
     def tls_context(self) -> ssl.SSLContext:
         if self._ctx is None:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.pki["cloud_pem"], self.pki["cloud_key"])
-            self._ctx = ctx
+            self._ctx = server_context(self.pki["cloud_pem"], self.pki["cloud_key"])
         return self._ctx
 
     @property

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from tools.sim.clock import SimClock
-from tools.sim.server import Handler, Service
+from tools.sim.server import Handler, Service, server_context
 
 FIXTURES = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "envoy"
@@ -250,9 +250,8 @@ class SimEnvoy(Service):
         if not self.tls:
             return None
         if self.cert not in self._ctx:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.pki[self.cert + "_pem"], self.pki[self.cert + "_key"])
-            self._ctx[self.cert] = ctx
+            pem, key = self.pki[self.cert + "_pem"], self.pki[self.cert + "_key"]
+            self._ctx[self.cert] = server_context(pem, key)
         return self._ctx[self.cert]
 
     def reboot(self) -> None:

@@ -8,14 +8,13 @@ tampered byte, a missing file, a chunked reply, a stall.
 
 import argparse
 import os
-import signal
 import ssl
 import sys
 import threading
 import time
 
 from tools.sim import ROOT, certs
-from tools.sim.server import Handler, Service
+from tools.sim.server import Handler, Service, server_context, until_stopped
 
 PREFIX = "/releases/"
 FILE_FAULTS = ("truncate", "wrong-size", "tamper", "missing", "chunked", "stall")
@@ -38,9 +37,7 @@ class ReleaseServer(Service):
 
     def tls_context(self) -> ssl.SSLContext:
         if self._ctx is None:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.pki["cloud_pem"], self.pki["cloud_key"])
-            self._ctx = ctx
+            self._ctx = server_context(self.pki["cloud_pem"], self.pki["cloud_key"])
         return self._ctx
 
     @property
@@ -103,14 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         'release_server: in config.json: "update": {"url": "%s", "ca_file": "ca.der"}' % server.url
     )
     print("release_server: and copy %s to the board as ca.der; Ctrl-C stops it" % pki["ca_der"])
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while True:
-            time.sleep(3600)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.stop()
+    until_stopped(server.stop)
     return 0
 
 

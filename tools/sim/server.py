@@ -6,10 +6,13 @@ A Service subclass gives tls_context() (None: plain HTTP) and serve(handler), wh
 handler.reply(status, body, ctype, headers, chunked, close).
 """
 
+import signal
 import socket
 import ssl
+import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
@@ -118,6 +121,26 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         else:
             self.wfile.write(body)
+
+
+def server_context(pem: str, key: str) -> ssl.SSLContext:
+    """A TLS server context with this certificate chain and key (files)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pem, key)
+    return ctx
+
+
+def until_stopped(stop: Callable[[], None]) -> None:
+    """A command's foreground: sleep until Ctrl-C or SIGTERM, then stop()."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
+    try:
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        stop()
 
 
 class Service:
