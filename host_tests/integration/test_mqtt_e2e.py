@@ -277,11 +277,15 @@ def test_a_board_that_loses_power_is_unavailable_within_one_and_a_half_keepalive
     os.killpg(b.proc.pid, signal.SIGSTOP)  # a power cut: nothing more from the board, no FIN
     lost = time.time()
     try:
-        w.wait(lambda r, t, p: p == "offline", 15)
+        w.wait(lambda r, t, p: p == "offline", 20)
         took = time.time() - lost
     finally:
         os.killpg(b.proc.pid, signal.SIGCONT)
-    assert 4 <= took <= 5 * 1.5 + 1.5, took  # the broker's last will, 1.5 x keepalive_s
+    # The broker's last will: 1.5 x keepalive_s after the board's last packet, which is at most a
+    # keepalive before the cut; mosquitto checks keep-alives about once a second, later on a
+    # loaded machine (a CI run measured 9.1 s). A board without a will, or whose pings stopped
+    # early, fails either bound.
+    assert 4 <= took <= 5 * 1.5 + 3, took
 
 
 def test_the_re_pin_button_recovers_a_replaced_envoy_without_a_cable(sim, board, broker):
