@@ -129,7 +129,7 @@ def _look(cfg, board, u, rec):
 def _manifest(u, board, rec):
     # (the checked manifest or None (said why), the connection for the files or None)
     from firmware import release_key
-    from firmware.update_sig import key_id
+    from firmware.update_sig import key_id, opened
 
     if release_key.N is None:
         _say(
@@ -147,6 +147,8 @@ def _manifest(u, board, rec):
     try:
         conn = Release(u, board)
         sig = bytes(conn.get("manifest.sig", _SIG_BYTES))
+        signed = opened(sig, release_key.N, release_key.BYTES)
+        del sig
         reader = Reader()  # the manifest, parsed as it streams through SHA-256: never whole
         digest = conn.stream("manifest.json", None, reader, bytearray(512), MAX_BYTES)
     except Exception as e:  # network, TLS, HTTP, Refused: the server is untrusted
@@ -157,10 +159,10 @@ def _manifest(u, board, rec):
             True,
         )
         return None, conn
-    from firmware.update_sig import verify
+    from firmware.update_sig import signs
 
     ours = key_id(release_key.N, release_key.BYTES)
-    if not verify(sig, digest, release_key.N, release_key.BYTES):
+    if not signs(signed, digest, release_key.BYTES):
         claimed = reader.key
         if claimed and claimed != ours:
             text = "it is signed by another key (%s), and this board trusts %s" % (claimed, ours)

@@ -21,14 +21,27 @@ def block(digest, k):
     return b"\x00\x01" + b"\xff" * (k - 3 - len(DIGEST_INFO) - 32) + b"\x00" + DIGEST_INFO + digest
 
 
-def verify(sig, digest, n, k):
-    """True when sig (k bytes) is the signature of digest (SHA-256, 32 bytes) by the key (n, k)."""
-    if not key_ok(n, k) or len(sig) != k or len(digest) != 32:
-        return False
+def opened(sig, n, k):
+    """The block that sig (k bytes) opens to with the key (n, k), or None for a malformed
+    signature or key. Done before the manifest streams in: the big integers' temporaries
+    (blocks of about 2k bytes) then find a heap that the manifest's file list has not yet
+    fragmented."""
+    if not key_ok(n, k) or len(sig) != k:
+        return None
     s = int.from_bytes(sig, "big")
     if not 0 < s < n:
-        return False
-    return pow(s, E, n).to_bytes(k, "big") == block(digest, k)
+        return None
+    return pow(s, E, n).to_bytes(k, "big")
+
+
+def signs(signed, digest, k):
+    """True when signed (opened()'s block) is the signature block of digest (SHA-256)."""
+    return signed is not None and len(digest) == 32 and signed == block(digest, k)
+
+
+def verify(sig, digest, n, k):
+    """True when sig (k bytes) is the signature of digest (SHA-256, 32 bytes) by the key (n, k)."""
+    return len(digest) == 32 and signs(opened(sig, n, k), digest, k)
 
 
 def key_id(n, k):

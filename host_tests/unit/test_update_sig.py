@@ -72,3 +72,17 @@ def test_out_of_range_signatures_and_bad_keys_fail():
 def test_key_id_is_short_and_names_the_key():
     a, b = update_sig.key_id(v.N3072, 384), update_sig.key_id(v.N_OTHER, 384)
     assert len(a) == 16 and a != b
+
+
+def test_the_signature_opens_before_the_manifest_is_read_and_matches_only_its_digest():
+    # update_boot opens the signature before the manifest streams in (the big integers'
+    # temporaries in a heap the file list has not fragmented), then compares the blocks.
+    signed = update_sig.opened(bytes.fromhex(v.SIG3072), v.N3072, 384)
+    assert len(signed) == 384 and update_sig.signs(signed, DIGEST, 384)
+    assert not update_sig.signs(signed, hashlib.sha256(b"another").digest(), 384)
+    assert not update_sig.signs(signed, DIGEST[:31], 384)
+    assert not update_sig.signs(None, DIGEST, 384)
+    sig = bytes.fromhex(v.SIG3072)
+    for bad in (sig[1:], sig + b"\x00", b"\x00" * 384, bytes.fromhex(v.SIG2048)):
+        assert update_sig.opened(bad, v.N3072, 384) is None, len(bad)
+    assert update_sig.opened(sig, v.N3072 + 1, 384) is None  # an even modulus is no key
