@@ -72,7 +72,7 @@ class Mqtt:
         self.seen = -1  # the output's change count last published
         self.dirty = False
         self.discover = None  # uptime from which discovery is due (None: not due)
-        self.entity = 0  # the next entity's config to send (discovery spans passes)
+        self.entity = 0  # where discovery goes on (mqtt_ha: the table's next row)
         self.discovered = -DISCOVERY_S  # uptime of the last discovery's start
         self.battery_seen = False  # a battery's entities were offered (mqtt_ha.run)
         # Quiet for 2/3 of the keepalive: a ping, so that the broker never counts the board

@@ -53,18 +53,19 @@ def drop(q, up, err):
 
 
 def close(q):
-    # "offline" (retained), then DISCONNECT: what the socket takes within the timeout.
+    # The packet going out finished (one cut short would swallow the next), then "offline"
+    # (retained), then DISCONNECT: what the socket takes within the timeout.
     start, ms = ticks_ms(), q.packet_ms
     try:
-        q.out = None  # a packet half sent is lost with the connection anyway
-        q.publish(q.base + "/status", b"offline", True)
-        for last in (False, True):
+        for step in (0, 1, 2):
             while q.out is not None:
                 left = ms - ticks_diff(ticks_ms(), start)
                 if left <= 0 or not q.ready(_POLLOUT, left):
                     raise OSError(ETIMEDOUT, "closing")
                 q._flush()
-            if not last:
+            if step == 0:
+                q.publish(q.base + "/status", b"offline", True)
+            elif step == 1:
                 q.put(b"\xe0\x00")  # DISCONNECT
     except Exception:
         pass

@@ -29,7 +29,7 @@ def version(text):
 
 def check_path(path):
     """ValueError unless path is one of the app's own file names: boot.py, main.py,
-    firmware/NAME.mpy (or .py), firmware/certs/NAME.der."""
+    firmware/NAME.mpy (or .py, or .txt: a table), firmware/certs/NAME.der."""
     if path in ("boot.py", "main.py"):
         return
     if type(path) is str and path.startswith("firmware/"):
@@ -38,7 +38,7 @@ def check_path(path):
             stem, ok = rest[6:], rest.endswith(".der")
             stem = stem[:-4]
         else:
-            ok = rest.endswith(".mpy") or rest.endswith(".py")
+            ok = rest.endswith(".mpy") or rest.endswith(".py") or rest.endswith(".txt")
             stem = rest[: rest.rfind(".")]
         if ok and 0 < len(stem) <= 32 and all(c in _NAME for c in stem):
             return

@@ -59,10 +59,8 @@ def stage(py=False, build=BUILD):
             groups[HOME].append(dst)
         else:
             groups.setdefault(HOME + "/" + folder, []).append(dst)
-    certs = os.path.join(ROOT, "firmware", "certs")
-    for name in sorted(os.listdir(certs)):
-        if name.endswith(".der"):
-            groups[HOME + "/firmware/certs"].append(os.path.join(certs, name))
+    for src in mpy.data_files():
+        groups[HOME + "/" + os.path.dirname(src)].append(os.path.join(ROOT, src))
     return groups
 
 

@@ -146,5 +146,6 @@ def test_every_reason_the_firmware_gives_is_an_option():
         with open(mqtt_ha.__file__.replace("mqtt_ha", name)) as f:
             given |= set(re.findall(r'[tT]arget\((?:target\(\), )?"([a-z-]+)"', f.read()))
     given -= {"auto", "diverting", "battery", "heater"}  # modes and priorities, not reasons
-    assert given - set(mqtt_ha.REASONS.split('","')) == set()
+    reason = dict(mqtt_ha.configs("ha", "b", "u"))["ha/sensor/u/reason/config"]
+    assert given - set(json.loads(joined(reason))["ops"]) == set()
     assert {"hot-by", "legionella", "tank-max", "stale", "surplus"} <= given  # the scan works

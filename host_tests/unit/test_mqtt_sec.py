@@ -253,3 +253,50 @@ def test_the_connect_packet():
     assert mqtt.packet(0x30, 321) == b"\x30\xc1\x02"  # the remaining length, 7 bits a byte
     sub = mqtt_link._subscribe_packet(q)
     assert sub == b"\x82\x2e\x00\x01\x00\x12diverter_abc/+/set\x00\x00\x14homeassistant/status\x00"
+
+
+def test_a_damaged_or_missing_entity_table_is_said_and_discovery_ends_without_it():
+    # ha_entities.txt is read from flash a line at a time: a line that is not a row (a field
+    # too many or too few, a line over the cap) or no file at all is said, the rows before it
+    # are sent, and discovery ends (the update entity, then the state as usual): never a
+    # dropped connection, nor a retry each pass.
+    import io
+
+    def missing():
+        raise OSError(2)
+
+    good = "sensor|grid_w|Grid power|net_w|" + '"unit_of_meas":"W"|\n'
+    real = mqtt_ha.table
+    try:
+        for text in (
+            good + "sensor|x|X|x|\n",
+            good + "x" * 600 + "\n",
+            good + "a|b|c|d|e|f|g\n",
+            None,
+        ):
+            d, board, q = connected()
+            q.t0, q.spent, q.up, q.entity = ticks_ms(), 0, 0, 0
+            mqtt_ha.table = missing if text is None else (lambda t=text: io.StringIO(t))
+            lines = logged(mqtt_ha.run, q)
+            said = [x for x in lines if "mqtt: Home Assistant's entities not sent: " in x]
+            assert len(said) == 1, (text, lines)
+            assert q.discover is None and q.entity == 0, text  # discovery is over
+            assert (b"grid_w/config" in q.sock.sent) is (text is not None), text
+            assert b"homeassistant/update/diverter_abc/firmware/config" in q.sock.sent
+    finally:
+        mqtt_ha.table = real
+
+
+def test_a_stop_finishes_the_packet_going_out_then_says_offline_and_disconnects():
+    # A stop during discovery: the half-sent config is finished first; "offline" written into
+    # its middle would be read by the broker as the rest of it, and the DISCONNECT lost.
+    d, board, q = connected()
+    q.sock.room = 5
+    whole = message("x/y", b"0123456789")
+    assert q.publish("x/y", b"0123456789") and q.out is not None  # 5 bytes of it went
+    q.sock.room = 1 << 20
+    sock = q.sock
+    q.close()
+    offline = message(BASE + "/status", b"offline", 0x31)
+    assert sock.sent == whole + offline + b"\xe0\x00" and sock.closed
+    assert q.sock is None

@@ -90,6 +90,7 @@ def test_only_the_apps_own_file_names_are_accepted():
         "main.py",
         "firmware/x_1.mpy",
         "firmware/x.py",
+        "firmware/ha_entities.txt",
         "firmware/certs/a.der",
     ):
         um.check_path(good)
@@ -102,6 +103,8 @@ def test_only_the_apps_own_file_names_are_accepted():
         "token.json",
         "firmware/sub/x.mpy",
         "firmware/certs/x.pem",
+        "firmware/x.json",
+        "firmware/certs/x.txt",
         "firmware/X.mpy",
         "firmware/.mpy",
         "firmware/a b.mpy",

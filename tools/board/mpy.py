@@ -43,12 +43,19 @@ def board_files(root: str = ROOT) -> list[str]:
     return files
 
 
-def package_files(root: str = ROOT) -> list[str]:
-    """Everything the board needs besides config.json: the board files and the cloud root CAs."""
+def data_files(root: str = ROOT) -> list[str]:
+    """The board's data files, copied as they are: the cloud root CAs (firmware/certs/*.der) and
+    the tables read from flash (firmware/*.txt: Home Assistant's entities)."""
     certs = os.path.join(root, "firmware", "certs")
-    return board_files(root) + sorted(
-        "firmware/certs/" + n for n in os.listdir(certs) if n.endswith(".der")
+    tables = os.path.join(root, "firmware")
+    return sorted("firmware/certs/" + n for n in os.listdir(certs) if n.endswith(".der")) + sorted(
+        "firmware/" + n for n in os.listdir(tables) if n.endswith(".txt")
     )
+
+
+def package_files(root: str = ROOT) -> list[str]:
+    """Everything the board needs besides config.json: the board files and its data files."""
+    return board_files(root) + data_files(root)
 
 
 def package_json(version: str = VERSION) -> dict:
