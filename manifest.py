@@ -4,9 +4,10 @@
 #     include("$(PORT_DIR)/boards/manifest.py")
 #     include("/path/to/envoy-diverter/manifest.py")
 # boot.py, main.py and config.json stay on the board's filesystem. No folder named firmware may
-# be there: it would hide the frozen package (sys.path is ['', '.frozen', '/lib']), so the cloud
-# root CAs (data files, firmware/certs/*.der) cannot stay beside the code; a frozen board needs
-# envoy.token or enlighten.ca_file.
+# be there: it would hide the frozen package (sys.path is ['', '.frozen', '/lib']), so the data
+# files cannot stay beside the code: copy them to the root of the flash, the cloud root CAs as
+# certs/*.der (firmware/roots.py looks there) and Home Assistant's entities as ha_entities.txt
+# (firmware/mqtt_ha.py likewise).
 metadata(version="1.1.0", description="Envoy Diverter: surplus solar power to a water heater")
 
 package("firmware")
