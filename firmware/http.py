@@ -399,7 +399,7 @@ class Connection(_Replies):
         except BaseException as e:
             sock.close()
             self._ready = None
-            if _timed_out(e):
+            if timed_out(e):
                 raise self._timeout(what)  # one message for a timeout on either runtime
             raise
 
@@ -436,7 +436,7 @@ class Connection(_Replies):
             self.close()
             # A kept-alive connection the server dropped while idle: try once on a new one.
             # Never after a timeout: a slow server must not cost twice the time.
-            if reused and body is None and not _timed_out(e):
+            if reused and body is None and not timed_out(e):
                 return self._exchange(head, None)
             if isinstance(e, _Closed):
                 raise HTTPError("the server closed the connection without replying")
@@ -499,7 +499,7 @@ class _Closed(Exception):
     pass
 
 
-def _timed_out(e):
+def timed_out(e):
     # MicroPython: OSError(ETIMEDOUT); CPython: TimeoutError, whose errno may be None.
     return isinstance(e, OSError) and (
         (e.args and e.args[0] == ETIMEDOUT) or type(e).__name__ in ("TimeoutError", "timeout")

@@ -12,14 +12,18 @@
 #
 # A row: component|object id|name|the state's key or a template|extra keys|offered when ("" always,
 # b a boost window, r the relay's grid allowance, t a tank sensor, B a battery site, L the burst
-# output). The reason's row lists every reason the firmware gives (host_tests/integration/
-# test_ha_rules.py fails on a reason missing there); the template does not repeat them.
+# output). Lines that begin with "+" continue the row's extra keys: every line stays short, since
+# readline(n) takes n bytes at once, and a fragmented heap has few long free runs. The reason's
+# row lists every reason the firmware gives (host_tests/integration/test_ha_rules.py fails on a
+# reason missing there); the template does not repeat them.
 from firmware import VERSION, console
 from firmware.compat import const
 
 _MAKER = const("Envoy Diverter project")
 _TABLE = const("ha_entities.txt")
-_LINE_MAX = const(512)  # a row's line, at most: the flash is untrusted input too
+_LINE_MAX = const(160)  # a line of the table, at most: the flash is untrusted input too
+_MORE_MAX = const(4)  # continuation lines of one row
+_NOT_A_ROW = const("ha_entities.txt: a line is not an entity's row")
 _UPDATE = const(-1)  # q.entity: the rows are sent (else the next row's offset in the table)
 _UPDATE_STATE = const(-2)  # the update entity's config is sent, its state next
 
@@ -35,15 +39,25 @@ def table():
 
 
 def row(f):
-    """The next row's six fields from the open table, or None at its end; ValueError for a line
-    that is not a row (a damaged or foreign file)."""
+    """The next row's six fields from the open table (its extra keys a list of their lines), or
+    None at its end; ValueError for a line that is not a row (a damaged or foreign file)."""
     line = f.readline(_LINE_MAX)
     if not line:
         return None
     e = line.split("|")
     if len(e) != 6 or line[-1] != "\n" or len(e[1]) > 32:
-        raise ValueError("%s: a line is not an entity's row" % _TABLE)
+        raise ValueError(_NOT_A_ROW)
     e[5] = e[5][:-1]
+    extra = e[4] = [e[4]]
+    for _ in range(_MORE_MAX):
+        at = f.tell()
+        line = f.readline(_LINE_MAX)
+        if line[:1] != "+":
+            f.seek(at)  # the next row's
+            break
+        if line[-1] != "\n":
+            raise ValueError(_NOT_A_ROW)
+        extra.append(line[1:-1])
     return e
 
 
@@ -76,17 +90,17 @@ def device(uid, burst):
 
 
 def payload(entity, base, uid, dev):
-    """One entity's discovery config (entity: its row's fields): its JSON text as a list of
-    parts, which mqtt.publish writes one after another (never one large block of a fragmented
-    heap)."""
+    """One entity's discovery config (entity: a row's fields, from row()): its JSON text as a
+    list of parts, which mqtt.publish writes one after another (never one large block of a
+    fragmented heap)."""
     component, oid, name, value, extra, _ = entity
     parts = [
         '{"~":"%s","name":"%s","uniq_id":"%s_%s","avty_t":"~/status","dev":'
         % (base, name, uid, oid),
         dev,
         ",",
-        extra,
     ]
+    parts += extra
     if component == "button":
         parts.append(',"cmd_t":"~/%s/set","pl_prs":"PRESS"}' % oid)
         return parts
@@ -103,18 +117,6 @@ def config(e, prefix, base, uid, offers, dev):
     """(topic, payload) of one row's entity; its payload b"" (removed) unless offered."""
     topic = "%s/%s/%s/%s/config" % (prefix, e[0], uid, e[1])
     return topic, payload(e, base, uid, dev) if e[5] in offers else b""
-
-
-def configs(prefix, base, uid, offers="", burst=False):
-    """(topic, payload) for each entity of the table; offers: the letters of what the board
-    offers (offered())."""
-    dev = device(uid, burst)
-    with table() as f:
-        while True:
-            e = row(f)
-            if e is None:
-                return
-            yield config(e, prefix, base, uid, offers, dev)
 
 
 def run(q):

@@ -9,6 +9,7 @@ from errno import ETIMEDOUT
 
 from firmware import console
 from firmware.compat import stream, ticks_diff, ticks_ms, tls_wrap, waiter
+from firmware.http import timed_out
 from firmware.mqtt import packet
 
 POLLIN, POLLOUT = 1, 4  # select's
@@ -65,7 +66,7 @@ def connect(q, up):
             sock.close()
         except Exception:
             pass
-        if _timed_out(e):
+        if timed_out(e):
             e = OSError(ETIMEDOUT, "%s took more than %g s" % (what, q.timeout))
         from firmware.compat import unload
         from firmware.mqtt_drop import drop
@@ -164,10 +165,3 @@ def _read(sock, wait, n):
 def _first(e):
     lines = [x for x in str(e).split("\n") if x.strip()]  # mbedtls: many lines
     return "; ".join(lines) or type(e).__name__
-
-
-def _timed_out(e):
-    # MicroPython: OSError(ETIMEDOUT); CPython: TimeoutError, whose errno may be None.
-    return isinstance(e, OSError) and (
-        (e.args and e.args[0] == ETIMEDOUT) or type(e).__name__ in ("TimeoutError", "timeout")
-    )

@@ -9,7 +9,7 @@ import json
 import jinja2
 import jinja2.sandbox
 import pytest
-from support import joined
+from support import ha_configs, joined
 from test_diverter import diverter
 
 from firmware import mqtt, mqtt_ha
@@ -53,7 +53,7 @@ ENTITY_CATEGORIES = {"config", "diagnostic"}
 
 
 def every_config():
-    for t, p in mqtt_ha.configs("homeassistant", "b", "u", "brtBL"):
+    for t, p in ha_configs("homeassistant", "b", "u", "brtBL"):
         yield t.split("/")[1], json.loads(joined(p))
 
 
@@ -146,6 +146,6 @@ def test_every_reason_the_firmware_gives_is_an_option():
         with open(mqtt_ha.__file__.replace("mqtt_ha", name)) as f:
             given |= set(re.findall(r'[tT]arget\((?:target\(\), )?"([a-z-]+)"', f.read()))
     given -= {"auto", "diverting", "battery", "heater"}  # modes and priorities, not reasons
-    reason = dict(mqtt_ha.configs("ha", "b", "u"))["ha/sensor/u/reason/config"]
+    reason = dict(ha_configs("ha", "b", "u"))["ha/sensor/u/reason/config"]
     assert given - set(json.loads(joined(reason))["ops"]) == set()
     assert {"hot-by", "legionella", "tank-max", "stale", "surplus"} <= given  # the scan works

@@ -46,6 +46,22 @@ def contains(haystack, needle):
     assert needle in haystack, "%r not found in %r" % (needle, haystack)
 
 
+def ha_configs(prefix, base, uid, offers="", burst=False):
+    """(topic, payload) of every entity in the board's table (firmware/ha_entities.txt), as
+    mqtt_ha sends them a row at a time; offers: the letters of what the board offers
+    (mqtt_ha.offered())."""
+    from firmware import mqtt_ha
+
+    dev = mqtt_ha.device(uid, burst)
+    out = []
+    with mqtt_ha.table() as f:
+        while True:
+            e = mqtt_ha.row(f)
+            if e is None:
+                return out
+            out.append(mqtt_ha.config(e, prefix, base, uid, offers, dev))
+
+
 def joined(payload):
     """A discovery payload as the broker gets it: mqtt.publish writes a list's parts one after
     another."""

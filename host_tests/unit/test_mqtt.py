@@ -3,7 +3,7 @@
 # tested end to end in host_tests/integration/test_mqtt_e2e.py.
 import json
 
-from support import joined, raises
+from support import ha_configs, joined, raises
 from test_diverter import apply, diverter, reading
 
 from firmware import config, mqtt_cmd, mqtt_ha, policy
@@ -146,7 +146,7 @@ def test_discovery_payloads_are_json_on_one_device():
     # Home Assistant's own rules (abbreviations, device classes, templates rendered by Jinja)
     # are checked in host_tests/integration/test_ha_rules.py; here what both runtimes share.
     seen = set()
-    for topic, payload in mqtt_ha.configs("homeassistant", BASE, BASE, "brtBL"):
+    for topic, payload in ha_configs("homeassistant", BASE, BASE, "brtBL"):
         component, node, oid, last = topic.split("/")[1:]
         assert topic.startswith("homeassistant/") and node == BASE and last == "config"
         # Sent in parts, never joined: discovery's largest block is its largest part.
@@ -164,16 +164,19 @@ def test_discovery_payloads_are_json_on_one_device():
 
 
 def rows():
-    # The entity table as the board reads it: six fields a line (a "|" inside a field, say a
-    # template's filter, would shift the others, and row() refuses the line).
+    # The entity table as the board reads it: six fields a row (a "|" inside a field, say a
+    # template's filter, would shift the others, and row() refuses the line); lines that begin
+    # with "+" continue the row before, and no line is longer than the board reads at once.
     with mqtt_ha.table() as f:
-        text = f.read()
-    assert all(len(line.split("|")) == 6 for line in text.split("\n")[:-1])
-    return [line.split("|") for line in text.split("\n")[:-1]]
+        lines = f.read().split("\n")[:-1]
+    assert all(len(line) < 160 for line in lines)  # mqtt_ha._LINE_MAX
+    rows = [line.split("|") for line in lines if line[0] != "+"]
+    assert all(len(r) == 6 for r in rows)
+    return rows
 
 
 def test_what_the_board_does_not_offer_is_removed():
-    empty = [t.split("/")[3] for t, p in mqtt_ha.configs("ha", "b", "u", "") if p == b""]
+    empty = [t.split("/")[3] for t, p in ha_configs("ha", "b", "u", "") if p == b""]
     assert sorted(empty) == sorted(e[1] for e in rows() if e[5])
     d, _ = diverter()
     assert mqtt_ha.offered(d) == "r"  # the relay's allowance; no boost, tank, battery or lag

@@ -3,7 +3,7 @@
 # the decision judges the data with its own time, a flood of "online" costs one discovery a
 # minute, and the burst output's missing grid allowance is neither offered nor fatal. The real
 # broker, TLS and the trickling peers: host_tests/integration/test_mqtt_sec.py.
-from support import contains
+from support import contains, ha_configs
 from test_diverter import apply, diverter, reading
 
 from firmware import console, mqtt, mqtt_cmd, mqtt_ha, mqtt_link
@@ -233,10 +233,10 @@ def test_burst_mode_has_no_grid_allowance_and_the_command_is_ignored():
     lines = logged(mqtt_cmd.run, q, (BASE + "/max_import_w/set").encode(), b"650")
     contains(" ".join(lines), "ignored max_import_w=650: the burst output has no grid allowance")
     assert d.status()["max_import_w"] is None
-    configs = dict(mqtt_ha.configs("ha", "b", "u", mqtt_ha.offered(d)))
+    configs = dict(ha_configs("ha", "b", "u", mqtt_ha.offered(d)))
     assert configs["ha/number/u/max_import_w/config"] == b""  # not offered in burst mode
     assert configs["ha/number/u/on_min/config"]
-    assert dict(mqtt_ha.configs("ha", "b", "u", "r"))["ha/number/u/max_import_w/config"]
+    assert dict(ha_configs("ha", "b", "u", "r"))["ha/number/u/max_import_w/config"]
 
 
 def test_the_connect_packet():
@@ -272,6 +272,9 @@ def test_a_damaged_or_missing_entity_table_is_said_and_discovery_ends_without_it
             good + "sensor|x|X|x|\n",
             good + "x" * 600 + "\n",
             good + "a|b|c|d|e|f|g\n",
+            good + "sensor|y|Y|y|" + "x" * 150 + "|\n",  # a line over the cap
+            good + "sensor|y|Y|y||\n" + "+x\n" * 5,  # continued too often
+            good + "sensor|y|Y|y||\n+x",  # a continuation cut short
             None,
         ):
             d, board, q = connected()

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from support import joined, tmpdir
+from support import ha_configs, joined, tmpdir
 from tank_support import Captured, Script, having
 from test_diverter import MIDNIGHT, FakeBoard, board_on
 
@@ -252,9 +252,9 @@ def test_status_summary_diag_and_mqtt_show_the_tank():
 
 
 def test_home_assistant_gets_a_temperature_sensor_only_with_a_sensor():
-    with_tank = dict(mqtt_ha.configs("ha", "b", "u", mqtt_ha.offered(make(TANK)[0])))
+    with_tank = dict(ha_configs("ha", "b", "u", mqtt_ha.offered(make(TANK)[0])))
     c = json.loads(joined(with_tank["ha/sensor/u/tank_c/config"]))
     assert c["dev_cla"] == "temperature" and c["unit_of_meas"] == "\u00b0C"
     assert c["stat_cla"] == "measurement" and c["val_tpl"] == "{{value_json.tank_c}}"
-    without = dict(mqtt_ha.configs("ha", "b", "u", mqtt_ha.offered(make(tank={})[0])))
+    without = dict(ha_configs("ha", "b", "u", mqtt_ha.offered(make(tank={})[0])))
     assert without["ha/sensor/u/tank_c/config"] == b""  # removed from Home Assistant
