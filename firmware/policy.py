@@ -45,7 +45,7 @@ class Policy:
     def force_on(self, up, minutes, guarded=False):
         """guarded: the safety rules still apply (a command from afar, not a person at the
         board): no data or stale data keeps it OFF, min_off_s is waited out, and a hot tank
-        (thermostat open) ends it."""
+        (thermostat open, or a tank sensor at max_c) ends it."""
         self.mode, self.until, self.guarded = MANUAL_ON, up + minutes * 60, guarded
 
     def force_off(self):
@@ -86,6 +86,9 @@ class Policy:
             elif on and heater.drawing is False:
                 self.auto()
                 self.notes.append("manual: the tank is hot (thermostat open); back to auto")
+            elif self._tank_full(local, heater):
+                self.auto()
+                self.notes.append("manual: the tank is at max_c; back to auto")
             elif not on and up - rules.changed_at < rules.min_off:
                 left = rules.min_off - (up - rules.changed_at)
                 return d.set(0, MIN_OFF, "left_s=%d (forced ON waits)" % left)
@@ -112,6 +115,14 @@ class Policy:
         if b is not None:
             detail = b.describe(detail)
         return d.set(1 if want else 0, said, detail)
+
+    def _tank_full(self, local, heater):
+        # A tank sensor at max_c ends a forced ON that keeps the safety rules.
+        t = self.tank
+        if t is None:
+            return False
+        t.want(local, heater.power_w)  # plan.full, as this pass's sensor reading makes it
+        return t.plan.full
 
     def _boost(self, age, local, energy):
         b = self.boost

@@ -113,6 +113,23 @@ def test_max_c_stops_the_burst_output_too():
     assert d.output.power == 0
 
 
+def test_a_remote_on_ends_at_max_c_and_one_at_the_board_does_not():
+    # A command from afar (MQTT's mode=on) keeps the safety rules: a tank at max_c ends it,
+    # relay or burst output. A person at the board (diag.on()) is obeyed.
+    for output in ("relay", "burst"):
+        d, board, drv = make(output=output, c=65.0)
+        with Captured() as lines:
+            assert steps(d, heated(-3000), 8) == "tank-max"  # the sensor read
+            d.force_on(60, True)
+            assert steps(d, heated(-3000), 3) == "tank-max" and not board.relay_on, output
+            assert d.output.power == 0 and d.policy.mode == "auto"
+        assert having(lines, "manual: the tank is at max_c; back to auto"), lines
+    d, board, drv = make(c=65.0)
+    steps(d, heated(-3000), 8)
+    d.force_on(60)
+    assert steps(d, heated(-3000), 3) == "manual-on" and board.relay_on
+
+
 def test_a_failed_sensor_means_todays_behaviour():
     d, board, drv = make(c=61.0)
     assert steps(d, -3000, 8) == "tank-max"
