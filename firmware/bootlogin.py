@@ -54,7 +54,11 @@ def _login(k, cfg, board, why, spare):
     from firmware.roots import ca_certificates
 
     tls = tls_context()
-    trust(tls[0], ca_certificates(cfg["enlighten"]["ca_file"]))
+    try:
+        trust(tls[0], ca_certificates(cfg["enlighten"]["ca_file"]))
+    except ValueError as e:  # a root missing, over its cap or not a certificate: no login
+        console.problem("token: no login: %s (enlighten.ca_file, or firmware/certs)" % (e,))
+        return
     from firmware import enlighten
 
     cloud, feed = cfg["enlighten"], board.wdt_feed

@@ -106,3 +106,20 @@ def test_a_401_on_the_battery_endpoints_is_not_a_bad_token(sim, board):
     assert sim.cloud.logins == 1 and b.resets == b.booted
     assert "the token was refused" not in b.output()
     assert any(r[1].startswith("/ivp/ensemble") for r in sim.envoy.requests)  # it was asked
+
+
+def test_a_root_certificate_file_over_its_cap_is_said_not_a_crash_loop(sim, board, tmp_path):
+    # enlighten.ca_file naming a large file (a log, a PEM bundle): refused by its size, said,
+    # and the board waits without a token (relay OFF), never crashing at every boot.
+    big = tmp_path / "big.der"
+    big.write_bytes(b"\x30" * 5000)
+    cfg = sim.config()
+    cfg["enlighten"]["ca_file"] = str(big)
+    b = board(cfg)
+    line = b.wait_for("token: no login: ", 30)
+    assert "the certificate %s: over 4096 bytes" % big in line
+    at = 0
+    for _ in range(5):  # five minutes on the wall: one restart for the login, no more
+        at = b.lines.index(b.wait_for("reason=no-token", 30, at)) + 1
+    assert b.resets <= 1 and b.count("token: no login: ") <= 2, b.output()
+    assert "fatal" not in b.output() and sim.cloud.logins == 0

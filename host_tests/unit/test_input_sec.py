@@ -9,7 +9,7 @@ from support import contains, raises, tmpdir
 from test_config import good
 from test_http_sec import INVALID
 
-from firmware import config, jwt, store, strictjson
+from firmware import config, jwt, roots, store, strictjson
 from firmware.tokens import TokenKeeper
 
 VALID = (
@@ -21,6 +21,21 @@ VALID = (
     b"\xf0\x9f\x98\x80",  # U+1F600
     b"\xf4\x8f\xbf\xbf",  # U+10FFFF, the last code point
 )
+
+
+def test_a_certificate_file_is_read_only_within_its_cap():
+    # enlighten.ca_file or update.ca_file naming a log file, or a damaged one: refused by its
+    # size, never read whole into the heap; a missing one said as such.
+    os.chdir(tmpdir())
+    with open("big.der", "wb") as f:
+        f.write(b"\x30" * 5000)
+    with open("root.der", "wb") as f:
+        f.write(b"\x30" * 1400)
+    e = raises(ValueError, list, roots.ca_certificates("big.der"))
+    contains(str(e), "the certificate big.der: over 4096 bytes")
+    e = raises(ValueError, list, roots.ca_certificates("gone.der"))
+    contains(str(e), "the certificate gone.der: not found")
+    assert list(roots.ca_certificates("root.der")) == [b"\x30" * 1400]
 
 
 def test_duplicate_keys_are_refused_not_the_last_one_kept():
