@@ -4,10 +4,12 @@
 # plausible count starts from zero, so a damaged file cannot break every poll.
 
 MAX_WH = 1e9  # 12 kW for a century is about 1e8 Wh
-# Counters are shown (console, MQTT) in whole steps, and saved each time the total passes one:
-# after a power cut a counter restarts from a saved value at least as high as the last one shown,
-# so that Home Assistant never sees it go back (it would take a drop for a meter reset, and count
-# the energy again). 50 Wh: about 40 saves an hour of heating at 2 kW.
+# Counters are shown (console, MQTT) in whole steps, and saved each time a shown one steps: after
+# a power cut a counter restarts from a saved value at least as high as the last one shown, so
+# that Home Assistant never sees it go back (it would take a drop for a meter reset, and count
+# the energy again). A total steps with the day's counter it includes (its steps at midnight plus
+# the day's), so one save covers both: 50 Wh, 20 saves per kWh diverted (40 per kWh from the
+# grid, whose counters step apart from the surplus's).
 STEP_WH = 50
 MAX_DAY = 100000  # days since 1970: the year 2243
 
@@ -59,19 +61,22 @@ class Energy:
         return True
 
     def steps(self):
-        """How many whole steps each counter holds, summed: it changes whenever a shown counter
-        does (each only grows between days)."""
+        """The shown counters' steps, summed: it changes whenever a shown counter does (each
+        only grows between days)."""
         s = STEP_WH
         return int(
             self.today_wh // s
-            + self.total_wh // s
             + self.today_grid_wh // s
-            + self.total_grid_wh // s
+            + (self.total_wh - self.today_wh) // s
+            + (self.total_grid_wh - self.today_grid_wh) // s
         )
 
-    def shown(self, wh):
-        """A counter as shown: kWh, in whole steps down, never above what flash holds."""
-        return int(wh // STEP_WH) * STEP_WH / 1000
+    def shown(self, wh, today_wh=None):
+        """A counter as shown: kWh, in whole steps down, never above what flash holds. A total
+        (today_wh: the day's counter it includes) in its steps at midnight plus the day's."""
+        s = STEP_WH
+        n = wh // s if today_wh is None else (wh - today_wh) // s + today_wh // s
+        return int(n) * s / 1000
 
     def state(self):
         r = lambda x: int(x * 10) / 10  # noqa: E731 (tenths of Wh are plenty)

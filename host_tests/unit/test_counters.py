@@ -22,22 +22,29 @@ class _Output:
     burst = False
 
 
-def board(now=0):
+def board(now=0, total_wh=0.0):
     a = Accounting(2000, 30, now)
     a.reading, a.output = _Reading(), _Output()
     a.heater.drawing = True
-    a.energy.new_day(20000)
+    e = a.energy
+    if e.new_day(20000):
+        e.total_wh, e.total_grid_wh = total_wh, total_wh / 3  # years on the wall before today
     return a
 
 
 def shown(a):
     e = a.energy
-    return [e.shown(w) for w in (e.today_wh, e.total_wh, e.today_grid_wh, e.total_grid_wh)]
+    return [
+        e.shown(e.today_wh),
+        e.shown(e.total_wh, e.today_wh),
+        e.shown(e.today_grid_wh),
+        e.shown(e.total_grid_wh, e.today_grid_wh),
+    ]
 
 
 def test_counters_never_go_back_across_power_cuts():
     os.chdir(tmpdir())
-    a = board()
+    a = board(total_wh=12345.6)
     seen = shown(a)
     t = 0
     for cut in range(12):
@@ -55,16 +62,18 @@ def test_counters_never_go_back_across_power_cuts():
 
 
 def test_the_counters_are_saved_once_a_step_not_each_poll():
-    os.chdir(tmpdir())
-    a = board()
-    writes = []
-    save = a.save
-    a.save = lambda: (writes.append(1), save())
-    for t in range(1, 3601):  # an hour at 2 kW: 2000 Wh, 1700 of them from surplus
-        a.tick(t)
-    # One write per step passed by any counter: at least the total's, at most one per step
-    # of each of the four (today's and the total's steps often fall on the same poll).
-    assert 2000 // STEP_WH <= len(writes) <= 2 * (2000 + 300) // STEP_WH, len(writes)
+    for total_wh in (0.0, 12345.6, 987654.3):  # a total whose steps fall between today's
+        os.chdir(tmpdir())
+        a = board(total_wh=total_wh)
+        writes = []
+        save = a.save
+        a.save = lambda w=writes, s=save: (w.append(1), s())
+        for t in range(1, 3601):  # an hour at 2 kW: 2000 Wh, 300 of them from the grid
+            a.tick(t)
+        # One write per step of the day's counters: the totals step with them (20 writes per
+        # kWh diverted, 40 per kWh from the grid), never apart (40 and 60 per kWh before).
+        assert len(writes) <= (2000 + 300) // STEP_WH, (total_wh, len(writes))
+        assert shown(a)[1] >= total_wh / 1000 + 1.95, shown(a)  # the total went on counting
 
 
 def test_shown_steps():
