@@ -103,8 +103,10 @@ class Link:
             return None
         return clock.local(self.board.now(), self.zone["utc_offset_min"], self.zone["dst"])
 
-    def _clock(self, up):
-        if up < self.next_clock:
+    def _clock(self, up, heater_on):
+        # NTP looks its server's name up, which lwIP may take seconds over with no deadline of
+        # ours: only while the heater is off (its next pass off, if due now).
+        if up < self.next_clock or heater_on:
             return
         self.next_clock = up + 300
         if self.board.sync_clock():
@@ -129,7 +131,7 @@ class Link:
         once, so that the heater is OFF before a reconnect that may block for seconds."""
         if not self._wifi(up, heater_on):
             return False
-        self._clock(up)
+        self._clock(up, heater_on)
         self.tokens.housekeeping(up, heater_on)
         if up < self.next_envoy:
             return False

@@ -66,6 +66,7 @@ class Mqtt:
         self.buf = bytearray(_PACKET_MAX)  # the one read buffer, allocated early
         self.mv = memoryview(self.buf)
         self.sock = self.ready = self.tls = self.problem = self.since = self.out = None
+        self.addr = None  # the broker's address, found while the heater was off (mqtt_link)
         self.on_min = diverter.kept.get("on_min", 60)  # how long mode "on" forces the heater
         self.failures = self.next_try = self.next_state = self.heard = self.pinged = 0
         self.t0 = self.spent = self.began = self.sent_at = 0

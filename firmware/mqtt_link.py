@@ -42,7 +42,7 @@ def connect(q, up):
     ready = None
     what = "connecting"
     try:
-        addr = socket.getaddrinfo(m["host"], m["port"], 0, socket.SOCK_STREAM)[0][-1]
+        addr = _address(q)
         if left() <= 0:
             raise OSError(ETIMEDOUT, what)
         raw.settimeout(left() / 1000)  # connect is one call: its timeout bounds it
@@ -86,6 +86,23 @@ def connect(q, up):
         "mqtt: connected to %s:%d%s as %s; state on %s/state, discovery under %s"
         % (m["host"], m["port"], " (TLS)" if m["tls"] else "", q.uid, q.base, m["prefix"])
     )
+
+
+def _address(q):
+    # A name lookup may hold the loop for seconds (lwIP's resolver, no deadline of ours): it runs
+    # while the heater is off, or for an IP address; the address found then serves the
+    # reconnections while the heater is on.
+    m = q.m
+    on = q.d.output.power and not _numeric(m["host"])
+    if q.addr is None or not on:
+        if on:
+            raise OSError(0, "its name is looked up only while the heater is off")
+        q.addr = socket.getaddrinfo(m["host"], m["port"], 0, socket.SOCK_STREAM)[0][-1]
+    return q.addr
+
+
+def _numeric(host):
+    return all(c in "0123456789." for c in host)
 
 
 def _context(q):

@@ -112,9 +112,14 @@ class Board:
         return 1.0  # the attempt's deadline, all of it
 
 
+class Output:
+    power = 0  # the heater off: the broker's name may be looked up
+
+
 class Diverter:
     board = Board()
     kept = {}  # no settings kept from before
+    output = Output()
 
 
 def attempt(**m):

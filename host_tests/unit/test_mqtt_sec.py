@@ -239,6 +239,54 @@ def test_burst_mode_has_no_grid_allowance_and_the_command_is_ignored():
     assert dict(ha_configs("ha", "b", "u", "r"))["ha/number/u/max_import_w/config"]
 
 
+def test_name_lookups_wait_for_the_heater_to_be_off():
+    # lwIP's resolver may hold the loop for seconds with no deadline of ours: the broker's name
+    # is looked up while the heater is off (or is an IP address), and its address serves the
+    # reconnections while it is on; NTP's name lookup waits for the heater to be off.
+    asked = []
+
+    class Net:
+        SOCK_STREAM = 1
+
+        def getaddrinfo(self, host, port, *rest):
+            asked.append(host)
+            return [(2, 1, 0, "", ("127.0.0.1", 9))]  # nothing listens on port 9: refused
+
+        def socket(self):
+            import socket
+
+            return socket.socket()
+
+    real = mqtt_link.socket
+    mqtt_link.socket = Net()
+    try:
+        d, board, q = connected(host="broker.lan")
+        q.sock = None
+        d.output.power = 1
+        lines = logged(mqtt_link.connect, q, 0)
+        contains(" ".join(lines), "its name is looked up only while the heater is off")
+        assert asked == [] and q.sock is None
+        d.output.power = 0
+        logged(mqtt_link.connect, q, 10)
+        assert asked == ["broker.lan"] and q.addr == ("127.0.0.1", 9)
+        d.output.power = 1
+        logged(mqtt_link.connect, q, 20)  # refused at the address found, no new lookup
+        assert asked == ["broker.lan"]
+        d, board, q = connected(host="192.168.1.5")
+        d.output.power = 1
+        logged(mqtt_link.connect, q, 0)
+        assert asked[-1] == "192.168.1.5"  # an address needs no resolver
+    finally:
+        mqtt_link.socket = real
+    synced = []
+    d, board, q = connected()
+    board.sync_clock = lambda: synced.append(1) or True
+    d.link._clock(0, True)
+    assert synced == []  # due, but the heater is on
+    d.link._clock(1, False)
+    assert synced == [1] and d.link.clock_ok
+
+
 def test_the_connect_packet():
     d, board, q = connected(user="ha", password="pw")
     p = mqtt_link._connect_packet(q)
