@@ -312,6 +312,7 @@ class Connection(_Replies):
         self._check_peer = check_peer
         self._ctx = None
         self._seen = None
+        self._addr = None  # the server's address, kept: a name lookup has no deadline of ours
         self.sock = None
         self._ready = None  # compat.waiter() of the socket
         self._start = self._budget = 0  # the request's start (ticks_ms) and its time, ms
@@ -370,7 +371,12 @@ class Connection(_Replies):
     # -- connection ---------------------------------------------------------------------------
 
     def _connect(self):
-        addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
+        # The server's name is looked up once, and again after a connection fails (it may have
+        # moved): a reconnection while the heater is on (a kept-alive connection the server
+        # closed) needs no lookup, which the ESP32's resolver may hold for seconds.
+        if self._addr is None:
+            self._addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]
+        addr = self._addr
         raw = sock = socket.socket()
         what = "connecting"
         try:
@@ -398,7 +404,7 @@ class Connection(_Replies):
             self._attach(stream(sock), self._ready)
         except BaseException as e:
             sock.close()
-            self._ready = None
+            self._ready = self._addr = None
             if timed_out(e):
                 raise self._timeout(what)  # one message for a timeout on either runtime
             raise

@@ -5,7 +5,8 @@
 from support import contains, raises
 from test_http_parse import OK, connection, get, refused
 
-from firmware.http import Response
+from firmware import http
+from firmware.http import Connection, Response
 
 LATE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
 
@@ -40,6 +41,50 @@ def test_a_kept_alive_connection_with_nothing_pending_is_kept():
     get(conn)
     stream = conn.sock
     assert bytes(get(conn).body) == b"ok" and conn.sock is stream and not stream.closed
+
+
+def test_the_servers_name_is_looked_up_once_and_again_after_a_failure():
+    # A name lookup has no deadline of ours (the ESP32's resolver may take seconds): a
+    # reconnection to the same server reuses the address; a failed connection looks it up again.
+    import socket as sockets
+
+    asked = []
+
+    class Net:
+        SOCK_STREAM = sockets.SOCK_STREAM
+
+        def getaddrinfo(self, host, port, *rest):
+            asked.append(host)
+            return sockets.getaddrinfo("127.0.0.1", port, 0, sockets.SOCK_STREAM)
+
+        def socket(self):
+            return sockets.socket()
+
+    server = sockets.socket()
+    server.setsockopt(sockets.SOL_SOCKET, sockets.SO_REUSEADDR, 1)
+    for port in range(41700, 41800):  # MicroPython's sockets have no getsockname()
+        try:
+            server.bind(sockets.getaddrinfo("127.0.0.1", port)[0][-1])
+            break
+        except OSError:
+            pass
+    server.listen(2)
+    real = http.socket
+    http.socket = Net()
+    try:
+        conn = Connection("envoy.lan", port, tls=False, timeout_s=2)
+        conn.connect()
+        conn.close()
+        conn.connect()  # the server hung up, say: a new connection, no new lookup
+        conn.close()
+        assert asked == ["envoy.lan"]
+        server.close()
+        raises(OSError, conn.connect)  # refused at the address kept: the server moved, perhaps
+        raises(OSError, conn.connect)
+        assert asked == ["envoy.lan"] * 2
+    finally:
+        http.socket = real
+        server.close()
 
 
 def test_folded_header_lines_are_refused():
