@@ -1,11 +1,13 @@
 """The ESP32's Python heap, measured (make heap): how much headroom the firmware leaves.
 
-    python -m tools.bench.heap [--binary PATH] [--features default,mqtt,...] [--quick]
+    python -m tools.bench.heap [--binary PATH] [--features default,mqtt,...] [--quick] [--repeat N]
 
 It runs the real firmware, deployed as .mpy, under `micropython-esp32` (../shared/upy32: a 32-bit
 unix port with ESP32_GENERIC's heap: a first area of 56 KB that grows on demand by up to
 ESP32_HEAP_GROW bytes, 57344 on a real board) and finds by bisection the smallest growth budget
-at which each workload still passes. The headroom is 57344 minus that budget: what a real
+at which each workload still passes (--repeat N: N runs at each budget, all passing; runs of one
+budget differ a little, by their ports and the timing of the simulator's threads, so that near
+the edge one may pass and the next fail). The headroom is 57344 minus that budget: what a real
 ESP32_GENERIC (no PSRAM) would have to spare. Workloads:
 
 - steady: three simulated hours of the demo's day from 08:00, with a cloud login at boot and a
@@ -301,7 +303,15 @@ def main(argv=None):  # noqa: C901 (one flat branch per option)
         "--workload", help="only this workload: steady, update, look or boot-FOLDER (a capture)"
     )
     p.add_argument("--echo", action="store_true", help="print each run's verdict")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per budget, all of which must pass (runs differ: ports, thread timing)",
+    )
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat: at least 1")
     binary = args.binary or (STAND_IN if os.path.exists(STAND_IN) else None)
     try:
         config, site = configure(args.features.split(","))
@@ -360,7 +370,7 @@ def main(argv=None):  # noqa: C901 (one flat branch per option)
     try:
         for name, folder in workloads:
 
-            def run(budget, folder=folder, name=name):
+            def once(budget, folder=folder, name=name):
                 env = {"ESP32_HEAP_GROW": str(budget)}
                 wd = os.path.join(work, "%s-%d" % (folder or "steady", budget))
                 if folder is None:
@@ -375,6 +385,13 @@ def main(argv=None):  # noqa: C901 (one flat branch per option)
                 if args.echo:
                     print("  %s at %d: %s" % (name, budget, problems or "ok"), flush=True)
                 return problems
+
+            def run(budget, once=once):
+                for _ in range(args.repeat):
+                    problems = once(budget)
+                    if problems:
+                        return problems
+                return []
 
             need = smallest(run)
             if need is None:
