@@ -134,7 +134,7 @@ def test_stored_energy_counters_are_checked():
         e.add(3600, 2000, 0)  # a poll after loading must not raise
         e.state()
     e = Energy({"today_wh": 10, "total_wh": 20.5, "today_grid_wh": 3})
-    assert (e.today_wh, e.total_wh, e.today_grid_wh) == (10, 20.5, 3)
+    assert (e.today_wh, e.total_wh, e.today_grid_wh) == (10, 20, 3)  # totals: whole Wh
     assert Energy({"today_wh": 5, "today_grid_wh": 9}).today_grid_wh == 5  # part <= whole
 
 
