@@ -16,6 +16,10 @@ from firmware.policy import Policy
 _WATCHDOG_S = const(120)
 _SUMMARY_S = const(60)
 _SAVE_S = const(3600)
+# The ESP32's floats have 32 bits: an uptime in seconds past 2**22 (48 days) moves in steps of
+# half a second, past 2**24 (194 days) of two, and the polls and the stale-data rule with it. A
+# restart with the heater off each month keeps it within a quarter of a second.
+_UPTIME_MAX_S = const(30 * 86400)
 ERROR = "internal-error"
 STOPPED = "stopped"
 MEMORY_STREAK = 3  # passes in a row out of memory: only a restart defragments the heap
@@ -119,6 +123,12 @@ class Diverter:
     def _minute(self, up):
         # Work that needs a minute's resolution, not a poll's.
         self.next_minute = up + 60
+        if up >= _UPTIME_MAX_S and not self.output.power:
+            console.log(
+                "restarting: %d days up, with the heater off (a fresh uptime)" % (up // 86400)
+            )
+            self._restart()
+            return
         if self.kept_dirty:
             self.save_settings()
         if console.unsaved and up >= self.next_words:

@@ -353,6 +353,29 @@ def test_burst_boost_heats_at_full_power_and_counts_it():
     assert not board.relay_on
 
 
+def test_a_month_up_restarts_the_board_with_the_heater_off_never_on():
+    # The ESP32's uptime is a 32-bit float of seconds: past 48 days it moves in half seconds,
+    # past 194 days in two. A month up, the next minute with the heater off restarts the board.
+    d, board = diverter()
+    board.up = 30 * 86400 - 1.0
+    d._minute(board.up)
+    assert getattr(board, "resets", 0) == 0  # not yet a month
+    board.up += 60
+    d.output.power = 1  # heating: not now
+    d._minute(board.up)
+    assert getattr(board, "resets", 0) == 0
+    d.output.power = 0
+    board.up += 60
+    lines, log = [], dv.console.log
+    dv.console.log = lines.append
+    try:
+        d._minute(board.up)
+    finally:
+        dv.console.log = log
+    assert board.resets == 1 and "restarting: 30 days up, with the heater off" in lines[0]
+    assert not board.relay_on and d.status()["reason"] == dv.STOPPED
+
+
 def test_a_restart_comes_even_when_stopping_runs_out_of_memory():
     d, board = diverter()
 
