@@ -1,9 +1,11 @@
 # Energy put into the tank: heater power x time while it draws, split into what came from the
-# solar surplus and what came from the grid. Pure counters; the app saves them (state.json)
-# hourly and at day change. Saved values are checked when read back: anything that is not a
-# plausible count starts from zero, so a damaged file cannot break every poll.
+# solar surplus and what came from the grid. Pure counters; the app saves them (state.json) at
+# each step shown and at day change. Saved values are checked when read back: anything that is
+# not a plausible count starts from zero, so a damaged file cannot break every poll.
 
 MAX_WH = 1e9  # 12 kW for a century is about 1e8 Wh
+_DAY_WH = 1e6  # a day's counter, at most: 41 kW for 24 h
+_TOTAL_MAX = 999999999  # a total in whole Wh: with today's, under MAX_WH
 # Counters are shown (console, MQTT) in whole steps, and saved each time a shown one steps: after
 # a power cut a counter restarts from a saved value at least as high as the last one shown, so
 # that Home Assistant never sees it go back (it would take a drop for a meter reset, and count
@@ -14,9 +16,9 @@ STEP_WH = 50
 MAX_DAY = 100000  # days since 1970: the year 2243
 
 
-def _wh(s, key):
+def _wh(s, key, most=MAX_WH):
     v = s.get(key)
-    if (type(v) is int or type(v) is float) and 0 <= v <= MAX_WH:  # false for nan and inf
+    if (type(v) is int or type(v) is float) and 0 <= v <= most:  # false for nan and inf
         return v
     return 0.0
 
@@ -29,15 +31,16 @@ class Energy:
     def __init__(self, saved=None, day=None):
         s = saved if type(saved) is dict else {}
         self.day = _day(s.get("day"))
-        self.today_wh = _wh(s, "today_wh")
-        self.today_grid_wh = min(_wh(s, "today_grid_wh"), self.today_wh)
-        self.yesterday_wh = _wh(s, "yesterday_wh")
+        self.today_wh = _wh(s, "today_wh", _DAY_WH)
+        self.today_grid_wh = min(_wh(s, "today_grid_wh", _DAY_WH), self.today_wh)
+        self.yesterday_wh = _wh(s, "yesterday_wh", _DAY_WH)
         # The totals before today, in whole Wh (ints): the ESP32's floats have 32 bits, and one
-        # holding 2 MWh moves in steps of 0.25 Wh, so that a poll's 0.56 Wh added to it came out
-        # up to 35 % wrong (at 16.8 MWh it no longer grew). Today's counters stay small floats.
-        before = max(int(_wh(s, "total_wh")) - int(self.today_wh), 0)
-        grid = max(int(_wh(s, "total_grid_wh")) - int(self.today_grid_wh), 0)
-        self.before_wh, self.before_grid_wh = before, min(grid, before)
+        # holding 2 MWh moves in steps of 0.25 Wh, so that a poll's 0.56 Wh added to it counted
+        # as 0.5 (past 8.4 MWh as 1, past 16.8 MWh as nothing). Today's stay small floats.
+        total = min(int(_wh(s, "total_wh")), _TOTAL_MAX)
+        grid = min(int(_wh(s, "total_grid_wh")), total)  # a part, never more than the whole
+        self.before_wh = max(total - int(self.today_wh), 0)
+        self.before_grid_wh = max(grid - int(self.today_grid_wh), 0)
         self._carry = self._grid_carry = 0.0  # the fractions of a Wh that days ended with
         if day is not None:
             self.new_day(day)
@@ -96,12 +99,19 @@ class Energy:
         return int(before_wh // s + wh // s) * s / 1000
 
     def state(self):
-        r = lambda x: int(x * 10) / 10  # noqa: E731 (tenths of Wh are plenty)
+        # Tenths of Wh are plenty; the totals in whole Wh, exact in JSON. Each within the bound
+        # it is read back with (a counter loaded at its bound goes on counting in RAM only).
+        def r(x):
+            return min(int(x * 10) / 10, _DAY_WH)
+
+        def whole(before, today):
+            return min(before + int(min(today, _DAY_WH)), _TOTAL_MAX)
+
         return {
             "day": self.day,
             "today_wh": r(self.today_wh),
             "today_grid_wh": r(self.today_grid_wh),
             "yesterday_wh": r(self.yesterday_wh),
-            "total_wh": self.before_wh + int(self.today_wh),  # whole Wh: exact in JSON
-            "total_grid_wh": self.before_grid_wh + int(self.today_grid_wh),
+            "total_wh": whole(self.before_wh, self.today_wh),
+            "total_grid_wh": whole(self.before_grid_wh, self.today_grid_wh),
         }
