@@ -45,14 +45,6 @@ class Energy:
         if day is not None:
             self.new_day(day)
 
-    @property
-    def total_wh(self):
-        return self.before_wh + self.today_wh
-
-    @property
-    def total_grid_wh(self):
-        return self.before_grid_wh + self.today_grid_wh
-
     def add(self, seconds, heater_w, net_w):
         """The heater drew heater_w for these seconds while the grid showed net_w (heater
         included). The heater is the marginal load, so any import is charged to it."""
@@ -99,19 +91,21 @@ class Energy:
         return int(before_wh // s + wh // s) * s / 1000
 
     def state(self):
-        # Tenths of Wh are plenty; the totals in whole Wh, exact in JSON. Each within the bound
-        # it is read back with (a counter loaded at its bound goes on counting in RAM only).
-        def r(x):
-            return min(int(x * 10) / 10, _DAY_WH)
-
-        def whole(before, today):
-            return min(before + int(min(today, _DAY_WH)), _TOTAL_MAX)
-
+        # Each counter within the bound it is read back with (one loaded at its bound goes on
+        # counting in RAM only).
         return {
             "day": self.day,
-            "today_wh": r(self.today_wh),
-            "today_grid_wh": r(self.today_grid_wh),
-            "yesterday_wh": r(self.yesterday_wh),
-            "total_wh": whole(self.before_wh, self.today_wh),
-            "total_grid_wh": whole(self.before_grid_wh, self.today_grid_wh),
+            "today_wh": _tenths(self.today_wh),
+            "today_grid_wh": _tenths(self.today_grid_wh),
+            "yesterday_wh": _tenths(self.yesterday_wh),
+            "total_wh": _whole(self.before_wh, self.today_wh),
+            "total_grid_wh": _whole(self.before_grid_wh, self.today_grid_wh),
         }
+
+
+def _tenths(wh):
+    return min(int(wh * 10) / 10, _DAY_WH)  # tenths of Wh are plenty
+
+
+def _whole(before, today):
+    return min(before + int(min(today, _DAY_WH)), _TOTAL_MAX)  # whole Wh: exact in JSON

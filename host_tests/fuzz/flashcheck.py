@@ -9,7 +9,7 @@ from firmware.energy import MAX_DAY, MAX_WH, Energy
 from firmware.heater import Heater
 
 RATED_W = 2000
-COUNTERS = ("today_wh", "today_grid_wh", "yesterday_wh", "total_wh", "total_grid_wh")
+COUNTERS = ("today_wh", "today_grid_wh", "yesterday_wh", "before_wh", "before_grid_wh")
 CONTROL = {
     "max_import_w": 200,
     "start_delay_s": 0,
@@ -41,7 +41,9 @@ def state_json(data, path="state.json"):
         v = getattr(energy, name)
         if not _number(v) or not 0 <= v <= MAX_WH:
             return "%s %r" % (name, v)
-    if energy.today_grid_wh > energy.today_wh or energy.total_grid_wh > energy.total_wh:
+    total = energy.before_wh + energy.today_wh
+    total_grid = energy.before_grid_wh + energy.today_grid_wh
+    if energy.today_grid_wh > energy.today_wh or total_grid > total or total > MAX_WH:
         return "grid share over the whole"
     if energy.day is not None and (type(energy.day) is not int or not 0 <= energy.day <= MAX_DAY):
         return "day %r" % (energy.day,)
