@@ -3,7 +3,10 @@
 # due, never inside a publish: with the broker down, a pass costs one refused connection every
 # back-off period. A connection attempt has one deadline for all of it (TCP connect, the TLS
 # handshake, CONNECT and its CONNACK, SUBSCRIBE), as each of the Envoy's requests has: a broker,
-# or anything at its address, that answers a byte at a time cannot hold the loop longer.
+# or anything at its address, that answers a byte at a time cannot hold the loop longer. Each step
+# is a small function: this module loads into a heap that the diverter's run has fragmented, where
+# kilobytes may be free and yet no block of 450 bytes (the bytecode of one function doing it all,
+# which failed to load there at 18 KB of headroom).
 import socket
 from errno import ETIMEDOUT
 
@@ -28,53 +31,78 @@ def run(q, up):
 
 
 def connect(q, up):
-    m = q.m
-    start, budget = ticks_ms(), q.packet_ms
+    at = [ticks_ms(), "connecting", None]  # the attempt: its start, its step, its socket
+    try:
+        _hello(q, at, _open(q, at))
+    except Exception as e:
+        _failed(q, up, at, e)
+        return
+    _connected(q, up, at[2])
 
-    def left():
-        return budget - ticks_diff(ticks_ms(), start)
 
+def _left(q, at):
+    return q.packet_ms - ticks_diff(ticks_ms(), at[0])
+
+
+def _open(q, at):
+    # The TCP connection (connect is one call: its timeout bounds it), then TLS if asked.
+    raw = at[2] = socket.socket()
+    addr = _address(q)
+    if _left(q, at) <= 0:
+        raise OSError(ETIMEDOUT, "")
+    raw.settimeout(_left(q, at) / 1000)
+    raw.connect(addr)
+    raw.setblocking(False)
+    q.ready = waiter(raw)
+    wait = _waits(q, at, q.ready)
+    if q.m["tls"]:
+        at[1] = "the TLS handshake"
+        at[2] = _handshake(q, raw, wait)
+    return wait
+
+
+def _waits(q, at, ready):
     def wait(event):  # for the socket, never past the attempt's deadline
-        ms = left()
+        ms = _left(q, at)
         return ms > 0 and ready(event, ms)
 
-    raw = sock = socket.socket()
-    ready = None
-    what = "connecting"
-    try:
-        addr = _address(q)
-        if left() <= 0:
-            raise OSError(ETIMEDOUT, what)
-        raw.settimeout(left() / 1000)  # connect is one call: its timeout bounds it
-        raw.connect(addr)
-        raw.setblocking(False)
-        ready = waiter(raw)
-        if m["tls"]:
-            what = "the TLS handshake"
-            try:
-                sock = tls_wrap(_context(q), raw, m["host"], wait)
-            except ValueError as e:  # MicroPython's certificate errors; CPython's are OSError
-                raise ValueError("the broker's certificate is not trusted (%s)" % _first(e))
-        sock = stream(sock)
-        what = "the CONNECT"
-        _write(sock, wait, _connect_packet(q))
-        _connack(_read(sock, wait, 4))
-        what = "the SUBSCRIBE"
-        _write(sock, wait, _subscribe_packet(q))
-    except Exception as e:
-        try:
-            sock.close()
-        except Exception:
-            pass
-        if timed_out(e):
-            e = OSError(ETIMEDOUT, "%s took more than %g s" % (what, q.timeout))
-        from firmware.compat import unload
-        from firmware.mqtt_drop import drop
+    return wait
 
-        drop(q, up, e)
-        unload("firmware.mqtt_drop")
-        return
-    q.sock, q.ready, q.out = sock, ready, None
+
+def _handshake(q, raw, wait):
+    try:
+        return tls_wrap(_context(q), raw, q.m["host"], wait)
+    except ValueError as e:  # MicroPython's certificate errors; CPython's are OSError
+        raise ValueError("the broker's certificate is not trusted (%s)" % _first(e))
+
+
+def _hello(q, at, wait):
+    sock = at[2] = stream(at[2])
+    at[1] = "the CONNECT"
+    _write(sock, wait, _connect_packet(q))
+    _connack(_read(sock, wait, 4))
+    at[1] = "the SUBSCRIBE"
+    _write(sock, wait, _subscribe_packet(q))
+
+
+def _failed(q, up, at, e):
+    q.ready = None
+    try:
+        at[2].close()
+    except Exception:
+        pass
+    if timed_out(e):
+        e = OSError(ETIMEDOUT, "%s took more than %g s" % (at[1], q.timeout))
+    from firmware.compat import unload
+    from firmware.mqtt_drop import drop
+
+    drop(q, up, e)
+    unload("firmware.mqtt_drop")
+
+
+def _connected(q, up, sock):
+    m = q.m
+    q.sock, q.out = sock, None
     q._expect()
     q.since, q.heard, q.pinged = up, ticks_ms(), 0
     q.discover, q.entity, q.dirty = up, 0, True
