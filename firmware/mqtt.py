@@ -162,13 +162,18 @@ class Mqtt:
                     pass
 
     def state(self):
-        """The one JSON state message, from the Diverter's status snapshot."""
-        import json
+        """The one JSON state message, from the Diverter's status snapshot, as a list of small
+        parts (a key and its value each), which publish() writes one after another: no dict of
+        its own and no large block of text in a fragmented heap."""
+        from json import dumps
 
         s = self.d.status()
-        s = {k: s[k] for k in STATE if k in s}
-        s["on_min"] = self.on_min
-        return json.dumps(s).encode()  # bytes: the packet length counts bytes
+        out = ["{"]
+        for k in STATE:
+            if k in s:
+                out.append('"%s":%s,' % (k, dumps(s[k])))
+        out.append('"on_min":%d}' % self.on_min)
+        return out
 
     # -- writing, never waiting ----------------------------------------------------------------
 

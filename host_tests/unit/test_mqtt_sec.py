@@ -207,11 +207,32 @@ def test_the_state_carries_the_battery_on_a_battery_site():
     d.link.reading.battery = b
     import json
 
-    s = json.loads(q.state())
+    s = json.loads("".join(q.state()))
     assert s["battery_w"] == -1500 and s["battery_soc"] == 64
     assert s["battery_first"] == "battery" and s["battery_problem"] is None
     d.link.reading.battery = None
-    assert "battery_w" not in json.loads(q.state())  # a site without one: no such fields
+    assert "battery_w" not in json.loads("".join(q.state()))  # a site without one: no such fields
+
+
+def test_the_state_is_sent_in_small_parts_one_key_each():
+    # A fragmented heap has kilobytes free and no long run: the state message is no dict of its
+    # own and no block of its whole text, but a part a key, written one after another.
+    import json
+
+    d, board, q = connected()
+    reading(d, board, 0)
+    from firmware.link import Problem
+
+    d.link.problem = Problem("envoy-error", "x" * 300)  # a long value: one part all the same
+    parts = q.state()
+    s = d.status()
+    assert type(parts) is list and len(parts) == 2 + sum(k in s for k in mqtt.STATE)
+    assert all(len(p) < 80 for p in parts if "x" * 100 not in p)
+    want = {k: s[k] for k in mqtt.STATE if k in s}
+    want["on_min"] = q.on_min
+    assert json.loads("".join(parts)) == want
+    q.publish(q.base + "/state", parts)
+    assert bytes(q.sock.sent).endswith("".join(parts).encode())
 
 
 class Q:
