@@ -59,6 +59,8 @@ class Link:
         from firmware.urls import split_host
 
         host, port = split_host(cfg["envoy"]["host"])
+        split_host = None
+        unload("firmware.urls")  # needed once: its code would stay in the heap for good
         # A slow reply holds the loop, and with it the heater. A poll makes up to two requests,
         # so each gets a quarter of stale_s at most; 3 s at least leaves an ESP32 time for a
         # reconnect with its TLS handshake (about a second).
