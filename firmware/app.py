@@ -24,12 +24,26 @@ def start(path="config.json"):
         unload("firmware.startup")
     if parts is None:
         return None
+    cfg, board, link, watch = parts
+    mqtt = _mqtt(cfg, board, link)
     gc.collect()
     from firmware.diverter import Diverter
 
-    d = Diverter(parts[0], parts[1], parts[2])
-    d.watch = parts[3]
+    d = Diverter(cfg, board, link, mqtt)
+    d.watch = watch
     return d
+
+
+def _mqtt(cfg, board, link):
+    # MQTT's first connection and discovery, before the Diverter's code loads (mqtt.first).
+    m = cfg.get("mqtt")
+    if not (m and m["host"]):
+        return None
+    from firmware.mqtt import Mqtt
+
+    q = Mqtt(cfg, board, link)
+    q.first(board.uptime())
+    return q
 
 
 def resume():

@@ -26,8 +26,9 @@ MEMORY_STREAK = 3  # passes in a row out of memory: only a restart defragments t
 
 
 class Diverter:
-    def __init__(self, cfg, board, link=None):
-        """link: the link.Link that startup.py connected at boot, or a new one."""
+    def __init__(self, cfg, board, link=None, mqtt=None):
+        """link: the link.Link that startup.py connected at boot, or a new one. mqtt: the
+        mqtt.Mqtt that app.py connected at boot, or None (a new one when configured)."""
         self.cfg = cfg
         self.board = board
         c = cfg["control"]
@@ -69,12 +70,14 @@ class Diverter:
         console.set_clock(self._clock_text, board.uptime)
         self.watch = None  # update_watch.watch(): a version on trial, the next look
         self.asked = None  # a restart asked for within a pass (an MQTT command): why
-        self.mqtt = None
         m = cfg.get("mqtt")
-        if m and m["host"]:  # no MQTT module in memory unless it is configured
+        if mqtt is None and m and m["host"]:  # no MQTT module in memory unless configured
             from firmware.mqtt import Mqtt
 
-            self.mqtt = Mqtt(m, self)
+            mqtt = Mqtt(cfg, board, self.link)
+        if mqtt is not None:
+            mqtt.attach(self)
+        self.mqtt = mqtt
 
     def _clock_text(self):
         local = self.link.local()

@@ -14,6 +14,7 @@ from firmware.compat import const, ticks_diff, ticks_ms, unload, view
 
 _BUDGET_MS = const(200)  # all of MQTT's work in one pass: reading, commands, discovery, sending
 _PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
+_FIRST_MS = const(5000)  # discovery at boot, at most
 _NO_ROOM_S = const(60)  # no room in the heap for MQTT's code: the next try after this
 _NO_ROOM = const("mqtt: no room in the heap for MQTT now; the relay logic carries on, retrying")
 PER_PASS = const(4)  # messages acted on in one pass
@@ -55,19 +56,23 @@ STATE = (  # the status() keys the state message carries (and the battery's, on 
 
 
 class Mqtt:
-    def __init__(self, m, diverter):
-        """m: the config's mqtt section; diverter: the Diverter it shows and commands."""
-        self.m = m
-        self.d = diverter
-        self.uid = "diverter_" + diverter.board.unique_id()
+    def __init__(self, cfg, board, link):
+        """cfg: the config (its mqtt section configured); link: the diverter's link.Link. Made
+        at boot, before the Diverter (first()); attach() gives it the Diverter to show and
+        command."""
+        self.cfg = cfg
+        self.m = m = cfg["mqtt"]
+        self.link = link
+        self.d = None
+        self.uid = "diverter_" + board.unique_id()
         self.base = m["topic"] or self.uid
-        self.timeout = diverter.board.timeout(3)  # a connection attempt, all of it; a packet
+        self.timeout = board.timeout(3)  # a connection attempt, all of it; a packet
         self.packet_ms = int(self.timeout * 1000)
         self.buf = bytearray(_PACKET_MAX)  # the one read buffer, allocated early
         self.mv = memoryview(self.buf)
         self.sock = self.ready = self.tls = self.problem = self.since = self.out = None
         self.addr = None  # the broker's address, found while the heater was off (mqtt_link)
-        self.on_min = diverter.kept.get("on_min", 60)  # how long mode "on" forces the heater
+        self.on_min = 60  # how long mode "on" forces the heater (attach: the kept setting)
         self.failures = self.next_try = self.next_state = self.heard = self.pinged = 0
         self.t0 = self.spent = self.began = self.sent_at = 0
         self.seen = -1  # the output's change count last published
@@ -80,6 +85,22 @@ class Mqtt:
         # gone while it runs; unanswered as long: the connection is dropped.
         self.ping_ms = m["keepalive_s"] * 667
         self._expect()
+
+    def attach(self, diverter):
+        self.d = diverter
+        self.on_min = diverter.kept.get("on_min", 60)
+
+    def first(self, up):
+        """At boot, before the Diverter's code loads, when the heap is least fragmented: the
+        connection and discovery (for a few seconds at most; the rest in the passes). MQTT's
+        rare code then loads where there is room, and the Diverter's fills the gaps it leaves."""
+        self.up = up
+        self._link(up)
+        if self.sock is not None:
+            try:
+                self._run("mqtt_ha", _FIRST_MS)
+            except Exception as e:
+                self._link(up, e)
 
     def _run(self, module, *args):
         # Rare work (connecting, a command, discovery): its module loaded for it, then dropped.
@@ -118,7 +139,7 @@ class Mqtt:
         try:
             self._flush()
             if self.discover is None and self.battery_seen != (
-                self.d.link.reading.battery is not None
+                self.link.reading.battery is not None
             ):
                 self.discover, self.entity = up, 0  # a battery found or forgotten
             if self.discover is not None and up >= self.discover and self.left() > 0:

@@ -26,6 +26,7 @@ _MORE_MAX = const(4)  # continuation lines of one row
 _NOT_A_ROW = const("ha_entities.txt: a line is not an entity's row")
 _UPDATE = const(-1)  # q.entity: the rows are sent (else the next row's offset in the table)
 _UPDATE_STATE = const(-2)  # the update entity's config is sent, its state next
+_POLLOUT = const(4)  # select's
 
 
 def table():
@@ -61,20 +62,26 @@ def row(f):
     return e
 
 
-def offered(d):
-    """The letters of the rows' last field that this board offers now."""
-    p = d.policy
+def offered(cfg, reading):
+    """The letters of the rows' last field that this board offers now: what the config sets up
+    (as Diverter() builds it), and a battery once the link has found one."""
+    burst = _burst(cfg)
+    t = cfg.get("tank")
     return "".join(
         c
         for c, yes in (
-            ("b", p.boost is not None),
-            ("r", hasattr(p.rules, "max_import")),
-            ("t", getattr(d, "tank", None) is not None),
-            ("B", d.link.reading.battery is not None),
-            ("L", d.output.burst),
+            ("b", bool(cfg["boost"]["window"])),
+            ("r", not burst),  # the relay's grid allowance
+            ("t", bool(t and t["pin"] >= 0)),
+            ("B", reading.battery is not None),
+            ("L", burst),
         )
         if yes
     )
+
+
+def _burst(cfg):
+    return cfg["heater"].get("output") == "burst"
 
 
 def device(uid, burst):
@@ -119,17 +126,20 @@ def config(e, prefix, base, uid, offers, dev):
     return topic, payload(e, base, uid, dev) if e[5] in offers else b""
 
 
-def run(q):
+def run(q, boot_ms=0):
     """Publish the entities' configs (retained) on q (an mqtt.Mqtt), from the row at offset
     q.entity on, as far as this pass's time budget and the socket go; the rest in the next
-    passes. A table that cannot be read is said, and the rest of discovery goes on without it
-    (the state is still published)."""
-    d = q.d
-    offers = offered(d)
+    passes. boot_ms: at boot (Mqtt.first), all of it within that time, waiting for the socket.
+    A table that cannot be read is said, and the rest of discovery goes on without it (the
+    state is still published)."""
+    if boot_ms:
+        return _at_boot(q, boot_ms)
+    cfg = q.cfg
+    offers = offered(cfg, q.link.reading)
     q.battery_seen = "B" in offers  # a battery found or forgotten later: discovery again
     if q.entity >= 0:
         try:
-            if not _rows(q, offers, device(q.uid, d.output.burst)):
+            if not _rows(q, offers, device(q.uid, _burst(cfg))):
                 return  # the rest in the next pass
         except (OSError, ValueError) as e:
             console.problem("mqtt: Home Assistant's entities not sent: %s" % (e,))
@@ -137,6 +147,21 @@ def run(q):
     if not _update(q):
         return
     q.discover, q.entity, q.discovered = None, 0, q.up
+
+
+def _at_boot(q, ms):
+    from firmware.compat import ticks_diff, ticks_ms
+
+    start = ticks_ms()
+    while q.discover is not None:
+        left = ms - ticks_diff(ticks_ms(), start)
+        if left <= 0:
+            return
+        if q.out is None:
+            q.t0, q.spent = ticks_ms(), 0  # a pass's budget, again and again
+            run(q)
+        elif q.ready(_POLLOUT, left):
+            q._flush()
 
 
 def _rows(q, offers, dev):
@@ -164,7 +189,7 @@ def _update(q):
     """The update entity's config, then its state, from where the last pass stopped; False: not
     all sent yet."""
     topic = "%s/update/%s/firmware/config" % (q.m["prefix"], q.uid)
-    if not q.d.cfg["update"]["url"]:
+    if not q.cfg["update"]["url"]:
         return q.publish(topic, b"", True)  # removes the entity
     if q.entity == _UPDATE:
         body = [
@@ -172,7 +197,7 @@ def _update(q):
             '"cmd_t":"~/update/set","payload_install":"install","dev_cla":"firmware",'
             '"ent_cat":"config","title":"Envoy Diverter","avty_t":"~/status","dev":'
             % (q.base, q.uid),
-            device(q.uid, q.d.output.burst),
+            device(q.uid, _burst(q.cfg)),
             "}",
         ]
         if q.left() <= 0 or not q.publish(topic, body, True):

@@ -121,7 +121,7 @@ def _address(q):
     # while the heater is off, or for an IP address; the address found then serves the
     # reconnections while the heater is on.
     m = q.m
-    on = q.d.output.power and not _numeric(m["host"])
+    on = q.d is not None and q.d.output.power and not _numeric(m["host"])
     if q.addr is None or not on:
         if on:
             raise OSError(0, "its name is looked up only while the heater is off")

@@ -125,7 +125,9 @@ class Diverter:
 def attempt(**m):
     cfg = {"user": "", "password": "", "tls": False, "ca_file": "", "topic": ""}
     cfg.update(prefix="homeassistant", interval_s=10, keepalive_s=30, **m)
-    q = mqtt.Mqtt(cfg, Diverter())
+    d = Diverter()
+    q = mqtt.Mqtt({"mqtt": cfg}, d.board, None)
+    q.attach(d)
     t = time.monotonic()
     mqtt_link.connect(q, 0)
     return q, time.monotonic() - t

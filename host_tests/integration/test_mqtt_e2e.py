@@ -134,6 +134,23 @@ def test_discovery_state_commands_and_last_will(sim, board, broker):
     no_secret(b, SECRET)
 
 
+def test_the_first_connection_and_discovery_come_at_boot_before_the_diverter(sim, board, broker):
+    # MQTT's rare code loads where the heap has room: the connection and the whole discovery run
+    # at boot, before the Diverter's code (whose first pass publishes the first state).
+    br = broker()
+    w = br.watch()
+    sim.envoy.live = sim.steady(3000, -2600)
+    b = board(mqtt_config(sim, br.port))
+    w.wait(lambda r, t, p: t == STATE, 30)
+    connected = next(x for x in b.lines if "mqtt: connected to" in x)
+    assert connected.startswith("+0s "), connected  # before the Diverter sets the clock
+    first = next(i for i, (_, t, _) in enumerate(w.messages) if t == STATE)
+    before = {t for _, t, _ in w.messages[:first] if t.endswith("/config")}
+    time.sleep(2)
+    every = {t for _, t, _ in w.messages if t.endswith("/config")}
+    assert len(before) > 20 and before == every
+
+
 def test_a_stop_says_offline_itself(sim, board, broker):
     br = broker()
     w = br.watch(STATUS)

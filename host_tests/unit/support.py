@@ -49,7 +49,7 @@ def contains(haystack, needle):
 def ha_configs(prefix, base, uid, offers="", burst=False):
     """(topic, payload) of every entity in the board's table (firmware/ha_entities.txt), as
     mqtt_ha sends them a row at a time; offers: the letters of what the board offers
-    (mqtt_ha.offered())."""
+    (mqtt_ha.offered(cfg, reading))."""
     from firmware import mqtt_ha
 
     dev = mqtt_ha.device(uid, burst)

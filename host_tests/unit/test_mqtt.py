@@ -124,7 +124,9 @@ def test_the_forced_on_minutes_are_kept_across_restarts():
     board.unique_id = lambda: "abc"
     send(Q(d), "on_min", b"90")
     assert d.kept["on_min"] == 90  # saved with the other settings (settings.py)
-    assert mqtt.Mqtt(dict(CONFIG), d).on_min == 90  # a new client (after a restart) starts from it
+    q = mqtt.Mqtt(dict(d.cfg, mqtt=dict(CONFIG)), board, d.link)
+    q.attach(d)
+    assert q.on_min == 90  # a new client (after a restart) starts from it
 
 
 def test_home_assistant_online_asks_for_discovery():
@@ -178,10 +180,19 @@ def rows():
 def test_what_the_board_does_not_offer_is_removed():
     empty = [t.split("/")[3] for t, p in ha_configs("ha", "b", "u", "") if p == b""]
     assert sorted(empty) == sorted(e[1] for e in rows() if e[5])
-    d, _ = diverter()
-    assert mqtt_ha.offered(d) == "r"  # the relay's allowance; no boost, tank, battery or lag
-    d, _ = diverter(output="burst", boost={"min_kwh": 2, "window": "02:00-05:00"})
-    assert mqtt_ha.offered(d) == "bL"
+    # offered() reads the config as Diverter() builds from it (discovery runs at boot, before
+    # the Diverter exists): the letters agree with the objects the Diverter made.
+    for output, boost in (("relay", None), ("burst", {"min_kwh": 2, "window": "02:00-05:00"})):
+        d, _ = diverter(output=output, boost=boost)
+        made = (
+            ("b", d.policy.boost is not None),
+            ("r", hasattr(d.policy.rules, "max_import")),
+            ("t", d.tank is not None),
+            ("B", d.link.reading.battery is not None),
+            ("L", d.output.burst),
+        )
+        want = "".join(c for c, yes in made if yes)
+        assert mqtt_ha.offered(d.cfg, d.link.reading) == want == ("r" if boost is None else "bL")
 
 
 def check(mqtt):

@@ -59,7 +59,8 @@ def connected(output="relay", **settings):
     board.unique_id = lambda: "abc"
     m = dict(CONFIG)
     m.update(settings)
-    q = mqtt.Mqtt(m, d)
+    q = mqtt.Mqtt(dict(d.cfg, mqtt=m), board, d.link)
+    q.attach(d)
     d.mqtt = q
     q.sock, q.ready = Sock(), lambda event, ms: True
     q.heard = ticks_ms()
@@ -254,7 +255,7 @@ def test_burst_mode_has_no_grid_allowance_and_the_command_is_ignored():
     lines = logged(mqtt_cmd.run, q, (BASE + "/max_import_w/set").encode(), b"650")
     contains(" ".join(lines), "ignored max_import_w=650: the burst output has no grid allowance")
     assert d.status()["max_import_w"] is None
-    configs = dict(ha_configs("ha", "b", "u", mqtt_ha.offered(d)))
+    configs = dict(ha_configs("ha", "b", "u", mqtt_ha.offered(d.cfg, d.link.reading)))
     assert configs["ha/number/u/max_import_w/config"] == b""  # not offered in burst mode
     assert configs["ha/number/u/on_min/config"]
     assert dict(ha_configs("ha", "b", "u", "r"))["ha/number/u/max_import_w/config"]

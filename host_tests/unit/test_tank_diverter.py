@@ -268,10 +268,14 @@ def test_status_summary_diag_and_mqtt_show_the_tank():
     assert state["tank_c"] == 52.3
 
 
+def offered(d):
+    return mqtt_ha.offered(d.cfg, d.link.reading)
+
+
 def test_home_assistant_gets_a_temperature_sensor_only_with_a_sensor():
-    with_tank = dict(ha_configs("ha", "b", "u", mqtt_ha.offered(make(TANK)[0])))
+    with_tank = dict(ha_configs("ha", "b", "u", offered(make(TANK)[0])))
     c = json.loads(joined(with_tank["ha/sensor/u/tank_c/config"]))
     assert c["dev_cla"] == "temperature" and c["unit_of_meas"] == "\u00b0C"
     assert c["stat_cla"] == "measurement" and c["val_tpl"] == "{{value_json.tank_c}}"
-    without = dict(ha_configs("ha", "b", "u", mqtt_ha.offered(make(tank={})[0])))
+    without = dict(ha_configs("ha", "b", "u", offered(make(tank={})[0])))
     assert without["ha/sensor/u/tank_c/config"] == b""  # removed from Home Assistant
