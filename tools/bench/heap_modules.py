@@ -144,7 +144,7 @@ def residents(binary, work, features, hours):
             720,
             os.path.join(work, "steady"),
             start_hour=8,
-            renew_after_h=0.5,
+            renew_after_h=hours,  # no restart for a login within the run: health lines come hourly
             binary=binary,
             env={"ESP32_HEAP_GROW": str(4 * heap.BOARD_GROWTH)},  # room to list them all
             config=config,
