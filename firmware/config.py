@@ -1,7 +1,7 @@
 # config.json: defaults, types and ranges. One dict of defaults that the user's file overrides
 # (the mqtt_as way); every problem is reported as one line naming the key.
 from firmware import pins
-from firmware.clock import hhmm, parse_window
+from firmware.clock_text import hhmm, parse_window
 from firmware.compat import const
 from firmware.urls import split_host, split_url
 

@@ -313,5 +313,9 @@ def _boost(b):
     if not b["window"]:  # with a window but no min_kwh, MQTT can set a target later
         return None
     from firmware.boost import Boost
+    from firmware.clock_text import parse_window
 
-    return Boost(b["min_kwh"], clock.parse_window(b["window"]))
+    try:
+        return Boost(b["min_kwh"], parse_window(b["window"]))
+    finally:
+        unload("firmware.clock_text")

@@ -51,7 +51,7 @@ def rules(name, *args):
     try:
         return getattr(tank_rules, name)(*args)
     finally:
-        unload("firmware.tank_rules")
+        unload("firmware.tank_rules", "firmware.clock_text")
 
 
 class Sensor:

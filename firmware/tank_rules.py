@@ -27,7 +27,7 @@ _DAY_MIN = const(1440)
 def plan(p, target, t, reached_day=None):
     """The Plan p made from the config's tank section t, with Targets of the class target:
     once, at the start (the code stays out of the heap after)."""
-    from firmware.clock import hhmm, parse_window
+    from firmware.clock_text import hhmm, parse_window
 
     p.max_c = t["max_c"]
     p.min_c = t["min_c"]

@@ -22,7 +22,8 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 LAYERS = (
     (
         "base and codecs",
-        "compat compat_cpython console clock strictjson jwt urls pins reasons roots store",
+        "compat compat_cpython console clock clock_text strictjson jwt urls pins reasons roots "
+        "store",
     ),
     (
         "net, board and config",

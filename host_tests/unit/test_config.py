@@ -3,7 +3,7 @@ import json
 
 from support import ROOT, contains, tmpdir
 
-from firmware import clock, config, urls
+from firmware import clock_text, config, urls
 
 
 def good():
@@ -319,10 +319,10 @@ def test_url_split():
 
 
 def test_window_parse():
-    assert clock.parse_window("22:30-06:00") == (22 * 60 + 30, 360)
+    assert clock_text.parse_window("22:30-06:00") == (22 * 60 + 30, 360)
     e = None
     try:
-        clock.parse_window("10:00-10:00")
+        clock_text.parse_window("10:00-10:00")
     except ValueError as x:
         e = x
     contains(str(e), "same time")

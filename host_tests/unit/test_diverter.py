@@ -329,6 +329,15 @@ def test_burst_manual_on_is_full_power_and_an_error_stops_it():
     assert not board.relay_on and board.driver.chunks[-1][1] == 0
 
 
+def test_the_times_of_day_are_read_at_boot_and_their_code_goes():
+    import sys
+
+    d, board = diverter(boost={"min_kwh": 2, "window": "02:00-05:00"})
+    assert d.policy.boost.window == (120, 300)
+    assert "firmware.clock_text" not in sys.modules  # read once: its code is not kept
+    assert not hasattr(sys.modules["firmware.clock"], "parse_window")  # nor in the clock's
+
+
 def test_burst_leaves_the_relay_rules_unloaded():
     import sys
 

@@ -8,7 +8,7 @@ import sys
 from support import raises, tmpdir
 from tank_support import Captured, Script
 
-from firmware import clock
+from firmware import clock_text
 from firmware import tank_rules as tr
 from firmware.tank import Tank
 
@@ -254,6 +254,6 @@ def test_a_window_across_midnight():
 
 
 def test_hhmm():
-    assert clock.hhmm("18:00") == 1080 and clock.hhmm("0:05") == 5
+    assert clock_text.hhmm("18:00") == 1080 and clock_text.hhmm("0:05") == 5
     for bad in ("18", "18:0", "24:00", "12:60", "ab:cd", "18:00:00", ""):
-        raises(ValueError, clock.hhmm, bad)
+        raises(ValueError, clock_text.hhmm, bad)
