@@ -24,26 +24,13 @@ def start(path="config.json"):
         unload("firmware.startup")
     if parts is None:
         return None
-    cfg, board, link, watch = parts
-    mqtt = _mqtt(cfg, board, link)
+    cfg, board, link, watch, mqtt = parts
     gc.collect()
     from firmware.diverter import Diverter
 
     d = Diverter(cfg, board, link, mqtt)
     d.watch = watch
     return d
-
-
-def _mqtt(cfg, board, link):
-    # MQTT's first connection and discovery, before the Diverter's code loads (mqtt.first).
-    m = cfg.get("mqtt")
-    if not (m and m["host"]):
-        return None
-    from firmware.mqtt import Mqtt
-
-    q = Mqtt(cfg, board, link)
-    q.first(board.uptime())
-    return q
 
 
 def resume():

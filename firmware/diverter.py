@@ -76,7 +76,8 @@ class Diverter:
 
             mqtt = Mqtt(cfg, board, self.link)
         if mqtt is not None:
-            mqtt.attach(self)
+            mqtt.d = self
+            mqtt.on_min = self.kept.get("on_min", 60)  # how long mode "on" forces the heater
         self.mqtt = mqtt
 
     def _clock_text(self):

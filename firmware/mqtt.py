@@ -14,9 +14,11 @@ from firmware.compat import const, ticks_diff, ticks_ms, unload, view
 
 _BUDGET_MS = const(200)  # all of MQTT's work in one pass: reading, commands, discovery, sending
 _PACKET_MAX = const(128)  # the largest message read whole: a command's topic and value
-_FIRST_MS = const(5000)  # discovery at boot, at most
 _NO_ROOM_S = const(60)  # no room in the heap for MQTT's code: the next try after this
 _NO_ROOM = const("mqtt: no room in the heap for MQTT now; the relay logic carries on, retrying")
+_BYE_FAILED = const(
+    "mqtt: closed without its goodbye (no room for its code); the last will says offline"
+)
 PER_PASS = const(4)  # messages acted on in one pass
 DISCOVERY_S = const(60)  # Home Assistant's "online" resends discovery at most this often
 # Why a connection is dropped: OSError(errno, one of these), said in words by mqtt_drop.why
@@ -58,8 +60,8 @@ STATE = (  # the status() keys the state message carries (and the battery's, on 
 class Mqtt:
     def __init__(self, cfg, board, link):
         """cfg: the config (its mqtt section configured); link: the diverter's link.Link. Made
-        at boot, before the Diverter (first()); attach() gives it the Diverter to show and
-        command."""
+        at boot, before the Diverter (startup.py connects it then), which then gives itself as
+        self.d, the Diverter to show and command."""
         self.cfg = cfg
         self.m = m = cfg["mqtt"]
         self.link = link
@@ -72,7 +74,7 @@ class Mqtt:
         self.mv = memoryview(self.buf)
         self.sock = self.ready = self.tls = self.problem = self.since = self.out = None
         self.addr = None  # the broker's address, found while the heater was off (mqtt_link)
-        self.on_min = 60  # how long mode "on" forces the heater (attach: the kept setting)
+        self.on_min = 60  # how long mode "on" forces the heater (the Diverter's kept setting)
         self.failures = self.next_try = self.next_state = self.heard = self.pinged = 0
         self.t0 = self.spent = self.began = self.sent_at = 0
         self.seen = -1  # the output's change count last published
@@ -85,22 +87,6 @@ class Mqtt:
         # gone while it runs; unanswered as long: the connection is dropped.
         self.ping_ms = m["keepalive_s"] * 667
         self._expect()
-
-    def attach(self, diverter):
-        self.d = diverter
-        self.on_min = diverter.kept.get("on_min", 60)
-
-    def first(self, up):
-        """At boot, before the Diverter's code loads, when the heap is least fragmented: the
-        connection and discovery (for a few seconds at most; the rest in the passes). MQTT's
-        rare code then loads where there is room, and the Diverter's fills the gaps it leaves."""
-        self.up = up
-        self._link(up)
-        if self.sock is not None:
-            try:
-                self._run("mqtt_ha", _FIRST_MS)
-            except Exception as e:
-                self._link(up, e)
 
     def _run(self, module, *args):
         # Rare work (connecting, a command, discovery): its module loaded for it, then dropped.
@@ -163,7 +149,8 @@ class Mqtt:
     def _link(self, up, *err):
         # Connect (mqtt_link), or close (up None) or drop after err with back-off (mqtt_drop).
         # Never a failure of the diverter's pass: with no room in the heap for their code, the
-        # same back-off here.
+        # same back-off here, and a close without its goodbye (the broker's last will, retained
+        # "offline", tells Home Assistant as the goodbye would).
         try:
             self._run("mqtt_drop" if up is None or err else "mqtt_link", up, *err)
         except MemoryError:
@@ -173,8 +160,11 @@ class Mqtt:
                 except Exception:
                     pass
             self.sock = self.ready = self.out = self.since = self.discover = None
+            if up is None:  # a stop: the broker says "offline" for the board all the same
+                console.log(_BYE_FAILED)
+                return
             self.failures += 1
-            self.next_try = (up or 0) + _NO_ROOM_S
+            self.next_try = up + _NO_ROOM_S
             if self.problem != _NO_ROOM:
                 self.problem = _NO_ROOM
                 try:

@@ -129,7 +129,7 @@ def config(e, prefix, base, uid, offers, dev):
 def run(q, boot_ms=0):
     """Publish the entities' configs (retained) on q (an mqtt.Mqtt), from the row at offset
     q.entity on, as far as this pass's time budget and the socket go; the rest in the next
-    passes. boot_ms: at boot (Mqtt.first), all of it within that time, waiting for the socket.
+    passes. boot_ms: at boot (startup.py), all of it within that time, waiting for the socket.
     A table that cannot be read is said, and the rest of discovery goes on without it (the
     state is still published)."""
     if boot_ms:
@@ -153,15 +153,18 @@ def _at_boot(q, ms):
     from firmware.compat import ticks_diff, ticks_ms
 
     start = ticks_ms()
-    while q.discover is not None:
-        left = ms - ticks_diff(ticks_ms(), start)
-        if left <= 0:
-            return
-        if q.out is None:
-            q.t0, q.spent = ticks_ms(), 0  # a pass's budget, again and again
-            run(q)
-        elif q.ready(_POLLOUT, left):
-            q._flush()
+    try:
+        while q.discover is not None:
+            left = ms - ticks_diff(ticks_ms(), start)
+            if left <= 0:
+                return
+            if q.out is None:
+                q.t0, q.spent = ticks_ms(), 0  # a pass's budget, again and again
+                run(q)
+            elif q.ready(_POLLOUT, left):
+                q._flush()
+    except Exception as e:  # the connection failed: dropped with back-off, as in a pass
+        q._link(q.up, e)
 
 
 def _rows(q, offers, dev):

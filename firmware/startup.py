@@ -1,11 +1,13 @@
 # The boot sequence, run once by app.start() and then unloaded: check the config, claim the heater
 # OFF, look for or install an update when one is due (update_boot.py), log in to the cloud if a
-# token is due (bootlogin.py), both while the heap is clean, make the first Envoy connection, and
-# only then build the diverter (diverter.py).
+# token is due (bootlogin.py), both while the heap is clean, make the first Envoy connection and
+# MQTT's first connection and discovery, and only then build the diverter (diverter.py).
 import gc
 
 from firmware import VERSION, console
-from firmware.compat import unload
+from firmware.compat import const, unload
+
+_DISCOVERY_MS = const(5000)  # MQTT's discovery at boot, at most (the rest in the passes)
 
 
 def _config(path):
@@ -86,7 +88,7 @@ def _updates(cfg, board, trial):
 
 def start(path):
     """Check the config, claim the relay, log in if needed and connect to the Envoy: the
-    Diverter's parts (cfg, board, link, watch), or None (the problems are printed). app.py
+    Diverter's parts (cfg, board, link, watch, mqtt), or None (the problems are printed). app.py
     builds the Diverter once this module's code is gone."""
     cfg = _config(path)
     gc.collect()
@@ -155,4 +157,23 @@ def start(path):
     if link.poll(board.uptime(), False):
         link.look_for_battery(board.uptime())  # the Ensemble's code too, while there is room
     link.tokens.read_login_record()
-    return cfg, board, link, watch
+    return cfg, board, link, watch, _mqtt(cfg, board, link)
+
+
+def _mqtt(cfg, board, link):
+    # MQTT's first connection and its whole discovery, with the Diverter's code not loaded yet:
+    # MQTT's rare code comes and goes where there is room, and the Diverter's fills the gaps.
+    if not cfg["mqtt"]["host"]:
+        return None
+    from firmware.mqtt import Mqtt
+
+    q = Mqtt(cfg, board, link)
+    q.up = board.uptime()
+    q.send(q.up)  # no connection yet: it connects
+    if q.sock is not None:
+        from firmware import mqtt_ha
+
+        mqtt_ha.run(q, _DISCOVERY_MS)
+        mqtt_ha = None
+        unload("firmware.mqtt_ha")
+    return q

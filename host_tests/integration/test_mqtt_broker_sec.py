@@ -127,7 +127,7 @@ def attempt(**m):
     cfg.update(prefix="homeassistant", interval_s=10, keepalive_s=30, **m)
     d = Diverter()
     q = mqtt.Mqtt({"mqtt": cfg}, d.board, None)
-    q.attach(d)
+    q.d = d
     t = time.monotonic()
     mqtt_link.connect(q, 0)
     return q, time.monotonic() - t

@@ -124,9 +124,13 @@ def test_the_forced_on_minutes_are_kept_across_restarts():
     board.unique_id = lambda: "abc"
     send(Q(d), "on_min", b"90")
     assert d.kept["on_min"] == 90  # saved with the other settings (settings.py)
+    from firmware.diverter import Diverter
+
+    d.save_settings()  # at the minute, or before a restart
     q = mqtt.Mqtt(dict(d.cfg, mqtt=dict(CONFIG)), board, d.link)
-    q.attach(d)
-    assert q.on_min == 90  # a new client (after a restart) starts from it
+    assert q.on_min == 60
+    again = Diverter(dict(d.cfg, mqtt=dict(CONFIG)), board, d.link, q)  # after a restart
+    assert again.mqtt is q and q.d is again and q.on_min == 90  # the client starts from it
 
 
 def test_home_assistant_online_asks_for_discovery():

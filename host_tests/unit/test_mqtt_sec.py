@@ -60,8 +60,7 @@ def connected(output="relay", **settings):
     m = dict(CONFIG)
     m.update(settings)
     q = mqtt.Mqtt(dict(d.cfg, mqtt=m), board, d.link)
-    q.attach(d)
-    d.mqtt = q
+    q.d, d.mqtt = d, q
     q.sock, q.ready = Sock(), lambda event, ms: True
     q.heard = ticks_ms()
     return d, board, q
@@ -358,6 +357,27 @@ def test_a_damaged_or_missing_entity_table_is_said_and_discovery_ends_without_it
             assert b"homeassistant/update/diverter_abc/firmware/config" in q.sock.sent
     finally:
         mqtt_ha.table = real
+
+
+def test_a_stop_with_no_room_for_its_goodbye_closes_and_leaves_it_to_the_last_will():
+    # Before a restart the heap may be too full for mqtt_drop's code: the socket is closed all
+    # the same, without a problem line, and the broker publishes the will (retained "offline").
+    d, board, q = connected()
+    sock = q.sock
+    run = q._run
+
+    def no_room(module, *args):
+        if module == "mqtt_drop":
+            raise MemoryError("memory allocation failed, allocating 136 bytes")
+        return run(module, *args)
+
+    q._run = no_room
+    lines = logged(q.close)
+    assert sock.closed and q.sock is None and q.problem is None
+    assert lines == [
+        "mqtt: closed without its goodbye (no room for its code); the last will says offline"
+    ]
+    assert b"\xe0\x00" not in bytes(sock.sent)  # no DISCONNECT: the broker keeps the will
 
 
 def test_a_stop_finishes_the_packet_going_out_then_says_offline_and_disconnects():
