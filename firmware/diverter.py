@@ -28,7 +28,7 @@ MEMORY_STREAK = 3  # passes in a row out of memory: only a restart defragments t
 class Diverter:
     def __init__(self, cfg, board, link=None, mqtt=None):
         """link: the link.Link that startup.py connected at boot, or a new one. mqtt: the
-        mqtt.Mqtt that app.py connected at boot, or None (a new one when configured)."""
+        mqtt.Mqtt that startup.py connected at boot, or None (a new one when configured)."""
         self.cfg = cfg
         self.board = board
         c = cfg["control"]
